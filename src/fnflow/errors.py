@@ -1,0 +1,120 @@
+"""Errors that cross a layer boundary, each with a stable ``code``.
+
+The API maps ``code`` to an HTTP status in one table (``fnflow.api.errors``); nothing else
+needs to know about HTTP. The tree::
+
+    FnflowError
+    ├── InvalidArgument            bad input (400)
+    │   ├── InvalidDefinition      FDL that does not validate; carries every problem found
+    │   └── PayloadTooLarge        body or input over the configured limit (413)
+    ├── Unauthorized               missing or bad credentials (401)
+    ├── Forbidden                  the key's scope does not allow the action (403)
+    ├── NotFound                   flow, execution, function, task token… (404)
+    ├── Conflict                   already exists with different content (409)
+    │   └── TaskAlreadyCompleted   a report for a task that is no longer waiting
+    └── Unavailable                store or worker pool not ready (503)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+class FnflowError(Exception):
+    """Something went wrong."""
+
+    code: ClassVar[str] = "InternalError"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or self.code).strip())
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidArgument(FnflowError):
+    """The request is not valid."""
+
+    code = "InvalidArgument"
+
+
+@dataclass(frozen=True)
+class DefinitionProblem:
+    """One thing wrong with a flow definition, located as precisely as we can."""
+
+    path: str  # where in the document: "steps[1].retry[0].maxAttempts"
+    message: str
+    step: str | None = None  # the name of the innermost enclosing step, if any
+    field: str | None = None  # the offending field name, if any
+    line: int | None = None  # 1-based, for YAML and JSON text
+    column: int | None = None  # 1-based
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, column {self.column}: " if self.line else ""
+        step = f"step {self.step!r}: " if self.step else ""
+        return f"{where}{step}{self.path}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class InvalidDefinition(InvalidArgument):
+    """The flow definition is not valid."""
+
+    code = "InvalidDefinition"
+
+    def __init__(self, problems: list[DefinitionProblem]) -> None:
+        self.problems = problems
+        lines = "; ".join(str(p) for p in problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        super().__init__(f"invalid flow definition: {lines}{more}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "errors": [p.to_dict() for p in self.problems]}
+
+
+class PayloadTooLarge(InvalidArgument):
+    """The payload is larger than allowed."""
+
+    code = "PayloadTooLarge"
+
+
+class Unauthorized(FnflowError):
+    """Missing or invalid credentials."""
+
+    code = "Unauthorized"
+
+
+class Forbidden(FnflowError):
+    """The credentials do not allow this action."""
+
+    code = "Forbidden"
+
+
+class NotFound(FnflowError):
+    """Not found."""
+
+    code = "NotFound"
+
+
+class Conflict(FnflowError):
+    """Conflicts with what already exists."""
+
+    code = "Conflict"
+
+
+class TaskAlreadyCompleted(Conflict):
+    """The task is no longer waiting for a report."""
+
+    code = "TaskAlreadyCompleted"
+
+
+class Unavailable(FnflowError):
+    """The service is not ready."""
+
+    code = "Unavailable"

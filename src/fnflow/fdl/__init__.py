@@ -1,0 +1,1 @@
+"""FDL: parse, validate and compile flow definitions (pure, no I/O)."""

@@ -1,0 +1,331 @@
+"""Paths and condition expressions of FDL, parsed by a real grammar and evaluated on JSON data.
+
+Paths name a value in a scope: ``$input.a.b``, ``$local[*].name``, ``$context.task.token``,
+``$.key`` (the step's own input), ``$.items[0]``, ``$.m["odd key"]``.
+
+Conditions (``choice.condition``) combine paths and literals::
+
+    $.status == "success" && $.try_count > 3
+    !($.a < 1 || $.b != `x`)
+    $.hasMore
+
+Semantics, chosen to never raise at run time:
+- a path that does not exist yields ``null``;
+- ``==``/``!=`` compare JSON values (``1 == 1.0``; booleans are not numbers);
+- ``< <= > >=`` hold only between two numbers or two strings, otherwise they are false;
+- a bare operand is a test: true only for the boolean ``true``;
+- ``!`` negates, ``&&`` and ``||`` short-circuit.
+Nothing is ever passed to ``eval``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import LarkError, UnexpectedInput
+
+Root = Literal["input", "local", "context"]
+Segment = str | int | None  # a key, an index, or None for the [*] wildcard
+
+_GRAMMAR = r"""
+?start: expr
+?expr: or_expr
+?or_expr: and_expr | and_expr ("||" and_expr)+    -> or_
+?and_expr: not_expr | not_expr ("&&" not_expr)+   -> and_
+?not_expr: "!" not_expr              -> not_
+         | comparison
+?comparison: operand (COMPARE operand)?
+?operand: path | literal | "(" expr ")"
+literal: STRING | RAW_STRING | NUMBER | TRUE | FALSE | NULL
+path: ROOT segment*
+segment: "." NAME                    -> key
+       | "[" INT "]"                 -> index
+       | "[" "*" "]"                 -> wildcard
+       | "[" STRING "]"              -> quoted_key
+
+ROOT: "$input" | "$local" | "$context" | "$"
+NAME: /[A-Za-z0-9_\-]+/
+COMPARE: "==" | "!=" | "<=" | ">=" | "<" | ">"
+TRUE.2: "true"
+FALSE.2: "false"
+NULL.2: "null"
+INT: /-?\d+/
+NUMBER: /-?\d+(\.\d+)?([eE][+-]?\d+)?/
+STRING: /"(\\.|[^"\\])*"/ | /'(\\.|[^'\\])*'/
+RAW_STRING: /`[^`]*`/
+%ignore /[ \t\r\n]+/
+"""
+
+_PARSER = Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False)
+_PATH_PARSER = Lark(_GRAMMAR, parser="lalr", start="path", maybe_placeholders=False)
+
+
+class ExprError(ValueError):
+    """An expression that does not parse; ``column`` is 1-based within the expression text."""
+
+    def __init__(self, message: str, column: int | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+@dataclass(frozen=True)
+class Path:
+    """A compiled reference such as ``$local[*].name``."""
+
+    root: Root
+    segments: tuple[Segment, ...]
+    text: str
+
+    def evaluate(self, scope: Mapping[str, Any]) -> Any:
+        return _walk(scope.get(self.root), self.segments)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Const:
+    """A mapping source that is a constant value."""
+
+    value: Any
+
+    def evaluate(self, scope: Mapping[str, Any]) -> Any:
+        return self.value
+
+
+Source = Path | Const
+
+
+def _walk(value: Any, segments: tuple[Segment, ...]) -> Any:
+    for i, seg in enumerate(segments):
+        if seg is None:
+            if not isinstance(value, list):
+                return None
+            rest = segments[i + 1 :]
+            return [_walk(item, rest) for item in value]
+        if isinstance(seg, int):
+            if not isinstance(value, list) or not -len(value) <= seg < len(value):
+                return None
+            value = value[seg]
+        else:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(seg)
+    return value
+
+
+# --- conditions ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Literal_:
+    value: Any
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Node
+
+
+@dataclass(frozen=True)
+class And:
+    operands: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    operands: tuple[Node, ...]
+
+
+Node = Path | Literal_ | Compare | Not | And | Or
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A compiled ``choice`` condition; ``$`` refers to the step's input."""
+
+    text: str
+    tree: Node
+
+    def evaluate(self, data: Any) -> bool:
+        return _test(self.tree, {"input": data})
+
+
+def _value(node: Node, scope: Mapping[str, Any]) -> Any:
+    if isinstance(node, Path):
+        return node.evaluate(scope)
+    if isinstance(node, Literal_):
+        return node.value
+    return _test(node, scope)
+
+
+def _test(node: Node, scope: Mapping[str, Any]) -> bool:
+    if isinstance(node, Compare):
+        return _compare(node.op, _value(node.left, scope), _value(node.right, scope))
+    if isinstance(node, Not):
+        return not _test(node.operand, scope)
+    if isinstance(node, And):
+        return all(_test(n, scope) for n in node.operands)
+    if isinstance(node, Or):
+        return any(_test(n, scope) for n in node.operands)
+    return _value(node, scope) is True
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _compare(op: str, a: Any, b: Any) -> bool:
+    if op in ("==", "!="):
+        equal = json_equal(a, b)
+        return equal if op == "==" else not equal
+    if not ((_is_number(a) and _is_number(b)) or (isinstance(a, str) and isinstance(b, str))):
+        return False
+    if op == "<":
+        return bool(a < b)
+    if op == "<=":
+        return bool(a <= b)
+    if op == ">":
+        return bool(a > b)
+    return bool(a >= b)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality of JSON values: numbers by value, booleans only equal booleans."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if _is_number(a) and _is_number(b):
+        return bool(a == b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and bool(a == b)
+
+
+def _render(root: str, segments: tuple[Segment, ...]) -> str:
+    parts = [root]
+    for seg in segments:
+        if seg is None:
+            parts.append("[*]")
+        elif isinstance(seg, int):
+            parts.append(f"[{seg}]")
+        elif all(c.isalnum() or c in "_-" for c in seg) and seg:
+            parts.append(f".{seg}")
+        else:
+            parts.append("[" + json.dumps(seg) + "]")
+    return "".join(parts)
+
+
+def _unquote(token: str) -> str:
+    body = token[1:-1]
+    if token[0] == "`":
+        return body
+    out: list[str] = []
+    it = iter(body)
+    escapes = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "/": "/"}
+    for ch in it:
+        if ch == "\\":
+            nxt = next(it, "\\")
+            out.append(escapes.get(nxt, "\\" + nxt))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+@v_args(inline=True)
+class _Build(Transformer[Token, Node]):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def key(self, name: Token) -> str:
+        return str(name)
+
+    def index(self, i: Token) -> int:
+        return int(i)
+
+    def wildcard(self) -> None:
+        return None
+
+    def quoted_key(self, s: Token) -> str:
+        return _unquote(str(s))
+
+    def path(self, root: Token, *segments: Segment) -> Path:
+        name = str(root)[1:] or "input"
+        return Path(name, segments, _render(str(root), segments))  # type: ignore[arg-type]
+
+    def literal(self, tok: Token) -> Literal_:
+        kind, raw = tok.type, str(tok)
+        if kind in ("STRING", "RAW_STRING"):
+            return Literal_(_unquote(raw))
+        if kind == "NUMBER":
+            return Literal_(float(raw) if any(c in raw for c in ".eE") else int(raw))
+        return Literal_({"TRUE": True, "FALSE": False, "NULL": None}[kind])
+
+    def comparison(self, left: Node, op: Token, right: Node) -> Compare:
+        return Compare(str(op), left, right)
+
+    def not_(self, operand: Node) -> Not:
+        return Not(operand)
+
+    def and_(self, *operands: Node) -> Node:
+        return And(operands)
+
+    def or_(self, *operands: Node) -> Node:
+        return Or(operands)
+
+
+def _parse(parser: Lark, text: str) -> Node:
+    try:
+        tree = parser.parse(text)
+    except UnexpectedInput as e:
+        token = getattr(e, "token", None)
+        if isinstance(token, Token) and token.type == "$END":
+            raise ExprError(f"cannot parse {text!r}: it ends too early", len(text) + 1) from None
+        column = e.column if isinstance(e.column, int) and e.column > 0 else None
+        near = f" near {str(token)!r}" if token else f" at column {column}" if column else ""
+        raise ExprError(f"cannot parse {text!r}{near}", column) from None
+    except LarkError as e:  # pragma: no cover - defensive, lark's other failures
+        raise ExprError(f"cannot parse {text!r}: {e}") from None
+    return _Build(text).transform(tree)
+
+
+def compile_path(text: str) -> Path:
+    """Compile a path such as ``$.a.b`` or ``$input.items[0]``; raises ExprError."""
+    if not isinstance(text, str):
+        raise ExprError(f"expected a path such as $.key, got {text!r}")
+    node = _parse(_PATH_PARSER, text.strip())
+    assert isinstance(node, Path)
+    return Path(node.root, node.segments, text.strip())
+
+
+def is_path(value: Any) -> bool:
+    """Whether a mapping source is a reference rather than a constant (the FDL rule)."""
+    if not isinstance(value, str):
+        return False
+    v = value.strip()
+    return v == "$" or v.startswith(("$.", "$[", "$input", "$local", "$context"))
+
+
+def compile_source(value: Any) -> Source:
+    """A mapping source: a path if it starts with ``$input``, ``$local``, ``$context`` or ``$.``; else a constant."""
+    return compile_path(value) if is_path(value) else Const(value)
+
+
+def compile_condition(text: str) -> Condition:
+    """Compile a ``choice`` condition; raises ExprError with the column of the problem."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExprError("a condition must be a non-empty string")
+    return Condition(text.strip(), _parse(_PARSER, text))
