@@ -1,0 +1,1 @@
+"""Domain queries, one module per concern, combined into ``fnflow.store.tx.Tx``."""

@@ -1,0 +1,42 @@
+"""What every query module shares: the connection and time conversion."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection
+
+
+def to_ts(value: datetime) -> float:
+    return value.timestamp()
+
+
+def from_ts(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def from_ts_req(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def encode_token(*parts: object) -> str:
+    """An opaque page token; callers must not read it."""
+    return base64.urlsafe_b64encode("\x1f".join(str(p) for p in parts).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, count: int) -> list[str] | None:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except ValueError:
+        return None
+    parts = raw.split("\x1f")
+    return parts if len(parts) == count else None
+
+
+class Queries:
+    """Base of the query mixins: holds the connection of the current transaction."""
+
+    def __init__(self, conn: Connection, *, for_update: bool) -> None:
+        self.conn = conn
+        self.lock_rows = for_update  # the backend supports SELECT … FOR UPDATE (SKIP LOCKED)

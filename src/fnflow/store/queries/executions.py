@@ -1,0 +1,165 @@
+"""Executions and their history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, insert, select, tuple_, update
+
+from fnflow.errors import InvalidArgument
+from fnflow.store.prepared import Prepared
+from fnflow.store.queries.base import Queries, decode_token, encode_token, from_ts, from_ts_req, to_ts
+from fnflow.store.records import ExecutionRecord, HistoryRecord, Page
+from fnflow.store.schema import executions, history
+
+_COLUMNS = [c.name for c in executions.c]
+_INSERT = Prepared(insert(executions).values({name: bindparam(name) for name in _COLUMNS}))
+_BY_ID = Prepared(select(executions).where(executions.c.id == bindparam("id")))
+_BY_ID_LOCKED = Prepared(select(executions).where(executions.c.id == bindparam("id")).with_for_update())
+_UPDATE = Prepared(
+    update(executions)
+    .where(executions.c.id == bindparam("eid"))
+    .values(
+        status=bindparam("status"),
+        state=bindparam("state"),
+        output=bindparam("output"),
+        error=bindparam("error"),
+        cause=bindparam("cause"),
+        stopped_at=bindparam("stopped_at"),
+        version=executions.c.version + 1,
+    )
+)
+_HISTORY = Prepared(insert(history).values({c.name: bindparam(c.name) for c in history.c}))
+
+
+def _execution(row: Row[Any] | tuple[Any, ...]) -> ExecutionRecord:
+    m = dict(zip(_COLUMNS, row, strict=True))
+    return ExecutionRecord(
+        id=m["id"],
+        flow_name=m["flow_name"],
+        name=m["name"],
+        status=m["status"],
+        definition_hash=m["definition_hash"],
+        input=m["input"],
+        started_at=from_ts_req(m["started_at"]),
+        output=m["output"],
+        error=m["error"],
+        cause=m["cause"],
+        stopped_at=from_ts(m["stopped_at"]),
+        state=m["state"],
+        version=m["version"],
+    )
+
+
+class ExecutionQueries(Queries):
+    def insert_execution(self, record: ExecutionRecord) -> None:
+        values = asdict(record)
+        values["started_at"] = to_ts(record.started_at)
+        values["stopped_at"] = to_ts(record.stopped_at) if record.stopped_at else None
+        _INSERT.execute(self.conn, values).close()
+
+    def get_execution(self, flow_name: str, name: str) -> ExecutionRecord | None:
+        row = self.conn.execute(
+            select(executions).where(executions.c.flow_name == flow_name, executions.c.name == name)
+        ).first()
+        return None if row is None else _execution(row)
+
+    def get_execution_by_id(self, execution_id: str, *, lock: bool = False) -> ExecutionRecord | None:
+        """Read one execution; ``lock`` holds its row until the transaction ends (where the backend can)."""
+        query = _BY_ID_LOCKED if lock and self.lock_rows else _BY_ID
+        cursor = query.execute(self.conn, {"id": execution_id})
+        row = cursor.fetchone()
+        cursor.close()
+        return None if row is None else _execution(row)
+
+    def list_executions(
+        self,
+        flow_name: str,
+        *,
+        status: str | None = None,
+        name_prefix: str | None = None,
+        limit: int = 60,
+        token: str | None = None,
+    ) -> Page:
+        """Newest first."""
+        query = select(executions).where(executions.c.flow_name == flow_name)
+        if status:
+            query = query.where(executions.c.status == status)
+        if name_prefix:
+            query = query.where(executions.c.name.startswith(name_prefix, autoescape=True))
+        if token:
+            parts = decode_token(token, 2)
+            if parts is None:
+                raise InvalidArgument("nextToken is not valid")
+            query = query.where(
+                tuple_(executions.c.started_at, executions.c.id) < (float(parts[0]), parts[1])
+            )
+        query = query.order_by(executions.c.started_at.desc(), executions.c.id.desc()).limit(limit + 1)
+        rows = [_execution(r) for r in self.conn.execute(query)]
+        next_token = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_token = encode_token(repr(to_ts(last.started_at)), last.id)
+        return Page(rows[:limit], next_token)
+
+    def update_execution(
+        self,
+        execution_id: str,
+        *,
+        status: str,
+        state: str | None,
+        output: str | None = None,
+        error: str | None = None,
+        cause: str | None = None,
+        stopped_at: datetime | None = None,
+    ) -> None:
+        """Store the outcome of a decision (every column is written)."""
+        params = {
+            "eid": execution_id,
+            "status": status,
+            "state": state,
+            "output": output,
+            "error": error,
+            "cause": cause,
+            "stopped_at": to_ts(stopped_at) if stopped_at else None,
+        }
+        _UPDATE.execute(self.conn, params).close()
+
+    def running_execution_ids(self) -> list[str]:
+        query = select(executions.c.id).where(executions.c.status == "Running")
+        return list(self.conn.execute(query).scalars())
+
+    def append_history(self, execution_id: str, events: Sequence[HistoryRecord]) -> None:
+        if events:
+            _HISTORY.executemany(
+                self.conn,
+                (
+                    {
+                        "execution_id": execution_id,
+                        "event_id": e.event_id,
+                        "type": e.type,
+                        "step": e.step,
+                        "time": to_ts(e.time),
+                        "detail": e.detail,
+                        "schedule_event_id": e.schedule_event_id,
+                    }
+                    for e in events
+                ),
+            )
+
+    def history(self, execution_id: str, *, limit: int = 1000, token: str | None = None) -> Page:
+        query = select(history).where(history.c.execution_id == execution_id)
+        if token:
+            parts = decode_token(token, 1)
+            if parts is None or not parts[0].isdigit():
+                raise InvalidArgument("nextToken is not valid")
+            query = query.where(history.c.event_id >= int(parts[0]))
+        rows = list(self.conn.execute(query.order_by(history.c.event_id).limit(limit + 1)))
+        items = [
+            HistoryRecord(r.event_id, r.type, r.step, from_ts_req(r.time), r.detail, r.schedule_event_id)
+            for r in rows[:limit]
+        ]
+        return Page(items, encode_token(rows[limit].event_id) if len(rows) > limit else None)

@@ -1,0 +1,111 @@
+"""Flows and their content-addressed definitions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, exists, func, insert, select, update
+
+from fnflow.errors import InvalidArgument
+from fnflow.store.queries.base import Queries, decode_token, encode_token, from_ts_req, to_ts
+from fnflow.store.records import FlowRecord, Page
+from fnflow.store.schema import definitions, executions, flows, history
+
+
+class FlowQueries(Queries):
+    def put_definition(self, definition_hash: str, text: str, now: datetime) -> None:
+        found = self.conn.execute(
+            select(definitions.c.hash).where(definitions.c.hash == definition_hash)
+        ).first()
+        if found is None:
+            self.conn.execute(
+                insert(definitions).values(hash=definition_hash, text=text, created_at=to_ts(now))
+            )
+
+    def get_definition(self, definition_hash: str) -> str | None:
+        return self.conn.execute(
+            select(definitions.c.text).where(definitions.c.hash == definition_hash)
+        ).scalar()
+
+    def put_flow(
+        self, name: str, description: str, definition: str, definition_hash: str, now: datetime
+    ) -> FlowRecord:
+        """Create the flow or make ``definition`` its current one (running executions keep theirs)."""
+        self.put_definition(definition_hash, definition, now)
+        current = self.get_flow(name)
+        if current is None:
+            self.conn.execute(
+                insert(flows).values(
+                    name=name,
+                    id=str(uuid.uuid4()),
+                    description=description,
+                    definition_hash=definition_hash,
+                    revision=1,
+                    created_at=to_ts(now),
+                    updated_at=to_ts(now),
+                )
+            )
+        elif current.definition_hash != definition_hash or current.description != description:
+            self.conn.execute(
+                update(flows)
+                .where(flows.c.name == name)
+                .values(
+                    description=description,
+                    definition_hash=definition_hash,
+                    revision=flows.c.revision + 1,
+                    updated_at=to_ts(now),
+                )
+            )
+        flow = self.get_flow(name)
+        assert flow is not None
+        return flow
+
+    def get_flow(self, name: str) -> FlowRecord | None:
+        row = self.conn.execute(
+            select(flows, definitions.c.text)
+            .join(definitions, definitions.c.hash == flows.c.definition_hash)
+            .where(flows.c.name == name)
+        ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return FlowRecord(
+            m["name"],
+            m["id"],
+            m["description"],
+            m["definition_hash"],
+            m["text"],
+            m["revision"],
+            from_ts_req(m["created_at"]),
+            from_ts_req(m["updated_at"]),
+        )
+
+    def list_flows(self, limit: int, token: str | None = None) -> Page:
+        query = select(flows.c.name).order_by(flows.c.name).limit(limit + 1)
+        if token:
+            parts = decode_token(token, 1)
+            if parts is None:
+                raise InvalidArgument("nextToken is not valid")
+            query = query.where(flows.c.name > parts[0])
+        names = list(self.conn.execute(query).scalars())
+        items = [f for f in (self.get_flow(n) for n in names[:limit]) if f is not None]
+        return Page(items, encode_token(names[limit - 1]) if len(names) > limit else None)
+
+    def delete_flow(self, name: str) -> bool:
+        """Delete a flow with its finished executions and their history."""
+        ids = select(executions.c.id).where(executions.c.flow_name == name).scalar_subquery()
+        self.conn.execute(delete(history).where(history.c.execution_id.in_(ids)))
+        self.conn.execute(delete(executions).where(executions.c.flow_name == name))
+        return self.conn.execute(delete(flows).where(flows.c.name == name)).rowcount > 0
+
+    def has_running_executions(self, flow_name: str) -> bool:
+        query = select(
+            exists().where(
+                executions.c.flow_name == flow_name, executions.c.status.in_(("Running", "Starting"))
+            )
+        )
+        return bool(self.conn.execute(query).scalar())
+
+    def count_flows(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(flows)).scalar() or 0)

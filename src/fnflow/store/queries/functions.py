@@ -1,0 +1,84 @@
+"""Deployed functions (code is stored in the database so every node can run it)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, select, update
+
+from fnflow.store.queries.base import Queries, from_ts, to_ts
+from fnflow.store.records import FunctionRecord
+from fnflow.store.schema import functions
+
+_COLUMNS = [c for c in functions.c if c.name != "code"]
+
+
+def _function(row: Row[Any]) -> FunctionRecord:
+    m = row._mapping
+    return FunctionRecord(
+        service=m["service"],
+        name=m["name"],
+        runtime=m["runtime"],
+        handler=m["handler"],
+        code_checksum=m["code_checksum"],
+        timeout=m["timeout"],
+        memory_mb=m["memory_mb"],
+        max_instances=m["max_instances"],
+        environment=json.loads(m["environment"]),
+        description=m["description"],
+        created_at=from_ts(m["created_at"]),
+        updated_at=from_ts(m["updated_at"]),
+    )
+
+
+class FunctionQueries(Queries):
+    def put_function(self, record: FunctionRecord, code: bytes | None, now: datetime) -> FunctionRecord:
+        """Create or update; ``code=None`` keeps the current code."""
+        values: dict[str, Any] = {
+            "runtime": record.runtime,
+            "handler": record.handler,
+            "timeout": record.timeout,
+            "memory_mb": record.memory_mb,
+            "max_instances": record.max_instances,
+            "environment": json.dumps(record.environment, sort_keys=True),
+            "description": record.description,
+            "updated_at": to_ts(now),
+        }
+        if code is not None:
+            values.update(code=code, code_checksum=record.code_checksum)
+        key = (functions.c.service == record.service, functions.c.name == record.name)
+        if self.conn.execute(select(functions.c.name).where(*key)).first() is None:
+            if code is None:
+                raise ValueError("a new function needs code")
+            self.conn.execute(
+                insert(functions).values(
+                    service=record.service, name=record.name, created_at=to_ts(now), **values
+                )
+            )
+        else:
+            self.conn.execute(update(functions).where(*key).values(**values))
+        stored = self.get_function(record.service, record.name)
+        assert stored is not None
+        return stored
+
+    def get_function(self, service: str, name: str) -> FunctionRecord | None:
+        row = self.conn.execute(
+            select(*_COLUMNS).where(functions.c.service == service, functions.c.name == name)
+        ).first()
+        return None if row is None else _function(row)
+
+    def get_function_code(self, service: str, name: str) -> bytes | None:
+        query = select(functions.c.code).where(functions.c.service == service, functions.c.name == name)
+        return self.conn.execute(query).scalar()
+
+    def list_functions(self, service: str | None = None) -> list[FunctionRecord]:
+        query = select(*_COLUMNS).order_by(functions.c.service, functions.c.name)
+        if service is not None:
+            query = query.where(functions.c.service == service)
+        return [_function(r) for r in self.conn.execute(query)]
+
+    def delete_function(self, service: str, name: str) -> bool:
+        query = delete(functions).where(functions.c.service == service, functions.c.name == name)
+        return self.conn.execute(query).rowcount > 0

@@ -1,0 +1,101 @@
+"""The domain records the store reads and writes (plain data, no behaviour)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FlowRecord:
+    name: str
+    id: str
+    description: str
+    definition_hash: str
+    definition: str
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    id: str
+    flow_name: str
+    name: str
+    status: str
+    definition_hash: str
+    input: str  # JSON text
+    started_at: datetime
+    output: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    stopped_at: datetime | None = None
+    state: str | None = None  # engine state JSON while running
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    event_id: int
+    type: str
+    step: str
+    time: datetime
+    detail: str  # JSON text
+    schedule_event_id: int = 0
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """A unit of work scheduled by an execution (identified by execution and activity)."""
+
+    execution_id: str
+    activity: int
+    kind: str
+    payload: str  # JSON text, interpreted by the runtime
+    created_at: datetime
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class TimerRecord:
+    execution_id: str
+    timer: int
+    fire_at: datetime
+
+
+@dataclass(frozen=True)
+class FunctionRecord:
+    service: str
+    name: str
+    runtime: str
+    handler: str
+    code_checksum: str
+    timeout: float
+    memory_mb: int
+    max_instances: int
+    environment: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    id: str
+    secret: str
+    scope: str
+    description: str
+    created_at: datetime
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of results and the opaque token for the next one (None on the last page)."""
+
+    items: list[Any]
+    next_token: str | None

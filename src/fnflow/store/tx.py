@@ -1,0 +1,14 @@
+"""One transaction's view of the store: every domain query, no SQL outside ``store``."""
+
+from __future__ import annotations
+
+from fnflow.store.queries.executions import ExecutionQueries
+from fnflow.store.queries.flows import FlowQueries
+from fnflow.store.queries.functions import FunctionQueries
+from fnflow.store.queries.keys import KeyQueries
+from fnflow.store.queries.settings import SettingQueries
+from fnflow.store.queries.work import WorkQueries
+
+
+class Tx(FlowQueries, ExecutionQueries, WorkQueries, FunctionQueries, KeyQueries, SettingQueries):
+    """Queries bound to one connection inside one transaction."""
