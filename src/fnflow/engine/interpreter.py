@@ -13,6 +13,7 @@ parallel and foreach) and merged into the parent's local.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -112,6 +113,7 @@ class _Completed:
     entered: int
     output: JsonObject | None = None  # precomputed output (a caught error's errorMappings)
     detail: JsonObject = field(default_factory=dict)
+    retry_count: int = 0  # $context.step.retryCount for the outputMappings of a task
 
 
 class _Run:
@@ -155,13 +157,24 @@ class _Run:
             self.commands.append(CancelTimer(timer))
 
     def _size(self, value: Any) -> int:
-        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        """Bytes of ``value`` as compact UTF-8 JSON. Raises ValueError when it is no JSON text at all:
+        NaN or Infinity, or a lone surrogate (``json.loads('"\\ud800"')``) that UTF-8 cannot hold."""
+        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
+
+    def _data_problem(self, what: str, value: Any) -> str | None:
+        """Why ``value`` cannot be kept in the execution (not JSON text, or too big), or None."""
+        try:
+            size = self._size(value)
+        except ValueError as e:
+            return f"{what} is not valid JSON text ({e})"
+        if size > self.env.max_data_bytes:
+            return f"{what} is {size} bytes, over the limit of {self.env.max_data_bytes} bytes"
+        return None
 
     def _check_size(self, step: str, what: str, value: Any) -> None:
-        size = self._size(value)
-        if size > self.env.max_data_bytes:
-            self._fail_step(step, RUNTIME_ERROR, f"the {what} of step {step!r} is {size} bytes, over the limit of "
-                            f"{self.env.max_data_bytes} bytes")
+        problem = self._data_problem(f"the {what} of step {step!r}", value)
+        if problem is not None:
+            self._fail_step(step, RUNTIME_ERROR, problem)
 
     def _context(self, step: str, retry_count: int = 0, token: str | None = None) -> JsonObject:
         context: JsonObject = {
@@ -212,10 +225,12 @@ class _Run:
         flow = self.program.flow
         output = local
         if flow.outputMappings:
-            output = self._map(flow.outputMappings, {"input": flow_input, "local": local, "context": self._context("")})
-        size = self._size(output)
-        if size > self.env.max_data_bytes:
-            self._fail(RUNTIME_ERROR, f"the flow output is {size} bytes, over the limit of {self.env.max_data_bytes}")
+            output = self._map(
+                flow.outputMappings, {"input": flow_input, "local": local, "context": self._context("")}
+            )
+        problem = self._data_problem("the flow output", output)
+        if problem is not None:
+            self._fail(RUNTIME_ERROR, problem)
         self.state.output = output
         self._finish(Status.SUCCEEDED, "ExecutionSucceeded", {"output": output})
 
@@ -255,7 +270,8 @@ class _Run:
         output = done.output
         if output is None:
             if step.outputMappings:
-                scope = {"input": done.input, "local": done.local, "context": self._context(step.name)}
+                context = self._context(step.name, done.retry_count)
+                scope = {"input": done.input, "local": done.local, "context": context}
                 output = self._map(step.outputMappings, scope)
             elif isinstance(step, ParallelStep | ForeachStep):
                 output = {}
@@ -288,12 +304,16 @@ class _Run:
         elif isinstance(parent, ParallelFrame):
             self._branch_done(parent, sf.slot, local)
             if all(c is None for c in parent.children):
-                self._step_done(parent_id, _Completed(parent.input, parent.results, None, parent.entered_event))
+                self._step_done(
+                    parent_id, _Completed(parent.input, parent.results, None, parent.entered_event)
+                )
         elif isinstance(parent, ForeachFrame):
             del parent.running[sf.slot]
             self._iteration_done(parent, sf.slot, local)
             if self._foreach_fill(parent_id, parent):
-                self._step_done(parent_id, _Completed(parent.input, parent.results, None, parent.entered_event))
+                self._step_done(
+                    parent_id, _Completed(parent.input, parent.results, None, parent.entered_event)
+                )
         else:  # pragma: no cover - frames are built only by this module
             raise AssertionError(f"sequence frame under a {parent.kind} frame")
 
@@ -316,11 +336,17 @@ class _Run:
     def _enter_step(self, sf_id: int, sf: SeqFrame, step: StepModel) -> _Completed | None:
         self.steps_run += 1
         if self.steps_run > self.env.max_steps_per_decision:
-            self._fail(RUNTIME_ERROR, f"more than {self.env.max_steps_per_decision} steps ran without waiting; "
-                       f"does a goto loop lack a wait or task step? (at step {step.name!r})")
+            self._fail(
+                RUNTIME_ERROR,
+                f"more than {self.env.max_steps_per_decision} steps ran without waiting; "
+                f"does a goto loop lack a wait or task step? (at step {step.name!r})",
+            )
         if self.state.next_event > self.env.max_events:
-            self._fail(RUNTIME_ERROR, f"the execution history exceeds {self.env.max_events} events "
-                       f"(at step {step.name!r}); split the work into child flows")
+            self._fail(
+                RUNTIME_ERROR,
+                f"the execution history exceeds {self.env.max_events} events "
+                f"(at step {step.name!r}); split the work into child flows",
+            )
         if isinstance(step, TaskStep):
             self._enter_task(sf_id, sf, step)
             return None
@@ -348,7 +374,9 @@ class _Run:
         seconds = self._wait_seconds(step, value, entered)
         if seconds <= 0:
             return _Completed(value, {}, None, entered)
-        frame = WaitFrame(parent=sf_id, seq=sf.seq, index=sf.index, input=value, entered_event=entered, timer=0)
+        frame = WaitFrame(
+            parent=sf_id, seq=sf.seq, index=sf.index, input=value, entered_event=entered, timer=0
+        )
         self._block(sf, frame)
         assert sf.current is not None
         frame.timer = self._start_timer(sf.current, seconds)
@@ -359,13 +387,20 @@ class _Run:
         if step.duration is not None:
             duration = step.duration.evaluate(scope) if isinstance(step.duration, Path) else step.duration
             if isinstance(duration, str):
-                try:
+                with contextlib.suppress(ValueError):
                     duration = float(duration)
-                except ValueError:
-                    pass
-            if not isinstance(duration, int | float) or isinstance(duration, bool) or not 0 <= duration <= MAX_WAIT_SECONDS:
-                self._fail_step(step.name, RUNTIME_ERROR, f"wait duration {step.duration} is {duration!r}; expected "
-                                f"a number of seconds between 0 and {MAX_WAIT_SECONDS}", entered)
+            if (
+                not isinstance(duration, int | float)
+                or isinstance(duration, bool)
+                or not 0 <= duration <= MAX_WAIT_SECONDS
+            ):
+                self._fail_step(
+                    step.name,
+                    RUNTIME_ERROR,
+                    f"wait duration {step.duration} is {duration!r}; expected "
+                    f"a number of seconds between 0 and {MAX_WAIT_SECONDS}",
+                    entered,
+                )
             return float(duration)
         stamp = step.timestamp.evaluate(scope) if isinstance(step.timestamp, Path) else step.timestamp
         try:
@@ -373,12 +408,19 @@ class _Run:
         except ValueError:
             fire_at = None
         if fire_at is None:
-            self._fail_step(step.name, RUNTIME_ERROR, f"wait timestamp {step.timestamp} is {stamp!r}; expected an "
-                            "RFC 3339 timestamp such as 2019-05-02T15:04:05Z", entered)
+            self._fail_step(
+                step.name,
+                RUNTIME_ERROR,
+                f"wait timestamp {step.timestamp} is {stamp!r}; expected an "
+                "RFC 3339 timestamp such as 2019-05-02T15:04:05Z",
+                entered,
+            )
         assert fire_at is not None
         seconds = (fire_at - self.env.now).total_seconds()
         if seconds > MAX_WAIT_SECONDS:
-            self._fail_step(step.name, RUNTIME_ERROR, f"wait timestamp {stamp} is more than two days away", entered)
+            self._fail_step(
+                step.name, RUNTIME_ERROR, f"wait timestamp {stamp} is more than two days away", entered
+            )
         return seconds
 
     def _enter_choice(self, sf_id: int, sf: SeqFrame, step: ChoiceStep) -> _Completed | None:
@@ -396,8 +438,15 @@ class _Run:
         part, branch = chosen
         if not branch.steps:
             return _Completed(value, {}, branch.goto, entered)
-        frame = ChoiceFrame(parent=sf_id, seq=sf.seq, index=sf.index, input=value, entered_event=entered,
-                            child=0, goto=branch.goto)
+        frame = ChoiceFrame(
+            parent=sf_id,
+            seq=sf.seq,
+            index=sf.index,
+            input=value,
+            entered_event=entered,
+            child=0,
+            goto=branch.goto,
+        )
         self._block(sf, frame)
         assert sf.current is not None
         frame.child = self._new_seq(sf.current, child_id(sf.seq, sf.index, part), value, 0, entered)
@@ -409,15 +458,24 @@ class _Run:
 
     def _new_seq(self, parent: int, seq: str, value: JsonObject, slot: int, entered: int) -> int:
         sf_id = self._new_id()
-        self.state.frames[sf_id] = SeqFrame(parent=parent, slot=slot, seq=seq, input=value, entered_event=entered)
+        self.state.frames[sf_id] = SeqFrame(
+            parent=parent, slot=slot, seq=seq, input=value, entered_event=entered
+        )
         return sf_id
 
     def _enter_parallel(self, sf_id: int, sf: SeqFrame, step: ParallelStep) -> _Completed | None:
         value = self._step_input(sf, step, self._context(step.name))
         entered = self._emit("StepEntered", step.name, {"input": value})
         n = len(step.branches)
-        frame = ParallelFrame(parent=sf_id, seq=sf.seq, index=sf.index, input=value, entered_event=entered,
-                              children=[None] * n, results=[None] * n)
+        frame = ParallelFrame(
+            parent=sf_id,
+            seq=sf.seq,
+            index=sf.index,
+            input=value,
+            entered_event=entered,
+            children=[None] * n,
+            results=[None] * n,
+        )
         self._block(sf, frame)
         frame_id = sf.current
         assert frame_id is not None
@@ -445,10 +503,22 @@ class _Run:
         entered = self._emit("StepEntered", step.name, {"input": value})
         items = step.iterationMapping.collection.evaluate({"input": value})
         if not isinstance(items, list):
-            self._fail_step(step.name, RUNTIME_ERROR, f"iterationMapping.collection {step.iterationMapping.collection}"
-                            f" is {json.dumps(items)[:100]}, not an array", entered)
-        frame = ForeachFrame(parent=sf_id, seq=sf.seq, index=sf.index, input=value, entered_event=entered,
-                             items=items, results=[None] * len(items))
+            self._fail_step(
+                step.name,
+                RUNTIME_ERROR,
+                f"iterationMapping.collection {step.iterationMapping.collection}"
+                f" is {json.dumps(items)[:100]}, not an array",
+                entered,
+            )
+        frame = ForeachFrame(
+            parent=sf_id,
+            seq=sf.seq,
+            index=sf.index,
+            input=value,
+            entered_event=entered,
+            items=items,
+            results=[None] * len(items),
+        )
         self._block(sf, frame)
         frame_id = sf.current
         assert frame_id is not None
@@ -485,8 +555,9 @@ class _Run:
     # --- tasks -------------------------------------------------------------------------------------
 
     def _enter_task(self, sf_id: int, sf: SeqFrame, step: TaskStep) -> None:
-        frame = TaskFrame(parent=sf_id, seq=sf.seq, index=sf.index, input={}, entered_event=0,
-                          retries=[0] * len(step.retry))
+        frame = TaskFrame(
+            parent=sf_id, seq=sf.seq, index=sf.index, input={}, entered_event=0, retries=[0] * len(step.retry)
+        )
         # The first attempt's id is the event right after StepEntered; its token goes into the input.
         frame.input = self._attempt_input(sf, step, frame, self.state.next_event + 1)
         frame.entered_event = self._emit("StepEntered", step.name, {"input": frame.input})
@@ -498,7 +569,9 @@ class _Run:
         context = self._context(step.name, sum(frame.retries), self.env.token(activity))
         return self._step_input(sf, step, context)
 
-    def _schedule_attempt(self, frame_id: int, frame: TaskFrame, step: TaskStep, sf: SeqFrame | None = None) -> None:
+    def _schedule_attempt(
+        self, frame_id: int, frame: TaskFrame, step: TaskStep, sf: SeqFrame | None = None
+    ) -> None:
         activity = self.state.next_event
         if frame.attempt > 0:  # a retry: the token, and so the input, is new
             parent = sf or self.state.frames[frame.parent]
@@ -506,8 +579,12 @@ class _Run:
             frame.input = self._attempt_input(parent, step, frame, activity)
         frame.attempt += 1
         params = {k: v.evaluate({"input": frame.input}) for k, v in step.serviceParams.items()}
-        detail = {"resourceArn": step.resourceArn, "pattern": step.pattern, "attempt": frame.attempt,
-                  "input": frame.input}
+        detail = {
+            "resourceArn": step.resourceArn,
+            "pattern": step.pattern,
+            "attempt": frame.attempt,
+            "input": frame.input,
+        }
         if params:
             detail["serviceParams"] = params
         scheduled = self._emit("TaskScheduled", step.name, detail, frame.entered_event)
@@ -515,8 +592,19 @@ class _Run:
         frame.activity = activity
         self.state.activities[activity] = frame_id
         frame.timer = self._start_timer(frame_id, step.timeoutSeconds) if step.timeoutSeconds else None
-        self.commands.append(ScheduleTask(activity, step.name, step.resourceArn, step.pattern, frame.input, params,
-                                          step.timeoutSeconds, self.env.token(activity), frame.attempt))
+        self.commands.append(
+            ScheduleTask(
+                activity,
+                step.name,
+                step.resourceArn,
+                step.pattern,
+                frame.input,
+                params,
+                step.timeoutSeconds,
+                self.env.token(activity),
+                frame.attempt,
+            )
+        )
 
     def _task_frame(self, activity: int) -> tuple[int, TaskFrame, TaskStep]:
         frame_id = self.state.activities.get(activity)
@@ -545,14 +633,15 @@ class _Run:
         problem = None
         if not isinstance(output, dict):
             problem = f"the task output must be a JSON object, got {json.dumps(output)[:200]}"
-        elif (size := self._size(output)) > self.env.max_data_bytes:
-            problem = f"the task output is {size} bytes, over the limit of {self.env.max_data_bytes} bytes"
+        else:
+            problem = self._data_problem("the task output", output)
         if problem is not None:
             self._emit("TaskFailed", step.name, {"error": RUNTIME_ERROR, "cause": problem}, activity)
             self._task_error(frame_id, frame, step, RUNTIME_ERROR, problem)
             return
         self._emit("TaskSucceeded", step.name, {"output": output}, activity)
-        self._step_done(frame_id, _Completed(frame.input, output, None, frame.entered_event))
+        done = _Completed(frame.input, output, None, frame.entered_event, retry_count=sum(frame.retries))
+        self._step_done(frame_id, done)
 
     def on_task_failed(self, event: TaskFailed) -> None:
         frame_id, frame, step = self._task_frame(event.activity)
@@ -568,7 +657,9 @@ class _Run:
     def _task_started(self, step: TaskStep, activity: int, started_at: datetime | None) -> None:
         """Record when a worker picked the attempt up, with that time rather than now."""
         if started_at is not None:
-            self.events.append(HistoryEvent(self.state.next_event, "TaskStarted", started_at, step.name, {}, activity))
+            self.events.append(
+                HistoryEvent(self.state.next_event, "TaskStarted", started_at, step.name, {}, activity)
+            )
             self.state.next_event += 1
 
     def _task_error(self, frame_id: int, frame: TaskFrame, step: TaskStep, error: str, cause: str) -> None:
@@ -588,10 +679,16 @@ class _Run:
         local = {"error": error, "cause": cause}
         output: JsonObject = {}
         if step.errorMappings:
-            scope = {"input": frame.input, "local": local, "context": self._context(step.name, sum(frame.retries))}
+            scope = {
+                "input": frame.input,
+                "local": local,
+                "context": self._context(step.name, sum(frame.retries)),
+            }
             output = self._map(step.errorMappings, scope)
         detail = {**local, "retryCount": sum(frame.retries), "goto": catch.goto}
-        self._step_done(frame_id, _Completed(frame.input, local, catch.goto, frame.entered_event, output, detail))
+        self._step_done(
+            frame_id, _Completed(frame.input, local, catch.goto, frame.entered_event, output, detail)
+        )
 
     # --- timers and stop ---------------------------------------------------------------------------
 
