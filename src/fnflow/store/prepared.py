@@ -10,6 +10,7 @@ Only plain values (str, int, float, bytes, None) are passed: no type processors 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -19,31 +20,41 @@ from sqlalchemy.sql import ClauseElement
 class Prepared:
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._compiled: dict[str, _Compiled] = {}
 
-    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+    def _sql(self, conn: Connection) -> _Compiled:
         dialect = conn.dialect
         found = self._compiled.get(dialect.name)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
             positions = getattr(compiled, "positiontup", None)
             order = tuple(positions) if dialect.positional and positions else None
-            found = self._compiled[dialect.name] = (compiled.string, order)
+            # Literals inside expressions (``version + 1``) become binds with their value preset.
+            constants = {k: v for k, v in compiled.params.items() if v is not None}
+            found = self._compiled[dialect.name] = _Compiled(compiled.string, order, constants)
         return found
-
-    @staticmethod
-    def _args(order: tuple[str, ...] | None, params: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
-        return params if order is None else tuple(params[name] for name in order)
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Run once; returns the DBAPI cursor (``fetchone``, ``fetchall``, ``rowcount``)."""
-        sql, order = self._sql(conn)
+        compiled = self._sql(conn)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(sql, self._args(order, params))
+        cursor.execute(compiled.sql, compiled.args(params))
         return cursor
 
     def executemany(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
-        sql, order = self._sql(conn)
+        compiled = self._sql(conn)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.executemany(sql, [self._args(order, row) for row in rows])  # type: ignore[arg-type]
+        cursor.executemany(compiled.sql, [compiled.args(row) for row in rows])  # type: ignore[arg-type]
         cursor.close()
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    order: tuple[str, ...] | None  # parameter names in position order, for positional drivers
+    constants: dict[str, Any]
+
+    def args(self, params: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+        if self.constants:
+            params = {**self.constants, **params}
+        return params if self.order is None else tuple(params[name] for name in self.order)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
 from fnflow.store.queries.base import Queries
 from fnflow.store.schema import settings
@@ -21,3 +21,7 @@ class SettingQueries(Queries):
             value = make()
             self.conn.execute(insert(settings).values(key=key, value=value))
         return value
+
+    def set_setting(self, key: str, value: str) -> None:
+        self.conn.execute(delete(settings).where(settings.c.key == key))
+        self.conn.execute(insert(settings).values(key=key, value=value))

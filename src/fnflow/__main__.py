@@ -1,0 +1,3 @@
+from fnflow.cli import main
+
+main()

@@ -1,0 +1,38 @@
+"""The ASGI application: routers, error mapping, body limits, and fnflow's lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fnflow import __version__
+from fnflow.api import errors, executions, flows, functions, system
+from fnflow.api.limits import BodyLimit
+from fnflow.app import Fnflow
+
+
+def create_app(fnflow: Fnflow) -> FastAPI:
+    """Build the API around ``fnflow``, which is opened on startup and closed on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await fnflow.open()
+        try:
+            yield
+        finally:
+            await fnflow.close()
+
+    app = FastAPI(
+        title="fnflow",
+        version=__version__,
+        lifespan=lifespan,
+        description="Durable FDL workflows and functions, self-hosted. Errors are {code, message}.",
+    )
+    app.state.fnflow = fnflow
+    errors.install(app)
+    for module in (system, flows, executions, functions):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes)
+    return app

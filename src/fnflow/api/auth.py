@@ -1,0 +1,53 @@
+"""Who may do what: ``Authorization: Bearer <key id>:<secret>`` and the key's scope.
+
+Scopes: ``admin`` may do everything; ``invoke`` may run things (start, stop and read
+executions, invoke functions, report tasks) but not change definitions, functions or keys;
+``report-task`` may only report task results. With auth off (loopback only) all is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from fnflow.errors import Forbidden, Unauthorized
+from fnflow.store import ApiKeyRecord
+
+ALLOWED = {
+    "admin": {"admin", "invoke", "report-task"},
+    "invoke": {"invoke", "report-task"},
+    "report-task": {"report-task"},
+}
+
+
+def parse_authorization(header: str | None) -> tuple[str, str]:
+    if not header:
+        raise Unauthorized("an API key is required: send Authorization: Bearer <key id>:<secret>")
+    scheme, _, credentials = header.partition(" ")
+    key_id, sep, secret = credentials.strip().partition(":")
+    if scheme.lower() != "bearer" or not sep or not key_id or not secret:
+        raise Unauthorized("malformed Authorization header: use Bearer <key id>:<secret>")
+    return key_id, secret
+
+
+def require(scope: str) -> Callable[[Request], Awaitable[ApiKeyRecord | None]]:
+    """A dependency that admits keys whose scope includes ``scope``."""
+
+    async def check(request: Request) -> ApiKeyRecord | None:
+        app = request.app.state.fnflow
+        if not app.settings.auth_enabled:
+            return None
+        key_id, secret = parse_authorization(request.headers.get("authorization"))
+        key: ApiKeyRecord = await app.keys.authenticate(key_id, secret)
+        if scope not in ALLOWED.get(key.scope, set()):
+            raise Forbidden(f"a key with scope {key.scope!r} may not do this (it needs {scope!r})")
+        return key
+
+    return check
+
+
+Admin = Annotated[ApiKeyRecord | None, Depends(require("admin"))]
+Invoke = Annotated[ApiKeyRecord | None, Depends(require("invoke"))]
+ReportTask = Annotated[ApiKeyRecord | None, Depends(require("report-task"))]

@@ -1,0 +1,67 @@
+"""Every error leaves the API as ``{"code", "message"}`` with a fitting status; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fnflow.errors import FnflowError
+
+log = logging.getLogger("fnflow.api")
+
+STATUS = {
+    "InvalidArgument": 400,
+    "InvalidDefinition": 400,
+    "PayloadTooLarge": 413,
+    "Unauthorized": 401,
+    "Forbidden": 403,
+    "NotFound": 404,
+    "Conflict": 409,
+    "TaskAlreadyCompleted": 409,
+    "Unavailable": 503,
+}
+HTTP_CODES = {
+    400: "InvalidArgument",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+}
+
+
+def error_response(status: int, code: str, message: str, **extra: object) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="fnflow"'} if status == 401 else None
+    return JSONResponse({"code": code, "message": message, **extra}, status_code=status, headers=headers)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "request"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(FnflowError)
+    async def fnflow_error(_: Request, exc: FnflowError) -> JSONResponse:
+        body = exc.to_dict()
+        return error_response(STATUS.get(exc.code, 500), body.pop("code"), body.pop("message"), **body)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{_location(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
+        return error_response(400, "InvalidArgument", "; ".join(problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, HTTP_CODES.get(exc.status_code, "Error"), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "InternalError", "an internal error occurred; see the server log")

@@ -1,0 +1,172 @@
+"""Request and response bodies of the native API (``/api/v1``), with FnF's field names."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fnflow.fdl.timestamps import format_timestamp
+from fnflow.store import ExecutionRecord, FlowRecord, FunctionRecord, HistoryRecord
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FlowIn(Body):
+    definition: str = Field(description="FDL text, YAML or JSON")
+    description: str = ""
+
+
+class FlowOut(BaseModel):
+    name: str
+    id: str
+    description: str
+    definition: str
+    type: str = "FDL"
+    revision: int
+    createdTime: str
+    lastModifiedTime: str
+
+    @classmethod
+    def of(cls, f: FlowRecord) -> FlowOut:
+        return cls(
+            name=f.name,
+            id=f.id,
+            description=f.description,
+            definition=f.definition,
+            revision=f.revision,
+            createdTime=format_timestamp(f.created_at),
+            lastModifiedTime=format_timestamp(f.updated_at),
+        )
+
+
+class FlowList(BaseModel):
+    flows: list[FlowOut]
+    nextToken: str | None = None
+
+
+class StartIn(Body):
+    name: str | None = Field(None, description="execution name; the same name and input again returns it")
+    input: dict[str, Any] | str | None = Field(None, description="a JSON object, or a string holding one")
+
+
+class StopIn(Body):
+    error: str = ""
+    cause: str = ""
+
+
+class ExecutionOut(BaseModel):
+    name: str
+    flowName: str
+    status: str
+    input: Any
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    startedTime: str
+    stoppedTime: str | None = None
+
+    @classmethod
+    def of(cls, e: ExecutionRecord) -> ExecutionOut:
+        return cls(
+            name=e.name,
+            flowName=e.flow_name,
+            status=e.status,
+            input=json.loads(e.input),
+            output=json.loads(e.output) if e.output is not None else None,
+            error=e.error,
+            cause=e.cause,
+            startedTime=format_timestamp(e.started_at),
+            stoppedTime=format_timestamp(e.stopped_at) if e.stopped_at else None,
+        )
+
+
+class ExecutionList(BaseModel):
+    executions: list[ExecutionOut]
+    nextToken: str | None = None
+
+
+class EventOut(BaseModel):
+    eventId: int
+    type: str
+    stepName: str
+    time: str
+    scheduleEventId: int
+    eventDetail: Any
+
+    @classmethod
+    def of(cls, h: HistoryRecord) -> EventOut:
+        return cls(
+            eventId=h.event_id,
+            type=h.type,
+            stepName=h.step,
+            time=format_timestamp(h.time),
+            scheduleEventId=h.schedule_event_id,
+            eventDetail=json.loads(h.detail),
+        )
+
+
+class History(BaseModel):
+    events: list[EventOut]
+    nextToken: str | None = None
+
+
+class TaskSucceededIn(Body):
+    taskToken: str
+    output: Any = Field(None, description="a JSON value, or a string holding JSON")
+
+
+class TaskFailedIn(Body):
+    taskToken: str
+    error: str
+    cause: str = ""
+
+
+class FunctionIn(Body):
+    runtime: str = "python3"
+    handler: str = "index.handler"
+    timeout: float = 60
+    memoryMB: int = 128
+    maxInstances: int = 4
+    environment: dict[str, str] = {}
+    description: str = ""
+    code: str | None = Field(None, description="base64 of a zip of the code directory; omit to keep the code")
+
+
+class FunctionOut(BaseModel):
+    service: str
+    name: str
+    runtime: str
+    handler: str
+    timeout: float
+    memoryMB: int
+    maxInstances: int
+    environment: dict[str, str]
+    description: str
+    codeChecksum: str
+    createdTime: str | None
+    lastModifiedTime: str | None
+
+    @classmethod
+    def of(cls, f: FunctionRecord) -> FunctionOut:
+        return cls(
+            service=f.service,
+            name=f.name,
+            runtime=f.runtime,
+            handler=f.handler,
+            timeout=f.timeout,
+            memoryMB=f.memory_mb,
+            maxInstances=f.max_instances,
+            environment=f.environment,
+            description=f.description,
+            codeChecksum=f.code_checksum,
+            createdTime=format_timestamp(f.created_at) if f.created_at else None,
+            lastModifiedTime=format_timestamp(f.updated_at) if f.updated_at else None,
+        )
+
+
+class FunctionList(BaseModel):
+    functions: list[FunctionOut]

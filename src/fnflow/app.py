@@ -1,0 +1,85 @@
+"""The composition root: one store, one function pool, the runtime, and the services over them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from fnflow.config import Settings
+from fnflow.functions.pool import FunctionPool
+from fnflow.functions.service import Caller, FunctionService
+from fnflow.manifest import find_manifests
+from fnflow.runtime import Runtime
+from fnflow.services.executions import ExecutionService
+from fnflow.services.flows import FlowService
+from fnflow.services.keys import KeyService, new_key
+from fnflow.store import ApiKeyRecord, Store, Tx, open_store
+
+log = logging.getLogger(__name__)
+
+
+def _internal_key(tx: Tx) -> ApiKeyRecord:
+    """The key functions use to call fnflow back (FC hands out role credentials the same way)."""
+    key_id = tx.get_setting("internal_key_id")
+    record = tx.get_key(key_id) if key_id else None
+    if record is None:
+        record = new_key(
+            "invoke", "used by functions to call fnflow back (context.credentials, FNFLOW_API_KEY)"
+        )
+        tx.put_key(record)
+        tx.set_setting("internal_key_id", record.id)
+    return record
+
+
+class Fnflow:
+    def __init__(self, settings: Settings, *, apply: list[Path] | None = None) -> None:
+        self.settings = settings
+        self._apply = apply or []
+        self._store: Store | None = None
+
+    async def open(self) -> None:
+        s = self.settings
+        self._store = store = await asyncio.to_thread(open_store, s.db, synchronous=s.sqlite_synchronous)
+        internal = await store.write(_internal_key)
+        caller = Caller(s.endpoint, internal.id, internal.secret)
+        self.pool = FunctionPool(
+            environment={"FNFLOW_URL": s.endpoint, "FNFLOW_API_KEY": f"{internal.id}:{internal.secret}"}
+        )
+        self.functions = FunctionService(store, self.pool, s.data_dir, caller)
+        self.runtime = Runtime(
+            store,
+            self.functions,
+            parallelism=s.parallelism,
+            max_data_bytes=s.max_input_bytes,
+            max_events=s.max_events,
+        )
+        await self.runtime.open()
+        self.flows = FlowService(store)
+        self.executions = ExecutionService(store, self.runtime, max_input_bytes=s.max_input_bytes)
+        self.keys = KeyService(store)
+        for path in self._apply:
+            await self.apply(path)
+
+    async def apply(self, path: Path) -> None:
+        """Deploy the functions and flows of an example directory (see ``fnflow.manifest``)."""
+        for manifest in await asyncio.to_thread(find_manifests, path):
+            for config, code in manifest.functions:
+                await self.functions.deploy(config, code)
+            for flow in manifest.flows:
+                await self.flows.put(flow.name, flow.definition, flow.description)
+            log.info("applied %s: %d function(s), %d flow(s)", manifest.path, len(manifest.functions),
+                     len(manifest.flows))
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "fnflow is not open"
+        return self._store
+
+    async def close(self) -> None:
+        if self._store is None:
+            return
+        await self.runtime.close()
+        await self.pool.close()
+        await asyncio.to_thread(self._store.close)
+        self._store = None

@@ -1,0 +1,72 @@
+"""Server settings: command-line options override ``FNFLOW_*`` environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fnflow.store import DEFAULT_URL
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _env_bool(name: str) -> bool | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return None
+    return value.lower() in ("1", "on", "true", "yes")
+
+
+@dataclass
+class Settings:
+    db: str = DEFAULT_URL
+    host: str = "127.0.0.1"
+    port: int = 8080
+    auth: bool | None = None  # None: on unless bound to a loopback address
+    data_dir: Path = field(default_factory=lambda: Path(".fnflow"))
+    max_request_bytes: int = 1024 * 1024  # FnF's request limit
+    max_input_bytes: int = 32 * 1024  # FnF's limit on an execution's input and a step's data
+    max_events: int = 5000
+    parallelism: int = 64  # task steps running at once on this node
+    sqlite_synchronous: str = "full"
+    public_url: str | None = None  # how functions reach this server; default http://host:port
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        s = cls()
+        s.db = os.environ.get("FNFLOW_DB", s.db)
+        s.host = os.environ.get("FNFLOW_HOST", s.host)
+        s.port = int(os.environ.get("FNFLOW_PORT", s.port))
+        s.auth = _env_bool("FNFLOW_AUTH")
+        s.data_dir = Path(os.environ.get("FNFLOW_DATA_DIR", str(s.data_dir)))
+        s.public_url = os.environ.get("FNFLOW_PUBLIC_URL") or None
+        return s
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.auth if self.auth is not None else not is_loopback(self.host)
+
+    def check(self) -> None:
+        """Refuse settings that would expose an unauthenticated server."""
+        if not self.auth_enabled and not is_loopback(self.host):
+            raise ValueError(
+                f"refusing to serve without authentication on {self.host}: bind to 127.0.0.1 or use "
+                "--auth on (create a key with `fnflow keys create --scope admin`)"
+            )
+
+    @property
+    def endpoint(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"

@@ -1,0 +1,180 @@
+"""Deployed functions: validate and store them, and invoke them in the warm pool.
+
+Code lives in the database (so every node can run it) and is unpacked once per checksum
+under ``<data_dir>/code/``. Function records are cached for a moment on the invoke path;
+a deploy or delete on this node drops the cached entry at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fnflow.errors import InvalidArgument, NotFound
+from fnflow.functions import codepkg
+from fnflow.functions.pool import FunctionPool
+from fnflow.functions.spec import FunctionSpec, InvocationContext, InvocationResult
+from fnflow.store import FunctionRecord, Store, Tx
+
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
+HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$")
+RUNTIMES = ("python3",)
+DEFAULT_SERVICE = "default"
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What a user deploys (everything but the code)."""
+
+    service: str
+    name: str
+    runtime: str = "python3"
+    handler: str = "index.handler"
+    timeout: float = 60.0
+    memory_mb: int = 128
+    max_instances: int = 4
+    environment: dict[str, str] | None = None
+    description: str = ""
+
+    def validate(self) -> None:
+        for what, value in (("service", self.service), ("function", self.name)):
+            if not NAME.match(value):
+                raise InvalidArgument(f"{what} name {value!r} must match [A-Za-z_][A-Za-z0-9_-]{{0,127}}")
+        if self.runtime not in RUNTIMES:
+            raise InvalidArgument(
+                f"runtime {self.runtime!r} is not supported (use one of: {', '.join(RUNTIMES)})"
+            )
+        if not HANDLER.match(self.handler):
+            raise InvalidArgument(
+                f"handler {self.handler!r} must look like module.function, e.g. index.handler"
+            )
+        if not 0 < self.timeout <= 86_400:
+            raise InvalidArgument("timeout must be between 1 and 86400 seconds")
+        if not 64 <= self.memory_mb <= 32_768:
+            raise InvalidArgument("memoryMB must be between 64 and 32768")
+        if not 1 <= self.max_instances <= 1000:
+            raise InvalidArgument("maxInstances must be between 1 and 1000")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """How code running in a function reaches fnflow back (FC's context.credentials and endpoint)."""
+
+    endpoint: str = ""
+    access_key_id: str = ""
+    access_key_secret: str = ""
+
+
+class FunctionService:
+    def __init__(
+        self,
+        store: Store,
+        pool: FunctionPool,
+        data_dir: Path,
+        caller: Caller | None = None,
+        cache_ttl: float = 2.0,
+    ) -> None:
+        self.store = store
+        self.pool = pool
+        self.code_root = data_dir / "code"
+        self.caller = caller or Caller()
+        self._ttl = cache_ttl
+        self._records: dict[tuple[str, str], tuple[float, FunctionRecord]] = {}
+
+    async def deploy(self, config: FunctionConfig, code: bytes | None) -> FunctionRecord:
+        """Create or update a function; ``code`` is a zip (see ``codepkg``), None keeps the current code."""
+        config.validate()
+        checksum = ""
+        if code is not None:
+            try:
+                codepkg.check(code)
+            except ValueError as e:
+                raise InvalidArgument(f"code package: {e}") from None
+            checksum = codepkg.checksum(code)
+        record = FunctionRecord(
+            service=config.service,
+            name=config.name,
+            runtime=config.runtime,
+            handler=config.handler,
+            code_checksum=checksum,
+            timeout=config.timeout,
+            memory_mb=config.memory_mb,
+            max_instances=config.max_instances,
+            environment=dict(config.environment or {}),
+            description=config.description,
+        )
+        now = datetime.now(UTC)
+
+        def put(tx: Tx) -> FunctionRecord:
+            if code is None and tx.get_function(config.service, config.name) is None:
+                raise InvalidArgument(
+                    f"function {config.service}/{config.name} does not exist yet: deploy it with code"
+                )
+            return tx.put_function(record, code, now)
+
+        stored = await self.store.write(put)
+        self._records.pop((config.service, config.name), None)
+        return stored
+
+    async def get(self, service: str, name: str) -> FunctionRecord:
+        record = await self.store.read(lambda tx: tx.get_function(service, name))
+        if record is None:
+            raise NotFound(f"function {service}/{name} does not exist")
+        return record
+
+    async def list(self, service: str | None = None) -> list[FunctionRecord]:
+        return await self.store.read(lambda tx: tx.list_functions(service))
+
+    async def delete(self, service: str, name: str) -> None:
+        if not await self.store.write(lambda tx: tx.delete_function(service, name)):
+            raise NotFound(f"function {service}/{name} does not exist")
+        self._records.pop((service, name), None)
+        await self.pool.evict(service, name)
+
+    async def invoke(
+        self, service: str, name: str, payload: bytes, *, request_id: str, qualifier: str = "LATEST"
+    ) -> InvocationResult:
+        """Run the function once; NotFound if it is not deployed. Its errors are results, not exceptions."""
+        record = await self._record(service, name)
+        spec = await self._spec(record)
+        context = InvocationContext(
+            request_id=request_id,
+            qualifier=qualifier,
+            endpoint=self.caller.endpoint,
+            access_key_id=self.caller.access_key_id,
+            access_key_secret=self.caller.access_key_secret,
+        )
+        return await self.pool.invoke(spec, payload, context)
+
+    async def _record(self, service: str, name: str) -> FunctionRecord:
+        key = (service, name)
+        cached = self._records.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        record = await self.get(service, name)
+        self._records[key] = (time.monotonic(), record)
+        return record
+
+    async def _spec(self, record: FunctionRecord) -> FunctionSpec:
+        code_dir = self.code_root / record.code_checksum
+        if not code_dir.is_dir():
+            code = await self.store.read(lambda tx: tx.get_function_code(record.service, record.name))
+            if code is None:
+                raise NotFound(f"function {record.service}/{record.name} does not exist")
+            code_dir = await asyncio.to_thread(codepkg.unpack, code, self.code_root)
+        return FunctionSpec(
+            service=record.service,
+            name=record.name,
+            runtime=record.runtime,
+            handler=record.handler,
+            code_dir=code_dir,
+            checksum=record.code_checksum,
+            timeout=record.timeout,
+            memory_mb=record.memory_mb,
+            environment=record.environment,
+            max_instances=record.max_instances,
+        )

@@ -1,0 +1,74 @@
+"""Example directories: a ``fnflow.yaml`` listing functions (with their code) and flows to deploy.
+
+    functions:
+      - {service: fnf-demo, name: StartJob, handler: index.handler, code: functions/StartJob}
+    flows:
+      - {name: poll-job, definition: flow.yaml, description: Poll a job until it is done}
+
+Paths are relative to the manifest. A directory without ``fnflow.yaml`` stands for every
+subdirectory that has one (so ``examples/`` deploys all examples).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fnflow.functions import codepkg
+from fnflow.functions.service import DEFAULT_SERVICE, FunctionConfig
+
+MANIFEST = "fnflow.yaml"
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    name: str
+    definition: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    functions: list[tuple[FunctionConfig, bytes]]
+    flows: list[FlowSpec]
+
+
+def _function(base: Path, item: dict[str, Any]) -> tuple[FunctionConfig, bytes]:
+    config = FunctionConfig(
+        service=str(item.get("service", DEFAULT_SERVICE)), name=str(item["name"]),
+        runtime=str(item.get("runtime", "python3")), handler=str(item.get("handler", "index.handler")),
+        timeout=float(item.get("timeout", 60)), memory_mb=int(item.get("memoryMB", 128)),
+        max_instances=int(item.get("maxInstances", 4)),
+        environment={str(k): str(v) for k, v in (item.get("environment") or {}).items()},
+        description=str(item.get("description", "")),
+    )
+    return config, codepkg.pack_directory(base / str(item["code"]))
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read one manifest (``path`` is the file or its directory); ValueError says what is wrong."""
+    file = path / MANIFEST if path.is_dir() else path
+    base = file.parent
+    try:
+        doc = yaml.safe_load(file.read_text()) or {}
+        functions = [_function(base, item) for item in doc.get("functions") or []]
+        flows = [
+            FlowSpec(str(item["name"]), (base / str(item["definition"])).read_text(), str(item.get("description", "")))
+            for item in doc.get("flows") or []
+        ]
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as e:
+        raise ValueError(f"{file}: {e}") from None
+    return Manifest(file, functions, flows)
+
+
+def find_manifests(path: Path) -> list[Manifest]:
+    if (path / MANIFEST).is_file() or path.is_file():
+        return [load_manifest(path)]
+    found = sorted(p.parent for p in path.glob(f"*/{MANIFEST}"))
+    if not found:
+        raise ValueError(f"{path}: no {MANIFEST} here or in its subdirectories")
+    return [load_manifest(p) for p in found]

@@ -1,0 +1,191 @@
+"""Engine decisions inside a write transaction: load, decide, store — all or nothing.
+
+These functions run on the store's writer (see ``fnflow.store.writer``) and never await. Each
+returns an ``Outcome`` that tells the runtime, after the commit, which tasks to run, which
+timers to arm and whether an execution has finished.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from fnflow import engine
+from fnflow.engine import Decision, Env, Event, ExecState
+from fnflow.errors import Conflict, NotFound
+from fnflow.fdl.arn import FlowTarget, FunctionTarget, QueueTarget, TopicTarget, parse_resource_arn
+from fnflow.runtime.programs import ProgramCache
+from fnflow.runtime.tokens import TaskTokens
+from fnflow.store import ExecutionRecord, HistoryRecord, TaskRecord, TimerRecord, Tx
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass
+class Outcome:
+    execution_id: str
+    status: str
+    applied: bool = True
+    tasks: list[TaskRecord] = field(default_factory=list)
+    timers: list[TimerRecord] = field(default_factory=list)
+    cancelled_timers: list[tuple[str, int]] = field(default_factory=list)
+    execution: ExecutionRecord | None = None  # set by ``start``: the new (or existing) execution
+
+    @property
+    def finished(self) -> bool:
+        return self.applied and self.status != "Running"
+
+
+def task_kind(resource_arn: str) -> str:
+    target = parse_resource_arn(resource_arn)
+    if isinstance(target, FunctionTarget):
+        return "fc"
+    if isinstance(target, QueueTarget):
+        return "queue"
+    if isinstance(target, TopicTarget):
+        return "topic"
+    assert isinstance(target, FlowTarget)
+    return "flow"
+
+
+@dataclass
+class Decider:
+    """Runs the engine against stored executions; shared by every write path."""
+
+    programs: ProgramCache
+    tokens: TaskTokens
+    node_id: str
+    lease_seconds: float = 60.0
+    max_data_bytes: int = 32 * 1024
+    max_events: int = 5000
+
+    def _env(self, now: datetime, flow_name: str, execution_id: str) -> Env:
+        return Env(
+            now=now,
+            token=lambda activity: self.tokens.mint(flow_name, execution_id, activity),
+            max_data_bytes=self.max_data_bytes,
+            max_events=self.max_events,
+        )
+
+    def start(
+        self, tx: Tx, flow_name: str, name: str | None, input: dict[str, Any], now: datetime
+    ) -> Outcome:
+        """Create an execution and run it to its first wait.
+
+        Starting the same name with the same input again returns the existing execution
+        (``applied`` is False then); with a different input it is a Conflict.
+        """
+        flow = tx.get_flow(flow_name)
+        if flow is None:
+            raise NotFound(f"flow {flow_name!r} does not exist")
+        input_text = dumps(input)
+        if name is not None:
+            existing = tx.get_execution(flow_name, name)
+            if existing is not None:
+                if json.loads(existing.input) != input:
+                    raise Conflict(
+                        f"execution {name!r} of flow {flow_name!r} already exists with a different input"
+                    )
+                return Outcome(existing.id, existing.status, applied=False, execution=existing)
+        execution_id = str(uuid.uuid4())
+        program = self.programs.get(flow.definition_hash, lambda: flow.definition)
+        decision = engine.start(
+            program, flow_name, name or execution_id, input, self._env(now, flow_name, execution_id)
+        )
+        record = ExecutionRecord(
+            id=execution_id,
+            flow_name=flow_name,
+            name=name or execution_id,
+            status="Running",
+            definition_hash=flow.definition_hash,
+            input=input_text,
+            started_at=now,
+        )
+        tx.insert_execution(record)
+        outcome = self._store(tx, record, decision, now)
+        outcome.execution = tx.get_execution_by_id(execution_id)
+        return outcome
+
+    def apply(
+        self, tx: Tx, execution_id: str, event: Event, now: datetime, *, completes: int | None = None
+    ) -> Outcome:
+        """Apply one event; ``completes`` names the task row this result settles (stale if it is gone)."""
+        if completes is not None and not tx.delete_task(execution_id, completes):
+            return Outcome(execution_id, "", applied=False)
+        record = tx.get_execution_by_id(execution_id, lock=True)
+        if record is None or record.state is None:
+            return Outcome(execution_id, record.status if record else "", applied=False)
+        state = ExecState.model_validate_json(record.state)
+        program = self.programs.get(
+            record.definition_hash, lambda: tx.get_definition(record.definition_hash) or ""
+        )
+        decision = engine.decide(program, state, event, self._env(now, record.flow_name, execution_id))
+        if not decision.applied:
+            return Outcome(execution_id, record.status, applied=False)
+        return self._store(tx, record, decision, now)
+
+    def _store(self, tx: Tx, record: ExecutionRecord, decision: Decision, now: datetime) -> Outcome:
+        state = decision.state
+        finished = state.status.finished
+        tx.update_execution(
+            record.id,
+            status=state.status.value,
+            state=None if finished else state.model_dump_json(),
+            output=dumps(state.output) if state.output is not None else None,
+            error=state.error,
+            cause=state.cause,
+            stopped_at=now if finished else None,
+        )
+        tx.append_history(
+            record.id,
+            [
+                HistoryRecord(e.event_id, e.type, e.step, e.time, dumps(e.detail), e.schedule_event_id)
+                for e in decision.events
+            ],
+        )
+        outcome = Outcome(record.id, state.status.value)
+        lease_until = now + timedelta(seconds=self.lease_seconds)
+        commands = decision.commands
+        # Work started and cancelled within this one decision (a sibling branch failed) is never stored.
+        cancelled_tasks = {c.activity for c in commands if isinstance(c, engine.CancelTask)}
+        cancelled_timers = {c.timer for c in commands if isinstance(c, engine.CancelTimer)}
+        for command in commands:
+            if isinstance(command, engine.ScheduleTask) and command.activity not in cancelled_tasks:
+                payload = {
+                    "flow": record.flow_name,
+                    "execution": state.execution_name,
+                    "step": command.step,
+                    "resourceArn": command.resource_arn,
+                    "pattern": command.pattern,
+                    "input": command.input,
+                    "serviceParams": command.service_params,
+                    "timeout": command.timeout,
+                    "token": command.token,
+                    "attempt": command.attempt,
+                }
+                outcome.tasks.append(
+                    TaskRecord(
+                        record.id,
+                        command.activity,
+                        task_kind(command.resource_arn),
+                        dumps(payload),
+                        now,
+                        self.node_id,
+                        lease_until,
+                    )
+                )
+            elif isinstance(command, engine.StartTimer) and command.timer not in cancelled_timers:
+                outcome.timers.append(TimerRecord(record.id, command.timer, command.fire_at))
+            elif isinstance(command, engine.CancelTask):
+                tx.delete_task(record.id, command.activity)
+            elif isinstance(command, engine.CancelTimer):
+                tx.delete_timer(record.id, command.timer)
+                outcome.cancelled_timers.append((record.id, command.timer))
+        tx.add_tasks(outcome.tasks)
+        tx.add_timers(outcome.timers)
+        return outcome

@@ -1,0 +1,216 @@
+"""The runtime drives executions: it applies events through the engine and does what follows.
+
+Every change goes through ``_commit``: a write job (see ``decisions``) that the store commits
+atomically, followed — only after the commit — by the in-process wake-ups: tasks handed to
+the task runner, timers pushed to the timer wheel, waiters of finished executions released.
+Nothing sleeps in a polling loop; periodic work (lease renewal, sweeping for tasks whose
+lease expired) runs on long intervals as a safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fnflow.engine import Event, StopRequested, TaskFailed, TaskSucceeded, TimerFired
+from fnflow.errors import NotFound, TaskAlreadyCompleted
+from fnflow.functions.service import FunctionService
+from fnflow.runtime.decisions import Decider, Outcome
+from fnflow.runtime.programs import ProgramCache
+from fnflow.runtime.tasks import TaskRunner
+from fnflow.runtime.timers import TimerWheel
+from fnflow.runtime.tokens import TaskTokens
+from fnflow.store import ExecutionRecord, Store, TaskRecord, TimerRecord, Tx
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(
+        self,
+        store: Store,
+        functions: FunctionService,
+        *,
+        node_id: str | None = None,
+        parallelism: int = 64,
+        lease_seconds: float = 60.0,
+        max_data_bytes: int = 32 * 1024,
+        max_events: int = 5000,
+    ) -> None:
+        self.store = store
+        self.node_id = node_id or uuid.uuid4().hex
+        self._lease_seconds = lease_seconds
+        self._limits = {"max_data_bytes": max_data_bytes, "max_events": max_events}
+        self.tasks = TaskRunner(functions, self._complete_task, parallelism=parallelism)
+        self.timers = TimerWheel(self._load_timers, self._fire_timer)
+        self._waiters: dict[str, asyncio.Event] = {}
+        self._background: list[asyncio.Task[None]] = []
+        self.decider: Decider | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        secret = await self.store.write(
+            lambda tx: tx.setting_or_create("task_token_key", lambda: secrets.token_hex(32))
+        )
+        self.decider = Decider(
+            ProgramCache(),
+            TaskTokens(bytes.fromhex(secret)),
+            self.node_id,
+            self._lease_seconds,
+            **self._limits,
+        )
+        if not self.store.shared:
+            freed = await self.store.write(lambda tx: tx.expire_foreign_leases(self.node_id))
+            if freed:
+                log.info("recovered %d task(s) left running by a previous process", freed)
+        await self._claim()
+        self._background = [
+            asyncio.create_task(self.timers.run(), name="timer wheel"),
+            asyncio.create_task(self._maintain(), name="lease maintenance"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.tasks.close()
+        held = list(self.tasks.held)
+        if held:
+            await self.store.write(lambda tx: tx.release_leases(self.node_id))
+
+    @property
+    def tokens(self) -> TaskTokens:
+        assert self.decider is not None, "the runtime is not open"
+        return self.decider.tokens
+
+    def _now(self) -> datetime:
+        return datetime.now(UTC)
+
+    # --- the one way changes are made --------------------------------------------------------------
+
+    async def _commit(self, job: Callable[[Tx], Outcome]) -> Outcome:
+        outcome = await self.store.write(job)
+        if outcome.applied:
+            self._after(outcome)
+        return outcome
+
+    def _after(self, outcome: Outcome) -> None:
+        for task in outcome.tasks:
+            self.tasks.submit(task)
+        self.timers.discard(outcome.cancelled_timers)
+        self.timers.add(outcome.timers)
+        if outcome.finished:
+            waiter = self._waiters.pop(outcome.execution_id, None)
+            if waiter is not None:
+                waiter.set()
+
+    def _decider(self) -> Decider:
+        assert self.decider is not None, "the runtime is not open"
+        return self.decider
+
+    # --- executions --------------------------------------------------------------------------------
+
+    async def start_execution(
+        self, flow_name: str, name: str | None, input: dict[str, Any]
+    ) -> tuple[ExecutionRecord, bool]:
+        """Start (or find, if the same name and input were started before); returns (record, created)."""
+        decider = self._decider()
+        now = self._now()
+        outcome = await self._commit(lambda tx: decider.start(tx, flow_name, name, input, now))
+        assert outcome.execution is not None
+        return outcome.execution, outcome.applied
+
+    async def apply(self, execution_id: str, event: Event) -> Outcome:
+        decider = self._decider()
+        return await self._commit(lambda tx: decider.apply(tx, execution_id, event, self._now()))
+
+    async def _complete_task(self, execution_id: str, event: Event, activity: int) -> None:
+        decider = self._decider()
+        await self._commit(lambda tx: decider.apply(tx, execution_id, event, self._now(), completes=activity))
+
+    async def stop(self, execution: ExecutionRecord, error: str, cause: str) -> None:
+        await self.apply(execution.id, StopRequested(error, cause))
+
+    async def report(
+        self, token: str, *, output: Any = None, error: str | None = None, cause: str = ""
+    ) -> None:
+        """ReportTaskSucceeded (``error`` None) or ReportTaskFailed for a task token."""
+        ref = self.tokens.parse(token)
+        event: Event = (
+            TaskSucceeded(ref.activity, output) if error is None else TaskFailed(ref.activity, error, cause)
+        )
+        decider = self._decider()
+
+        def job(tx: Tx) -> Outcome:
+            if tx.get_execution_by_id(ref.execution_id) is None:
+                raise NotFound("the execution of this task token no longer exists")
+            # A report settles the attempt: drop its task row if the function is still queued.
+            tx.delete_task(ref.execution_id, ref.activity)
+            return decider.apply(tx, ref.execution_id, event, self._now())
+
+        outcome = await self._commit(job)
+        if not outcome.applied:
+            raise TaskAlreadyCompleted(
+                "the task of this token has already completed, timed out or was stopped"
+            )
+
+    async def wait_finished(self, execution_id: str, timeout: float) -> None:
+        """Return when the execution finishes (on this node) or ``timeout`` passes; the caller re-reads it."""
+        if timeout <= 0:
+            return
+        waiter = self._waiters.setdefault(execution_id, asyncio.Event())
+        record = await self.store.read(lambda tx: tx.get_execution_by_id(execution_id))
+        if record is None or record.status != "Running":
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter.wait(), timeout)
+
+    # --- timers and leases -------------------------------------------------------------------------
+
+    async def _load_timers(self, until: datetime) -> list[TimerRecord]:
+        return await self.store.read(lambda tx: tx.due_timers(until, 100_000))
+
+    async def _fire_timer(self, timer: TimerRecord) -> None:
+        decider = self._decider()
+
+        def job(tx: Tx) -> Outcome:
+            if not tx.delete_timer(timer.execution_id, timer.timer):
+                return Outcome(timer.execution_id, "", applied=False)
+            return decider.apply(tx, timer.execution_id, TimerFired(timer.timer), self._now())
+
+        await self._commit(job)
+
+    async def _claim(self) -> None:
+        """Lease tasks nobody holds (after a crash, or a peer's lease ran out) and run them."""
+        while True:
+            claimed = await self.store.write(self._claim_batch)
+            for task in claimed:
+                self.tasks.submit(task)
+            if len(claimed) < 500:
+                return
+
+    def _claim_batch(self, tx: Tx) -> list[TaskRecord]:
+        now = self._now()
+        return tx.claim_tasks(self.node_id, now, now + timedelta(seconds=self._lease_seconds), 500)
+
+    def _renew(self, tx: Tx) -> None:
+        until = self._now() + timedelta(seconds=self._lease_seconds)
+        tx.extend_leases(self.node_id, list(self.tasks.held), until)
+
+    async def _maintain(self) -> None:
+        """Renew the leases of tasks this node holds; pick up tasks whose lease expired."""
+        while True:
+            await asyncio.sleep(self._lease_seconds / 3)
+            try:
+                if self.tasks.held:
+                    await self.store.write(self._renew)
+                await self._claim()
+            except Exception:
+                log.exception("lease maintenance failed; trying again")

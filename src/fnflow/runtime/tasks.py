@@ -1,0 +1,103 @@
+"""Running the work task steps schedule: call a function, turn its result into an engine event.
+
+Delivery is at least once: a task row stays in the store, leased to this node, until its
+result is committed together with the engine decision it causes. If the process dies in
+between, the task runs again after a restart (see docs/durability.md), so a function that
+a flow calls should tolerate a repeat (the request id it receives is stable per attempt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fnflow.engine import RUNTIME_ERROR, Event, TaskFailed, TaskSubmitted, TaskSucceeded
+from fnflow.errors import NotFound
+from fnflow.fdl.arn import FunctionTarget, parse_resource_arn
+from fnflow.functions.service import FunctionService
+from fnflow.functions.spec import InvocationResult
+from fnflow.store import TaskRecord
+
+log = logging.getLogger(__name__)
+
+Apply = Callable[[str, Event, int], Awaitable[Any]]
+
+
+def result_event(activity: int, pattern: str, result: InvocationResult) -> Event:
+    """The engine event for a finished invocation (FC semantics: a JSON body is the step's $local)."""
+    started = datetime.fromtimestamp(result.started_at, UTC)
+    if not result.ok:
+        return TaskFailed(activity, result.error_type or "FC.Unknown", result.error_body().decode(), started)
+    if pattern == "waitForCallback":
+        return TaskSubmitted(activity, started)
+    body = result.body.decode(errors="replace").strip()
+    if not body:
+        return TaskSucceeded(activity, {}, started)
+    try:
+        output = json.loads(body)
+    except ValueError:
+        output = body  # the engine reports that the output is not a JSON object
+    return TaskSucceeded(activity, output, started)
+
+
+class TaskRunner:
+    """Runs leased tasks with bounded parallelism and applies their results."""
+
+    def __init__(self, functions: FunctionService, apply: Apply, *, parallelism: int = 64) -> None:
+        self._functions = functions
+        self._apply = apply
+        self._slots = asyncio.Semaphore(parallelism)
+        self.held: dict[tuple[str, int], asyncio.Task[None]] = {}
+
+    def submit(self, task: TaskRecord) -> None:
+        key = (task.execution_id, task.activity)
+        if key not in self.held:
+            self.held[key] = asyncio.create_task(self._run(task), name=f"task {key}")
+
+    async def close(self) -> None:
+        for running in list(self.held.values()):
+            running.cancel()
+        await asyncio.gather(*self.held.values(), return_exceptions=True)
+        self.held.clear()
+
+    async def _run(self, task: TaskRecord) -> None:
+        key = (task.execution_id, task.activity)
+        try:
+            async with self._slots:
+                event = await self._execute(task)
+            await self._apply(task.execution_id, event, task.activity)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The lease stays with us until it expires; a restart or a peer retries the task.
+            log.exception("task %s of execution %s could not be completed", task.activity, task.execution_id)
+        finally:
+            self.held.pop(key, None)
+
+    async def _execute(self, task: TaskRecord) -> Event:
+        payload = json.loads(task.payload)
+        activity: int = task.activity
+        target = parse_resource_arn(payload["resourceArn"])
+        if not isinstance(target, FunctionTarget):
+            return TaskFailed(
+                activity, RUNTIME_ERROR, f"{payload['resourceArn']}: {task.kind} tasks are not supported yet"
+            )
+        if target.qualifier not in (None, "LATEST"):
+            return TaskFailed(
+                activity,
+                "FC.QualifierNotFound",
+                f"service qualifier {target.qualifier!r}: versions and aliases are not supported yet",
+            )
+        body = json.dumps(payload["input"], separators=(",", ":"), ensure_ascii=False).encode()
+        request_id = f"{task.execution_id}-{activity}"
+        try:
+            result = await self._functions.invoke(
+                target.service, target.function, body, request_id=request_id
+            )
+        except NotFound as e:
+            return TaskFailed(activity, "FC.FunctionNotFound", str(e))
+        return result_event(activity, payload["pattern"], result)

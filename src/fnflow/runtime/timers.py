@@ -1,0 +1,97 @@
+"""Firing timers on time without polling the database for each one.
+
+Timers due within a horizon live in an in-memory heap; one asyncio task sleeps until the
+earliest and fires every due timer at once (their commits share a batch). New timers are
+pushed by the runtime as their decisions commit; a periodic scan loads those that come
+into the horizon, and after a restart, those that were due while the process was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
+
+from fnflow.store import TimerRecord
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, int]
+
+
+class TimerWheel:
+    def __init__(
+        self,
+        load: Callable[[datetime], Awaitable[list[TimerRecord]]],
+        fire: Callable[[TimerRecord], Awaitable[None]],
+        *,
+        horizon: float = 60.0,
+    ) -> None:
+        self._load = load
+        self._fire = fire
+        self._horizon = timedelta(seconds=horizon)
+        self._heap: list[tuple[float, str, int]] = []
+        self._known: set[Key] = set()
+        self._loaded_until = datetime.fromtimestamp(0, UTC)
+        self._wake = asyncio.Event()
+        self._firing: set[asyncio.Task[None]] = set()
+        self.lateness: list[float] = []  # seconds late, most recent fires (for metrics and benchmarks)
+
+    def add(self, timers: Iterable[TimerRecord]) -> None:
+        earliest = self._heap[0][0] if self._heap else None
+        for t in timers:
+            if t.fire_at <= self._loaded_until and (t.execution_id, t.timer) not in self._known:
+                self._known.add((t.execution_id, t.timer))
+                heapq.heappush(self._heap, (t.fire_at.timestamp(), t.execution_id, t.timer))
+        if self._heap and (earliest is None or self._heap[0][0] < earliest):
+            self._wake.set()
+
+    def discard(self, keys: Iterable[Key]) -> None:
+        """Forget cancelled timers (their heap entries are skipped when they come up)."""
+        self._known.difference_update(keys)
+
+    async def run(self) -> None:
+        while True:
+            now = datetime.now(UTC)
+            if now + self._horizon / 2 >= self._loaded_until:
+                until = now + self._horizon
+                records = await self._load(until)
+                self._loaded_until = until
+                self.add(records)
+            self._fire_due(now.timestamp())
+            delay = (self._loaded_until - self._horizon / 2 - now).total_seconds()
+            if self._heap:
+                delay = min(delay, self._heap[0][0] - datetime.now(UTC).timestamp())
+            if delay > 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    def _fire_due(self, now: float) -> None:
+        while self._heap and self._heap[0][0] <= now:
+            fire_at, execution_id, timer = heapq.heappop(self._heap)
+            key = (execution_id, timer)
+            if key not in self._known:
+                continue
+            self._known.discard(key)
+            self.lateness.append(now - fire_at)
+            del self.lateness[:-1000]
+            record = TimerRecord(execution_id, timer, datetime.fromtimestamp(fire_at, UTC))
+            task = asyncio.create_task(self._fire_one(record))
+            self._firing.add(task)
+            task.add_done_callback(self._firing.discard)
+
+    async def _fire_one(self, record: TimerRecord) -> None:
+        try:
+            await self._fire(record)
+        except Exception:
+            log.exception(
+                "timer %s of execution %s failed to fire; retrying later", record.timer, record.execution_id
+            )
+            await asyncio.sleep(1)
+            self._known.add((record.execution_id, record.timer))
+            heapq.heappush(self._heap, (record.fire_at.timestamp(), record.execution_id, record.timer))
+            self._wake.set()
