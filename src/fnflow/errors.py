@@ -57,7 +57,8 @@ class DefinitionProblem:
     def __str__(self) -> str:
         where = f"line {self.line}, column {self.column}: " if self.line else ""
         step = f"step {self.step!r}: " if self.step else ""
-        return f"{where}{step}{self.path}: {self.message}"
+        path = f"{self.path}: " if self.path else ""
+        return f"{where}{step}{path}{self.message}"
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

@@ -14,19 +14,23 @@ Semantics, chosen to never raise at run time:
 - ``==``/``!=`` compare JSON values (``1 == 1.0``; booleans are not numbers);
 - ``< <= > >=`` hold only between two numbers or two strings, otherwise they are false;
 - a bare operand is a test: true only for the boolean ``true``;
-- ``!`` negates, ``&&`` and ``||`` short-circuit.
+- ``!`` negates what follows, a comparison included (``!$.a == 1`` is ``!($.a == 1)``);
+  ``&&`` binds tighter than ``||``; both short-circuit.
+Keys after a dot are ASCII letters, digits, ``_`` and ``-`` (``$.a-b`` is one key); any other key
+is written quoted: ``$.m["odd key"]``. Strings take JSON escapes; backtick strings are raw.
 Nothing is ever passed to ``eval``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import LarkError, UnexpectedInput
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 Root = Literal["input", "local", "context"]
 Segment = str | int | None  # a key, an index, or None for the [*] wildcard
@@ -60,6 +64,7 @@ RAW_STRING: /`[^`]*`/
 %ignore /[ \t\r\n]+/
 """
 
+MAX_NESTING = 100
 _PARSER = Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False)
 _PATH_PARSER = Lark(_GRAMMAR, parser="lalr", start="path", maybe_placeholders=False)
 
@@ -202,16 +207,37 @@ def _compare(op: str, a: Any, b: Any) -> bool:
 
 
 def json_equal(a: Any, b: Any) -> bool:
-    """Equality of JSON values: numbers by value, booleans only equal booleans."""
+    """Equality of JSON values: numbers by value, booleans only equal booleans.
+
+    Iterative, so deeply nested input data cannot make a condition raise RecursionError.
+    """
+    pending = [(a, b)]
+    while pending:
+        x, y = pending.pop()
+        if isinstance(x, list) and isinstance(y, list):
+            if len(x) != len(y):
+                return False
+            pending.extend(zip(x, y, strict=True))
+        elif isinstance(x, dict) and isinstance(y, dict):
+            if x.keys() != y.keys():
+                return False
+            pending.extend((x[k], y[k]) for k in x)
+        elif not _scalar_equal(x, y):
+            return False
+    return True
+
+
+def _scalar_equal(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if _is_number(a) and _is_number(b):
         return bool(a == b)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
     return type(a) is type(b) and bool(a == b)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")  # the grammar's NAME: keys written as .key
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "\\": "\\", '"': '"', "'": "'", "/": "/"}
 
 
 def _render(root: str, segments: tuple[Segment, ...]) -> str:
@@ -221,35 +247,32 @@ def _render(root: str, segments: tuple[Segment, ...]) -> str:
             parts.append("[*]")
         elif isinstance(seg, int):
             parts.append(f"[{seg}]")
-        elif all(c.isalnum() or c in "_-" for c in seg) and seg:
+        elif _PLAIN_KEY.fullmatch(seg):
             parts.append(f".{seg}")
         else:
-            parts.append("[" + json.dumps(seg) + "]")
+            parts.append("[" + json.dumps(seg, ensure_ascii=False) + "]")
     return "".join(parts)
 
 
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    if len(code) == 5:
+        return chr(int(code[1:], 16))
+    return _ESCAPES.get(code, "\\" + code)  # an unknown escape stays as written
+
+
 def _unquote(token: str) -> str:
+    """The value of a string literal: backticks are raw; quotes take JSON escapes (and \\')."""
     body = token[1:-1]
     if token[0] == "`":
         return body
-    out: list[str] = []
-    it = iter(body)
-    escapes = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "/": "/"}
-    for ch in it:
-        if ch == "\\":
-            nxt = next(it, "\\")
-            out.append(escapes.get(nxt, "\\" + nxt))
-        else:
-            out.append(ch)
-    return "".join(out)
+    text = _ESCAPE.sub(_unescape, body)
+    # \uD83D\uDE00 (as json.dumps writes astral characters) is one character, not two surrogates.
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
 
 
 @v_args(inline=True)
 class _Build(Transformer[Token, Node]):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
     def key(self, name: Token) -> str:
         return str(name)
 
@@ -288,25 +311,40 @@ class _Build(Transformer[Token, Node]):
 
 
 def _parse(parser: Lark, text: str) -> Node:
+    shown = repr(text) if len(text) <= 80 else repr(text[:77] + "...")
     try:
         tree = parser.parse(text)
-    except UnexpectedInput as e:
-        token = getattr(e, "token", None)
-        if isinstance(token, Token) and token.type == "$END":
-            raise ExprError(f"cannot parse {text!r}: it ends too early", len(text) + 1) from None
-        column = e.column if isinstance(e.column, int) and e.column > 0 else None
-        near = f" near {str(token)!r}" if token else f" at column {column}" if column else ""
-        raise ExprError(f"cannot parse {text!r}{near}", column) from None
-    except LarkError as e:  # pragma: no cover - defensive, lark's other failures
-        raise ExprError(f"cannot parse {text!r}: {e}") from None
-    return _Build(text).transform(tree)
+    except UnexpectedCharacters as e:
+        what = "unterminated string" if e.char in "\"'`" else f"unexpected {e.char!r}"
+        raise ExprError(f"cannot parse {shown}: {what} at column {e.column}", e.column) from None
+    except UnexpectedToken as e:
+        if e.token.type != "$END":
+            column = e.token.column
+            raise ExprError(
+                f"cannot parse {shown}: unexpected {str(e.token)!r} at column {column}", column
+            ) from None
+        raise ExprError(f"cannot parse {shown}: it ends too early", len(text) + 1) from None
+    except UnexpectedInput:
+        raise ExprError(f"cannot parse {shown}: it ends too early", len(text) + 1) from None
+    if _depth(tree) > MAX_NESTING:  # building and evaluating the tree recurse
+        raise ExprError(f"cannot parse {shown}: nested more than {MAX_NESTING} levels deep")
+    return _Build().transform(tree)
+
+
+def _depth(tree: Tree[Token]) -> int:
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return deepest
 
 
 def compile_path(text: str) -> Path:
     """Compile a path such as ``$.a.b`` or ``$input.items[0]``; raises ExprError."""
-    if not isinstance(text, str):
-        raise ExprError(f"expected a path such as $.key, got {text!r}")
-    node = _parse(_PATH_PARSER, text.strip())
+    if not isinstance(text, str) or not text.strip().startswith("$"):
+        raise ExprError(f"expected a path such as $.key (got {text!r})", 1)
+    node = _parse(_PATH_PARSER, text)
     assert isinstance(node, Path)
     return Path(node.root, node.segments, text.strip())
 
@@ -320,12 +358,20 @@ def is_path(value: Any) -> bool:
 
 
 def compile_source(value: Any) -> Source:
-    """A mapping source: a path if it starts with ``$input``, ``$local``, ``$context`` or ``$.``; else a constant."""
+    """A mapping source: a path if it starts with ``$input``, ``$local``, ``$context`` or ``$.``.
+
+    Anything else is a constant (the FDL rule).
+    """
     return compile_path(value) if is_path(value) else Const(value)
 
 
-def compile_condition(text: str) -> Condition:
-    """Compile a ``choice`` condition; raises ExprError with the column of the problem."""
+def compile_condition(text: str | bool) -> Condition:
+    """Compile a ``choice`` condition; raises ExprError with the column of the problem.
+
+    YAML reads ``condition: true`` as a boolean, so booleans are accepted as the constant condition.
+    """
+    if isinstance(text, bool):
+        text = "true" if text else "false"
     if not isinstance(text, str) or not text.strip():
         raise ExprError("a condition must be a non-empty string")
     return Condition(text.strip(), _parse(_PARSER, text))

@@ -7,31 +7,48 @@ reported at its exact location and the engine never parses text at run time.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from fnflow.fdl.expr import Condition, ExprError, Path, Source, compile_condition, compile_path, compile_source
+from fnflow.fdl.expr import (
+    Condition,
+    ExprError,
+    Path,
+    Source,
+    compile_condition,
+    compile_path,
+    compile_source,
+)
+from fnflow.fdl.timestamps import parse_timestamp
 
 MAX_WAIT_SECONDS = 2 * 24 * 3600
 MAX_RETRY_INTERVAL = 86_400
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"
 
+T = TypeVar("T")
 
-def _expr(compile_: Any) -> Any:
-    def convert(value: Any) -> Any:
+
+def _value_errors(compile_: Callable[[Any], T]) -> Callable[[Any], T]:
+    """Report an ExprError as the ValueError pydantic expects, so it lands at the field's location."""
+
+    def convert(value: Any) -> T:
         try:
             return compile_(value)
         except ExprError as e:
             raise ValueError(str(e)) from None
 
-    return BeforeValidator(convert)
+    return convert
 
+
+_path = _value_errors(compile_path)
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-PathExpr = Annotated[Path, _expr(compile_path)]
-SourceExpr = Annotated[Any, _expr(compile_source)]
-ConditionExpr = Annotated[Condition, _expr(compile_condition)]
+ErrorName = Annotated[str, Field(min_length=1, max_length=128)]
+PathExpr = Annotated[Path, BeforeValidator(_path)]
+SourceExpr = Annotated[Any, BeforeValidator(_value_errors(compile_source))]
+ConditionExpr = Annotated[Condition, BeforeValidator(_value_errors(compile_condition))]
 
 
 class FdlModel(BaseModel):
@@ -54,19 +71,28 @@ class StepBase(FdlModel):
 
 
 class RetryPolicy(FdlModel):
-    errors: Annotated[list[str], Field(min_length=1)]
+    errors: Annotated[list[ErrorName], Field(min_length=1)]
     intervalSeconds: Annotated[float, Field(ge=0, le=MAX_RETRY_INTERVAL)] = 1
     maxAttempts: Annotated[int, Field(ge=0, le=1000)] = 3
     multiplier: Annotated[float, Field(ge=1, le=1000)] = 2
     maxIntervalSeconds: Annotated[float, Field(gt=0, le=MAX_RETRY_INTERVAL)] = MAX_RETRY_INTERVAL
 
     def delay(self, retry_number: int) -> float:
-        """Seconds to wait before the n-th retry (1-based)."""
-        return float(min(self.intervalSeconds * self.multiplier ** (retry_number - 1), self.maxIntervalSeconds))
+        """Seconds to wait before the n-th retry (1-based): interval * multiplier^(n-1), capped.
+
+        Grown step by step and stopped at the cap, because ``multiplier ** n`` overflows a float
+        for valid policies (multiplier 1000, maxAttempts 200).
+        """
+        seconds = float(self.intervalSeconds)
+        for _ in range(retry_number - 1):
+            if seconds >= self.maxIntervalSeconds:
+                break
+            seconds *= self.multiplier
+        return min(seconds, float(self.maxIntervalSeconds))
 
 
 class CatchPolicy(FdlModel):
-    errors: Annotated[list[str], Field(min_length=1)]
+    errors: Annotated[list[ErrorName], Field(min_length=1)]
     goto: Name
 
 
@@ -120,30 +146,43 @@ class ChoiceStep(StepBase):
     end: bool = False
 
 
+def _wait_duration(value: Any) -> float | Path | None:
+    """A constant number of seconds (at most two days) or a path such as ``$.seconds``."""
+    if value is None or isinstance(value, Path):
+        return value
+    if isinstance(value, str) and value.strip().startswith("$"):
+        return _path(value)
+    not_a_number = ValueError(f"must be a number of seconds or a path such as $.seconds (got {value!r})")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise not_a_number
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise not_a_number from None
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:
+        raise ValueError(f"must be between 0 and {MAX_WAIT_SECONDS} seconds, two days (got {value!r})")
+    return seconds
+
+
+def _wait_timestamp(value: Any) -> str | Path | None:
+    """An RFC 3339 timestamp (kept as written) or a path such as ``$.when``."""
+    if value is None or isinstance(value, Path):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(
+            f"must be an RFC 3339 timestamp such as 2019-05-02T15:04:05Z or a path (got {value!r})"
+        )
+    if value.strip().startswith("$"):
+        return _path(value)
+    parse_timestamp(value)  # raises ValueError with a clear message
+    return value
+
+
 class WaitStep(StepBase):
     type: Literal["wait"]
-    duration: Annotated[float, Field(ge=0, le=MAX_WAIT_SECONDS)] | PathExpr | None = None
-    timestamp: PathExpr | str | None = None
+    duration: Annotated[float | Path | None, BeforeValidator(_wait_duration)] = None
+    timestamp: Annotated[Path | str | None, BeforeValidator(_wait_timestamp)] = None
     end: bool = False
-
-    @field_validator("duration", mode="before")
-    @classmethod
-    def _duration(cls, v: Any) -> Any:
-        if isinstance(v, str) and not v.strip().startswith("$"):
-            try:
-                return float(v)
-            except ValueError:
-                raise ValueError("duration must be a number of seconds or a path such as $.seconds") from None
-        return v
-
-    @field_validator("timestamp", mode="before")
-    @classmethod
-    def _timestamp(cls, v: Any) -> Any:
-        if isinstance(v, str) and not v.strip().startswith("$"):
-            from fnflow.fdl.timestamps import parse_timestamp  # pure helper, no I/O
-
-            parse_timestamp(v)  # raises ValueError with a clear message
-        return v
 
     @model_validator(mode="after")
     def _exactly_one(self) -> WaitStep:
