@@ -1,0 +1,67 @@
+"""Forward a worker's stdout and stderr (one pipe) to ``logging``, line by line, tagged with the request.
+
+The pipe is read from the event loop without blocking (``add_reader``), and drained once more when
+a result frame arrives: the worker writes its output before the frame, so every line a call printed
+is logged under that call's request id, never under the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+MAX_LINE = 64 * 1024  # longer lines are split rather than buffered without bound
+
+
+class OutputForwarder:
+    def __init__(self, fd: int, logger: logging.Logger) -> None:
+        self.request_id: str | None = None
+        self._fd = fd
+        self._logger = logger
+        self._partial = b""
+        self._loop = asyncio.get_running_loop()
+        os.set_blocking(fd, False)
+        self._loop.add_reader(fd, self.drain)
+
+    def drain(self) -> None:
+        """Log every complete line now readable."""
+        while self._fd >= 0:
+            try:
+                chunk = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:  # every writer is gone
+                self._shut()
+                return
+            *lines, self._partial = (self._partial + chunk).split(b"\n")
+            for line in lines:
+                self._emit(line)
+            while len(self._partial) > MAX_LINE:
+                self._emit(self._partial[:MAX_LINE])
+                self._partial = self._partial[MAX_LINE:]
+
+    def flush(self) -> None:
+        """Drain, then log an unterminated last line too (the call it belongs to is over)."""
+        self.drain()
+        if self._partial:
+            self._emit(self._partial)
+            self._partial = b""
+
+    def close(self) -> None:
+        """Log what is left and stop reading (a grandchild may still hold the pipe open)."""
+        self.flush()
+        self._shut()
+
+    def _shut(self) -> None:
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+
+    def _emit(self, line: bytes) -> None:
+        text = line.decode("utf-8", "replace").rstrip("\r")
+        if self.request_id:
+            self._logger.info("[%s] %s", self.request_id, text, extra={"request_id": self.request_id})
+        else:
+            self._logger.info("%s", text)

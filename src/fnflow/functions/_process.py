@@ -1,0 +1,332 @@
+"""One worker subprocess as the event loop sees it: spawn, handshake, call, stop, notice its death.
+
+Frames travel over a socketpair whose child end is passed with ``pass_fds``; stdout and stderr share
+one pipe read by ``OutputForwarder``. The worker leads its own process group, so killing it also
+kills whatever its handler started. Its exit is noticed through a pidfd (no thread, no polling) and
+reaped with ``wait4``, which also gives the peak memory that FC's crash message reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fnflow.functions import _protocol
+from fnflow.functions._output import OutputForwarder
+from fnflow.functions.spec import FunctionSpec, InvocationContext, InvocationResult
+
+STOP_GRACE = 2.0  # seconds a stopped worker gets to exit by itself (atexit hooks) before SIGKILL
+Frame = tuple[int, dict[str, Any], bytes]
+
+
+class WorkerExited(Exception):
+    """The worker's end of the frame socket closed: it died, or we stopped it."""
+
+
+class _Frames(asyncio.Protocol):
+    """Cuts the byte stream from a worker into frames, copying each byte once.
+
+    Chunks are queued until a whole frame is there, and each field is then built by one join over
+    memoryview slices: growing a buffer chunk by chunk costs about 3 ms per MiB, a join 0.1 ms.
+    """
+
+    def __init__(self, on_frame: Callable[[int, bytes, bytes], None], on_lost: Callable[[], None]) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._offset = 0  # into the first chunk
+        self._size = 0  # unread bytes queued
+        self._header: tuple[int, int, int] | None = None
+        self._on_frame = on_frame
+        self._on_lost = on_lost
+
+    def data_received(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+        while True:
+            if self._header is None:
+                if self._size < _protocol.HEADER.size:
+                    return
+                self._header = _protocol.HEADER.unpack(self._take(_protocol.HEADER.size))
+            kind, meta_len, body_len = self._header
+            if self._size < meta_len + body_len:
+                return
+            self._header = None
+            self._on_frame(kind, self._take(meta_len), self._take(body_len))
+
+    def _take(self, n: int) -> bytes:
+        self._size -= n
+        parts: list[memoryview | bytes] = []
+        while n:
+            first = self._chunks[0]
+            available = len(first) - self._offset
+            if available > n:
+                parts.append(memoryview(first)[self._offset : self._offset + n])
+                self._offset += n
+                break
+            parts.append(memoryview(first)[self._offset :] if self._offset else first)
+            self._chunks.popleft()
+            self._offset = 0
+            n -= available
+        if len(parts) == 1 and isinstance(parts[0], bytes):
+            return parts[0]
+        return b"".join(parts)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_lost()
+
+
+class Worker:
+    """A warm worker process serving one invocation at a time."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        sock: socket.socket,
+        output: OutputForwarder,
+        logger: logging.Logger,
+        on_exit: Callable[[Worker], None],
+    ) -> None:
+        self.pid = proc.pid
+        self.alive = True
+        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._proc = proc
+        self._sock: socket.socket | None = sock  # until the transport takes it over
+        self._transport: asyncio.Transport | None = None
+        self._output = output
+        self._logger = logger
+        self._on_exit = on_exit
+        self._waiter: asyncio.Future[tuple[int, bytes, bytes]] | None = None
+        self._max_rss_kib = 0
+        self._loop = asyncio.get_running_loop()
+        self._watch_exit()
+
+    @classmethod
+    def spawn(
+        cls,
+        spec: FunctionSpec,
+        *,
+        python: str,
+        env: Mapping[str, str],
+        output_logger: logging.Logger,
+        logger: logging.Logger,
+        on_exit: Callable[[Worker], None],
+    ) -> Worker:
+        """Start the process (blocks the loop only for fork/exec); ``ready()`` completes the start."""
+        config = {
+            "handler": spec.handler,
+            "service": spec.service,
+            "name": spec.name,
+            "memory_mb": spec.memory_mb,
+            "timeout": spec.timeout,
+        }
+        parent, child = socket.socketpair()
+        log_r, log_w = os.pipe()
+        try:
+            argv = [
+                python,
+                "-u",
+                "-P",
+                "-m",
+                "fnflow.functions._worker",
+                str(child.fileno()),
+                json.dumps(config),
+            ]
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log_w,
+                stderr=log_w,
+                pass_fds=(child.fileno(),),
+                cwd=spec.code_dir,
+                env=dict(env),
+                start_new_session=True,  # its own process group: killpg reaches the handler's children
+            )
+        except BaseException:
+            parent.close()
+            os.close(log_r)
+            raise
+        finally:
+            child.close()
+            os.close(log_w)
+        return cls(proc, parent, OutputForwarder(log_r, output_logger), logger, on_exit)
+
+    async def ready(
+        self, *, deadline: float, timeout: float, request_id: str | None
+    ) -> InvocationResult | None:
+        """Wait until the handler is imported: None when ready, else why it failed."""
+        started_at, t0 = time.time(), self._loop.time()
+        self._output.request_id = request_id  # what the import prints belongs to the call that caused it
+        if self._sock is not None:
+            sock, self._sock = self._sock, None
+            self._transport, _ = await self._loop.create_unix_connection(
+                lambda: _Frames(self._on_frame, self._on_lost), sock=sock
+            )
+        outcome = await self._exchange(started_at, t0, deadline, timeout)
+        if isinstance(outcome, InvocationResult):
+            return outcome
+        kind, meta, _ = outcome
+        if kind == _protocol.READY:
+            return None
+        self.kill()  # it could not import the handler; it exits on its own, we just do not wait
+        return self._failure(meta, started_at, t0, "worker failed to start")
+
+    async def call(
+        self, payload: bytes, context: InvocationContext, *, deadline: float, timeout: float
+    ) -> InvocationResult:
+        """Run one invocation; every failure (timeout, death) comes back as an FC error result."""
+        assert self._transport is not None, "call() before ready()"
+        started_at, t0 = time.time(), self._loop.time()
+        self._output.request_id = context.request_id
+        meta = json.dumps(vars(context)).encode()
+        for buffer in _protocol.frame(_protocol.INVOKE, meta, payload):  # not writelines: 3.11 joins
+            self._transport.write(buffer)
+        outcome = await self._exchange(started_at, t0, deadline, timeout)
+        if isinstance(outcome, InvocationResult):
+            return outcome
+        kind, meta_doc, body = outcome
+        if kind == _protocol.RESULT:
+            return InvocationResult(
+                True, body, None, None, None, meta_doc["started_at"], meta_doc["duration"]
+            )
+        if kind != _protocol.ERROR:
+            self.kill()
+        return self._failure(meta_doc, started_at, t0, f"unexpected frame kind {kind} from the worker")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its process group; its exit is reaped by the exit watch."""
+        self.alive = False
+        if not self.exited.done():  # until reaped, the pid (and so the group id) cannot be reused
+            self._killpg()
+
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Close the frame socket so the worker exits by itself; kill it if it lingers."""
+        self.alive = False
+        if self._transport is not None:
+            self._transport.close()
+        elif self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        else:  # between spawn and connect: nothing to close yet
+            self.kill()
+        await asyncio.wait([self.exited], timeout=grace)
+        self.kill()
+        await self.exited
+
+    async def _exchange(
+        self, started_at: float, t0: float, deadline: float, timeout: float
+    ) -> Frame | InvocationResult:
+        if not self.alive:
+            return await self._died(started_at, t0)
+        waiter = self._waiter = self._loop.create_future()
+        timer = self._loop.call_at(deadline, _expire, waiter)
+        try:
+            kind, meta, body = await waiter
+        except TimeoutError:
+            self.kill()
+            message = f"Function time out after {timeout:g} seconds"
+            return InvocationResult.failure(
+                "FC.Unknown", message, started_at=started_at, duration=self._since(t0)
+            )
+        except WorkerExited:
+            return await self._died(started_at, t0)
+        except asyncio.CancelledError:
+            self.kill()  # the caller gave up; the call's state in the worker is unknown
+            raise
+        finally:
+            timer.cancel()
+            self._waiter = None
+        self._output.flush()  # the worker wrote its output before the frame: log it under this request
+        self._output.request_id = None
+        return kind, json.loads(meta), body
+
+    async def _died(self, started_at: float, t0: float) -> InvocationResult:
+        duration = self._since(t0)
+        self.kill()
+        await self.exited
+        message = (
+            "Process exited unexpectedly before completing request "
+            f"(duration: {duration * 1000:.0f}ms, maxMemoryUsage: {self._max_rss_kib / 1024:.2f}MB)"
+        )
+        return InvocationResult.failure("FC.Unknown", message, started_at=started_at, duration=duration)
+
+    def _failure(self, meta: dict[str, Any], started_at: float, t0: float, fallback: str) -> InvocationResult:
+        return InvocationResult.failure(
+            meta.get("errorType", "FC.Unknown"),
+            meta.get("errorMessage", fallback),
+            started_at=meta.get("started_at", started_at),
+            duration=meta.get("duration", self._since(t0)),
+            stack_trace=meta.get("stackTrace"),
+        )
+
+    def _since(self, t0: float) -> float:
+        return self._loop.time() - t0
+
+    def _on_frame(self, kind: int, meta: bytes, body: bytes) -> None:
+        if not self.alive:  # a late answer from a worker we already gave up on
+            return
+        if self._waiter is None or self._waiter.done():
+            self._logger.warning(
+                "worker %d sent frame kind %d while no call was waiting; killing it", self.pid, kind
+            )
+            self.kill()
+            return
+        self._waiter.set_result((kind, meta, body))
+
+    def _on_lost(self) -> None:
+        self.alive = False
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(WorkerExited())
+
+    def _watch_exit(self) -> None:
+        if hasattr(os, "pidfd_open"):
+            pidfd = os.pidfd_open(self.pid)
+            self._loop.add_reader(pidfd, self._reap, pidfd)
+            return
+
+        def wait() -> None:  # no pidfd (not Linux): wait in a thread without reaping, reap in the loop
+            os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+            self._loop.call_soon_threadsafe(self._reap, -1)
+
+        threading.Thread(target=wait, name=f"fnflow-worker-{self.pid}", daemon=True).start()
+
+    def _reap(self, pidfd: int) -> None:
+        if pidfd >= 0:
+            self._loop.remove_reader(pidfd)
+            os.close(pidfd)
+        self._killpg()  # what the handler left running; the zombie still holds the group id
+        try:
+            _, status, usage = os.wait4(self.pid, 0)
+            self._proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not warn
+            self._max_rss_kib = usage.ru_maxrss
+        except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): status and memory unknown
+            self._proc.returncode = -1
+        self._output.close()
+        self.alive = False
+        if self._transport is not None:
+            self._transport.close()
+        elif self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self._on_lost()
+        self.exited.set_result(None)
+        self._logger.debug("worker %d exited with status %d", self.pid, self._proc.returncode)
+        self._on_exit(self)
+
+    def _killpg(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())

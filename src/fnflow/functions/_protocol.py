@@ -1,0 +1,29 @@
+"""The wire format between the pool and a worker: binary length-prefixed frames.
+
+A frame is ``kind`` (1 byte), ``meta`` length and ``body`` length (4 bytes each, big-endian), then
+``meta`` (small UTF-8 JSON) and ``body`` (raw bytes, never re-encoded, so payloads of any content
+cost one copy). Shared by both sides; stdlib only, because the worker imports it before user code.
+"""
+
+from __future__ import annotations
+
+import struct
+
+HEADER = struct.Struct("!BII")
+
+# pool -> worker
+INVOKE = 1  # meta: InvocationContext fields; body: the event
+# worker -> pool
+READY = 2  # the handler imported; meta: {}
+RESULT = 3  # meta: {"started_at", "duration"}; body: the encoded return value
+# meta: {"errorType", "errorMessage", "stackTrace", "started_at", "duration"}; before READY, the import failed
+ERROR = 4
+
+
+JOIN_BELOW = 64 * 1024  # smaller bodies go out in one write; larger ones are not copied to be joined
+
+
+def frame(kind: int, meta: bytes, body: bytes = b"") -> list[bytes]:
+    """The frame as one or two buffers to write in order."""
+    head = HEADER.pack(kind, len(meta), len(body)) + meta
+    return [head + body] if len(body) < JOIN_BELOW else [head, body]

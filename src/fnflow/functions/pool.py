@@ -1,0 +1,318 @@
+"""Warm worker processes for deployed Python functions: the one door the rest of fnflow calls.
+
+Each function (service, name) gets a FIFO admission of ``max_instances`` and a set of long-lived
+workers, one call at a time each. Workers are grouped by *generation* — everything that shapes the
+process (code checksum, handler, environment, memory, timeout) — so a redeploy never reuses old
+code, while versions and aliases that point at different code can stay warm side by side. Idle
+workers stop after ``idle_timeout``, or sooner when a start needs room under ``max_instances``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fnflow.errors import InvalidArgument, Unavailable
+from fnflow.functions._admission import Admission
+from fnflow.functions._process import Worker
+from fnflow.functions.spec import FunctionSpec, InvocationContext, InvocationResult
+
+# What a worker inherits from the server; nothing else (FNFLOW_DB and the like stay out).
+PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH")
+COUNTERS = ("invocations", "errors", "throttled", "cold_starts")
+
+Generation = tuple[object, ...]
+
+
+def _generation(spec: FunctionSpec) -> Generation:
+    environment = tuple(sorted(spec.environment.items()))
+    return (
+        spec.checksum,
+        spec.handler,
+        spec.runtime,
+        str(spec.code_dir),
+        spec.memory_mb,
+        spec.timeout,
+        environment,
+    )
+
+
+@dataclass(eq=False)
+class _Member:
+    """A worker and the pool's bookkeeping about it."""
+
+    worker: Worker
+    generation: Generation
+    idle: bool = False
+    idle_since: float = 0.0
+    timer: asyncio.TimerHandle | None = None
+    retired: bool = False  # stop after the current call (evict)
+
+
+class _Function:
+    """Admission, workers and counters of one (service, name)."""
+
+    def __init__(self, output_logger: logging.Logger) -> None:
+        self.admission = Admission(1)
+        self.members: dict[Worker, _Member] = {}
+        self.idle: dict[Generation, list[_Member]] = {}  # stacks: the most recently used is reused first
+        self.output_logger = output_logger
+        self.counters = dict.fromkeys(COUNTERS, 0)
+
+    def live(self, generation: Generation | None = None) -> int:
+        return sum(m.worker.alive and generation in (None, m.generation) for m in self.members.values())
+
+    def park(self, member: _Member) -> None:
+        member.idle = True
+        self.idle.setdefault(member.generation, []).append(member)
+
+    def unpark(self, member: _Member) -> None:
+        if member.idle:
+            member.idle = False
+            stack = self.idle[member.generation]
+            stack.remove(member)
+            if not stack:
+                del self.idle[member.generation]
+
+    def take_idle(self, generation: Generation) -> _Member | None:
+        while stack := self.idle.get(generation):
+            member = stack[-1]
+            self.unpark(member)
+            if member.worker.alive:
+                return member
+        return None
+
+    def oldest_idle(self, other_than: Generation) -> _Member | None:
+        idle = [m for generation, stack in self.idle.items() if generation != other_than for m in stack]
+        return min(idle, key=lambda m: m.idle_since, default=None)
+
+    def stats(self) -> dict[str, int]:
+        idle = sum(len(stack) for stack in self.idle.values())
+        gauges = {"busy": self.admission.in_use, "waiting": self.admission.waiting, "idle": idle}
+        return {**self.counters, **gauges, "workers": self.live()}
+
+
+class FunctionPool:
+    """Runs invocations in warm per-function worker processes; use from one event loop."""
+
+    def __init__(
+        self,
+        *,
+        python: str = sys.executable,
+        idle_timeout: float = 300.0,
+        environment: Mapping[str, str] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self._python = python
+        self._idle_timeout = idle_timeout
+        self._environment = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+        self._environment.update(environment or {})
+        self._logger = logger or logging.getLogger("fnflow.functions")
+        self._functions: dict[tuple[str, str], _Function] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def invoke(
+        self, spec: FunctionSpec, payload: bytes, context: InvocationContext
+    ) -> InvocationResult:
+        """Run one invocation; whatever the function does comes back as a result (FC error types).
+
+        Only a closed pool (``Unavailable``) or a runtime it cannot run (``InvalidArgument``) raise.
+        """
+        fn = self._function(spec)
+        fn.counters["invocations"] += 1
+        result = await self._invoke(fn, spec, payload, context)
+        if not result.ok:
+            fn.counters["errors"] += 1
+        return result
+
+    async def prewarm(self, spec: FunctionSpec, n: int) -> int:
+        """Start workers until ``n`` (at most ``max_instances``) run this code; returns how many do."""
+        fn = self._function(spec)
+        generation = _generation(spec)
+        started = []
+        for _ in range(min(n, spec.max_instances) - fn.live(generation)):
+            if not self._make_room(fn, generation):
+                break
+            spawned = self._spawn(fn, spec, generation)
+            if isinstance(spawned, InvocationResult):
+                break
+            started.append(spawned)
+        deadline = asyncio.get_running_loop().time() + spec.timeout
+        failures = await asyncio.gather(
+            *(m.worker.ready(deadline=deadline, timeout=spec.timeout, request_id=None) for m in started)
+        )
+        for member, failure in zip(started, failures, strict=True):
+            if failure is None:
+                self._release(fn, member)
+            else:
+                self._logger.warning("prewarm %s/%s: %s", spec.service, spec.name, failure.error_message)
+        return fn.live(generation)
+
+    async def evict(self, service: str, name: str) -> None:
+        """Stop a function's workers (on delete or redeploy): idle ones now, busy ones after their call."""
+        fn = self._functions.get((service, name))
+        if fn is None:
+            return
+        stops = []
+        for member in list(fn.members.values()):
+            member.retired = True
+            if member.idle:
+                fn.unpark(member)
+                stops.append(member.worker.stop())
+        await asyncio.gather(*stops)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters and gauges, in total and per ``"service/name"``, for /metrics and the console."""
+        per_function = {f"{s}/{n}": fn.stats() for (s, n), fn in self._functions.items()}
+        keys = (*COUNTERS, "busy", "waiting", "idle", "workers")
+        totals = {k: sum(f[k] for f in per_function.values()) for k in keys}
+        return {**totals, "functions": per_function}
+
+    async def close(self) -> None:
+        """Stop every worker: calls in flight end as errors, waiting and later ones raise ``Unavailable``."""
+        self._closed = True
+        stops = []
+        for fn in self._functions.values():
+            fn.admission.close()
+            for member in list(fn.members.values()):
+                if member.timer is not None:
+                    member.timer.cancel()
+                stops.append(member.worker.stop())
+        await asyncio.gather(*stops, *self._stopping)
+
+    async def _invoke(
+        self, fn: _Function, spec: FunctionSpec, payload: bytes, context: InvocationContext
+    ) -> InvocationResult:
+        loop = asyncio.get_running_loop()
+        started_at, t0 = time.time(), loop.time()
+        if not await fn.admission.acquire(spec.timeout):
+            fn.counters["throttled"] += 1
+            message = (
+                f"Function {spec.service}/{spec.name} is at its limit of {fn.admission.capacity} concurrent"
+                f" instances and none became free within {spec.timeout:g} seconds"
+            )
+            return InvocationResult.failure(
+                "FC.ResourceThrottled", message, started_at=started_at, duration=loop.time() - t0
+            )
+        member = None
+        try:
+            deadline = loop.time() + spec.timeout
+            generation = _generation(spec)
+            member = fn.take_idle(generation)
+            if member is None:
+                fn.counters["cold_starts"] += 1
+                self._make_room(fn, generation)
+                spawned = self._spawn(fn, spec, generation)
+                if isinstance(spawned, InvocationResult):
+                    return spawned
+                member = spawned
+                failure = await member.worker.ready(
+                    deadline=deadline, timeout=spec.timeout, request_id=context.request_id
+                )
+                if failure is not None:
+                    return failure
+            return await member.worker.call(payload, context, deadline=deadline, timeout=spec.timeout)
+        finally:
+            fn.admission.release()
+            if member is not None:
+                self._release(fn, member)
+
+    def _function(self, spec: FunctionSpec) -> _Function:
+        if self._closed:
+            raise Unavailable("the function pool is closed")
+        if not spec.runtime.startswith("python3"):
+            raise InvalidArgument(f"runtime {spec.runtime!r} is not supported by the Python pool")
+        fn = self._functions.get((spec.service, spec.name))
+        if fn is None:
+            output_logger = logging.getLogger(f"{self._logger.name}.{spec.service}.{spec.name}")
+            fn = self._functions[(spec.service, spec.name)] = _Function(output_logger)
+        if fn.admission.capacity != spec.max_instances:
+            fn.admission.resize(spec.max_instances)
+        return fn
+
+    def _make_room(self, fn: _Function, generation: Generation) -> bool:
+        """Stop idle workers of other generations until a start stays within ``max_instances``."""
+        live = fn.live()
+        while live >= fn.admission.capacity and (victim := fn.oldest_idle(other_than=generation)):
+            fn.unpark(victim)
+            self._stop_later(victim.worker)
+            live -= 1
+        return live < fn.admission.capacity
+
+    def _spawn(self, fn: _Function, spec: FunctionSpec, generation: Generation) -> _Member | InvocationResult:
+        if self._closed:  # admitted just before close(): starting a worker now would outlive the pool
+            raise Unavailable("the function pool is closed")
+        env = {
+            **self._environment,
+            "FC_FUNC_CODE_PATH": str(spec.code_dir),
+            "FC_SERVICE_NAME": spec.service,
+            "FC_FUNCTION_NAME": spec.name,
+            "FC_FUNCTION_HANDLER": spec.handler,
+            "FC_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            **spec.environment,
+        }
+        try:
+            worker = Worker.spawn(
+                spec,
+                python=self._python,
+                env=env,
+                output_logger=fn.output_logger,
+                logger=self._logger,
+                on_exit=functools.partial(self._forget, fn),
+            )
+        except OSError as exc:
+            self._logger.error("cannot start a worker for %s/%s: %s", spec.service, spec.name, exc)
+            return InvocationResult.failure(
+                "FC.InternalServerError",
+                f"Cannot start a worker: {exc}",
+                started_at=time.time(),
+                duration=0.0,
+            )
+        member = fn.members[worker] = _Member(worker, generation)
+        return member
+
+    def _release(self, fn: _Function, member: _Member) -> None:
+        """After a call: back to the idle stack, or stopped if retired (a dead one is forgotten on exit)."""
+        if not member.worker.alive:
+            return
+        if member.retired or self._closed:
+            self._stop_later(member.worker)
+            return
+        member.idle_since = asyncio.get_running_loop().time()
+        fn.park(member)
+        if member.timer is None:
+            member.timer = asyncio.get_running_loop().call_later(
+                self._idle_timeout, self._expire_idle, fn, member
+            )
+
+    def _expire_idle(self, fn: _Function, member: _Member) -> None:
+        # One timer per worker, re-armed for the rest of the idle time rather than on every call.
+        member.timer = None
+        if not member.idle:
+            return
+        left = member.idle_since + self._idle_timeout - asyncio.get_running_loop().time()
+        if left > 0:
+            member.timer = asyncio.get_running_loop().call_later(left, self._expire_idle, fn, member)
+            return
+        fn.unpark(member)
+        self._stop_later(member.worker)
+
+    def _stop_later(self, worker: Worker) -> None:
+        task = asyncio.get_running_loop().create_task(worker.stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    def _forget(self, fn: _Function, worker: Worker) -> None:
+        member = fn.members.pop(worker, None)
+        if member is not None:
+            fn.unpark(member)
+            if member.timer is not None:
+                member.timer.cancel()
