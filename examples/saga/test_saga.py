@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from fnflow.testing import ServerProcess
 from tests.e2e.api import history, start, steps, wait
-from tests.e2e.server import ServerProcess
 
 HERE = Path(__file__).parent
 
@@ -18,7 +19,11 @@ def when(timestamp: str) -> datetime:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
-OK = {"buy_train_ticket_result": "success", "reserve_flight_result": "success", "reserve_hotel_result": "success"}
+OK = {
+    "buy_train_ticket_result": "success",
+    "reserve_flight_result": "success",
+    "reserve_hotel_result": "success",
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +49,14 @@ def test_hotel_failure_retries_then_compensates(url: str) -> None:
     events = history(url, "book-trip", name)
     # ReserveHotel ran 4 times (3 retries on FC.Unknown), then the flight and the ticket were cancelled.
     assert steps(events, "TaskScheduled") == [
-        "BuyTrainTicket", "ReserveFlight", "ReserveHotel", "ReserveHotel", "ReserveHotel", "ReserveHotel",
-        "CancelFlight", "CancelTrainTicket",
+        "BuyTrainTicket",
+        "ReserveFlight",
+        "ReserveHotel",
+        "ReserveHotel",
+        "ReserveHotel",
+        "ReserveHotel",
+        "CancelFlight",
+        "CancelTrainTicket",
     ]
     failures = [e["eventDetail"] for e in events if e["type"] == "TaskFailed"]
     assert [f["error"] for f in failures] == ["FC.Unknown"] * 4
@@ -57,12 +68,17 @@ def test_hotel_failure_retries_then_compensates(url: str) -> None:
     inputs = {e["stepName"]: e["eventDetail"]["input"] for e in events if e["type"] == "TaskScheduled"}
     booked = {e["stepName"]: e["eventDetail"]["output"] for e in events if e["type"] == "TaskSucceeded"}
     assert inputs["CancelFlight"]["reserve_flight_txnID"] == booked["ReserveFlight"]["reserve_flight_txnID"]
-    assert inputs["CancelTrainTicket"]["buy_train_ticket_txnID"] == booked["BuyTrainTicket"]["buy_train_ticket_txnID"]
+    assert (
+        inputs["CancelTrainTicket"]["buy_train_ticket_txnID"]
+        == booked["BuyTrainTicket"]["buy_train_ticket_txnID"]
+    )
     # The back-off doubled: the retries came 1 s, 2 s and 4 s after each failure.
-    hotel = [e for e in events if e["stepName"] == "ReserveHotel" and e["type"] in ("TaskFailed", "TaskScheduled")]
+    hotel = [
+        e for e in events if e["stepName"] == "ReserveHotel" and e["type"] in ("TaskFailed", "TaskScheduled")
+    ]
     gaps = [
         (when(later["time"]) - when(failed["time"])).total_seconds()
-        for failed, later in zip(hotel, hotel[1:], strict=False)
+        for failed, later in itertools.pairwise(hotel)
         if failed["type"] == "TaskFailed" and later["type"] == "TaskScheduled"
     ]
     assert [round(g) for g in gaps] == [1, 2, 4], gaps
@@ -74,7 +90,10 @@ def test_custom_error_is_retried_until_it_succeeds(url: str) -> None:
     assert execution["status"] == "Succeeded", execution
     events = history(url, "book-trip", name)
     assert [e["eventDetail"]["error"] for e in events if e["type"] == "TaskFailed"] == ["ErrorNeedsRetry"] * 2
-    assert "the remote service is busy" in next(e for e in events if e["type"] == "TaskFailed")["eventDetail"]["cause"]
+    assert (
+        "the remote service is busy"
+        in next(e for e in events if e["type"] == "TaskFailed")["eventDetail"]["cause"]
+    )
 
 
 def test_flight_failure_cancels_the_ticket_without_retrying(url: str) -> None:

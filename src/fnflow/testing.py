@@ -1,7 +1,15 @@
-"""A real ``fnflow server`` subprocess on a free loopback port, for end-to-end tests."""
+"""Run a real ``fnflow server`` in a subprocess, for end-to-end tests and benchmarks.
+
+server = ServerProcess(tmp_path, "--apply", "examples/polling").start()
+...  # talk to server.url with fnflow.Client or any HTTP client
+server.kill()     # kill -9, to test recovery
+server.start()    # same database, same port
+server.stop()
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -42,13 +50,25 @@ class ServerProcess:
         self.log_path = root / "server.log"
 
     def command(self) -> list[str]:
-        return [*FNFLOW, "server", "--db", self.db, "--port", str(self.port), "--data-dir", str(self.root),
-                "--log-level", "warning", *self.args]
+        return [
+            *FNFLOW,
+            "server",
+            "--db",
+            self.db,
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.root),
+            "--log-level",
+            "warning",
+            *self.args,
+        ]
 
     def start(self, timeout: float = 30) -> ServerProcess:
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
-            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -72,7 +92,8 @@ class ServerProcess:
         assert self.process is not None
         deadline = time.monotonic() + within
         while True:
-            alive = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if _pgid(pid) == self.process.pid]
+            pids = map(int, filter(str.isdigit, os.listdir("/proc")))
+            alive = [pid for pid in pids if _pgid(pid) == self.process.pid]
             if not alive or time.monotonic() > deadline:
                 return len(alive)
             time.sleep(0.1)
@@ -87,10 +108,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-        try:  # leftover workers of a clean stop would be a bug; make sure none outlive the test
+        with contextlib.suppress(ProcessLookupError):  # make sure no worker outlives the test
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         return self.process.returncode
 
     def restart(self) -> ServerProcess:

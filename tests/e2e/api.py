@@ -25,8 +25,9 @@ def wait(url: str, flow: str, name: str, timeout: float = 60) -> dict[str, Any]:
     while True:
         left = deadline - time.monotonic()
         assert left > 0, f"execution {name} did not finish in {timeout}s"
-        response = httpx.get(f"{url}/api/v1/flows/{flow}/executions/{name}",
-                             params={"wait": min(left, 30)}, timeout=40)
+        response = httpx.get(
+            f"{url}/api/v1/flows/{flow}/executions/{name}", params={"wait": min(left, 30)}, timeout=40
+        )
         response.raise_for_status()
         execution: dict[str, Any] = response.json()
         if execution["status"] != "Running":
@@ -38,7 +39,9 @@ def history(url: str, flow: str, name: str) -> list[dict[str, Any]]:
     token = None
     while True:
         params = {"nextToken": token} if token else {}
-        response = httpx.get(f"{url}/api/v1/flows/{flow}/executions/{name}/history", params=params, timeout=30)
+        response = httpx.get(
+            f"{url}/api/v1/flows/{flow}/executions/{name}/history", params=params, timeout=30
+        )
         response.raise_for_status()
         page = response.json()
         events += page["events"]

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from fnflow.testing import ServerProcess
 from tests.e2e.api import history, start, wait
-from tests.e2e.server import ServerProcess
 
 FIXTURE = Path(__file__).parent / "fixtures" / "crash"
 COUNT = 50
@@ -20,7 +20,12 @@ FACTORS = [1, 2, 3]
 
 def expected(x: int) -> dict[str, Any]:
     square = x * x
-    return {"x": x, "square": square, "sums": [square + 1, "marked"], "products": [square * f for f in FACTORS]}
+    return {
+        "x": x,
+        "square": square,
+        "sums": [square + 1, "marked"],
+        "products": [square * f for f in FACTORS],
+    }
 
 
 def check_history(events: list[dict[str, Any]]) -> None:
@@ -30,8 +35,9 @@ def check_history(events: list[dict[str, Any]]) -> None:
     assert all(n == 1 for n in exited.values()), f"a step exited twice: {exited}"
     entered = [e["eventId"] for e in events if e["type"] == "StepEntered"]
     assert sorted(exited) == entered, "every step that was entered exited exactly once"
-    settled = Counter(e["scheduleEventId"] for e in events
-                      if e["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut"))
+    settled = Counter(
+        e["scheduleEventId"] for e in events if e["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut")
+    )
     scheduled = [e["eventId"] for e in events if e["type"] == "TaskScheduled"]
     assert sorted(settled) == scheduled and all(n == 1 for n in settled.values()), "each task settled once"
     assert [e["type"] for e in events].count("ExecutionSucceeded") == 1
@@ -41,8 +47,10 @@ def check_history(events: list[dict[str, Any]]) -> None:
 def test_kill_9_in_the_middle_loses_nothing(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path, "--apply", str(FIXTURE)).start()
     try:
-        names = [start(server.url, "crash", {"x": x, "factors": FACTORS}, name=f"run-{x}")["name"]
-                 for x in range(COUNT)]
+        names = [
+            start(server.url, "crash", {"x": x, "factors": FACTORS}, name=f"run-{x}")["name"]
+            for x in range(COUNT)
+        ]
         for delay in (0.8, 1.3):  # two crashes, at different stages of the flow
             time.sleep(delay)
             server.kill()
@@ -57,8 +65,10 @@ def test_kill_9_in_the_middle_loses_nothing(tmp_path: Path) -> None:
             check_history(history(server.url, "crash", name))
         assert statuses == {"Succeeded": COUNT}
         # Starting the same names again returns the finished executions; nothing new runs.
-        again = httpx.post(f"{server.url}/api/v1/flows/crash/executions",
-                           json={"name": "run-7", "input": {"x": 7, "factors": FACTORS}})
+        again = httpx.post(
+            f"{server.url}/api/v1/flows/crash/executions",
+            json={"name": "run-7", "input": {"x": 7, "factors": FACTORS}},
+        )
         assert again.status_code == 200 and again.json()["status"] == "Succeeded"
     finally:
         server.stop()

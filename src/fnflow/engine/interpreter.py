@@ -78,10 +78,14 @@ def start(program: Program, flow_name: str, execution_name: str, input: JsonObje
 
 
 def decide(program: Program, state: ExecState, event: Event, env: Env) -> Decision:
-    """Apply one event to an execution and run it up to its next wait."""
+    """Apply one event to an execution and run it up to its next wait.
+
+    ``state`` is advanced in place and returned in the decision (the runtime loads a fresh
+    one per event, so copying it here would be wasted work); keep a copy if you need the old one.
+    """
     if state.status.finished:
         return Decision(state, [], [], applied=False)
-    run = _Run(program, state.model_copy(deep=True), env)
+    run = _Run(program, state, env)
     if isinstance(event, TaskSucceeded):
         return run.run(lambda r: r.on_task_succeeded(event))
     if isinstance(event, TaskFailed):

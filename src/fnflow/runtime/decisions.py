@@ -7,6 +7,7 @@ timers to arm and whether an execution has finished.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class Outcome:
         return self.applied and self.status != "Running"
 
 
+@functools.lru_cache(maxsize=1024)
 def task_kind(resource_arn: str) -> str:
     target = parse_resource_arn(resource_arn)
     if isinstance(target, FunctionTarget):
