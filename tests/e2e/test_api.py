@@ -94,7 +94,8 @@ def test_health_and_openapi(url: str) -> None:
 
 
 def test_invalid_definition_names_step_field_and_line_and_writes_nothing(url: str) -> None:
-    definition = "version: v1\ntype: flow\nsteps:\n  - type: pass\n    name: A\n  - type: wait\n    name: B\n    duration: x\n"
+    definition = "version: v1\ntype: flow\nsteps:\n  - type: pass\n    name: A\n"
+    definition += "  - type: wait\n    name: B\n    duration: x\n"
     body = error_of(put(url, "/api/v1/flows/broken", {"definition": definition}), 400, "InvalidDefinition")
     [problem] = body["errors"]
     assert (problem["step"], problem["field"], problem["line"]) == ("B", "duration", 8)
