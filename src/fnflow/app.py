@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from pathlib import Path
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from fnflow.config import Settings
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.service import Caller, FunctionService
 from fnflow.manifest import find_manifests
+from fnflow.metrics import Metrics
 from fnflow.runtime import Runtime
 from fnflow.services.executions import ExecutionService
 from fnflow.services.flows import FlowService
@@ -47,12 +51,15 @@ class Fnflow:
             environment={"FNFLOW_URL": s.endpoint, "FNFLOW_API_KEY": f"{internal.id}:{internal.secret}"}
         )
         self.functions = FunctionService(store, self.pool, s.data_dir, caller)
+        self.metrics = Metrics()
+        self.metrics.watch(self._gauges)
         self.runtime = Runtime(
             store,
             self.functions,
             parallelism=s.parallelism,
             max_data_bytes=s.max_input_bytes,
             max_events=s.max_events,
+            metrics=self.metrics,
         )
         await self.runtime.open()
         self.flows = FlowService(store)
@@ -68,8 +75,31 @@ class Fnflow:
                 await self.functions.deploy(config, code)
             for flow in manifest.flows:
                 await self.flows.put(flow.name, flow.definition, flow.description)
-            log.info("applied %s: %d function(s), %d flow(s)", manifest.path, len(manifest.functions),
-                     len(manifest.flows))
+            log.info(
+                "applied %s: %d function(s), %d flow(s)",
+                manifest.path,
+                len(manifest.functions),
+                len(manifest.flows),
+            )
+
+    def _gauges(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        stats = self.store.write_stats
+        yield CounterMetricFamily(
+            "fnflow_store_write_batches", "Write transactions committed.", stats["batches"]
+        )
+        yield CounterMetricFamily(
+            "fnflow_store_write_jobs", "Units of work in those transactions.", stats["jobs"]
+        )
+        yield GaugeMetricFamily(
+            "fnflow_tasks_running", "Task steps this process runs now.", len(self.runtime.tasks.held)
+        )
+        workers = GaugeMetricFamily(
+            "fnflow_function_workers", "Warm worker processes by state.", labels=["function", "state"]
+        )
+        for function, counts in self.pool.stats()["functions"].items():
+            for state in ("busy", "idle", "waiting"):
+                workers.add_metric([function, state], counts[state])
+        yield workers
 
     @property
     def store(self) -> Store:

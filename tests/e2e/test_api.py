@@ -269,3 +269,16 @@ def test_refuses_to_serve_without_auth_off_loopback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "refusing to serve without authentication on 0.0.0.0" in result.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_metrics_count_executions_and_commits(url: str) -> None:
+    wait(url, "hello", start(url, "hello", {"name": "m"})["name"])
+    text = httpx.get(f"{url}/metrics").text
+    finished = next(
+        line
+        for line in text.splitlines()
+        if line.startswith('fnflow_executions_finished_total{flow="hello",status="Succeeded"}')
+    )
+    assert float(finished.split()[-1]) >= 1
+    assert 'fnflow_executions_started_total{flow="hello"}' in text
+    assert "fnflow_store_write_batches_total" in text

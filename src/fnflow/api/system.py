@@ -5,6 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from fnflow.api.auth import ReportTask
+from fnflow.metrics import CONTENT_TYPE
+
 router = APIRouter(tags=["system"])
 
 
@@ -15,3 +18,9 @@ async def healthz(request: Request) -> Response:
     if await app.store.read(lambda tx: tx.get_setting("task_token_key")) is None:
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request, _: ReportTask) -> Response:
+    """Prometheus text: executions, task attempts, timer lateness, store batches, function workers."""
+    return Response(request.app.state.fnflow.metrics.render(), media_type=CONTENT_TYPE)

@@ -36,6 +36,7 @@ class Outcome:
     timers: list[TimerRecord] = field(default_factory=list)
     cancelled_timers: list[tuple[str, int]] = field(default_factory=list)
     execution: ExecutionRecord | None = None  # set by ``start``: the new (or existing) execution
+    flow_name: str = ""
 
     @property
     def finished(self) -> bool:
@@ -150,7 +151,7 @@ class Decider:
                 for e in decision.events
             ],
         )
-        outcome = Outcome(record.id, state.status.value)
+        outcome = Outcome(record.id, state.status.value, flow_name=record.flow_name)
         lease_until = now + timedelta(seconds=self.lease_seconds)
         commands = decision.commands
         # Work started and cancelled within this one decision (a sibling branch failed) is never stored.

@@ -21,6 +21,7 @@ from typing import Any
 from fnflow.engine import Event, StopRequested, TaskFailed, TaskSucceeded, TimerFired
 from fnflow.errors import NotFound, TaskAlreadyCompleted
 from fnflow.functions.service import FunctionService
+from fnflow.metrics import Metrics
 from fnflow.runtime.decisions import Decider, Outcome
 from fnflow.runtime.programs import ProgramCache
 from fnflow.runtime.tasks import TaskRunner
@@ -42,13 +43,17 @@ class Runtime:
         lease_seconds: float = 60.0,
         max_data_bytes: int = 32 * 1024,
         max_events: int = 5000,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.node_id = node_id or uuid.uuid4().hex
         self._lease_seconds = lease_seconds
         self._limits = {"max_data_bytes": max_data_bytes, "max_events": max_events}
-        self.tasks = TaskRunner(functions, self._complete_task, parallelism=parallelism)
-        self.timers = TimerWheel(self._load_timers, self._fire_timer)
+        self.metrics = metrics or Metrics()
+        self.tasks = TaskRunner(functions, self._complete_task, parallelism=parallelism, metrics=self.metrics)
+        self.timers = TimerWheel(
+            self._load_timers, self._fire_timer, on_late=self.metrics.timer_lateness.observe
+        )
         self._waiters: dict[str, asyncio.Event] = {}
         self._background: list[asyncio.Task[None]] = []
         self.decider: Decider | None = None
@@ -106,7 +111,10 @@ class Runtime:
             self.tasks.submit(task)
         self.timers.discard(outcome.cancelled_timers)
         self.timers.add(outcome.timers)
+        if outcome.execution is not None:
+            self.metrics.executions_started.labels(outcome.flow_name).inc()
         if outcome.finished:
+            self.metrics.executions_finished.labels(outcome.flow_name, outcome.status).inc()
             waiter = self._waiters.pop(outcome.execution_id, None)
             if waiter is not None:
                 waiter.set()

@@ -20,6 +20,7 @@ from fnflow.errors import NotFound
 from fnflow.fdl.arn import FunctionTarget, parse_resource_arn
 from fnflow.functions.service import FunctionService
 from fnflow.functions.spec import InvocationResult
+from fnflow.metrics import Metrics
 from fnflow.store import TaskRecord
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,11 @@ def result_event(activity: int, pattern: str, result: InvocationResult) -> Event
 class TaskRunner:
     """Runs leased tasks with bounded parallelism and applies their results."""
 
-    def __init__(self, functions: FunctionService, apply: Apply, *, parallelism: int = 64) -> None:
+    def __init__(
+        self, functions: FunctionService, apply: Apply, *, parallelism: int = 64, metrics: Metrics
+    ) -> None:
         self._functions = functions
+        self._metrics = metrics
         self._apply = apply
         self._slots = asyncio.Semaphore(parallelism)
         self.held: dict[tuple[str, int], asyncio.Task[None]] = {}
@@ -69,6 +73,8 @@ class TaskRunner:
         try:
             async with self._slots:
                 event = await self._execute(task)
+            outcome = {TaskSucceeded: "succeeded", TaskSubmitted: "submitted"}.get(type(event), "failed")
+            self._metrics.task_attempts.labels(task.kind, outcome).inc()
             await self._apply(task.execution_id, event, task.activity)
         except asyncio.CancelledError:
             raise

@@ -29,6 +29,7 @@ class TimerWheel:
         fire: Callable[[TimerRecord], Awaitable[None]],
         *,
         horizon: float = 60.0,
+        on_late: Callable[[float], None] = lambda seconds: None,
     ) -> None:
         self._load = load
         self._fire = fire
@@ -38,7 +39,7 @@ class TimerWheel:
         self._loaded_until = datetime.fromtimestamp(0, UTC)
         self._wake = asyncio.Event()
         self._firing: set[asyncio.Task[None]] = set()
-        self.lateness: list[float] = []  # seconds late, most recent fires (for metrics and benchmarks)
+        self._on_late = on_late
 
     def add(self, timers: Iterable[TimerRecord]) -> None:
         earliest = self._heap[0][0] if self._heap else None
@@ -77,8 +78,7 @@ class TimerWheel:
             if key not in self._known:
                 continue
             self._known.discard(key)
-            self.lateness.append(now - fire_at)
-            del self.lateness[:-1000]
+            self._on_late(now - fire_at)
             record = TimerRecord(execution_id, timer, datetime.fromtimestamp(fire_at, UTC))
             task = asyncio.create_task(self._fire_one(record))
             self._firing.add(task)

@@ -37,6 +37,11 @@ class Store(ABC):
     def tx(self, conn: Connection) -> Tx:
         return Tx(conn, for_update=self.shared)
 
+    @property
+    def write_stats(self) -> dict[str, int]:
+        """Write transactions committed and the jobs they carried (their ratio is the group-commit gain)."""
+        return {"batches": 0, "jobs": 0}
+
     def migrate(self) -> None:
         """Bring the schema to the newest version (idempotent)."""
         with self._read_engine.connect() as conn:

@@ -1,0 +1,56 @@
+"""Prometheus metrics of one fnflow process (``GET /metrics``).
+
+Each ``Metrics`` has its own registry, so several servers in one test process never clash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _Callback(Collector):
+    """Values read when scraped (store batches, worker pools) rather than counted as they happen."""
+
+    def __init__(self, read: Callable[[], Iterator[CounterMetricFamily | GaugeMetricFamily]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        yield from self.read()
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.executions_started = Counter(
+            "fnflow_executions_started_total", "Executions started.", ["flow"], registry=self.registry
+        )
+        self.executions_finished = Counter(
+            "fnflow_executions_finished_total",
+            "Executions that ended, by final status.",
+            ["flow", "status"],
+            registry=self.registry,
+        )
+        self.task_attempts = Counter(
+            "fnflow_task_attempts_total",
+            "Task attempts run by this process, by outcome.",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.timer_lateness = Histogram(
+            "fnflow_timer_lateness_seconds",
+            "How late timers (waits, retries, timeouts) fired.",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+            registry=self.registry,
+        )
+
+    def watch(self, read: Callable[[], Iterator[CounterMetricFamily | GaugeMetricFamily]]) -> None:
+        self.registry.register(_Callback(read))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
