@@ -28,6 +28,8 @@ def create_app(fnflow: Fnflow) -> FastAPI:
         title="fnflow",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # the Swagger page loads its scripts from a CDN; /openapi.json is the contract
+        redoc_url=None,
         description="Durable FDL workflows and functions, self-hosted. Errors are {code, message}.",
     )
     app.state.fnflow = fnflow
