@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from fnflow.api.auth import ReportTask
+from fnflow.api.auth import Invoke
 from fnflow.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["system"])
@@ -21,6 +21,6 @@ async def healthz(request: Request) -> Response:
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(request: Request, _: ReportTask) -> Response:
+async def metrics(request: Request, _: Invoke) -> Response:
     """Prometheus text: executions, task attempts, timer lateness, store batches, function workers."""
     return Response(request.app.state.fnflow.metrics.render(), media_type=CONTENT_TYPE)

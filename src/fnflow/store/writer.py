@@ -1,10 +1,10 @@
 """Group commit: one thread owns the write connection and commits queued jobs together.
 
 Concurrent writers (accepting calls, applying step results, firing timers) each submit a
-job; the writer runs every job waiting at that moment in ONE transaction, each inside its
-own savepoint so a failing job does not undo the others, commits once, and only then hands
-each job its result. Under load this turns N fsyncs into one; unloaded, a job is committed
-as soon as it arrives.
+job; the writer runs every job waiting at that moment in ONE transaction, commits once, and
+only then hands each job its result. A job that raises fails alone: the batch is rolled
+back and run again with a savepoint around each job. Under load this turns N fsyncs into
+one; unloaded, a job is committed as soon as it arrives.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 T = TypeVar("T")
+Batch = list[tuple[Callable[[Any], Any], Future[Any]]]
 log = logging.getLogger(__name__)
 
 
@@ -75,36 +76,24 @@ class BatchWriter:
         finally:
             conn.close()
 
-    def _run_batch(
-        self, conn: Connection, batch: list[tuple[Callable[[Any], Any], Future[Any]]]
-    ) -> Connection:
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+    def _run_batch(self, conn: Connection, batch: Batch) -> Connection:
+        """Commit the batch; if a job raises, redo it with a savepoint per job so only that job fails.
+
+        Jobs are functions of the transaction alone, so running one again after a rollback is
+        safe. Savepoints cost as much as the jobs themselves, hence the optimistic first pass.
+        """
         try:
-            with conn.begin():
-                tx = self._make_tx(conn)
-                if len(batch) == 1:
-                    fn, future = batch[0]
-                    outcomes.append((future, fn(tx), None))
-                else:
-                    for fn, future in batch:
-                        savepoint = conn.begin_nested()
-                        try:
-                            result = fn(tx)
-                        except Exception as e:
-                            savepoint.rollback()
-                            outcomes.append((future, None, e))
-                        else:
-                            savepoint.commit()
-                            outcomes.append((future, result, None))
+            outcomes = self._commit(conn, batch, isolate=False)
+        except _JobFailed as failed:
+            if len(batch) == 1:
+                outcomes = [(batch[0][1], None, failed.error)]
+            else:
+                try:
+                    outcomes = self._commit(conn, batch, isolate=True)
+                except Exception as e:
+                    return self._fail_all(conn, batch, e)
         except Exception as e:
-            if len(batch) > 1:
-                log.exception("a write batch of %d jobs failed to commit", len(batch))
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(e)
-            if conn.invalidated or conn.closed:
-                conn = self._engine.connect()
-            return conn
+            return self._fail_all(conn, batch, e)
         self.batches += 1
         self.jobs += len(batch)
         for future, result, error in outcomes:
@@ -113,3 +102,43 @@ class BatchWriter:
             else:
                 future.set_exception(error)
         return conn
+
+    def _commit(
+        self, conn: Connection, batch: Batch, *, isolate: bool
+    ) -> list[tuple[Future[Any], Any, BaseException | None]]:
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        with conn.begin():
+            tx = self._make_tx(conn)
+            for fn, future in batch:
+                if not isolate:
+                    try:
+                        outcomes.append((future, fn(tx), None))
+                    except BaseException as e:  # whatever a job raises is its own: never the writer's end
+                        raise _JobFailed(e) from e
+                    continue
+                savepoint = conn.begin_nested()
+                try:
+                    result = fn(tx)
+                except BaseException as e:
+                    savepoint.rollback()
+                    outcomes.append((future, None, e))
+                else:
+                    savepoint.commit()
+                    outcomes.append((future, result, None))
+        return outcomes
+
+    def _fail_all(self, conn: Connection, batch: Batch, error: Exception) -> Connection:
+        if len(batch) > 1:
+            log.error("a write batch of %d jobs failed to commit: %s", len(batch), error)
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)
+        return self._engine.connect() if conn.invalidated or conn.closed else conn
+
+
+class _JobFailed(Exception):
+    """A job raised during an optimistic pass; the transaction has been rolled back."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error

@@ -27,7 +27,8 @@ def encode_token(*parts: object) -> str:
 
 def decode_token(token: str, count: int) -> list[str] | None:
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        padded = token + "=" * (-len(token) % 4)
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except ValueError:
         return None
     parts = raw.split("\x1f")

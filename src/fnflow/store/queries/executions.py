@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, tuple_, update
+from sqlalchemy import Row, bindparam, func, insert, select, tuple_, update
 
-from fnflow.errors import InvalidArgument
+from fnflow.errors import Conflict, InvalidArgument
 from fnflow.store.prepared import Prepared
 from fnflow.store.queries.base import Queries, decode_token, encode_token, from_ts, from_ts_req, to_ts
 from fnflow.store.records import ExecutionRecord, HistoryRecord, Page
@@ -56,10 +55,14 @@ def _execution(row: Row[Any] | tuple[Any, ...]) -> ExecutionRecord:
 
 class ExecutionQueries(Queries):
     def insert_execution(self, record: ExecutionRecord) -> None:
-        values = asdict(record)
+        """Raises ``Conflict`` if the flow already has an execution of that name (or the id is taken)."""
+        values = {name: getattr(record, name) for name in _COLUMNS}
         values["started_at"] = to_ts(record.started_at)
         values["stopped_at"] = to_ts(record.stopped_at) if record.stopped_at else None
-        _INSERT.execute(self.conn, values).close()
+        try:
+            _INSERT.execute(self.conn, values).close()
+        except self.conn.dialect.loaded_dbapi.IntegrityError as e:  # Prepared raises the driver's class
+            raise Conflict(f"execution {record.name!r} of flow {record.flow_name!r} already exists") from e
 
     def get_execution(self, flow_name: str, name: str) -> ExecutionRecord | None:
         row = self.conn.execute(
@@ -88,15 +91,17 @@ class ExecutionQueries(Queries):
         query = select(executions).where(executions.c.flow_name == flow_name)
         if status:
             query = query.where(executions.c.status == status)
-        if name_prefix:
-            query = query.where(executions.c.name.startswith(name_prefix, autoescape=True))
+        if name_prefix:  # not LIKE: SQLite's LIKE ignores case, and names are case-sensitive
+            query = query.where(func.substr(executions.c.name, 1, len(name_prefix)) == name_prefix)
         if token:
             parts = decode_token(token, 2)
-            if parts is None:
+            try:
+                started_at = float(parts[0]) if parts else None
+            except ValueError:
+                started_at = None
+            if parts is None or started_at is None:
                 raise InvalidArgument("nextToken is not valid")
-            query = query.where(
-                tuple_(executions.c.started_at, executions.c.id) < (float(parts[0]), parts[1])
-            )
+            query = query.where(tuple_(executions.c.started_at, executions.c.id) < (started_at, parts[1]))
         query = query.order_by(executions.c.started_at.desc(), executions.c.id.desc()).limit(limit + 1)
         rows = [_execution(r) for r in self.conn.execute(query)]
         next_token = None

@@ -5,12 +5,29 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, select, update
 
 from fnflow.errors import InvalidArgument
+from fnflow.store.prepared import Prepared
 from fnflow.store.queries.base import Queries, decode_token, encode_token, from_ts_req, to_ts
 from fnflow.store.records import FlowRecord, Page
 from fnflow.store.schema import definitions, executions, flows, history
+
+# Every execution start reads its flow: keep that off SQLAlchemy's per-call path.
+_GET_FLOW = Prepared(
+    select(
+        flows.c.name,
+        flows.c.id,
+        flows.c.description,
+        flows.c.definition_hash,
+        flows.c.revision,
+        flows.c.created_at,
+        flows.c.updated_at,
+        definitions.c.text,
+    )
+    .join(definitions, definitions.c.hash == flows.c.definition_hash)
+    .where(flows.c.name == bindparam("name"))
+)
 
 
 class FlowQueries(Queries):
@@ -62,23 +79,14 @@ class FlowQueries(Queries):
         return flow
 
     def get_flow(self, name: str) -> FlowRecord | None:
-        row = self.conn.execute(
-            select(flows, definitions.c.text)
-            .join(definitions, definitions.c.hash == flows.c.definition_hash)
-            .where(flows.c.name == name)
-        ).first()
+        cursor = _GET_FLOW.execute(self.conn, {"name": name})
+        row = cursor.fetchone()
+        cursor.close()
         if row is None:
             return None
-        m = row._mapping
+        name, id_, description, digest, revision, created, updated, text = row
         return FlowRecord(
-            m["name"],
-            m["id"],
-            m["description"],
-            m["definition_hash"],
-            m["text"],
-            m["revision"],
-            from_ts_req(m["created_at"]),
-            from_ts_req(m["updated_at"]),
+            name, id_, description, digest, text, revision, from_ts_req(created), from_ts_req(updated)
         )
 
     def list_flows(self, limit: int, token: str | None = None) -> Page:
