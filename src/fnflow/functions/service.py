@@ -84,6 +84,7 @@ class FunctionService:
         self.caller = caller or Caller()
         self._ttl = cache_ttl
         self._records: dict[tuple[str, str], tuple[float, FunctionRecord]] = {}
+        self._specs: dict[tuple[str, str, str, object], FunctionSpec] = {}
 
     async def deploy(self, config: FunctionConfig, code: bytes | None) -> FunctionRecord:
         """Create or update a function; ``code`` is a zip (see ``codepkg``), None keeps the current code."""
@@ -160,13 +161,17 @@ class FunctionService:
         return record
 
     async def _spec(self, record: FunctionRecord) -> FunctionSpec:
+        key = (record.service, record.name, record.code_checksum, record.updated_at)
+        spec = self._specs.get(key)
+        if spec is not None:
+            return spec
         code_dir = self.code_root / record.code_checksum
         if not code_dir.is_dir():
             code = await self.store.read(lambda tx: tx.get_function_code(record.service, record.name))
             if code is None:
                 raise NotFound(f"function {record.service}/{record.name} does not exist")
             code_dir = await asyncio.to_thread(codepkg.unpack, code, self.code_root)
-        return FunctionSpec(
+        spec = FunctionSpec(
             service=record.service,
             name=record.name,
             runtime=record.runtime,
@@ -178,3 +183,6 @@ class FunctionService:
             environment=record.environment,
             max_instances=record.max_instances,
         )
+        self._specs = {k: v for k, v in self._specs.items() if k[:2] != key[:2]}  # one spec per function
+        self._specs[key] = spec
+        return spec

@@ -9,6 +9,7 @@ a flow calls should tolerate a repeat (the request id it receives is stable per 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,9 @@ def result_event(activity: int, pattern: str, result: InvocationResult) -> Event
     except ValueError:
         output = body  # the engine reports that the output is not a JSON object
     return TaskSucceeded(activity, output, started)
+
+
+_target = functools.lru_cache(maxsize=1024)(parse_resource_arn)
 
 
 class TaskRunner:
@@ -87,7 +91,7 @@ class TaskRunner:
     async def _execute(self, task: TaskRecord) -> Event:
         payload = json.loads(task.payload)
         activity: int = task.activity
-        target = parse_resource_arn(payload["resourceArn"])
+        target = _target(payload["resourceArn"])
         if not isinstance(target, FunctionTarget):
             return TaskFailed(
                 activity, RUNTIME_ERROR, f"{payload['resourceArn']}: {task.kind} tasks are not supported yet"

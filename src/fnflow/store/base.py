@@ -1,9 +1,10 @@
 """The store: one interface over SQLite and PostgreSQL; the only place that talks SQL.
 
 Callers hand the store a function of a ``Tx`` (a transaction with domain queries): ``write``
-runs it in a write transaction, ``read`` in a read-only snapshot. A function passed to
-``write`` is one unit of work — one engine decision with its history and scheduled work —
-and is committed whole or not at all.
+runs it in a write transaction, ``read`` in a snapshot (for reading only). A function passed
+to ``write`` is one unit of work — one engine decision with its history and scheduled work —
+and is committed whole or not at all. It may be run more than once (after a rollback caused
+by another job of the same batch), so it must not have effects outside the transaction.
 """
 
 from __future__ import annotations

@@ -1,0 +1,227 @@
+"""Store-level behaviour: transactions, group commit, results after commit, reopen."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from fnflow.errors import Conflict
+from fnflow.store import Store, Tx
+from tests.contract.backends import Backend
+from tests.contract.factories import T0, execution, function, timer
+
+
+class Boom(Exception):
+    pass
+
+
+class Halt(BaseException):
+    """Stands for what must not be swallowed (cancellation); never KeyboardInterrupt in a test."""
+
+
+def setting(store: Store, key: str) -> str | None:
+    return store.read_sync(lambda tx: tx.get_setting(key))
+
+
+def test_ping(store: Store) -> None:
+    assert store.ping() is True
+
+
+def test_write_and_read_return_the_jobs_value(store: Store) -> None:
+    def job(tx: Tx) -> str:
+        tx.set_setting("k", "v")
+        return "done"
+
+    assert store.write_sync(job) == "done"
+    assert store.read_sync(lambda tx: (tx.get_setting("k"), 42)) == ("v", 42)
+
+    def two(tx: Tx) -> int:
+        tx.set_setting("a", "1")
+        tx.set_setting("b", "2")
+        return 2
+
+    async def main() -> tuple[int, str | None]:
+        return await store.write(two), await store.read(lambda tx: tx.get_setting("b"))
+
+    assert asyncio.run(main()) == (2, "2")
+
+
+def test_a_job_sees_its_own_writes(store: Store) -> None:
+    def job(tx: Tx) -> str | None:
+        tx.insert_execution(execution("e1"))
+        tx.set_setting("k", "v")
+        found = tx.get_execution("f", "e1")
+        return tx.get_setting("k") if found else None
+
+    assert store.write_sync(job) == "v"
+
+
+def test_a_failing_job_raises_its_error_and_leaves_nothing_behind(store: Store) -> None:
+    error = Boom("no")
+
+    def job(tx: Tx) -> None:
+        tx.set_setting("k", "v")
+        tx.insert_execution(execution("e1"))
+        raise error
+
+    with pytest.raises(Boom) as caught:
+        store.write_sync(job)
+    assert caught.value is error
+    assert setting(store, "k") is None
+    assert store.read_sync(lambda tx: tx.get_execution("f", "e1")) is None
+
+    async def main() -> None:
+        await store.write(job)
+
+    with pytest.raises(Boom):
+        asyncio.run(main())
+    assert setting(store, "k") is None
+    store.write_sync(lambda tx: tx.set_setting("k", "after"))  # the store still works
+    assert setting(store, "k") == "after"
+
+
+def test_a_failing_job_in_a_batch_does_not_undo_the_others(store: Store, backend: Backend) -> None:
+    """Many concurrent jobs; two fail (a Python error and a database error) after writing."""
+    jobs = 40
+    before = store.write_stats
+
+    def ok(i: int) -> Callable[[Tx], int]:
+        def job(tx: Tx) -> int:
+            tx.set_setting(f"k{i}", str(i))
+            tx.add_timers([timer(f"e{i}", 1, i)])
+            return i
+
+        return job
+
+    def raises(tx: Tx) -> int:
+        tx.set_setting("bad-python", "x")
+        raise Boom("python")
+
+    def violates(tx: Tx) -> int:
+        tx.set_setting("bad-db", "x")
+        tx.insert_execution(execution("dup", id="other-id"))  # the name is taken
+        return -1
+
+    async def main() -> list[Any]:
+        gate = threading.Event()
+
+        def hold(tx: Tx) -> int:  # keeps the writer busy so the rest queue up behind it
+            gate.wait(5)
+            tx.insert_execution(execution("dup"))
+            return -2
+
+        held = asyncio.create_task(store.write(hold))
+        await asyncio.sleep(0)
+        tasks = [asyncio.create_task(store.write(ok(i))) for i in range(jobs)]
+        tasks.insert(jobs // 3, asyncio.create_task(store.write(raises)))
+        tasks.insert(2 * jobs // 3, asyncio.create_task(store.write(violates)))
+        await asyncio.sleep(0)
+        gate.set()
+        assert await held == -2
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert isinstance(results.pop(2 * jobs // 3), Conflict)
+    assert isinstance(results.pop(jobs // 3), Boom)
+    assert results == list(range(jobs))
+    assert [setting(store, f"k{i}") for i in range(jobs)] == [str(i) for i in range(jobs)]
+    assert len(store.read_sync(lambda tx: tx.due_timers(T0.replace(year=2100), 1000))) == jobs
+    assert setting(store, "bad-python") is None
+    assert setting(store, "bad-db") is None
+    if backend.group_commit:  # then these jobs really shared commits (the case this test is about)
+        after = store.write_stats
+        assert after["jobs"] - before["jobs"] == jobs + 3
+        assert after["batches"] - before["batches"] <= 3
+
+
+def test_a_result_is_delivered_only_after_its_commit(store: Store) -> None:
+    """Job ``a`` is answered; at that moment another connection must already see its write.
+
+    ``b`` is queued right behind ``a`` and holds its transaction open until ``a``'s caller has
+    looked (or half a second passed): a store that answered ``a`` before committing would be
+    caught with the write invisible.
+    """
+
+    async def main() -> str | None:
+        gate, looked = threading.Event(), threading.Event()
+
+        def hold(tx: Tx) -> None:
+            gate.wait(5)
+
+        def a(tx: Tx) -> str:
+            tx.set_setting("a", "1")
+            return "a"
+
+        def b(tx: Tx) -> str:
+            looked.wait(0.5)
+            tx.set_setting("b", "1")
+            return "b"
+
+        held = asyncio.create_task(store.write(hold))
+        await asyncio.sleep(0)
+        task_a = asyncio.create_task(store.write(a))
+        await asyncio.sleep(0)
+        task_b = asyncio.create_task(store.write(b))
+        await asyncio.sleep(0)
+        gate.set()
+        assert await task_a == "a"
+        seen = await store.read(lambda tx: tx.get_setting("a"))
+        looked.set()
+        assert await task_b == "b"
+        await held
+        return seen
+
+    assert asyncio.run(main()) == "1"
+
+
+def test_a_job_raising_a_base_exception_fails_only_itself(store: Store) -> None:
+    def halt(tx: Tx) -> None:
+        tx.set_setting("k", "halted")
+        raise Halt
+
+    async def main() -> None:
+        with pytest.raises(Halt):
+            await asyncio.wait_for(store.write(halt), 5)
+        gate = threading.Event()
+        held = asyncio.create_task(store.write(lambda tx: gate.wait(5)))
+        await asyncio.sleep(0)
+        batch = [asyncio.create_task(store.write(job)) for job in (halt, lambda tx: tx.set_setting("j", "1"))]
+        await asyncio.sleep(0)
+        gate.set()
+        await held
+        outcome = await asyncio.wait_for(asyncio.gather(*batch, return_exceptions=True), 5)
+        assert isinstance(outcome[0], Halt) and outcome[1] is None
+        await asyncio.wait_for(store.write(lambda tx: tx.set_setting("after", "1")), 5)
+
+    asyncio.run(main())
+    assert (setting(store, "k"), setting(store, "j"), setting(store, "after")) == (None, "1", "1")
+
+
+def test_data_survives_close_and_reopen(store: Store, open_again: Callable[[], Store]) -> None:
+    def fill(tx: Tx) -> None:
+        tx.put_flow("f", "d", "text", "h1", T0)
+        tx.insert_execution(execution("e1"))
+        tx.add_timers([timer("e1", 1, 5)])
+        tx.put_function(function("fn"), b"code", T0)
+        tx.set_setting("k", "v")
+
+    store.write_sync(fill)
+    before = store.read_sync(
+        lambda tx: (tx.get_flow("f"), tx.get_execution("f", "e1"), tx.get_function("svc", "fn"))
+    )
+    store.close()
+    again = open_again()
+    assert again.ping() is True
+    after = again.read_sync(
+        lambda tx: (tx.get_flow("f"), tx.get_execution("f", "e1"), tx.get_function("svc", "fn"))
+    )
+    assert after == before and None not in after
+    assert again.read_sync(lambda tx: (tx.get_function_code("svc", "fn"), tx.get_setting("k"))) == (
+        b"code",
+        "v",
+    )
+    assert again.read_sync(lambda tx: tx.next_timer_at()) == timer("e1", 1, 5).fire_at
