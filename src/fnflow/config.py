@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fnflow.store import DEFAULT_URL
+DEFAULT_URL = "sqlite:///.fnflow/fnflow.db"
 
 
 def is_loopback(host: str) -> bool:

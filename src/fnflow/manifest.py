@@ -39,14 +39,22 @@ class Manifest:
 
 def _function(base: Path, item: dict[str, Any]) -> tuple[FunctionConfig, bytes]:
     config = FunctionConfig(
-        service=str(item.get("service", DEFAULT_SERVICE)), name=str(item["name"]),
-        runtime=str(item.get("runtime", "python3")), handler=str(item.get("handler", "index.handler")),
-        timeout=float(item.get("timeout", 60)), memory_mb=int(item.get("memoryMB", 128)),
+        service=str(item.get("service", DEFAULT_SERVICE)),
+        name=str(item["name"]),
+        runtime=str(item.get("runtime", "python3")),
+        handler=str(item.get("handler", "index.handler")),
+        timeout=float(item.get("timeout", 60)),
+        memory_mb=int(item.get("memoryMB", 128)),
         max_instances=int(item.get("maxInstances", 4)),
         environment={str(k): str(v) for k, v in (item.get("environment") or {}).items()},
         description=str(item.get("description", "")),
     )
     return config, codepkg.pack_directory(base / str(item["code"]))
+
+
+def _flow(base: Path, item: dict[str, Any]) -> FlowSpec:
+    definition = (base / str(item["definition"])).read_text()
+    return FlowSpec(str(item["name"]), definition, str(item.get("description", "")))
 
 
 def load_manifest(path: Path) -> Manifest:
@@ -56,10 +64,7 @@ def load_manifest(path: Path) -> Manifest:
     try:
         doc = yaml.safe_load(file.read_text()) or {}
         functions = [_function(base, item) for item in doc.get("functions") or []]
-        flows = [
-            FlowSpec(str(item["name"]), (base / str(item["definition"])).read_text(), str(item.get("description", "")))
-            for item in doc.get("flows") or []
-        ]
+        flows = [_flow(base, item) for item in doc.get("flows") or []]
     except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as e:
         raise ValueError(f"{file}: {e}") from None
     return Manifest(file, functions, flows)

@@ -6,21 +6,20 @@ import logging
 from pathlib import Path
 
 import typer
-import uvicorn
 
-from fnflow.api.app import create_app
-from fnflow.app import Fnflow
 from fnflow.config import Settings
 
 
 def serve(
-    db: str | None = typer.Option(None, help="Database URL [env FNFLOW_DB; default sqlite:///.fnflow/fnflow.db]"),
-    host: str | None = typer.Option(None, help="Address to bind [env FNFLOW_HOST; default 127.0.0.1]"),
-    port: int | None = typer.Option(None, help="Port [env FNFLOW_PORT; default 8080]"),
-    auth: str | None = typer.Option(
-        None, help="on|off [env FNFLOW_AUTH]; off is allowed on a loopback address only (the default there)"
+    db: str | None = typer.Option(
+        None, help="Database URL (env FNFLOW_DB; default sqlite:///.fnflow/fnflow.db)"
     ),
-    data_dir: Path | None = typer.Option(None, help="Where function code is unpacked [default .fnflow]"),
+    host: str | None = typer.Option(None, help="Address to bind (env FNFLOW_HOST; default 127.0.0.1)"),
+    port: int | None = typer.Option(None, help="Port (env FNFLOW_PORT; default 8080)"),
+    auth: str | None = typer.Option(
+        None, help="on|off (env FNFLOW_AUTH); off is allowed, and the default, on a loopback address only"
+    ),
+    data_dir: Path | None = typer.Option(None, help="Where function code is unpacked (default .fnflow)"),
     apply: list[Path] = typer.Option([], help="Deploy the functions and flows of these example directories"),
     log_level: str = typer.Option("info", help="debug, info, warning or error"),
 ) -> None:
@@ -39,8 +38,20 @@ def serve(
     except ValueError as e:
         typer.echo(f"fnflow: {e}", err=True)
         raise typer.Exit(2) from None
+    # Imported here: every other command would pay for loading the server (about 1.5 s).
+    import uvicorn
+
+    from fnflow.api.app import create_app
+    from fnflow.app import Fnflow
+
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     fnflow = Fnflow(settings, apply=apply)
-    config = uvicorn.Config(create_app(fnflow), host=settings.host, port=settings.port, log_level=log_level,
-                            access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        create_app(fnflow),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+    )
     uvicorn.Server(config).run()

@@ -24,7 +24,10 @@ class FlowService:
         self.store = store
 
     async def put(self, name: str, definition: str, description: str = "") -> tuple[FlowRecord, bool]:
-        """Create or update a flow from FDL text; returns (flow, created). Running executions keep their definition."""
+        """Create or update a flow from FDL text; returns (flow, created).
+
+        Running executions keep the definition they started with.
+        """
         check_name("flow", name)
         parse_flow(definition, expected_name=name)  # raises InvalidDefinition with every problem found
         digest = definition_hash(definition)

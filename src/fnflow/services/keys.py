@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from datetime import UTC, datetime
 
 from fnflow.errors import InvalidArgument, NotFound, Unauthorized
@@ -25,9 +26,13 @@ def new_key(scope: str, description: str = "") -> ApiKeyRecord:
 
 
 class KeyService:
-    def __init__(self, store: Store) -> None:
+    """Keys are cached for ``ttl`` seconds: a key deleted elsewhere (``fnflow keys delete``,
+    another node) stops working within that time; deleted through this server, at once."""
+
+    def __init__(self, store: Store, ttl: float = 5.0) -> None:
         self.store = store
-        self._cache: dict[str, ApiKeyRecord] = {}
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, ApiKeyRecord]] = {}
 
     async def create(self, scope: str, description: str = "") -> ApiKeyRecord:
         record = new_key(scope, description)
@@ -36,12 +41,13 @@ class KeyService:
 
     async def lookup(self, key_id: str) -> ApiKeyRecord | None:
         cached = self._cache.get(key_id)
-        if cached is not None:
-            return cached
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
         record = await self.store.read(lambda tx: tx.get_key(key_id))
         if record is not None and record.enabled:
-            self._cache[key_id] = record
+            self._cache[key_id] = (time.monotonic(), record)
             return record
+        self._cache.pop(key_id, None)
         return None
 
     async def authenticate(self, key_id: str, secret: str) -> ApiKeyRecord:

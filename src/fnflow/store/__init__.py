@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fnflow.config import DEFAULT_URL
 from fnflow.store.base import Store
 from fnflow.store.records import (
     ApiKeyRecord,
@@ -14,8 +15,6 @@ from fnflow.store.records import (
     TimerRecord,
 )
 from fnflow.store.tx import Tx
-
-DEFAULT_URL = "sqlite:///.fnflow/fnflow.db"
 
 
 def open_store(url: str = DEFAULT_URL, **options: str) -> Store:

@@ -1,0 +1,164 @@
+"""``fnflow fn``: deploy, invoke, show, list and delete functions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fnflow.cli import render
+from fnflow.cli.common import EXIT_FAILED, Format, Output, Url, connect, emit, fail, read_arg
+from fnflow.client import Function
+from fnflow.client.api import DEFAULT_SERVICE
+
+app = typer.Typer(help="Deploy, invoke, show, list and delete functions.", no_args_is_help=True)
+
+Service = Annotated[str, typer.Option("--service", "-s", help="The service the function belongs to.")]
+
+
+def show(f: Function) -> str:
+    return render.fields(
+        [
+            ("function", f"{f.service}/{f.name}"),
+            ("runtime", f.runtime),
+            ("handler", f.handler),
+            ("timeout", f"{f.timeout:g}s"),
+            ("memory", f"{f.memory_mb} MB"),
+            ("max instances", str(f.max_instances)),
+            ("environment", " ".join(f"{k}={v}" for k, v in sorted(f.environment.items()))),
+            ("description", f.description),
+            ("code sha256", f.code_checksum),
+            ("created", render.when(f.created_time)),
+            ("modified", render.when(f.last_modified_time)),
+        ]
+    )
+
+
+def _environment(pairs: list[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
+        env[key] = value
+    return env
+
+
+@app.command()
+def deploy(
+    name: str,
+    code: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            file_okay=False,
+            help="Directory with the code (zipped and uploaded); omit to keep the code.",
+        ),
+    ] = None,
+    service: Service = DEFAULT_SERVICE,
+    runtime: Annotated[str, typer.Option(help="Language runtime.")] = "python3",
+    handler: Annotated[str, typer.Option(help="module.function to call.")] = "index.handler",
+    timeout: Annotated[float, typer.Option(help="Seconds an invocation may run.")] = 60,
+    memory: Annotated[int, typer.Option(help="Memory in MB.")] = 128,
+    max_instances: Annotated[int, typer.Option(help="Instances running at once, at most.")] = 4,
+    env: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE environment variable; repeat for more.")
+    ] = None,
+    description: Annotated[str, typer.Option(help="What the function does.")] = "",
+    url: Url = None,
+    output: Output = Format.text,
+) -> None:
+    """Create or update a function.
+
+    Example:
+
+        fnflow fn deploy hello --code ./hello --handler index.handler --env GREETING=hi
+    """
+    environment = _environment(env or [])
+    with connect(url) as client:
+        function = client.deploy_function(
+            name,
+            code,
+            service=service,
+            runtime=runtime,
+            handler=handler,
+            timeout=timeout,
+            memory_mb=memory,
+            max_instances=max_instances,
+            environment=environment,
+            description=description,
+        )
+    emit(output, function.raw, lambda: show(function))
+
+
+@app.command()
+def invoke(
+    name: str,
+    service: Service = DEFAULT_SERVICE,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data", "-d", help="The event: text, or @file. Default: stdin unless it is a terminal."
+        ),
+    ] = None,
+    url: Url = None,
+) -> None:
+    """Invoke a function synchronously and print what it returns; exit 1 if it failed.
+
+    Examples:
+
+        fnflow fn invoke hello --data '{"name": "fnflow"}'
+        echo '{"name": "fnflow"}' | fnflow fn invoke hello
+    """
+    if data is not None:
+        payload = read_arg(data, "--data")
+    else:
+        payload = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
+    with connect(url) as client:
+        result = client.invoke_function(name, payload, service)
+    sys.stdout.buffer.write(result.body)
+    if sys.stdout.isatty() and not result.body.endswith(b"\n"):
+        sys.stdout.buffer.write(b"\n")  # keep the prompt on its own line
+    sys.stdout.flush()
+    if not result.ok:
+        fail(f"the function failed ({result.error_type}, request {result.request_id})", EXIT_FAILED)
+
+
+@app.command("list")
+def list_(
+    service: Annotated[str | None, typer.Option("--service", "-s", help="Only this service's.")] = None,
+    url: Url = None,
+    output: Output = Format.text,
+) -> None:
+    """List functions."""
+    with connect(url) as client:
+        functions = client.list_functions(service)
+    rows = [
+        (f.service, f.name, f.runtime, f.handler, f"{f.timeout:g}s", render.when(f.last_modified_time))
+        for f in functions
+    ]
+    emit(
+        output,
+        {"functions": [f.raw for f in functions]},
+        lambda: render.table(("SERVICE", "NAME", "RUNTIME", "HANDLER", "TIMEOUT", "MODIFIED"), rows),
+    )
+
+
+@app.command()
+def get(name: str, service: Service = DEFAULT_SERVICE, url: Url = None, output: Output = Format.text) -> None:
+    """Show a function's settings."""
+    with connect(url) as client:
+        function = client.get_function(name, service)
+    emit(output, function.raw, lambda: show(function))
+
+
+@app.command()
+def delete(
+    name: str, service: Service = DEFAULT_SERVICE, url: Url = None, output: Output = Format.text
+) -> None:
+    """Delete a function."""
+    with connect(url) as client:
+        client.delete_function(name, service)
+    emit(output, None, lambda: f"deleted function {service}/{name}")

@@ -1,0 +1,138 @@
+"""``fnflow keys``: API keys, made and removed directly in the database.
+
+Directly, not through the API, because the first admin key has to exist before a server that
+requires keys can be asked for anything. The store is imported only when a keys command runs,
+so that the other commands start quickly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fnflow.cli import render
+from fnflow.cli.common import Format, Output, emit, fail
+
+if TYPE_CHECKING:
+    from fnflow.store import ApiKeyRecord, Store
+
+
+app = typer.Typer(
+    help="Create, list and delete API keys (directly in the database, so it works before any key exists).",
+    no_args_is_help=True,
+)
+
+
+class Scope(StrEnum):
+    admin = "admin"
+    invoke = "invoke"
+    report_task = "report-task"
+
+
+Db = Annotated[
+    str | None,
+    typer.Option(
+        "--db", envvar="FNFLOW_DB", help="The server's database URL (default sqlite:///.fnflow/fnflow.db)."
+    ),
+]
+
+
+@contextmanager
+def _store(db: str | None) -> Iterator[Store]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from fnflow.store import DEFAULT_URL, open_store
+
+    url = db or DEFAULT_URL
+    try:
+        store = open_store(url)
+    except (OSError, ValueError, NotImplementedError, SQLAlchemyError) as e:
+        fail(f"cannot open the database {url}: {e}")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _json(key: ApiKeyRecord) -> dict[str, object]:
+    from fnflow.fdl.timestamps import format_timestamp
+
+    return {
+        "id": key.id,
+        "scope": key.scope,
+        "description": key.description,
+        "createdTime": format_timestamp(key.created_at),
+        "enabled": key.enabled,
+    }
+
+
+@app.command()
+def create(
+    scope: Annotated[
+        Scope,
+        typer.Option(
+            help="admin: everything; invoke: run flows and functions, no changes; report-task: only that."
+        ),
+    ],
+    description: Annotated[str, typer.Option(help="Who or what uses the key.")] = "",
+    db: Db = None,
+    output: Output = Format.text,
+) -> None:
+    """Create a key and print its id and secret, once (the secret cannot be shown again).
+
+    Example, for a server that requires keys:
+
+        fnflow keys create --scope admin --description ops
+        fnflow server --auth on
+        export FNFLOW_API_KEY=<id>:<secret>
+    """
+    from fnflow.services.keys import new_key
+
+    key = new_key(scope.value, description)
+    with _store(db) as store:
+        store.write_sync(lambda tx: tx.put_key(key))
+    emit(
+        output,
+        {**_json(key), "secret": key.secret},
+        lambda: (
+            f"created {key.scope} key {key.id}\n"
+            f"secret: {key.secret}\n"
+            "The secret is shown only now. Clients take both as:\n"
+            f"  FNFLOW_API_KEY={key.id}:{key.secret}"
+        ),
+    )
+
+
+@app.command("list")
+def list_(db: Db = None, output: Output = Format.text) -> None:
+    """List keys: id, scope, created (never their secrets)."""
+    with _store(db) as store:
+        keys = store.read_sync(lambda tx: tx.list_keys())
+    rows = [
+        (
+            k.id,
+            k.scope,
+            render.when(k.created_at),
+            "yes" if k.enabled else "no",
+            render.clip(k.description, 60),
+        )
+        for k in keys
+    ]
+    emit(
+        output,
+        {"keys": [_json(k) for k in keys]},
+        lambda: render.table(("ID", "SCOPE", "CREATED", "ENABLED", "DESCRIPTION"), rows),
+    )
+
+
+@app.command()
+def delete(key_id: str, db: Db = None, output: Output = Format.text) -> None:
+    """Delete a key. A running server may accept it until it restarts (it caches keys)."""
+    with _store(db) as store:
+        if not store.write_sync(lambda tx: tx.delete_key(key_id)):
+            fail(f"key {key_id!r} does not exist")
+    emit(output, None, lambda: f"deleted key {key_id}")

@@ -1,0 +1,30 @@
+"""``fnflow``: the command groups, assembled."""
+
+from __future__ import annotations
+
+import typer
+
+from fnflow.cli import apply, executions, flows, functions, keys, server, tasks
+
+app = typer.Typer(
+    name="fnflow",
+    help="Self-hosted serverless: durable FDL workflows and functions invoked sync or async.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("server")(server.serve)
+app.add_typer(flows.app, name="flow")
+app.add_typer(executions.app, name="exec")
+app.add_typer(tasks.app, name="task")
+app.add_typer(functions.app, name="fn")
+app.command("apply")(apply.apply)
+app.add_typer(keys.app, name="keys")
+
+
+@app.callback()
+def _root() -> None:
+    """fnflow: durable FDL workflows and functions invoked sync or async, self-hosted."""
+
+
+def main() -> None:
+    app()

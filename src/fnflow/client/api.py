@@ -1,0 +1,340 @@
+"""``fnflow.Client``: a typed, synchronous client for the native API (``/api/v1``) over httpx."""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from fnflow import __version__
+from fnflow.client.errors import ApiError, ConnectionError, api_error
+from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invocation, Page
+from fnflow.functions import codepkg
+
+T = TypeVar("T")
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+DEFAULT_SERVICE = "default"
+MAX_WAIT = 60.0  # the longest long-poll the server grants at once
+POLL_FLOOR = 0.2  # never ask again sooner than this when the server answers a long-poll early
+
+
+class Client:
+    """A connection to one fnflow server.
+
+    ``url`` defaults to ``$FNFLOW_URL`` (else ``http://127.0.0.1:8080``), ``api_key`` to
+    ``$FNFLOW_API_KEY`` (``<key id>:<secret>``, as ``fnflow keys create`` prints it; needed when the
+    server runs with auth on; ``""`` sends none). ``timeout`` bounds each request, plus the time a
+    long-poll asks for. Errors the server reports raise :class:`ApiError` (``NotFoundError``,
+    ``ConflictError``…); an unreachable server raises :class:`ConnectionError`. Use it as a context
+    manager, or ``close()`` it.
+
+        with Client() as fnf:
+            run = fnf.start_execution("poll-job", {"delay": 1})
+            print(fnf.wait_execution("poll-job", run.name, timeout=60).output)
+    """
+
+    def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 30.0) -> None:
+        self.url = (url or os.environ.get("FNFLOW_URL") or DEFAULT_URL).rstrip("/")
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"the server URL {self.url!r} must start with http:// or https://")
+        key = os.environ.get("FNFLOW_API_KEY") if api_key is None else api_key
+        headers = {"User-Agent": f"fnflow-client/{__version__}"}
+        if key:
+            if ":" not in key:
+                raise ValueError("an API key has the form <key id>:<secret> (as `fnflow keys create` prints)")
+            headers["Authorization"] = f"Bearer {key}"
+        self.timeout = timeout
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    # --- flows ------------------------------------------------------------------------------------
+
+    def put_flow(self, name: str, definition: str, description: str = "") -> Flow:
+        """Create a flow, or make ``definition`` (FDL, YAML or JSON text) its current one.
+
+        Running executions keep the definition they started with. An invalid definition raises
+        ``InvalidArgumentError`` whose ``errors`` locate every problem (line, column, step).
+        """
+        body = {"definition": definition, "description": description}
+        return Flow.from_json(self._json("PUT", _path("flows", name), json=body))
+
+    def get_flow(self, name: str) -> Flow:
+        """One flow with its current definition."""
+        return Flow.from_json(self._json("GET", _path("flows", name)))
+
+    def list_flows(self, limit: int = 60, next_token: str | None = None) -> Page[Flow]:
+        """One page of flows, by name."""
+        params = {"limit": limit, "nextToken": next_token}
+        return Page.from_json(self._json("GET", _path("flows"), params=params), "flows", Flow.from_json)
+
+    def iter_flows(self, page_size: int = 100) -> Iterator[Flow]:
+        """Every flow, fetching pages as the iteration needs them."""
+        return _items(lambda token: self.list_flows(page_size, token))
+
+    def delete_flow(self, name: str) -> None:
+        """Delete a flow and its finished executions (ConflictError while some still run)."""
+        self._call("DELETE", _path("flows", name))
+
+    # --- executions -------------------------------------------------------------------------------
+
+    def start_execution(
+        self, flow: str, input: Mapping[str, Any] | None = None, name: str | None = None
+    ) -> Execution:
+        """Start an execution with a JSON object as input.
+
+        Starting again with the same ``name`` and input returns the existing execution (safe to
+        retry); the same name with a different input raises ``ConflictError``.
+        """
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["name"] = name
+        if input is not None:
+            body["input"] = dict(input)
+        return Execution.from_json(self._json("POST", _path("flows", flow, "executions"), json=body))
+
+    def describe_execution(self, flow: str, name: str, wait: float = 0) -> Execution:
+        """One execution; with ``wait`` > 0 (at most 60 s) the server holds the answer until it ends."""
+        params = {"wait": wait} if wait > 0 else None
+        response = self._json("GET", _path("flows", flow, "executions", name), params=params, extra_wait=wait)
+        return Execution.from_json(response)
+
+    def wait_execution(self, flow: str, name: str, timeout: float | None = None) -> Execution:
+        """Long-poll until the execution finishes or ``timeout`` seconds pass (None: no limit).
+
+        Returns the execution as last seen: check ``finished`` (still running at the timeout)
+        and ``succeeded``.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = MAX_WAIT if deadline is None else max(0.0, min(MAX_WAIT, deadline - time.monotonic()))
+            asked = time.monotonic()
+            execution = self.describe_execution(flow, name, wait)
+            if execution.finished or wait <= 0:
+                return execution
+            time.sleep(max(0.0, min(POLL_FLOOR, wait) - (time.monotonic() - asked)))
+
+    def list_executions(
+        self,
+        flow: str,
+        status: str | None = None,
+        name_prefix: str | None = None,
+        limit: int = 60,
+        next_token: str | None = None,
+    ) -> Page[Execution]:
+        """One page of a flow's executions, optionally only those with ``status`` or ``name_prefix``."""
+        params = {"status": status, "namePrefix": name_prefix, "limit": limit, "nextToken": next_token}
+        response = self._json("GET", _path("flows", flow, "executions"), params=params)
+        return Page.from_json(response, "executions", Execution.from_json)
+
+    def iter_executions(
+        self, flow: str, status: str | None = None, name_prefix: str | None = None, page_size: int = 100
+    ) -> Iterator[Execution]:
+        """Every matching execution, fetching pages as the iteration needs them."""
+        return _items(lambda token: self.list_executions(flow, status, name_prefix, page_size, token))
+
+    def get_history(self, flow: str, name: str) -> list[HistoryEvent]:
+        """The execution's whole history, oldest event first (all pages)."""
+
+        def page(token: str | None) -> Page[HistoryEvent]:
+            params = {"limit": 1000, "nextToken": token}
+            response = self._json("GET", _path("flows", flow, "executions", name, "history"), params=params)
+            return Page.from_json(response, "events", HistoryEvent.from_json)
+
+        return list(_items(page))
+
+    def stop_execution(self, flow: str, name: str, error: str = "", cause: str = "") -> Execution:
+        """Stop a running execution (status Stopped, with ``error`` and ``cause`` recorded)."""
+        path = _path("flows", flow, "executions", name, "stop")
+        return Execution.from_json(self._json("POST", path, json={"error": error, "cause": cause}))
+
+    # --- waitForCallback tasks --------------------------------------------------------------------
+
+    def report_task_succeeded(self, token: str, output: Any) -> None:
+        """ReportTaskSucceeded: the step waiting with ``token`` continues with ``output`` (a JSON value)."""
+        self._call("POST", _path("tasks", "succeed"), json={"taskToken": token, "output": output})
+
+    def report_task_failed(self, token: str, error: str, cause: str = "") -> None:
+        """ReportTaskFailed: the step waiting with ``token`` fails with ``error`` (retry and catch apply)."""
+        self._call("POST", _path("tasks", "fail"), json={"taskToken": token, "error": error, "cause": cause})
+
+    # --- functions --------------------------------------------------------------------------------
+
+    def deploy_function(
+        self,
+        name: str,
+        code_dir: Path | None = None,
+        *,
+        service: str = DEFAULT_SERVICE,
+        runtime: str = "python3",
+        handler: str = "index.handler",
+        timeout: float = 60,
+        memory_mb: int = 128,
+        max_instances: int = 4,
+        environment: Mapping[str, str] | None = None,
+        description: str = "",
+        code_zip: bytes | None = None,
+    ) -> Function:
+        """Create or update a function with the code in ``code_dir`` (zipped here).
+
+        ``code_zip`` passes an already packed zip instead; with neither, the deployed code stays
+        and only the settings change.
+        """
+        if code_dir is not None and code_zip is not None:
+            raise ValueError("pass code_dir or code_zip, not both")
+        code = codepkg.pack_directory(code_dir) if code_dir is not None else code_zip
+        body: dict[str, Any] = {
+            "runtime": runtime,
+            "handler": handler,
+            "timeout": timeout,
+            "memoryMB": memory_mb,
+            "maxInstances": max_instances,
+            "environment": dict(environment or {}),
+            "description": description,
+        }
+        if code is not None:
+            body["code"] = base64.b64encode(code).decode()
+        return Function.from_json(self._json("PUT", _path("functions", service, name), json=body))
+
+    def invoke_function(self, name: str, payload: bytes = b"", service: str = DEFAULT_SERVICE) -> Invocation:
+        """Invoke synchronously with ``payload`` as the event.
+
+        A failing function is a result (``error_type`` set), not an exception. There is no read
+        timeout: the server stops the function at its own ``timeout``.
+        """
+        response = self._call(
+            "POST", _path("functions", service, name, "invoke"), content=payload, extra_wait=None
+        )
+        error_type, request_id = (
+            response.headers.get("x-fc-error-type"),
+            response.headers.get("x-fc-request-id"),
+        )
+        return Invocation(response.content, error_type, request_id or "")
+
+    def list_functions(self, service: str | None = None) -> list[Function]:
+        """Every function, or those of one ``service``."""
+        response = self._json("GET", _path("functions"), params={"service": service})
+        return [Function.from_json(f) for f in response["functions"]]
+
+    def get_function(self, name: str, service: str = DEFAULT_SERVICE) -> Function:
+        """One function's settings and code checksum."""
+        return Function.from_json(self._json("GET", _path("functions", service, name)))
+
+    def delete_function(self, name: str, service: str = DEFAULT_SERVICE) -> None:
+        """Delete a function and stop its warm instances."""
+        self._call("DELETE", _path("functions", service, name))
+
+    # --- everything else --------------------------------------------------------------------------
+
+    def health(self) -> bool:
+        """True when the server and its database answer, False when the server reports it is not ready."""
+        try:
+            self._call("GET", "/healthz")
+        except ApiError as e:
+            if e.status == 503:
+                return False
+            raise
+        return True
+
+    def apply(
+        self, path: Path, progress: Callable[[Function | Flow], None] | None = None
+    ) -> list[Function | Flow]:
+        """Deploy what the ``fnflow.yaml`` manifests at ``path`` list (per manifest: functions, then flows).
+
+        ``progress`` is called with each function and flow as it is deployed. A manifest that
+        cannot be read raises ValueError before anything of it is deployed.
+        """
+        from fnflow.manifest import find_manifests  # imports server-side modules; only apply needs them
+
+        done: list[Function | Flow] = []
+
+        def record(item: Function | Flow) -> None:
+            done.append(item)
+            if progress is not None:
+                progress(item)
+
+        for manifest in find_manifests(Path(path)):
+            for config, code in manifest.functions:
+                record(
+                    self.deploy_function(
+                        config.name,
+                        service=config.service,
+                        runtime=config.runtime,
+                        handler=config.handler,
+                        timeout=config.timeout,
+                        memory_mb=config.memory_mb,
+                        max_instances=config.max_instances,
+                        environment=config.environment,
+                        description=config.description,
+                        code_zip=code,
+                    )
+                )
+            for flow in manifest.flows:
+                record(self.put_flow(flow.name, flow.definition, flow.description))
+        return done
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        extra_wait: float | None = 0.0,
+    ) -> httpx.Response:
+        """One request; ``extra_wait`` is how much longer than usual the answer may take (None: no limit)."""
+        timeout = httpx.Timeout(self.timeout, read=None if extra_wait is None else self.timeout + extra_wait)
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = self._http.request(
+                method, path, json=json, params=query, content=content, timeout=timeout
+            )
+        except httpx.TimeoutException as e:
+            raise ConnectionError(self.url, f"no answer in time ({type(e).__name__})") from e
+        except httpx.TransportError as e:
+            raise ConnectionError(self.url, str(e) or type(e).__name__) from e
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            raise api_error(response.status_code, body, response.text)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._call(method, path, **kwargs).json()
+
+
+def _path(*segments: str) -> str:
+    return "/api/v1/" + "/".join(quote(s, safe="") for s in segments)
+
+
+def _items(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        yield from page.items
+        token = page.next_token
+        if not token:
+            return
