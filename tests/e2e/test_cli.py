@@ -15,32 +15,12 @@ import pytest
 
 from fnflow import Client
 from fnflow.testing import ServerProcess, free_port
+from tests.e2e.definitions import APPROVE, REJECT
 
 pytestmark = pytest.mark.e2e
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-REJECT = """\
-version: v1
-type: flow
-steps:
-  - type: fail
-    name: Reject
-    error: Rejected
-    cause: not today
-"""
-APPROVE = """\
-version: v1
-type: flow
-steps:
-  - type: task
-    name: Approve
-    resourceArn: acs:fc:::services/default/functions/ask
-    pattern: waitForCallback
-    inputMappings:
-      - target: token
-        source: $context.task.token
-"""
 HANDLERS = """\
 import json
 

@@ -24,6 +24,7 @@ from fnflow import (
 from fnflow.services.keys import new_key
 from fnflow.store import ApiKeyRecord, Tx, open_store
 from fnflow.testing import ServerProcess, free_port
+from tests.e2e.definitions import APPROVE, REJECT
 
 pytestmark = pytest.mark.e2e
 
@@ -46,27 +47,6 @@ steps:
   - type: wait
     name: Sleep
     duration: 120
-"""
-REJECT = """\
-version: v1
-type: flow
-steps:
-  - type: fail
-    name: Reject
-    error: Rejected
-    cause: not today
-"""
-APPROVE = """\
-version: v1
-type: flow
-steps:
-  - type: task
-    name: Approve
-    resourceArn: acs:fc:::services/default/functions/ask
-    pattern: waitForCallback
-    inputMappings:
-      - target: token
-        source: $context.task.token
 """
 HANDLERS = """\
 import json

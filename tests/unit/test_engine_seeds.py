@@ -15,56 +15,15 @@ from typing import Any
 import pytest
 
 from fnflow.engine import ScheduleTask, Status
+from tests.seed_flows import POLL_FOR_TASK_STATUS
+from tests.seed_flows import SAGA as SAGA_FLOW
 
 try:
     from engine_harness import T0, Harness, load
 except ImportError:  # pragma: no cover - tests/unit imported as a package
     from tests.unit.engine_harness import T0, Harness, load
 
-POLL = load("""
-version: v1
-type: flow
-steps:
-  - type: task
-    name: StartJob
-    resourceArn: acs:fc:cn-hangzhou:1234567890:services/fnf-demo/functions/StartJob
-  - type: pass
-    name: Init
-    outputMappings:
-      - target: try_count
-        source: 0
-  - type: wait
-    name: Wait10s
-    duration: 10
-  - type: task
-    name: GetJobStatus
-    resourceArn: acs:fc:cn-hangzhou:1234567890:services/fnf-demo/functions/GetJobStatus
-    inputMappings:
-      - target: job_id
-        source: $local.job_id
-      - target: delay
-        source: $input.delay
-      - target: try_count
-        source: $local.try_count
-  - type: choice
-    name: CheckJobComplete
-    inputMappings:
-      - target: status
-        source: $local.job_status
-      - target: try_count
-        source: $local.try_count
-    choices:
-      - condition: $.status == "success"
-        goto: JobSucceeded
-      - condition: $.try_count > 3
-        goto: JobFailed
-      - condition: $.status == "running"
-        goto: Wait10s
-  - type: succeed
-    name: JobSucceeded
-  - type: fail
-    name: JobFailed
-""")
+POLL = load(POLL_FOR_TASK_STATUS)
 
 
 def poll_functions(started: list[datetime]) -> Any:
@@ -138,75 +97,7 @@ def test_poll_loop_survives_a_stop_while_waiting() -> None:
     assert h.trace()[-3:] == ["StepExited:Init", "StepEntered:Wait10s", "ExecutionStopped"]
 
 
-SAGA = load("""
-version: v1
-type: flow
-steps:
-  - type: task
-    resourceArn: acs:fc:cn-shanghai:1234567890:services/fnf-demo/functions/Operation
-    name: BuyTrainTicket
-    inputMappings:
-      - target: operation
-        source: buy_train_ticket
-      - target: buy_train_ticket
-        source: $input.buy_train_ticket_result
-    catch:
-      - errors:
-          - FC.Unknown
-        goto: OrderFailed
-  - type: task
-    resourceArn: acs:fc:cn-shanghai:1234567890:services/fnf-demo/functions/Operation
-    name: ReserveFlight
-    inputMappings:
-      - target: operation
-        source: reserve_flight
-      - target: reserve_flight
-        source: $input.reserve_flight_result
-    catch:
-      - errors:
-          - FC.Unknown
-        goto: CancelTrainTicket
-  - type: task
-    resourceArn: acs:fc:cn-shanghai:1234567890:services/fnf-demo/functions/Operation
-    name: ReserveHotel
-    inputMappings:
-      - target: operation
-        source: reserve_hotel
-      - target: reserve_hotel
-        source: $input.reserve_hotel_result
-    retry:
-      - errors:
-          - FC.Unknown
-        intervalSeconds: 1
-        maxAttempts: 3
-        multiplier: 2
-    catch:
-      - errors:
-          - FC.Unknown
-        goto: CancelFlight
-  - type: succeed
-    name: OrderSucceeded
-  - type: task
-    resourceArn: acs:fc:cn-shanghai:1234567890:services/fnf-demo/functions/Operation
-    name: CancelFlight
-    inputMappings:
-      - target: operation
-        source: cancel_flight
-      - target: reserve_flight_txnID
-        source: $local.reserve_flight_txnID
-  - type: task
-    resourceArn: acs:fc:cn-shanghai:1234567890:services/fnf-demo/functions/Operation
-    name: CancelTrainTicket
-    inputMappings:
-      - target: operation
-        source: cancel_train_ticket
-      - target: buy_train_ticket_txnID
-        source: $local.buy_train_ticket_txnID
-  - type: fail
-    name: OrderFailed
-    error: OrderFailed
-    cause: the order could not be completed
-""")
+SAGA = load(SAGA_FLOW)
 
 
 def operation(failures: dict[str, int]) -> Any:
