@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from fnflow.functions import codepkg
-from fnflow.functions.service import DEFAULT_SERVICE, FunctionConfig
+from fnflow.functions.config import DEFAULT_SERVICE, FunctionConfig
 
 MANIFEST = "fnflow.yaml"
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fnflow.api.auth import Admin, Invoke
 from fnflow.api.schemas import FunctionIn, FunctionList, FunctionOut
 from fnflow.errors import InvalidArgument
-from fnflow.functions.service import FunctionConfig
+from fnflow.functions.config import FunctionConfig
 
 router = APIRouter(prefix="/api/v1/functions", tags=["functions"])
 

@@ -8,7 +8,6 @@ a deploy or delete on this node drops the cached entry at once.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,48 +15,10 @@ from pathlib import Path
 
 from fnflow.errors import InvalidArgument, NotFound
 from fnflow.functions import codepkg
+from fnflow.functions.config import FunctionConfig
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.spec import FunctionSpec, InvocationContext, InvocationResult
 from fnflow.store import FunctionRecord, Store, Tx
-
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
-HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$")
-RUNTIMES = ("python3",)
-DEFAULT_SERVICE = "default"
-
-
-@dataclass(frozen=True)
-class FunctionConfig:
-    """What a user deploys (everything but the code)."""
-
-    service: str
-    name: str
-    runtime: str = "python3"
-    handler: str = "index.handler"
-    timeout: float = 60.0
-    memory_mb: int = 128
-    max_instances: int = 4
-    environment: dict[str, str] | None = None
-    description: str = ""
-
-    def validate(self) -> None:
-        for what, value in (("service", self.service), ("function", self.name)):
-            if not NAME.match(value):
-                raise InvalidArgument(f"{what} name {value!r} must match [A-Za-z_][A-Za-z0-9_-]{{0,127}}")
-        if self.runtime not in RUNTIMES:
-            raise InvalidArgument(
-                f"runtime {self.runtime!r} is not supported (use one of: {', '.join(RUNTIMES)})"
-            )
-        if not HANDLER.match(self.handler):
-            raise InvalidArgument(
-                f"handler {self.handler!r} must look like module.function, e.g. index.handler"
-            )
-        if not 0 < self.timeout <= 86_400:
-            raise InvalidArgument("timeout must be between 1 and 86400 seconds")
-        if not 64 <= self.memory_mb <= 32_768:
-            raise InvalidArgument("memoryMB must be between 64 and 32768")
-        if not 1 <= self.max_instances <= 1000:
-            raise InvalidArgument("maxInstances must be between 1 and 1000")
 
 
 @dataclass(frozen=True)
@@ -90,7 +51,9 @@ class FunctionService:
         """Create or update a function; ``code`` is a zip (see ``codepkg``), None keeps the current code."""
         config.validate()
         checksum = ""
-        if code is not None:
+        if code is None and not config.needs_code:
+            code = b""  # command and http functions may come without code
+        elif code is not None:
             try:
                 codepkg.check(code)
             except ValueError as e:
@@ -105,8 +68,9 @@ class FunctionService:
             timeout=config.timeout,
             memory_mb=config.memory_mb,
             max_instances=config.max_instances,
-            environment=dict(config.environment or {}),
+            environment=dict(config.environment),
             description=config.description,
+            options=config.options(),
         )
         now = datetime.now(UTC)
 

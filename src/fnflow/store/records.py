@@ -81,6 +81,7 @@ class FunctionRecord:
     description: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # runtime settings, annotations, async policy
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,7 @@ functions = Table(
     Column("description", Text, nullable=False, default=""),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("options", Text, nullable=False, default="{}"),  # runtime settings, annotations, async policy
 )
 
 api_keys = Table(
@@ -136,3 +137,78 @@ settings = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# Asynchronous calls (/async-function, FC async invocation): the request, its state and its result.
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", String(128), primary_key=True),  # the X-Call-Id
+    Column("service", String(128), nullable=False),
+    Column("function", String(128), nullable=False),
+    Column("queue", String(64), nullable=False, default=""),
+    Column("status", String(16), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("query", Text, nullable=False),
+    Column("headers", Text, nullable=False),  # JSON list of [name, value]
+    Column("body", LargeBinary, nullable=False),
+    Column("callback_url", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("run_at", Float, nullable=False),  # when the next attempt may start
+    Column("expires_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("lease_owner", String(64)),
+    Column("lease_until", Float),
+    Column("result_status", Integer),
+    Column("result_headers", Text),
+    Column("result_body", LargeBinary),
+    Column("error", Text),
+    Column("dead", Boolean, nullable=False, default=False),  # in the dead-letter list
+    Column("task_execution", String(36)),  # a flow task step waiting for this call (pattern sync)
+    Column("task_activity", Integer),
+)
+Index("ix_calls_status_run_at", calls.c.status, calls.c.run_at)
+Index("ix_calls_function", calls.c.service, calls.c.function, calls.c.created_at)
+Index("ix_calls_lease", calls.c.lease_until)
+
+# Outgoing HTTP posts that must be delivered: callbacks and destinations of finished calls.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),  # callback | on_success | on_failure
+    Column("target", Text, nullable=False),  # a URL or a function
+    Column("headers", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),  # Pending | Delivered | Failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False),
+    Column("run_at", Float, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", Float),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float),
+)
+Index("ix_deliveries_call", deliveries.c.call_id)
+Index("ix_deliveries_status_run_at", deliveries.c.status, deliveries.c.run_at)
+
+# The built-in request bin (/bin/{name}): the last requests each bin received.
+bin_requests = Table(
+    "bin_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bin", String(128), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("query", Text, nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", Float, nullable=False),
+)
+Index("ix_bin_requests_bin", bin_requests.c.bin, bin_requests.c.id)

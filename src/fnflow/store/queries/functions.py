@@ -30,6 +30,7 @@ def _function(row: Row[Any]) -> FunctionRecord:
         description=m["description"],
         created_at=from_ts(m["created_at"]),
         updated_at=from_ts(m["updated_at"]),
+        options=json.loads(m["options"]),
     )
 
 
@@ -44,6 +45,7 @@ class FunctionQueries(Queries):
             "max_instances": record.max_instances,
             "environment": json.dumps(record.environment, sort_keys=True),
             "description": record.description,
+            "options": json.dumps(record.options, sort_keys=True),
             "updated_at": to_ts(now),
         }
         if code is not None:

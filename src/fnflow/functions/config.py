@@ -1,0 +1,129 @@
+"""What a user deploys: a function's configuration, validated, and how it is stored.
+
+Runtimes:
+- ``python3``: Function Compute's ``handler(event, context)`` (the default);
+- ``python3-http``: OpenFaaS ``python3-http``, ``handle(event, context)`` returning
+  ``{"statusCode", "body", "headers"}``;
+- ``python3-classic``: the classic OpenFaaS ``python3`` template, ``handle(req)``;
+- ``command``: a classic-watchdog process per call (``fprocess``): body on stdin, stdout back;
+- ``http``: a proxy to an upstream URL (a function on OpenFaaS, Knative or any HTTP service).
+
+``AsyncPolicy`` is how asynchronous calls of the function are retried and routed (Function
+Compute's async configuration and OpenFaaS' ``com.openfaas.retry.*`` / ``com.openfaas.queue``
+annotations).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from fnflow.errors import InvalidArgument
+
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
+HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$")
+QUEUE = re.compile(r"^[a-z0-9_-]{1,64}$")
+PYTHON_RUNTIMES = ("python3", "python3-http", "python3-classic")
+RUNTIMES = (*PYTHON_RUNTIMES, "command", "http")
+DEFAULT_SERVICE = "default"
+RETRY_CODES = (408, 429, 500, 502, 503, 504)
+
+
+@dataclass(frozen=True)
+class AsyncPolicy:
+    """How asynchronous calls of one function are retried, expired and routed."""
+
+    retries: int = 3  # retries after the first attempt (FC maxAsyncRetryAttempts)
+    retry_codes: tuple[int, ...] = RETRY_CODES  # HTTP statuses that are retried (besides function errors)
+    min_wait: float = 1.0  # seconds before the first retry
+    max_wait: float = 120.0  # cap on the wait between attempts
+    max_event_age: float = 86_400.0  # a call not finished by then ends Expired (FC maxAsyncEventAgeInSeconds)
+    queue: str = ""  # named queue ("" = the default one)
+    on_success: str = ""  # destination: a URL or a function name (FC destinationConfig)
+    on_failure: str = ""
+
+    def validate(self) -> None:
+        if not 0 <= self.retries <= 100:
+            raise InvalidArgument("async retries must be between 0 and 100")
+        if any(not 100 <= c <= 599 for c in self.retry_codes):
+            raise InvalidArgument("retry codes must be HTTP statuses (100-599)")
+        if not 0 <= self.min_wait <= self.max_wait <= 86_400:
+            raise InvalidArgument("async retry waits need 0 <= min wait <= max wait <= 86400 seconds")
+        if not 1 <= self.max_event_age <= 7 * 86_400:
+            raise InvalidArgument("maximum event age must be between 1 second and 7 days")
+        if self.queue and not QUEUE.match(self.queue):
+            raise InvalidArgument(f"queue name {self.queue!r} must be 1-64 characters of [a-z0-9_-]")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "retry_codes": list(self.retry_codes)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AsyncPolicy:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "retry_codes" in known:
+            known["retry_codes"] = tuple(known["retry_codes"])
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """A function's configuration (everything but the code)."""
+
+    service: str
+    name: str
+    runtime: str = "python3"
+    handler: str = "index.handler"  # python runtimes: module.function
+    command: str = ""  # command runtime: the process to start per call (fprocess)
+    upstream: str = ""  # http runtime: the URL calls are proxied to
+    timeout: float = 60.0
+    memory_mb: int = 128
+    max_instances: int = 4
+    environment: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    async_policy: AsyncPolicy = field(default_factory=AsyncPolicy)
+
+    def validate(self) -> None:
+        for what, value in (("service", self.service), ("function", self.name)):
+            if not NAME.match(value):
+                raise InvalidArgument(f"{what} name {value!r} must match [A-Za-z_][A-Za-z0-9_-]{{0,127}}")
+        if self.runtime not in RUNTIMES:
+            raise InvalidArgument(
+                f"runtime {self.runtime!r} is not supported (use one of: {', '.join(RUNTIMES)})"
+            )
+        if self.runtime in PYTHON_RUNTIMES and not HANDLER.match(self.handler):
+            raise InvalidArgument(
+                f"handler {self.handler!r} must look like module.function, e.g. index.handler"
+            )
+        if self.runtime == "command" and not self.command.strip():
+            raise InvalidArgument("the command runtime needs a command to run (fprocess), e.g. 'sleep 1'")
+        if self.runtime == "http":
+            parts = urlsplit(self.upstream)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise InvalidArgument(
+                    f"the http runtime needs an upstream http(s) URL, got {self.upstream!r}"
+                )
+        if not 0 < self.timeout <= 86_400:
+            raise InvalidArgument("timeout must be between 1 and 86400 seconds")
+        if not 64 <= self.memory_mb <= 32_768:
+            raise InvalidArgument("memoryMB must be between 64 and 32768")
+        if not 1 <= self.max_instances <= 1000:
+            raise InvalidArgument("maxInstances must be between 1 and 1000")
+        self.async_policy.validate()
+
+    @property
+    def needs_code(self) -> bool:
+        return self.runtime in PYTHON_RUNTIMES
+
+    def options(self) -> dict[str, Any]:
+        """The settings stored beside the fixed columns (``functions.options``)."""
+        return {
+            "command": self.command,
+            "upstream": self.upstream,
+            "annotations": self.annotations,
+            "labels": self.labels,
+            "async": self.async_policy.to_dict(),
+        }
