@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from fnflow.asyncq.deliver import Deliverer
+from fnflow.asyncq.dispatcher import Dispatcher
+from fnflow.asyncq.service import CallService
+from fnflow.asyncq.targets import TargetPolicy
 from fnflow.config import Settings
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.service import Caller, FunctionService
 from fnflow.manifest import find_manifests
 from fnflow.metrics import Metrics
 from fnflow.runtime import Runtime
+from fnflow.services.bins import BinService
 from fnflow.services.executions import ExecutionService
 from fnflow.services.flows import FlowService
 from fnflow.services.keys import KeyService, new_key
@@ -61,10 +68,37 @@ class Fnflow:
             max_events=s.max_events,
             metrics=self.metrics,
         )
+        node = self.runtime.node_id
+        signing_key = await store.write(
+            lambda tx: tx.setting_or_create("callback_signing_key", lambda: secrets.token_hex(32))
+        )
+        targets = TargetPolicy(
+            allow_private=s.callback_allow_private,
+            allowed_networks=tuple(ipaddress.ip_network(n.strip()) for n in s.callback_allow_networks),
+        )
+        self.signing_key = signing_key
+        self.deliverer = Deliverer(store, node, policy=targets, signing_key=lambda: signing_key)
+        self.dispatcher = Dispatcher(
+            store,
+            self.functions,
+            node,
+            parallelism=s.async_parallelism,
+            queue_parallelism=s.queue_parallelism,
+            on_deliveries=self.deliverer.submit,
+            on_final=self.runtime.call_finished,
+            metrics=self.metrics,
+        )
+        self.calls = CallService(
+            store, self.functions, self.dispatcher, targets=targets, max_body=s.async_max_bytes
+        )
+        self.runtime.tasks.calls = self.calls
         await self.runtime.open()
+        await self.dispatcher.open(recover=not store.shared)
+        await self.deliverer.open(recover=not store.shared)
         self.flows = FlowService(store)
         self.executions = ExecutionService(store, self.runtime, max_input_bytes=s.max_input_bytes)
         self.keys = KeyService(store)
+        self.bins = BinService(store)
         for path in self._apply:
             await self.apply(path)
 
@@ -109,6 +143,8 @@ class Fnflow:
     async def close(self) -> None:
         if self._store is None:
             return
+        await self.dispatcher.close()
+        await self.deliverer.close()
         await self.runtime.close()
         await self.pool.close()
         await asyncio.to_thread(self._store.close)

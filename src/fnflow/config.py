@@ -37,6 +37,12 @@ class Settings:
     max_input_bytes: int = 32 * 1024  # FnF's limit on an execution's input and a step's data
     max_events: int = 5000
     parallelism: int = 64  # task steps running at once on this node
+    max_sync_bytes: int = 6 * 1024 * 1024  # a synchronous /function/ call's body (as Function Compute)
+    async_max_bytes: int = 256_000  # an asynchronous call's body (as OpenFaaS CE)
+    async_parallelism: int = 16  # asynchronous calls running at once per queue on this node
+    queue_parallelism: dict[str, int] = field(default_factory=dict)  # per named queue
+    callback_allow_private: bool = False  # callbacks to 10/8, 172.16/12, 192.168/16 …
+    callback_allow_networks: list[str] = field(default_factory=list)  # CIDRs allowed even if private
     sqlite_synchronous: str = "full"
     public_url: str | None = None  # how functions reach this server; default http://host:port
 
@@ -49,6 +55,12 @@ class Settings:
         s.auth = _env_bool("FNFLOW_AUTH")
         s.data_dir = Path(os.environ.get("FNFLOW_DATA_DIR", str(s.data_dir)))
         s.public_url = os.environ.get("FNFLOW_PUBLIC_URL") or None
+        s.callback_allow_private = _env_bool("FNFLOW_CALLBACK_ALLOW_PRIVATE") or False
+        s.callback_allow_networks = [
+            n for n in os.environ.get("FNFLOW_CALLBACK_ALLOW", "").split(",") if n.strip()
+        ]
+        if "FNFLOW_ASYNC_PARALLELISM" in os.environ:
+            s.async_parallelism = int(os.environ["FNFLOW_ASYNC_PARALLELISM"])
         return s
 
     @property

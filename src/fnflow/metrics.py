@@ -5,22 +5,24 @@ Each ``Metrics`` has its own registry, so several servers in one test process ne
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, UnknownMetricFamily
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+Family = CounterMetricFamily | GaugeMetricFamily | UnknownMetricFamily
 
 
 class _Callback(Collector):
     """Values read when scraped (store batches, worker pools) rather than counted as they happen."""
 
-    def __init__(self, read: Callable[[], Iterator[CounterMetricFamily | GaugeMetricFamily]]) -> None:
+    def __init__(self, read: Callable[[], Iterator[Family]]) -> None:
         self.read = read
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[Family]:
         yield from self.read()
 
 
@@ -49,7 +51,46 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch(self, read: Callable[[], Iterator[CounterMetricFamily | GaugeMetricFamily]]) -> None:
+        # OpenFaaS gateway names and labels, so its dashboards and alert rules work unchanged.
+        self.invocations = Counter(
+            "gateway_function_invocation",
+            "Function calls completed through /function/ (asynchronous calls included), by status code.",
+            ["function_name", "code"],
+            registry=self.registry,
+        )
+        self.invocation_seconds = Histogram(
+            "gateway_functions_seconds",
+            "Duration of function calls through /function/.",
+            ["function_name", "code"],
+            registry=self.registry,
+        )
+        # OpenFaaS exports this counter without the _total suffix Python's client would add.
+        self.invocations_started: collections.Counter[str] = collections.Counter()
+        self.watch(self._started)
+        self.calls_submitted = Counter(
+            "queue_worker_messages_submitted",
+            "Asynchronous calls accepted.",
+            ["queue_name"],
+            registry=self.registry,
+        )
+        self.calls_processed = Counter(
+            "queue_worker_messages_processed",
+            "Attempts of asynchronous calls finished, by outcome.",
+            ["queue_name", "status"],
+            registry=self.registry,
+        )
+
+    def _started(self) -> Iterator[UnknownMetricFamily]:
+        family = UnknownMetricFamily(
+            "gateway_function_invocation_started",
+            "Function calls started through /function/.",
+            labels=["function_name"],
+        )
+        for name, count in self.invocations_started.items():
+            family.add_metric([name], count)
+        yield family
+
+    def watch(self, read: Callable[[], Iterator[Family]]) -> None:
         self.registry.register(_Callback(read))
 
     def render(self) -> bytes:

@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fnflow import __version__
-from fnflow.api import errors, executions, flows, functions, system
+from fnflow.api import bins, calls, errors, executions, flows, functions, system
+from fnflow.api.gateway import Gateway
 from fnflow.api.limits import BodyLimit
 from fnflow.app import Fnflow
 
 
-def create_app(fnflow: Fnflow) -> FastAPI:
+def create_app(fnflow: Fnflow) -> Gateway:
     """Build the API around ``fnflow``, which is opened on startup and closed on shutdown."""
 
     @asynccontextmanager
@@ -34,7 +35,7 @@ def create_app(fnflow: Fnflow) -> FastAPI:
     )
     app.state.fnflow = fnflow
     errors.install(app)
-    for module in (system, flows, executions, functions):
+    for module in (system, flows, executions, functions, calls, bins):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes)
-    return app
+    return Gateway(app, fnflow)

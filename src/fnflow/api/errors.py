@@ -20,6 +20,7 @@ STATUS = {
     "Unauthorized": 401,
     "Forbidden": 403,
     "NotFound": 404,
+    "MethodNotAllowed": 405,
     "Conflict": 409,
     "TaskAlreadyCompleted": 409,
     "Unavailable": 503,

@@ -18,16 +18,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fnflow.asyncq.policy import CallStatus
 from fnflow.engine import Event, StopRequested, TaskFailed, TaskSucceeded, TimerFired
 from fnflow.errors import NotFound, TaskAlreadyCompleted
 from fnflow.functions.service import FunctionService
+from fnflow.functions.spec import InvocationResult
 from fnflow.metrics import Metrics
 from fnflow.runtime.decisions import Decider, Outcome
 from fnflow.runtime.programs import ProgramCache
-from fnflow.runtime.tasks import TaskRunner
+from fnflow.runtime.tasks import TaskRunner, result_event
 from fnflow.runtime.timers import TimerWheel
 from fnflow.runtime.tokens import TaskTokens
-from fnflow.store import ExecutionRecord, Store, TaskRecord, TimerRecord, Tx
+from fnflow.store import CallRecord, ExecutionRecord, Store, TaskRecord, TimerRecord, Tx
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +170,25 @@ class Runtime:
             raise TaskAlreadyCompleted(
                 "the task of this token has already completed, timed out or was stopped"
             )
+
+    def call_finished(
+        self, tx: Tx, call: CallRecord, status: CallStatus, result: InvocationResult | None
+    ) -> Callable[[], None] | None:
+        """In the transaction that settles an asynchronous call: wake the flow step waiting for it."""
+        if call.task_execution is None or call.task_activity is None:
+            return None
+        activity = call.task_activity
+        event: Event
+        if (status is CallStatus.SUCCEEDED and result is not None) or (result is not None and not result.ok):
+            event = result_event(activity, "requestResponse", result)
+        else:
+            error = {CallStatus.EXPIRED: "FC.EventExpired", CallStatus.STOPPED: "FC.InvocationStopped"}.get(
+                status, "FC.Unknown"
+            )
+            event = TaskFailed(activity, error, call.error or f"the asynchronous call ended {status.value}")
+        tx.delete_task(call.task_execution, activity)
+        outcome = self._decider().apply(tx, call.task_execution, event, self._now())
+        return (lambda: self._after(outcome)) if outcome.applied else None
 
     async def wait_finished(self, execution_id: str, timeout: float) -> None:
         """Return when the execution finishes (on this node) or ``timeout`` passes; the caller re-reads it."""

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from fnflow.asyncq.service import CallService, Submission
 from fnflow.engine import RUNTIME_ERROR, Event, TaskFailed, TaskSubmitted, TaskSucceeded
 from fnflow.errors import NotFound
 from fnflow.fdl.arn import FunctionTarget, parse_resource_arn
@@ -60,6 +61,7 @@ class TaskRunner:
         self._apply = apply
         self._slots = asyncio.Semaphore(parallelism)
         self.held: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self.calls: CallService | None = None  # set once the call queue exists
 
     def submit(self, task: TaskRecord) -> None:
         key = (task.execution_id, task.activity)
@@ -104,10 +106,36 @@ class TaskRunner:
             )
         body = json.dumps(payload["input"], separators=(",", ":"), ensure_ascii=False).encode()
         request_id = f"{task.execution_id}-{activity}"
+        pattern = payload["pattern"]
         try:
+            if pattern == "sync" or payload["serviceParams"].get("InvocationType") == "Async":
+                return await self._invoke_async(task, target, body, pattern)
             result = await self._functions.invoke(
                 target.service, target.function, body, request_id=request_id
             )
         except NotFound as e:
             return TaskFailed(activity, "FC.FunctionNotFound", str(e))
-        return result_event(activity, payload["pattern"], result)
+        return result_event(activity, pattern, result)
+
+    async def _invoke_async(
+        self, task: TaskRecord, target: FunctionTarget, body: bytes, pattern: str
+    ) -> Event:
+        """Function Compute's asynchronous invocation from a flow: the call goes through the durable
+        queue (its id is the attempt's, so a repeated task submits it once). ``sync`` waits for the
+        call to finish (the queue reports back); the other patterns continue as soon as it is queued."""
+        assert self.calls is not None, "asynchronous invocation needs the call queue"
+        waits = pattern == "sync"
+        await self.calls.submit(
+            Submission(
+                service=target.service,
+                function=target.function,
+                body=body,
+                headers='[["Content-Type", "application/json"]]',
+                call_id=f"{task.execution_id}-{task.activity}",
+                task_execution=task.execution_id if waits else None,
+                task_activity=task.activity if waits else None,
+            )
+        )
+        if pattern == "requestResponse":
+            return TaskSucceeded(task.activity, {})
+        return TaskSubmitted(task.activity)

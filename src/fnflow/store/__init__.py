@@ -6,6 +6,9 @@ from fnflow.config import DEFAULT_URL
 from fnflow.store.base import Store
 from fnflow.store.records import (
     ApiKeyRecord,
+    BinRequest,
+    CallRecord,
+    DeliveryRecord,
     ExecutionRecord,
     FlowRecord,
     FunctionRecord,
@@ -31,6 +34,9 @@ def open_store(url: str = DEFAULT_URL, **options: str) -> Store:
 __all__ = [
     "DEFAULT_URL",
     "ApiKeyRecord",
+    "BinRequest",
+    "CallRecord",
+    "DeliveryRecord",
     "ExecutionRecord",
     "FlowRecord",
     "FunctionRecord",

@@ -100,3 +100,72 @@ class Page:
 
     items: list[Any]
     next_token: str | None
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """An asynchronous call: the request as received, its state, and its last result."""
+
+    id: str
+    service: str
+    function: str
+    status: str
+    method: str
+    path: str
+    query: str
+    headers: str  # JSON list of [name, value]
+    body: bytes
+    created_at: datetime
+    run_at: datetime
+    expires_at: datetime
+    max_attempts: int
+    queue: str = ""
+    callback_url: str | None = None
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    result_status: int | None = None
+    result_headers: str | None = None  # JSON list of [name, value]
+    result_body: bytes | None = None
+    error: str | None = None
+    dead: bool = False
+    task_execution: str | None = None
+    task_activity: int | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """An HTTP post that must reach its target: a callback or a destination of a finished call."""
+
+    call_id: str
+    kind: str  # callback | on_success | on_failure
+    target: str  # a URL, or a function name for destinations
+    headers: str  # JSON list of [name, value]
+    body: bytes
+    status: str  # Pending | Delivered | Failed
+    max_attempts: int
+    run_at: datetime
+    created_at: datetime
+    id: int | None = None
+    attempts: int = 0
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BinRequest:
+    """A request recorded by the built-in request bin."""
+
+    bin: str
+    method: str
+    path: str
+    query: str
+    headers: str  # JSON list of [name, value]
+    body: bytes
+    received_at: datetime
+    id: int | None = None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from fnflow.store.queries.bins import BinQueries
+from fnflow.store.queries.calls import CallQueries
+from fnflow.store.queries.deliveries import DeliveryQueries
 from fnflow.store.queries.executions import ExecutionQueries
 from fnflow.store.queries.flows import FlowQueries
 from fnflow.store.queries.functions import FunctionQueries
@@ -10,5 +13,15 @@ from fnflow.store.queries.settings import SettingQueries
 from fnflow.store.queries.work import WorkQueries
 
 
-class Tx(FlowQueries, ExecutionQueries, WorkQueries, FunctionQueries, KeyQueries, SettingQueries):
+class Tx(
+    FlowQueries,
+    ExecutionQueries,
+    WorkQueries,
+    FunctionQueries,
+    KeyQueries,
+    SettingQueries,
+    CallQueries,
+    DeliveryQueries,
+    BinQueries,
+):
     """Queries bound to one connection inside one transaction."""

@@ -1,0 +1,221 @@
+"""OpenFaaS's invoke routes, served as plain ASGI in front of the FastAPI app.
+
+``/function/{name}[/{path}]`` (any method, synchronous), ``/async-function/{name}[/{path}]``
+(POST: 202 with ``X-Call-Id`` once the call is stored; DELETE ``/async-function/{call id}``
+cancels) and ``/bin/{name}`` (the request bin). These are the hot paths, so they skip the
+framework: no routing tables, no validation models, one dictionary of headers. ``name`` is
+``function`` or ``function.service`` (OpenFaaS's ``name.namespace``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fnflow.api.auth import ALLOWED, parse_authorization
+from fnflow.api.errors import STATUS
+from fnflow.asyncq.service import Submission
+from fnflow.errors import FnflowError, Forbidden, InvalidArgument, NotFound, PayloadTooLarge
+from fnflow.functions.config import DEFAULT_SERVICE
+from fnflow.functions.spec import HttpRequest
+
+if TYPE_CHECKING:
+    from fnflow.app import Fnflow
+
+NAME = re.compile(r"^[-a-zA-Z_0-9.]+$")
+HOP_BY_HOP = {
+    b"connection",
+    b"keep-alive",
+    b"proxy-authenticate",
+    b"proxy-authorization",
+    b"te",
+    b"trailer",
+    b"transfer-encoding",
+    b"upgrade",
+    b"content-length",
+}
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """(service, function) of ``function`` or ``function.service``."""
+    function, _, service = name.rpartition(".")
+    return (service, function) if function else (DEFAULT_SERVICE, service)
+
+
+def metric_name(service: str, function: str) -> str:
+    return function if service == DEFAULT_SERVICE else f"{function}.{service}"
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def respond_error(send: Send, error: FnflowError) -> None:
+    status = STATUS.get(error.code, 500)
+    headers = [(b"content-type", b"application/json")]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="fnflow"'))
+    await respond(send, status, headers, json.dumps(error.to_dict()).encode())
+
+
+class Gateway:
+    def __init__(self, app: ASGIApp, fnflow: Fnflow) -> None:
+        self.app = app
+        self.fnflow = fnflow
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        route = path.split("/", 2)[1] if path.count("/") >= 1 else ""
+        handler = {"function": self._sync, "async-function": self._async, "bin": self._bin}.get(route)
+        if handler is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            await handler(scope, receive, send)
+        except FnflowError as e:
+            await respond_error(send, e)
+
+    async def _authorize(self, scope: Scope, scope_needed: str = "invoke") -> None:
+        if not self.fnflow.settings.auth_enabled:
+            return
+        headers = dict(scope["headers"])
+        raw = headers.get(b"authorization")
+        key_id, secret = parse_authorization(raw.decode("latin-1") if raw else None)
+        key = await self.fnflow.keys.authenticate(key_id, secret)
+        if scope_needed not in ALLOWED.get(key.scope, set()):
+            raise Forbidden(f"a key with scope {key.scope!r} may not invoke functions")
+
+    @staticmethod
+    def _target(path: str, prefix: str) -> tuple[str, str]:
+        """(name, sub-path) of ``/prefix/name/rest``."""
+        rest = path[len(prefix) :]
+        name, slash, sub = rest.partition("/")
+        if not name or not NAME.match(name):
+            raise NotFound(f"no function in the path {path!r}")
+        return name, "/" + sub if slash else "/"
+
+    async def _sync(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._authorize(scope)
+        name, sub = self._target(scope["path"], "/function/")
+        service, function = split_name(name)
+        body = await read_body(receive, self.fnflow.settings.max_sync_bytes)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        lowered = {k.lower() for k, _ in headers}
+        extra: list[tuple[bytes, bytes]] = []
+        call_id = next((v for k, v in headers if k.lower() == "x-call-id"), None)
+        if call_id is None:
+            call_id = str(uuid.uuid4())
+            headers.append(("X-Call-Id", call_id))
+            extra.append((b"x-call-id", call_id.encode()))
+        start = str(time.time_ns())
+        if "x-start-time" not in lowered:
+            headers.append(("X-Start-Time", start))
+        extra.append((b"x-start-time", start.encode()))
+        request = HttpRequest(
+            method=scope["method"],
+            path=sub,
+            query=scope["query_string"].decode("latin-1"),
+            headers=tuple(headers),
+            body=body,
+        )
+        label = metric_name(service, function)
+        metrics = self.fnflow.metrics
+        began = time.perf_counter()
+        await self.fnflow.functions.lookup(service, function)  # 404 before counting an invocation
+        metrics.invocations_started[label] += 1
+        result = await self.fnflow.functions.invoke(service, function, request, request_id=call_id)
+        code = str(result.status)
+        metrics.invocations.labels(label, code).inc()
+        metrics.invocation_seconds.labels(label, code).observe(time.perf_counter() - began)
+        response = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in result.headers
+            if k.lower().encode() not in HOP_BY_HOP
+        ]
+        if not any(k.lower() == b"x-duration-seconds" for k, _ in response):
+            extra.append((b"x-duration-seconds", f"{result.duration:.6f}".encode()))
+        await respond(send, result.status, response + extra, result.body)
+
+    async def _async(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._authorize(scope)
+        method = scope["method"]
+        if method == "DELETE":
+            await self.fnflow.calls.stop(scope["path"][len("/async-function/") :])
+            await respond(send, 202, [])
+            return
+        if method != "POST":
+            raise _MethodNotAllowed(
+                "asynchronous calls are made with POST (DELETE /async-function/{call id} cancels)"
+            )
+        name, sub = self._target(scope["path"], "/async-function/")
+        service, function = split_name(name)
+        body = await read_body(receive, self.fnflow.calls.max_body)
+        call_id: str | None = None
+        callback: str | None = None
+        headers: list[list[str]] = []
+        for k, v in scope["headers"]:
+            key, value = k.decode("latin-1"), v.decode("latin-1")
+            low = key.lower()
+            if low == "x-call-id":
+                call_id = value
+            elif low == "x-callback-url":
+                callback = value
+            headers.append([key, value])
+        start = str(time.time_ns())
+        call_id = call_id or str(uuid.uuid4())
+        if not any(h[0].lower() == "x-call-id" for h in headers):
+            headers.append(["X-Call-Id", call_id])
+        headers.append(["X-Start-Time", start])
+        submission = Submission(
+            service=service,
+            function=function,
+            body=body,
+            method="POST",
+            path=sub,
+            query=scope["query_string"].decode("latin-1"),
+            headers=json.dumps(headers),
+            call_id=call_id,
+            callback_url=callback,
+        )
+        record = await self.fnflow.calls.submit(submission)
+        self.fnflow.metrics.calls_submitted.labels(record.queue or "default").inc()
+        await respond(send, 202, [(b"x-call-id", call_id.encode()), (b"x-start-time", start.encode())])
+
+    async def _bin(self, scope: Scope, receive: Receive, send: Send) -> None:
+        name, sub = self._target(scope["path"], "/bin/")
+        body = await read_body(receive, self.fnflow.settings.max_request_bytes)
+        headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]]
+        await self.fnflow.bins.record(
+            name, scope["method"], sub, scope["query_string"].decode("latin-1"), headers, body
+        )
+        await respond(send, 200, [(b"content-type", b"application/json")], b'{"ok":true}')
+
+
+class _MethodNotAllowed(InvalidArgument):
+    """The route does not take this method."""
+
+    code = "MethodNotAllowed"

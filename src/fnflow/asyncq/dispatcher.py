@@ -1,0 +1,416 @@
+"""Running asynchronous calls: bounded parallelism per queue and per function, retries, expiry.
+
+Calls this process holds (leased to it) wait in memory, per named queue and per function; a
+single pump starts as many as the limits allow — at most ``parallelism`` per queue and the
+function's ``max_instances`` — round-robin over functions so a busy function cannot starve
+the others. Nothing polls: accepts, finished attempts and due retries wake the pump. A
+periodic claim is the safety net for calls whose holder died (their lease ran out).
+
+Every attempt is two commits: marking it Running, and settling it (retry later, or a final
+status with its callback and destinations) together with whatever waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from fnflow.asyncq.deliver import build_deliveries
+from fnflow.asyncq.policy import CallStatus, Verdict, judge
+from fnflow.errors import NotFound
+from fnflow.functions.config import config_of
+from fnflow.functions.service import FunctionService
+from fnflow.functions.spec import HttpRequest, InvocationResult
+from fnflow.metrics import Metrics
+from fnflow.store import CallRecord, DeliveryRecord, Store, Tx
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (service, function)
+# Called in the settling transaction of a call that reached a final status; returns what to do after
+# the commit (a flow's task step waiting for the call is one such hook).
+FinalHook = Callable[[Tx, CallRecord, CallStatus, InvocationResult | None], Callable[[], None] | None]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def headers_of(text: str | None) -> list[tuple[str, str]]:
+    return [(str(k), str(v)) for k, v in json.loads(text)] if text else []
+
+
+@dataclass
+class _Queue:
+    parallelism: int
+    ready: dict[Key, deque[CallRecord]] = field(default_factory=dict)
+    order: deque[Key] = field(default_factory=deque)  # functions with ready calls, round-robin
+    inflight: int = 0
+
+
+@dataclass
+class Settled:
+    """What a settling transaction decided, for the steps after the commit."""
+
+    status: CallStatus
+    retry: CallRecord | None = None
+    deliveries: list[DeliveryRecord] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)  # destination calls to other functions
+    after: list[Callable[[], None]] = field(default_factory=list)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        functions: FunctionService,
+        node_id: str,
+        *,
+        parallelism: int = 16,
+        queue_parallelism: dict[str, int] | None = None,
+        lease_seconds: float = 60.0,
+        max_held: int = 10_000,
+        on_deliveries: Callable[[list[DeliveryRecord]], None] = lambda deliveries: None,
+        on_final: FinalHook | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._store = store
+        self._functions = functions
+        self.node_id = node_id
+        self._parallelism = parallelism
+        self._queue_parallelism = dict(queue_parallelism or {})
+        self.lease_seconds = lease_seconds
+        self.max_held = max_held
+        self._on_deliveries = on_deliveries
+        self._on_final = on_final
+        self._metrics = metrics
+        self._queues: dict[str, _Queue] = {}
+        self._inflight_fn: Counter[Key] = Counter()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._delayed: dict[str, asyncio.TimerHandle] = {}
+        self._held: set[str] = set()
+        self._stop_requested: set[str] = set()
+        self._wake = asyncio.Event()
+        self._background: list[asyncio.Task[None]] = []
+        self.processed = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def open(self, *, recover: bool) -> None:
+        if recover:
+            freed = await self._store.write(lambda tx: tx.expire_foreign_call_leases(self.node_id))
+            if freed:
+                log.info("recovered %d asynchronous call(s) left by a previous process", freed)
+        await self.claim()
+        self._background = [
+            asyncio.create_task(self._pump(), name="async call pump"),
+            asyncio.create_task(self._maintain(), name="async call leases"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for handle in self._delayed.values():
+            handle.cancel()
+        running = list(self._running.values())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*self._background, *running, return_exceptions=True)
+        self._background = []
+
+    # --- what this process holds -------------------------------------------------------------------
+
+    def lease_until(self) -> datetime:
+        return now_utc() + timedelta(seconds=self.lease_seconds)
+
+    def submit(self, records: list[CallRecord]) -> None:
+        """Take calls leased to this process: due ones wait for a slot, later ones for their time."""
+        now = time.time()
+        for record in records:
+            self._held.add(record.id)
+            delay = record.run_at.timestamp() - now
+            if delay > 0:
+                self._delay(record, delay)
+            else:
+                self._enqueue(record)
+        self._wake.set()
+
+    def _queue(self, name: str) -> _Queue:
+        queue = self._queues.get(name)
+        if queue is None:
+            queue = self._queues[name] = _Queue(self._queue_parallelism.get(name, self._parallelism))
+        return queue
+
+    def _enqueue(self, record: CallRecord) -> None:
+        queue = self._queue(record.queue)
+        key = (record.service, record.function)
+        calls = queue.ready.get(key)
+        if calls is None:
+            calls = queue.ready[key] = deque()
+            queue.order.append(key)
+        calls.append(record)
+
+    def _delay(self, record: CallRecord, seconds: float) -> None:
+        def due() -> None:
+            self._delayed.pop(record.id, None)
+            self._enqueue(record)
+            self._wake.set()
+
+        self._delayed[record.id] = asyncio.get_running_loop().call_later(seconds, due)
+
+    def drop(self, call_id: str) -> bool:
+        """Forget a call that waits here (it was stopped); cancel it if it runs. True if held here."""
+        handle = self._delayed.pop(call_id, None)
+        if handle is not None:
+            handle.cancel()
+        for queue in self._queues.values():
+            for calls in queue.ready.values():
+                for record in list(calls):
+                    if record.id == call_id:
+                        calls.remove(record)
+        running = self._running.get(call_id)
+        if running is not None:
+            self._stop_requested.add(call_id)
+            running.cancel()
+        held = call_id in self._held
+        if running is None:
+            self._held.discard(call_id)
+        return held
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Per queue: calls waiting here, running, and the limit."""
+        return {
+            name or "default": {
+                "waiting": sum(len(c) for c in q.ready.values()),
+                "running": q.inflight,
+                "parallelism": q.parallelism,
+            }
+            for name, q in self._queues.items()
+        }
+
+    def inflight(self, service: str, function: str) -> int:
+        return self._inflight_fn[(service, function)]
+
+    # --- starting attempts -------------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            for queue in self._queues.values():
+                await self._fill(queue)
+
+    async def _fill(self, queue: _Queue) -> None:
+        blocked = 0  # functions at their limit seen in a row: when all are, stop
+        while queue.inflight < queue.parallelism and queue.order and blocked < len(queue.order):
+            key = queue.order[0]
+            queue.order.rotate(-1)
+            calls = queue.ready[key]
+            limit = await self._limit(key)
+            if self._inflight_fn[key] >= limit:
+                blocked += 1
+                continue
+            blocked = 0
+            record = calls.popleft()
+            if not calls:
+                del queue.ready[key]
+                queue.order.remove(key)
+            queue.inflight += 1
+            self._inflight_fn[key] += 1
+            task = asyncio.create_task(self._attempt(queue, record), name=f"call {record.id}")
+            self._running[record.id] = task
+
+    async def _limit(self, key: Key) -> int:
+        try:
+            return (await self._functions.lookup(*key)).max_instances
+        except NotFound:
+            return 1  # the attempt settles it as failed
+
+    # --- one attempt -------------------------------------------------------------------------------
+
+    async def _attempt(self, queue: _Queue, record: CallRecord) -> None:
+        key = (record.service, record.function)
+        try:
+            await self._run(record)
+        except asyncio.CancelledError:
+            if record.id not in self._stop_requested:
+                raise  # shutting down: the lease runs out and the call is retried
+            self._stop_requested.discard(record.id)
+            await self._settle_stopped(record)
+        except Exception:
+            log.exception(
+                "asynchronous call %s could not be settled; it runs again when its lease ends", record.id
+            )
+        finally:
+            self._running.pop(record.id, None)
+            queue.inflight -= 1
+            self._inflight_fn[key] -= 1
+            self.processed += 1
+            self._wake.set()
+
+    async def _run(self, record: CallRecord) -> None:
+        now = now_utc()
+        if now > record.expires_at:
+            await self._finish(
+                record, Verdict(CallStatus.EXPIRED, now, dead=True), None, "the call expired in the queue"
+            )
+            return
+        try:
+            function = await self._functions.lookup(record.service, record.function)
+        except NotFound:
+            error = f"function {record.service}/{record.function} does not exist any more"
+            await self._finish(record, Verdict(CallStatus.FAILED, now, dead=True), None, error)
+            return
+        started = await self._store.write(
+            lambda tx: tx.start_attempt(record.id, self.node_id, now, self.lease_until())
+        )
+        if not started:  # stopped while it waited
+            self._held.discard(record.id)
+            return
+        record = replace(record, attempts=record.attempts + 1, status=CallStatus.RUNNING)
+        request = HttpRequest(
+            method=record.method,
+            path=record.path,
+            query=record.query,
+            headers=tuple(headers_of(record.headers)),
+            body=record.body,
+        )
+        result = await self._functions.invoke(record.service, record.function, request, request_id=record.id)
+        policy = config_of(function).async_policy
+        verdict = judge(
+            policy,
+            status=result.status,
+            attempts=record.attempts,
+            max_attempts=record.max_attempts,
+            now=now_utc(),
+            jitter=random.random(),
+            retry_after=dict(result.headers).get("Retry-After"),
+        )
+        await self._finish(record, verdict, result, result.error_message)
+
+    async def _finish(
+        self, record: CallRecord, verdict: Verdict, result: InvocationResult | None, error: str | None
+    ) -> None:
+        settled = await self._store.write(lambda tx: self._settle(tx, record, verdict, result, error))
+        if self._metrics is not None:
+            self._metrics.calls_processed.labels(record.queue or "default", settled.status.value).inc()
+        if settled.retry is not None:
+            self.submit([settled.retry])
+        else:
+            self._held.discard(record.id)
+        if settled.calls:
+            self.submit(settled.calls)
+        if settled.deliveries:
+            self._on_deliveries(settled.deliveries)
+        for action in settled.after:
+            action()
+
+    def _settle(
+        self, tx: Tx, record: CallRecord, verdict: Verdict, result: InvocationResult | None, error: str | None
+    ) -> Settled:
+        status = verdict.status
+        retrying = status is CallStatus.RETRYING
+        finished_at = None if retrying else verdict.run_at
+        result_status = result.status if result is not None else None
+        result_headers = json.dumps(list(result.headers)) if result is not None else None
+        result_body = result.body if result is not None else None
+        if record.status == CallStatus.RUNNING:
+            still_running = tx.settle_call(
+                record.id,
+                status=status.value,
+                run_at=verdict.run_at,
+                finished_at=finished_at,
+                result_status=result_status,
+                result_headers=result_headers,
+                result_body=result_body,
+                error=error,
+                dead=verdict.dead,
+                lease_owner=self.node_id if retrying else None,
+                lease_until=self.lease_until() if retrying else None,
+            )
+            if not still_running:  # a stop arrived while it ran
+                return self._stopped(tx, record)
+        elif not tx.finish_waiting_call(
+            record.id, status.value, verdict.run_at, error=error, dead=verdict.dead
+        ):
+            return Settled(CallStatus.STOPPED)  # stopped while it waited
+        record = replace(
+            record,
+            status=status.value,
+            result_status=result_status,
+            result_headers=result_headers,
+            result_body=result_body,
+            error=error,
+            finished_at=finished_at,
+        )
+        if retrying:
+            return Settled(status, retry=replace(record, run_at=verdict.run_at))
+        settled = Settled(status)
+        deliveries, calls = build_deliveries(tx, record, result)
+        settled.deliveries = deliveries
+        settled.calls = calls
+        if self._on_final is not None:
+            action = self._on_final(tx, record, status, result)
+            if action is not None:
+                settled.after.append(action)
+        return settled
+
+    def _stopped(self, tx: Tx, record: CallRecord) -> Settled:
+        tx.mark_stopped(record.id, now_utc())
+        settled = Settled(CallStatus.STOPPED)
+        if self._on_final is not None:
+            action = self._on_final(tx, record, CallStatus.STOPPED, None)
+            if action is not None:
+                settled.after.append(action)
+        return settled
+
+    async def _settle_stopped(self, record: CallRecord) -> None:
+        settled = await asyncio.shield(self._store.write(lambda tx: self._stopped(tx, record)))
+        self._held.discard(record.id)
+        for action in settled.after:
+            action()
+
+    # --- leases ------------------------------------------------------------------------------------
+
+    def has_room(self) -> bool:
+        """Whether another accepted call may be held in memory (beyond that it waits in the store)."""
+        return len(self._held) < self.max_held
+
+    async def claim(self) -> None:
+        """Lease ready calls nobody holds (accepted while memory was full, after a crash, or a peer's
+        lease ran out) and run them."""
+        while (room := min(500, self.max_held - len(self._held))) > 0:
+            now = now_utc()
+            until = self.lease_until()
+            claimed = await self._store.write(
+                functools.partial(Tx.claim_calls, owner=self.node_id, now=now, lease_until=until, limit=room)
+            )
+            self.submit(claimed)
+            if len(claimed) < room:
+                return
+
+    async def _maintain(self) -> None:
+        """Renew the leases of held calls; every second, claim what nobody holds."""
+        renewed = time.monotonic()
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                if time.monotonic() - renewed >= self.lease_seconds / 3 and self._held:
+                    held, until = sorted(self._held), self.lease_until()
+                    await self._store.write(
+                        functools.partial(
+                            Tx.extend_call_leases, owner=self.node_id, call_ids=held, lease_until=until
+                        )
+                    )
+                    renewed = time.monotonic()
+                await self.claim()
+            except Exception:
+                log.exception("asynchronous call lease maintenance failed; trying again")

@@ -1,0 +1,166 @@
+"""Asynchronous calls as the gateway and the API see them: submit, inspect, stop, redrive."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from fnflow.asyncq.accept import AcceptBatcher
+from fnflow.asyncq.dispatcher import Dispatcher
+from fnflow.asyncq.policy import CallStatus
+from fnflow.asyncq.targets import TargetPolicy, check_target
+from fnflow.errors import InvalidArgument, NotFound, PayloadTooLarge
+from fnflow.functions.config import AsyncPolicy, config_of
+from fnflow.functions.service import FunctionService
+from fnflow.store import CallRecord, DeliveryRecord, Page, Store, Tx
+
+CALL_ID_MAX = 128
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One asynchronous call as received."""
+
+    service: str
+    function: str
+    body: bytes = b""
+    method: str = "POST"
+    path: str = "/"
+    query: str = ""
+    headers: str = "[]"  # JSON list of [name, value]
+    call_id: str | None = None
+    callback_url: str | None = None
+    task_execution: str | None = None  # a flow task step waiting for the call
+    task_activity: int | None = None
+
+
+class CallService:
+    def __init__(
+        self,
+        store: Store,
+        functions: FunctionService,
+        dispatcher: Dispatcher,
+        *,
+        targets: TargetPolicy,
+        max_body: int = 256_000,
+    ) -> None:
+        self.store = store
+        self.functions = functions
+        self.dispatcher = dispatcher
+        self.targets = targets
+        self.max_body = max_body
+        self.batcher = AcceptBatcher(store, self._accepted)
+        self._policies: dict[tuple[str, str, object], AsyncPolicy] = {}
+
+    def _accepted(self, records: list[CallRecord]) -> None:
+        self.dispatcher.submit([r for r in records if r.lease_owner == self.dispatcher.node_id])
+
+    async def policy(self, service: str, function: str) -> AsyncPolicy:
+        """The function's async policy (NotFound if it is not deployed)."""
+        record = await self.functions.lookup(service, function)
+        key = (service, function, record.updated_at)
+        policy = self._policies.get(key)
+        if policy is None:
+            policy = self._policies[key] = config_of(record).async_policy
+        return policy
+
+    async def submit(self, call: Submission) -> CallRecord:
+        """Store the call (it answers once committed) and queue it; the same call id twice runs once."""
+        if len(call.body) > self.max_body:
+            raise PayloadTooLarge(
+                f"the request body is {len(call.body)} bytes; asynchronous calls take at most {self.max_body}"
+            )
+        call_id = call.call_id or str(uuid.uuid4())
+        if len(call_id) > CALL_ID_MAX or not call_id.isprintable():
+            raise InvalidArgument(f"X-Call-Id must be at most {CALL_ID_MAX} printable characters")
+        policy = await self.policy(call.service, call.function)
+        if call.callback_url:
+            await check_target(call.callback_url, self.targets)
+        now = datetime.now(UTC)
+        held = self.dispatcher.has_room()
+        record = CallRecord(
+            id=call_id,
+            service=call.service,
+            function=call.function,
+            status=CallStatus.ENQUEUED.value,
+            method=call.method,
+            path=call.path,
+            query=call.query,
+            headers=call.headers,
+            body=call.body,
+            created_at=now,
+            run_at=now,
+            expires_at=now + timedelta(seconds=policy.max_event_age),
+            max_attempts=policy.retries + 1,
+            queue=policy.queue,
+            callback_url=call.callback_url or None,
+            lease_owner=self.dispatcher.node_id if held else None,
+            lease_until=self.dispatcher.lease_until() if held else None,
+            task_execution=call.task_execution,
+            task_activity=call.task_activity,
+        )
+        await self.batcher.accept(record)
+        return record
+
+    async def get(self, call_id: str) -> tuple[CallRecord, list[DeliveryRecord]]:
+        def read(tx: Tx) -> tuple[CallRecord | None, list[DeliveryRecord]]:
+            return tx.get_call(call_id), tx.deliveries_of(call_id)
+
+        record, deliveries = await self.store.read(read)
+        if record is None:
+            raise NotFound(f"call {call_id!r} does not exist")
+        return record, deliveries
+
+    async def list_calls(
+        self,
+        *,
+        service: str | None = None,
+        function: str | None = None,
+        status: str | None = None,
+        dead: bool | None = None,
+        limit: int = 100,
+        token: str | None = None,
+    ) -> Page:
+        if status is not None and status not in {s.value for s in CallStatus}:
+            raise InvalidArgument(f"status must be one of {', '.join(s.value for s in CallStatus)}")
+        return await self.store.read(
+            lambda tx: tx.list_calls(
+                service=service, function=function, status=status, dead=dead, limit=limit, token=token
+            )
+        )
+
+    async def stop(self, call_id: str) -> str:
+        """Stop a queued call at once, or a running one (its function is cancelled); the new status."""
+        status = await self.store.write(lambda tx: tx.stop_call(call_id, datetime.now(UTC)))
+        if status is None:
+            record, _ = await self.get(call_id)  # NotFound if it never existed
+            return record.status
+        self.dispatcher.drop(call_id)
+        return status
+
+    async def redrive(self, call_ids: list[str]) -> list[CallRecord]:
+        """Run dead-lettered calls again from the start (same id and request, current policy)."""
+        records = await self.store.read(lambda tx: tx.get_calls(call_ids))
+        missing = set(call_ids) - {r.id for r in records}
+        if missing:
+            raise NotFound(f"call {sorted(missing)[0]!r} does not exist")
+        redriven: list[CallRecord] = []
+        for record in records:
+            if not record.dead:
+                continue
+            policy = await self.policy(record.service, record.function)
+            now = datetime.now(UTC)
+            job = functools.partial(
+                Tx.redrive_calls,
+                call_ids=[record.id],
+                now=now,
+                expires_at=now + timedelta(seconds=policy.max_event_age),
+                max_attempts=policy.retries + 1,
+                owner=self.dispatcher.node_id,
+                lease_until=self.dispatcher.lease_until(),
+            )
+            redriven += await self.store.write(job)
+        self.dispatcher.submit(redriven)
+        return redriven

@@ -1,0 +1,300 @@
+"""Asynchronous calls: accepted in batches, leased to one process while they run, kept as a record.
+
+Statuses are Function Compute's: Enqueued, Running, Retrying, Succeeded, Failed, Stopping,
+Stopped, Expired. ``dead`` marks calls in the dead-letter list (Failed or Expired for good).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, func, insert, literal_column, or_, select, tuple_, update
+
+from fnflow.errors import InvalidArgument
+from fnflow.store.prepared import Prepared
+from fnflow.store.queries.base import Queries, decode_token, encode_token, from_ts, to_ts
+from fnflow.store.records import CallRecord, Page
+from fnflow.store.schema import calls
+
+READY = ("Enqueued", "Retrying")
+_COLUMNS = [c.name for c in calls.c]
+_TIMES = ("created_at", "run_at", "expires_at", "started_at", "finished_at", "lease_until")
+_INSERT = Prepared(insert(calls).values({c: bindparam(c) for c in _COLUMNS}))
+_START = Prepared(
+    update(calls)
+    .where(calls.c.id == bindparam("cid"), or_(*(calls.c.status == literal_column(f"'{s}'") for s in READY)))
+    .values(
+        status="Running",
+        attempts=calls.c.attempts + 1,
+        started_at=func.coalesce(calls.c.started_at, bindparam("now")),
+        lease_owner=bindparam("owner"),
+        lease_until=bindparam("until"),
+    )
+)
+_SETTLE = Prepared(
+    update(calls)
+    .where(calls.c.id == bindparam("cid"), calls.c.status == "Running")
+    .values(
+        status=bindparam("status"),
+        run_at=bindparam("run_at"),
+        finished_at=bindparam("finished_at"),
+        result_status=bindparam("result_status"),
+        result_headers=bindparam("result_headers"),
+        result_body=bindparam("result_body"),
+        error=bindparam("error"),
+        dead=bindparam("dead"),
+        lease_owner=bindparam("owner"),
+        lease_until=bindparam("until"),
+    )
+)
+
+
+def _values(record: CallRecord) -> dict[str, Any]:
+    values = {name: getattr(record, name) for name in _COLUMNS}
+    for name in _TIMES:
+        if values[name] is not None:
+            values[name] = to_ts(values[name])
+    return values
+
+
+def call_from_row(row: Row[Any] | Sequence[Any]) -> CallRecord:
+    m = dict(zip(_COLUMNS, row, strict=True))
+    for name in _TIMES:
+        m[name] = from_ts(m[name])
+    m["dead"] = bool(m["dead"])
+    return CallRecord(**m)
+
+
+class CallQueries(Queries):
+    def insert_calls(self, records: Sequence[CallRecord]) -> list[CallRecord]:
+        """Store accepted calls and return those that are new: a call id that exists already is left
+        as it is (accepting the same call id twice runs it once)."""
+        if not records:
+            return []
+        ids = [r.id for r in records]
+        taken = set(self.conn.execute(select(calls.c.id).where(calls.c.id.in_(ids))).scalars())
+        new: dict[str, CallRecord] = {}
+        for record in records:
+            if record.id not in taken and record.id not in new:
+                new[record.id] = record
+        _INSERT.executemany(self.conn, (_values(r) for r in new.values()))
+        return list(new.values())
+
+    def get_call(self, call_id: str) -> CallRecord | None:
+        row = self.conn.execute(select(calls).where(calls.c.id == call_id)).first()
+        return None if row is None else call_from_row(row)
+
+    def get_calls(self, call_ids: Sequence[str]) -> list[CallRecord]:
+        if not call_ids:
+            return []
+        return [call_from_row(r) for r in self.conn.execute(select(calls).where(calls.c.id.in_(call_ids)))]
+
+    def list_calls(
+        self,
+        *,
+        service: str | None = None,
+        function: str | None = None,
+        status: str | None = None,
+        dead: bool | None = None,
+        limit: int = 100,
+        token: str | None = None,
+    ) -> Page:
+        """Newest first; the body and result are included."""
+        query = select(calls)
+        if service is not None:
+            query = query.where(calls.c.service == service)
+        if function is not None:
+            query = query.where(calls.c.function == function)
+        if status is not None:
+            query = query.where(calls.c.status == status)
+        if dead is not None:
+            query = query.where(calls.c.dead == dead)
+        if token:
+            parts = decode_token(token, 2)
+            try:
+                created = float(parts[0]) if parts else None
+            except ValueError:
+                created = None
+            if parts is None or created is None:
+                raise InvalidArgument("nextToken is not valid")
+            query = query.where(tuple_(calls.c.created_at, calls.c.id) < (created, parts[1]))
+        query = query.order_by(calls.c.created_at.desc(), calls.c.id.desc()).limit(limit + 1)
+        rows = [call_from_row(r) for r in self.conn.execute(query)]
+        next_token = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_token = encode_token(repr(to_ts(last.created_at)), last.id)
+        return Page(rows[:limit], next_token)
+
+    def start_attempt(self, call_id: str, owner: str, now: datetime, lease_until: datetime) -> bool:
+        """Mark a ready call Running; False if it is not ready any more (stopped meanwhile)."""
+        params = {"cid": call_id, "now": to_ts(now), "owner": owner, "until": to_ts(lease_until)}
+        cursor = _START.execute(self.conn, params)
+        started = cursor.rowcount > 0
+        cursor.close()
+        return bool(started)
+
+    def settle_call(
+        self,
+        call_id: str,
+        *,
+        status: str,
+        run_at: datetime,
+        finished_at: datetime | None = None,
+        result_status: int | None = None,
+        result_headers: str | None = None,
+        result_body: bytes | None = None,
+        error: str | None = None,
+        dead: bool = False,
+        lease_owner: str | None = None,
+        lease_until: datetime | None = None,
+    ) -> bool:
+        """Record the outcome of a Running attempt; False if the call is not Running any more (stopped)."""
+        params = {
+            "cid": call_id,
+            "status": status,
+            "run_at": to_ts(run_at),
+            "finished_at": to_ts(finished_at) if finished_at else None,
+            "result_status": result_status,
+            "result_headers": result_headers,
+            "result_body": result_body,
+            "error": error,
+            "dead": dead,
+            "owner": lease_owner,
+            "until": to_ts(lease_until) if lease_until else None,
+        }
+        cursor = _SETTLE.execute(self.conn, params)
+        settled = cursor.rowcount > 0
+        cursor.close()
+        return bool(settled)
+
+    def finish_waiting_call(
+        self, call_id: str, status: str, now: datetime, *, error: str | None = None, dead: bool = False
+    ) -> bool:
+        """End a call that never started an attempt (expired, or its function is gone); False if it was
+        not waiting any more."""
+        query = (
+            update(calls)
+            .where(calls.c.id == call_id, calls.c.status.in_(READY))
+            .values(
+                status=status,
+                finished_at=to_ts(now),
+                error=error,
+                dead=dead,
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+        return self.conn.execute(query).rowcount > 0
+
+    def stop_call(self, call_id: str, now: datetime) -> str | None:
+        """Stop a call: one that waits is Stopped at once, one that runs becomes Stopping (its runner
+        finishes the stop). Returns the new status, or None if the call had already ended."""
+        waiting = self.conn.execute(
+            update(calls)
+            .where(calls.c.id == call_id, calls.c.status.in_(READY))
+            .values(status="Stopped", finished_at=to_ts(now), lease_owner=None, lease_until=None)
+        )
+        if waiting.rowcount:
+            return "Stopped"
+        running = self.conn.execute(
+            update(calls).where(calls.c.id == call_id, calls.c.status == "Running").values(status="Stopping")
+        )
+        return "Stopping" if running.rowcount else None
+
+    def mark_stopped(self, call_id: str, now: datetime) -> None:
+        """The runner of a Stopping (or Running) call gave up on it."""
+        self.conn.execute(
+            update(calls)
+            .where(calls.c.id == call_id, calls.c.status.in_(("Running", "Stopping")))
+            .values(status="Stopped", finished_at=to_ts(now), lease_owner=None, lease_until=None)
+        )
+
+    def claim_calls(self, owner: str, now: datetime, lease_until: datetime, limit: int) -> list[CallRecord]:
+        """Lease ready calls (Enqueued or Retrying and due) that nobody holds, oldest first."""
+        free = or_(calls.c.lease_until.is_(None), calls.c.lease_until < to_ts(now))
+        query = (
+            select(calls.c.id)
+            .where(calls.c.status.in_(READY), calls.c.run_at <= to_ts(now), free)
+            .order_by(calls.c.run_at)
+            .limit(limit)
+        )
+        if self.lock_rows:
+            query = query.with_for_update(skip_locked=True)
+        ids = list(self.conn.execute(query).scalars())
+        if not ids:
+            return []
+        self.conn.execute(
+            update(calls).where(calls.c.id.in_(ids)).values(lease_owner=owner, lease_until=to_ts(lease_until))
+        )
+        return self.get_calls(ids)
+
+    def extend_call_leases(self, owner: str, call_ids: Sequence[str], lease_until: datetime) -> None:
+        for chunk in range(0, len(call_ids), 500):
+            self.conn.execute(
+                update(calls)
+                .where(calls.c.id.in_(call_ids[chunk : chunk + 500]), calls.c.lease_owner == owner)
+                .values(lease_until=to_ts(lease_until))
+            )
+
+    def expire_foreign_call_leases(self, owner: str) -> int:
+        """Single-node recovery: calls leased by any other process are free again (Running ones retry)."""
+        foreign = (calls.c.lease_owner.is_not(None), calls.c.lease_owner != owner)
+        self.conn.execute(
+            update(calls).where(*foreign, calls.c.status == "Running").values(status="Retrying")
+        )
+        self.conn.execute(
+            update(calls).where(*foreign, calls.c.status == "Stopping").values(status="Stopped")
+        )
+        result = self.conn.execute(update(calls).where(*foreign).values(lease_owner=None, lease_until=None))
+        return result.rowcount
+
+    def redrive_calls(
+        self,
+        call_ids: Sequence[str],
+        now: datetime,
+        expires_at: datetime,
+        max_attempts: int,
+        owner: str,
+        lease_until: datetime,
+    ) -> list[CallRecord]:
+        """Put dead-lettered calls back in the queue as if just accepted (their id and request stay),
+        leased to ``owner``. Calls that are not dead letters are left alone."""
+        dead = list(
+            self.conn.execute(
+                select(calls.c.id).where(calls.c.id.in_(call_ids), calls.c.dead.is_(True))
+            ).scalars()
+        )
+        if not dead:
+            return []
+        self.conn.execute(
+            update(calls)
+            .where(calls.c.id.in_(dead))
+            .values(
+                status="Enqueued",
+                dead=False,
+                attempts=0,
+                run_at=to_ts(now),
+                expires_at=to_ts(expires_at),
+                max_attempts=max_attempts,
+                finished_at=None,
+                result_status=None,
+                result_headers=None,
+                result_body=None,
+                error=None,
+                lease_owner=owner,
+                lease_until=to_ts(lease_until),
+            )
+        )
+        return self.get_calls(dead)
+
+    def pending_calls(self) -> list[tuple[str, str, str, int]]:
+        """(queue, service, function, count) of calls waiting to run, for metrics."""
+        query = (
+            select(calls.c.queue, calls.c.service, calls.c.function, func.count())
+            .where(calls.c.status.in_(READY))
+            .group_by(calls.c.queue, calls.c.service, calls.c.function)
+        )
+        return [(r[0], r[1], r[2], int(r[3])) for r in self.conn.execute(query)]

@@ -1,0 +1,112 @@
+"""Outgoing HTTP posts of finished calls (callbacks, destinations), retried until delivered or given up."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, or_, select, update
+
+from fnflow.store.queries.base import Queries, from_ts, to_ts
+from fnflow.store.records import DeliveryRecord
+from fnflow.store.schema import deliveries
+
+_TIMES = ("run_at", "created_at", "lease_until", "delivered_at")
+
+
+def _delivery(row: Row[Any]) -> DeliveryRecord:
+    m = dict(row._mapping)
+    for name in _TIMES:
+        m[name] = from_ts(m[name])
+    return DeliveryRecord(**m)
+
+
+class DeliveryQueries(Queries):
+    def add_deliveries(self, records: Sequence[DeliveryRecord]) -> list[int]:
+        ids = []
+        for record in records:
+            values = {k: getattr(record, k) for k in (c.name for c in deliveries.c) if k != "id"}
+            for name in _TIMES:
+                if values[name] is not None:
+                    values[name] = to_ts(values[name])
+            ids.append(
+                int(
+                    self.conn.execute(
+                        insert(deliveries).values(**values).returning(deliveries.c.id)
+                    ).scalar_one()
+                )
+            )
+        return ids
+
+    def deliveries_of(self, call_id: str) -> list[DeliveryRecord]:
+        query = select(deliveries).where(deliveries.c.call_id == call_id).order_by(deliveries.c.id)
+        return [_delivery(r) for r in self.conn.execute(query)]
+
+    def claim_deliveries(
+        self, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[DeliveryRecord]:
+        """Lease due, pending deliveries that nobody holds."""
+        free = or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < to_ts(now))
+        query = (
+            select(deliveries.c.id)
+            .where(deliveries.c.status == "Pending", deliveries.c.run_at <= to_ts(now), free)
+            .order_by(deliveries.c.run_at)
+            .limit(limit)
+        )
+        if self.lock_rows:
+            query = query.with_for_update(skip_locked=True)
+        ids = list(self.conn.execute(query).scalars())
+        if not ids:
+            return []
+        self.conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(ids))
+            .values(lease_owner=owner, lease_until=to_ts(lease_until))
+        )
+        query = select(deliveries).where(deliveries.c.id.in_(ids)).order_by(deliveries.c.id)
+        return [_delivery(r) for r in self.conn.execute(query)]
+
+    def record_attempt(
+        self,
+        delivery_id: int,
+        *,
+        status: str,
+        attempts: int,
+        run_at: datetime,
+        last_status: int | None,
+        last_error: str | None,
+        delivered_at: datetime | None = None,
+        lease_owner: str | None = None,
+        lease_until: datetime | None = None,
+    ) -> None:
+        self.conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == delivery_id)
+            .values(
+                status=status,
+                attempts=attempts,
+                run_at=to_ts(run_at),
+                last_status=last_status,
+                last_error=last_error,
+                delivered_at=to_ts(delivered_at) if delivered_at else None,
+                lease_owner=lease_owner,
+                lease_until=to_ts(lease_until) if lease_until else None,
+            )
+        )
+
+    def extend_delivery_leases(self, owner: str, ids: Sequence[int], lease_until: datetime) -> None:
+        if ids:
+            self.conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids), deliveries.c.lease_owner == owner)
+                .values(lease_until=to_ts(lease_until))
+            )
+
+    def expire_foreign_delivery_leases(self, owner: str) -> int:
+        result = self.conn.execute(
+            update(deliveries)
+            .where(deliveries.c.lease_owner.is_not(None), deliveries.c.lease_owner != owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+        return result.rowcount

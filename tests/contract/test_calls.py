@@ -1,0 +1,293 @@
+"""Asynchronous calls, their deliveries, and request bins."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+
+from fnflow.store import BinRequest, CallRecord, DeliveryRecord, Store
+from tests.contract.factories import at
+
+
+def call(
+    call_id: str,
+    *,
+    function: str = "f",
+    service: str = "default",
+    status: str = "Enqueued",
+    created: float = 0,
+    run: float | None = None,
+    owner: str | None = None,
+    lease_until: float | None = None,
+    queue: str = "",
+) -> CallRecord:
+    return CallRecord(
+        id=call_id,
+        service=service,
+        function=function,
+        status=status,
+        method="POST",
+        path="/x",
+        query="a=1",
+        headers=json.dumps([["X-Call-Id", call_id]]),
+        body=b"body-" + call_id.encode(),
+        created_at=at(created),
+        run_at=at(created if run is None else run),
+        expires_at=at(created + 3600),
+        max_attempts=4,
+        queue=queue,
+        callback_url="http://127.0.0.1:1/cb",
+        lease_owner=owner,
+        lease_until=None if lease_until is None else at(lease_until),
+    )
+
+
+def insert(store: Store, *records: CallRecord) -> list[CallRecord]:
+    return store.write_sync(lambda tx: tx.insert_calls(records))
+
+
+def get(store: Store, call_id: str) -> CallRecord:
+    record = store.read_sync(lambda tx: tx.get_call(call_id))
+    assert record is not None
+    return record
+
+
+def test_insert_is_idempotent_by_call_id(store: Store) -> None:
+    first = call("c1")
+    assert insert(store, first, call("c2")) == [first, call("c2")]
+    again = replace(first, body=b"other")
+    assert insert(store, again, call("c3"), call("c3")) == [call("c3")]
+    assert get(store, "c1") == first
+    assert store.read_sync(lambda tx: tx.get_call("nope")) is None
+    assert {c.id for c in store.read_sync(lambda tx: tx.get_calls(["c1", "c3", "nope"]))} == {"c1", "c3"}
+    assert store.read_sync(lambda tx: tx.get_calls([])) == []
+    assert insert(store) == []
+
+
+def test_list_filters_and_pages_newest_first(store: Store) -> None:
+    insert(store, *(call(f"c{i}", created=i, function="f" if i % 2 else "g") for i in range(7)))
+    store.write_sync(lambda tx: tx.stop_call("c5", at(10)))
+    page = store.read_sync(lambda tx: tx.list_calls(limit=3))
+    assert [c.id for c in page.items] == ["c6", "c5", "c4"] and page.next_token
+    rest = store.read_sync(lambda tx: tx.list_calls(limit=10, token=page.next_token))
+    assert [c.id for c in rest.items] == ["c3", "c2", "c1", "c0"] and rest.next_token is None
+    only_f = store.read_sync(lambda tx: tx.list_calls(function="f", service="default"))
+    assert [c.id for c in only_f.items] == ["c5", "c3", "c1"]
+    stopped = store.read_sync(lambda tx: tx.list_calls(status="Stopped"))
+    assert [c.id for c in stopped.items] == ["c5"]
+    assert store.read_sync(lambda tx: tx.list_calls(dead=True)).items == []
+    from fnflow.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument):
+        store.read_sync(lambda tx: tx.list_calls(token="!!"))
+
+
+def test_an_attempt_starts_only_from_a_ready_state_and_settles_only_while_running(store: Store) -> None:
+    insert(store, call("c1"))
+    assert store.write_sync(lambda tx: tx.start_attempt("c1", "me", at(1), at(61))) is True
+    running = get(store, "c1")
+    assert (running.status, running.attempts, running.started_at, running.lease_owner) == (
+        "Running",
+        1,
+        at(1),
+        "me",
+    )
+    assert store.write_sync(lambda tx: tx.start_attempt("c1", "me", at(2), at(62))) is False
+    settled = store.write_sync(
+        lambda tx: tx.settle_call(
+            "c1",
+            status="Retrying",
+            run_at=at(5),
+            result_status=503,
+            result_headers="[]",
+            result_body=b"busy",
+            error="busy",
+            lease_owner="me",
+            lease_until=at(65),
+        )
+    )
+    assert settled is True
+    retrying = get(store, "c1")
+    assert (retrying.status, retrying.run_at, retrying.result_status, retrying.result_body) == (
+        "Retrying",
+        at(5),
+        503,
+        b"busy",
+    )
+    assert store.write_sync(lambda tx: tx.settle_call("c1", status="Failed", run_at=at(6))) is False
+    assert store.write_sync(lambda tx: tx.start_attempt("c1", "me", at(5), at(65))) is True
+    assert get(store, "c1").started_at == at(1), "the first start is kept"
+    store.write_sync(
+        lambda tx: tx.settle_call("c1", status="Failed", run_at=at(7), finished_at=at(7), dead=True)
+    )
+    failed = get(store, "c1")
+    assert (failed.status, failed.dead, failed.finished_at, failed.lease_owner, failed.attempts) == (
+        "Failed",
+        True,
+        at(7),
+        None,
+        2,
+    )
+
+
+def test_waiting_calls_can_be_finished_and_stopped(store: Store) -> None:
+    insert(store, call("waiting"), call("running"), call("done"), call("expired"))
+    store.write_sync(lambda tx: tx.start_attempt("running", "me", at(1), at(61)))
+    store.write_sync(lambda tx: tx.start_attempt("done", "me", at(1), at(61)))
+    store.write_sync(lambda tx: tx.settle_call("done", status="Succeeded", run_at=at(2), finished_at=at(2)))
+    assert store.write_sync(lambda tx: tx.stop_call("waiting", at(3))) == "Stopped"
+    assert store.write_sync(lambda tx: tx.stop_call("running", at(3))) == "Stopping"
+    assert store.write_sync(lambda tx: tx.stop_call("done", at(3))) is None
+    assert store.write_sync(lambda tx: tx.stop_call("nope", at(3))) is None
+    assert (get(store, "waiting").status, get(store, "waiting").finished_at) == ("Stopped", at(3))
+    store.write_sync(lambda tx: tx.mark_stopped("running", at(4)))
+    assert (get(store, "running").status, get(store, "running").lease_owner) == ("Stopped", None)
+    finished = store.write_sync(
+        lambda tx: tx.finish_waiting_call("expired", "Expired", at(9), error="old", dead=True)
+    )
+    assert finished is True
+    expired = get(store, "expired")
+    assert (expired.status, expired.dead, expired.error) == ("Expired", True, "old")
+    assert store.write_sync(lambda tx: tx.finish_waiting_call("expired", "Expired", at(9))) is False
+
+
+def test_claim_takes_due_unleased_calls_once(store: Store) -> None:
+    insert(
+        store,
+        call("due", created=0),
+        call("later", created=0, run=100),
+        call("held", created=0, owner="peer", lease_until=50),
+        call("expired-lease", created=0, owner="dead", lease_until=5),
+    )
+    claimed = store.write_sync(lambda tx: tx.claim_calls("me", at(10), at(70), 10))
+    assert {c.id for c in claimed} == {"due", "expired-lease"}
+    assert all(c.lease_owner == "me" and c.lease_until == at(70) for c in claimed)
+    assert store.write_sync(lambda tx: tx.claim_calls("other", at(10), at(70), 10)) == []
+    store.write_sync(lambda tx: tx.extend_call_leases("me", ["due", "held"], at(200)))
+    assert get(store, "due").lease_until == at(200)
+    assert get(store, "held").lease_until == at(50), "only the owner's leases are extended"
+
+
+def test_concurrent_claimers_never_share_a_call(store: Store) -> None:
+    insert(store, *(call(f"c{i}") for i in range(60)))
+    got: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def claimer(owner: str) -> None:
+        while claimed := store.write_sync(lambda tx: tx.claim_calls(owner, at(1), at(100), 7)):
+            with lock:
+                got.update(c.id for c in claimed)
+
+    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 60 and set(got.values()) == {1}
+
+
+def test_recovery_frees_foreign_leases_and_retries_what_was_running(store: Store) -> None:
+    insert(store, call("mine", owner="me", lease_until=100), call("theirs"), call("stopping"))
+    store.write_sync(lambda tx: tx.start_attempt("theirs", "dead", at(1), at(100)))
+    store.write_sync(lambda tx: tx.start_attempt("stopping", "dead", at(1), at(100)))
+    store.write_sync(lambda tx: tx.stop_call("stopping", at(2)))
+    assert store.write_sync(lambda tx: tx.expire_foreign_call_leases("me")) == 2
+    theirs = get(store, "theirs")
+    assert (theirs.status, theirs.lease_owner) == ("Retrying", None)
+    assert get(store, "stopping").status == "Stopped"
+    assert get(store, "mine").lease_owner == "me"
+
+
+def test_redrive_puts_dead_letters_back(store: Store) -> None:
+    insert(store, call("dead"), call("alive"))
+    store.write_sync(lambda tx: tx.finish_waiting_call("dead", "Expired", at(5), error="old", dead=True))
+    redriven = store.write_sync(
+        lambda tx: tx.redrive_calls(["dead", "alive", "nope"], at(10), at(99), 3, "me", at(70))
+    )
+    assert [c.id for c in redriven] == ["dead"]
+    again = redriven[0]
+    assert (again.status, again.dead, again.attempts, again.max_attempts, again.error) == (
+        "Enqueued",
+        False,
+        0,
+        3,
+        None,
+    )
+    assert (again.run_at, again.expires_at, again.lease_owner, again.body) == (
+        at(10),
+        at(99),
+        "me",
+        b"body-dead",
+    )
+    assert store.write_sync(lambda tx: tx.redrive_calls(["alive"], at(10), at(99), 3, "me", at(70))) == []
+
+
+def test_pending_counts_by_queue_and_function(store: Store) -> None:
+    insert(store, call("a", queue="slow"), call("b", queue="slow"), call("c", function="g"), call("d"))
+    store.write_sync(lambda tx: tx.stop_call("d", at(1)))
+    pending = sorted(store.read_sync(lambda tx: tx.pending_calls()))
+    assert pending == [("", "default", "g", 1), ("slow", "default", "f", 2)]
+
+
+def delivery(
+    call_id: str, *, run: float = 0, owner: str | None = None, lease_until: float | None = None
+) -> DeliveryRecord:
+    return DeliveryRecord(
+        call_id,
+        "callback",
+        "http://127.0.0.1:1/cb",
+        '[["X-Call-Id", "c"]]',
+        b"result",
+        "Pending",
+        8,
+        at(run),
+        at(0),
+        lease_owner=owner,
+        lease_until=None if lease_until is None else at(lease_until),
+    )
+
+
+def test_deliveries_are_claimed_attempted_and_recorded(store: Store) -> None:
+    ids = store.write_sync(
+        lambda tx: tx.add_deliveries(
+            [delivery("c1"), delivery("c1", run=100), delivery("c2", owner="dead", lease_until=5)]
+        )
+    )
+    assert len(ids) == 3 and len(set(ids)) == 3
+    claimed = store.write_sync(lambda tx: tx.claim_deliveries("me", at(10), at(70), 10))
+    assert sorted(d.id for d in claimed if d.id is not None) == sorted([ids[0], ids[2]])
+    assert store.write_sync(lambda tx: tx.claim_deliveries("other", at(10), at(70), 10)) == []
+    store.write_sync(lambda tx: tx.extend_delivery_leases("me", [ids[0]], at(300)))
+    store.write_sync(
+        lambda tx: tx.record_attempt(
+            ids[0],
+            status="Delivered",
+            attempts=1,
+            run_at=at(11),
+            last_status=200,
+            last_error=None,
+            delivered_at=at(11),
+        )
+    )
+    of_c1 = store.read_sync(lambda tx: tx.deliveries_of("c1"))
+    assert [(d.status, d.attempts, d.last_status, d.delivered_at) for d in of_c1] == [
+        ("Delivered", 1, 200, at(11)),
+        ("Pending", 0, None, None),
+    ]
+    assert store.write_sync(lambda tx: tx.expire_foreign_delivery_leases("other")) >= 1
+    assert store.read_sync(lambda tx: tx.deliveries_of("c2"))[0].lease_owner is None
+
+
+def test_a_bin_keeps_its_newest_requests(store: Store) -> None:
+    for i in range(5):
+        request = BinRequest("b", "POST", f"/{i}", "", "[]", str(i).encode(), at(i))
+        store.write_sync(lambda tx, request=request: tx.add_bin_request(request, keep=3))
+    store.write_sync(lambda tx: tx.add_bin_request(BinRequest("other", "GET", "/", "q=1", "[]", b"", at(9))))
+    kept = store.read_sync(lambda tx: tx.bin_requests("b"))
+    assert [r.body for r in kept] == [b"4", b"3", b"2"]
+    assert store.read_sync(lambda tx: tx.bin_requests("b", limit=1))[0].path == "/4"
+    assert store.read_sync(lambda tx: tx.bin_requests("none")) == []
