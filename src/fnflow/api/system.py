@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from fnflow.api.auth import Invoke
+from fnflow.api.auth import Admin, Invoke
 from fnflow.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["system"])
@@ -24,3 +24,9 @@ async def healthz(request: Request) -> Response:
 async def metrics(request: Request, _: Invoke) -> Response:
     """Prometheus text: executions, task attempts, timer lateness, store batches, function workers."""
     return Response(request.app.state.fnflow.metrics.render(), media_type=CONTENT_TYPE)
+
+
+@router.get("/api/v1/system/callback-key", tags=["calls"])
+async def callback_key(request: Request, _: Admin) -> dict[str, str]:
+    """The key that signs callbacks (``X-Fnflow-Signature``); give it to your receivers to verify them."""
+    return {"key": request.app.state.fnflow.signing_key}

@@ -172,10 +172,13 @@ class Dispatcher:
         if handle is not None:
             handle.cancel()
         for queue in self._queues.values():
-            for calls in queue.ready.values():
+            for key, calls in list(queue.ready.items()):
                 for record in list(calls):
                     if record.id == call_id:
                         calls.remove(record)
+                if not calls:
+                    del queue.ready[key]
+                    queue.order.remove(key)
         running = self._running.get(call_id)
         if running is not None:
             self._stop_requested.add(call_id)
@@ -205,8 +208,13 @@ class Dispatcher:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            for queue in self._queues.values():
-                await self._fill(queue)
+            for queue in list(self._queues.values()):
+                try:
+                    await self._fill(queue)
+                except Exception:  # never let one bad call stop every queue
+                    log.exception("starting asynchronous calls failed; trying again")
+                    await asyncio.sleep(0.1)
+                    self._wake.set()
 
     async def _fill(self, queue: _Queue) -> None:
         blocked = 0  # functions at their limit seen in a row: when all are, stop
@@ -275,7 +283,12 @@ class Dispatcher:
         if not started:  # stopped while it waited
             self._held.discard(record.id)
             return
-        record = replace(record, attempts=record.attempts + 1, status=CallStatus.RUNNING)
+        record = replace(
+            record,
+            attempts=record.attempts + 1,
+            status=CallStatus.RUNNING,
+            started_at=record.started_at or now,
+        )
         request = HttpRequest(
             method=record.method,
             path=record.path,

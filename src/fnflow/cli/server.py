@@ -21,6 +21,18 @@ def serve(
     ),
     data_dir: Path | None = typer.Option(None, help="Where function code is unpacked (default .fnflow)"),
     apply: list[Path] = typer.Option([], help="Deploy the functions and flows of these example directories"),
+    async_parallelism: int | None = typer.Option(
+        None, help="Asynchronous calls run at once per queue (env FNFLOW_ASYNC_PARALLELISM; default 16)"
+    ),
+    queue: list[str] = typer.Option(
+        [], help="NAME=N: a named queue's parallelism (com.openfaas.queue); repeat"
+    ),
+    callback_allow_private: bool = typer.Option(
+        False, help="Allow callbacks to private ranges (10/8, 172.16/12, 192.168/16 …)"
+    ),
+    callback_allow: list[str] = typer.Option(
+        [], help="A network (CIDR) callbacks may reach even if private; repeat"
+    ),
     log_level: str = typer.Option("info", help="debug, info, warning or error"),
 ) -> None:
     """Run the fnflow server (stops cleanly on SIGTERM or Ctrl-C)."""
@@ -29,6 +41,14 @@ def serve(
     settings.host = host or settings.host
     settings.port = port or settings.port
     settings.data_dir = data_dir or settings.data_dir
+    settings.async_parallelism = async_parallelism or settings.async_parallelism
+    settings.callback_allow_private = callback_allow_private or settings.callback_allow_private
+    settings.callback_allow_networks += callback_allow
+    for item in queue:
+        name, _, count = item.partition("=")
+        if not name or not count.isdigit() or int(count) < 1:
+            raise typer.BadParameter(f"{item!r}: use NAME=N with N ≥ 1", param_hint="--queue")
+        settings.queue_parallelism[name] = int(count)
     if auth is not None:
         if auth not in ("on", "off"):
             raise typer.BadParameter("use on or off", param_hint="--auth")
