@@ -109,7 +109,7 @@ class TaskRunner:
         pattern = payload["pattern"]
         try:
             if pattern == "sync" or payload["serviceParams"].get("InvocationType") == "Async":
-                return await self._invoke_async(task, target, body, pattern)
+                return await self._invoke_async(task, target, body, payload)
             result = await self._functions.invoke(
                 target.service, target.function, body, request_id=request_id
             )
@@ -118,20 +118,25 @@ class TaskRunner:
         return result_event(activity, pattern, result)
 
     async def _invoke_async(
-        self, task: TaskRecord, target: FunctionTarget, body: bytes, pattern: str
+        self, task: TaskRecord, target: FunctionTarget, body: bytes, payload: dict[str, Any]
     ) -> Event:
         """Function Compute's asynchronous invocation from a flow: the call goes through the durable
-        queue (its id is the attempt's, so a repeated task submits it once). ``sync`` waits for the
-        call to finish (the queue reports back); the other patterns continue as soon as it is queued."""
+        queue. ``sync`` waits for the call to finish (the queue reports back); the other patterns
+        continue as soon as it is queued. The call id is ``serviceParams.StatefulAsyncInvocationID``
+        (with the attempt number on retries) or the attempt's own, so a repeated task submits once."""
         assert self.calls is not None, "asynchronous invocation needs the call queue"
+        pattern = payload["pattern"]
         waits = pattern == "sync"
+        call_id = f"{task.execution_id}-{task.activity}"
+        if stateful := payload["serviceParams"].get("StatefulAsyncInvocationID"):
+            call_id = str(stateful) if payload["attempt"] == 1 else f"{stateful}-{payload['attempt']}"
         await self.calls.submit(
             Submission(
                 service=target.service,
                 function=target.function,
                 body=body,
                 headers='[["Content-Type", "application/json"]]',
-                call_id=f"{task.execution_id}-{task.activity}",
+                call_id=call_id,
                 task_execution=task.execution_id if waits else None,
                 task_activity=task.activity if waits else None,
             )

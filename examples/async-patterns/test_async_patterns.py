@@ -1,0 +1,61 @@
+"""End-to-end: the three integration patterns of seed 001 against a real server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fnflow.testing import ServerProcess
+from tests.e2e.api import history, start, steps, wait
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = ServerProcess(tmp_path_factory.mktemp("patterns"), "--apply", str(HERE)).start()
+    yield server.url
+    server.stop()
+
+
+def test_request_response_with_async_invocation_moves_on_at_once(url: str) -> None:
+    began = time.monotonic()
+    execution = wait(
+        url, "async-fire-and-forget", start(url, "async-fire-and-forget", {"seconds": 3})["name"]
+    )
+    assert execution["status"] == "Succeeded" and execution["output"] == {"continued": True}
+    assert time.monotonic() - began < 2.5, "the flow did not wait for the 3 s job"
+    queued = httpx.get(f"{url}/api/v1/calls", params={"function": "transcode"}).json()["calls"]
+    assert queued, "the job went into the asynchronous queue"
+
+
+def test_sync_waits_for_the_asynchronous_call(url: str) -> None:
+    name = start(url, "async-sync", {"seconds": 1.5}, name="video-42")["name"]
+    call = httpx.get(f"{url}/api/v1/calls/video-42")
+    assert call.status_code == 200, "StatefulAsyncInvocationID names the call"
+    execution = wait(url, "async-sync", name)
+    assert execution["status"] == "Succeeded"
+    assert execution["output"] == {"output": "oss://videos/video-42.mp4", "callId": "video-42"}
+    events = history(url, "async-sync", name)
+    assert [e["type"] for e in events if e["stepName"] == "mytask"] == [
+        "StepEntered",
+        "TaskScheduled",
+        "TaskSubmitted",
+        "TaskStarted",
+        "TaskSucceeded",
+        "StepExited",
+    ]
+    assert httpx.get(f"{url}/api/v1/calls/video-42").json()["status"] == "Succeeded"
+
+
+def test_wait_for_callback_is_reported_by_the_function(url: str) -> None:
+    approved = wait(url, "async-callback", start(url, "async-callback", {"verdict": "approve"})["name"])
+    assert approved["status"] == "Succeeded" and approved["output"] == {"approved": True}
+    name = start(url, "async-callback", {"verdict": "reject"})["name"]
+    rejected = wait(url, "async-callback", name)
+    assert rejected["output"] == {"approved": False}
+    assert steps(history(url, "async-callback", name), "StepEntered") == ["mytask", "rejected"]
