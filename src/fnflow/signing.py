@@ -27,7 +27,7 @@ def sign(secret: str, call_id: str, body: bytes, timestamp: int | None = None) -
 
 
 def verify(secret: str, header: str | None, call_id: str, body: bytes, *, tolerance: float = 300) -> bool:
-    """Whether ``header`` signs ``body`` for ``call_id`` with ``secret``, made within ``tolerance`` seconds."""
+    """Whether ``header`` signs ``body`` for ``call_id`` with ``secret`` within ``tolerance`` seconds."""
     if not header:
         return False
     fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Request, Response
 from fnflow.api.auth import Admin, Invoke
 from fnflow.api.schemas import FunctionIn, FunctionList, FunctionOut
 from fnflow.errors import InvalidArgument
-from fnflow.functions.config import FunctionConfig
+from fnflow.functions.config import FC_RUNTIME
+from fnflow.functions.spec import HttpRequest
 
 router = APIRouter(prefix="/api/v1/functions", tags=["functions"])
 
@@ -27,17 +28,7 @@ async def deploy_function(
             code = base64.b64decode(body.code, validate=True)
         except binascii.Error:
             raise InvalidArgument("code must be base64 of a zip archive") from None
-    config = FunctionConfig(
-        service=service,
-        name=name,
-        runtime=body.runtime,
-        handler=body.handler,
-        timeout=body.timeout,
-        memory_mb=body.memoryMB,
-        max_instances=body.maxInstances,
-        environment=body.environment,
-        description=body.description,
-    )
+    config = body.config(service, name)
     return FunctionOut.of(await request.app.state.fnflow.functions.deploy(config, code))
 
 
@@ -61,14 +52,31 @@ async def delete_function(service: str, name: str, request: Request, _: Admin) -
 @router.post(
     "/{service}/{name}/invoke",
     response_class=Response,
-    responses={200: {"description": "the function's response; an error sets X-Fc-Error-Type"}},
+    responses={
+        200: {"description": "python3: the function's response; an error sets X-Fc-Error-Type"},
+        "default": {"description": "other runtimes: the function's own status, headers and body"},
+    },
 )
 async def invoke_function(service: str, name: str, request: Request, _: Invoke) -> Response:
-    """Invoke synchronously, as Function Compute's InvokeFunction: the body is the event."""
+    """Invoke synchronously, as Function Compute's InvokeFunction: the body is the event.
+
+    A ``python3`` function answers as Function Compute does (200, errors flagged by
+    ``X-Fc-Error-Type``); the OpenFaaS-style runtimes answer with their own status and headers.
+    """
+    functions = request.app.state.fnflow.functions
     request_id = request.headers.get("x-fc-request-id") or str(uuid.uuid4())
-    payload = await request.body()
-    result = await request.app.state.fnflow.functions.invoke(service, name, payload, request_id=request_id)
+    record = await functions.lookup(service, name)
+    content_type = request.headers.get("content-type")
+    call = HttpRequest(
+        headers=(("Content-Type", content_type),) if content_type else (), body=await request.body()
+    )
+    result = await functions.invoke(service, name, call, request_id=request_id)
     headers = {"X-Fc-Request-Id": request_id, "X-Fc-Duration-Seconds": f"{result.duration:.6f}"}
+    if record.runtime != FC_RUNTIME:
+        response = Response(result.body, status_code=result.status, headers=headers)
+        for key, value in result.headers:
+            response.headers.append(key, value)
+        return response
     if not result.ok:
         headers["X-Fc-Error-Type"] = "UnhandledInvocationError"
         return Response(result.error_body(), headers=headers, media_type="application/json")

@@ -109,6 +109,15 @@ class Gateway:
         if scope_needed not in ALLOWED.get(key.scope, set()):
             raise Forbidden(f"a key with scope {key.scope!r} may not invoke functions")
 
+    def _forwarded_headers(self, scope: Scope) -> list[tuple[str, str]]:
+        """The request's headers as a function sees them: never the caller's fnflow credentials."""
+        strip = self.fnflow.settings.auth_enabled
+        return [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if not (strip and k == b"authorization")
+        ]
+
     @staticmethod
     def _target(path: str, prefix: str) -> tuple[str, str]:
         """(name, sub-path) of ``/prefix/name/rest``."""
@@ -123,7 +132,7 @@ class Gateway:
         name, sub = self._target(scope["path"], "/function/")
         service, function = split_name(name)
         body = await read_body(receive, self.fnflow.settings.max_sync_bytes)
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers = self._forwarded_headers(scope)
         lowered = {k.lower() for k, _ in headers}
         extra: list[tuple[bytes, bytes]] = []
         call_id = next((v for k, v in headers if k.lower() == "x-call-id"), None)
@@ -141,6 +150,7 @@ class Gateway:
             query=scope["query_string"].decode("latin-1"),
             headers=tuple(headers),
             body=body,
+            remote_addr=(scope.get("client") or ("", 0))[0],
         )
         label = metric_name(service, function)
         metrics = self.fnflow.metrics
@@ -177,8 +187,7 @@ class Gateway:
         call_id: str | None = None
         callback: str | None = None
         headers: list[list[str]] = []
-        for k, v in scope["headers"]:
-            key, value = k.decode("latin-1"), v.decode("latin-1")
+        for key, value in self._forwarded_headers(scope):
             low = key.lower()
             if low == "x-call-id":
                 call_id = value

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from fnflow.fdl.timestamps import format_timestamp
+from fnflow.functions.config import RETRY_CODES, AsyncPolicy, FunctionConfig, config_of
 from fnflow.store import ExecutionRecord, FlowRecord, FunctionRecord, HistoryRecord
 
 
@@ -125,15 +126,59 @@ class TaskFailedIn(Body):
     cause: str = ""
 
 
+class AsyncPolicyDoc(BaseModel):
+    """How asynchronous calls of a function are retried, expired and routed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retries: int = Field(3, description="retries after the first attempt (FC maxAsyncRetryAttempts)")
+    retryCodes: list[int] = Field(list(RETRY_CODES), description="function statuses that are retried")
+    minWait: float = Field(1.0, description="seconds before the first retry")
+    maxWait: float = Field(120.0, description="longest wait between attempts, seconds")
+    maxEventAge: float = Field(86_400.0, description="seconds after which an unfinished call is Expired")
+    queue: str = Field("", description="named queue (OpenFaaS com.openfaas.queue); empty: the default")
+    onSuccess: str = Field("", description="destination: a URL or a function name")
+    onFailure: str = Field("", description="destination: a URL or a function name")
+
+
 class FunctionIn(Body):
-    runtime: str = "python3"
-    handler: str = "index.handler"
+    runtime: str = Field(
+        "python3", description="python3, python3-http, python3-flask, python3-classic, command, http"
+    )
+    handler: str = Field(
+        "", description="module.function; empty: index.handler (python3), handler.handle (others)"
+    )
+    command: str = Field("", description="command runtime: the process started per call (fprocess)")
+    upstream: str = Field("", description="http runtime: the URL calls are proxied to")
     timeout: float = 60
     memoryMB: int = 128
     maxInstances: int = 4
     environment: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    labels: dict[str, str] = {}
     description: str = ""
-    code: str | None = Field(None, description="base64 of a zip of the code directory; omit to keep the code")
+    asyncPolicy: AsyncPolicyDoc = Field(default_factory=AsyncPolicyDoc)
+    code: str | None = Field(
+        None, description="base64 of a zip of the code directory; omit to keep the code (or to have none)"
+    )
+
+    def config(self, service: str, name: str) -> FunctionConfig:
+        return FunctionConfig(
+            service=service,
+            name=name,
+            runtime=self.runtime,
+            handler=self.handler,
+            command=self.command,
+            upstream=self.upstream,
+            timeout=self.timeout,
+            memory_mb=self.memoryMB,
+            max_instances=self.maxInstances,
+            environment=self.environment,
+            annotations=self.annotations,
+            labels=self.labels,
+            description=self.description,
+            async_policy=AsyncPolicy.from_api(self.asyncPolicy.model_dump()),
+        )
 
 
 class FunctionOut(BaseModel):
@@ -141,27 +186,38 @@ class FunctionOut(BaseModel):
     name: str
     runtime: str
     handler: str
+    command: str
+    upstream: str
     timeout: float
     memoryMB: int
     maxInstances: int
     environment: dict[str, str]
+    annotations: dict[str, str]
+    labels: dict[str, str]
     description: str
+    asyncPolicy: AsyncPolicyDoc
     codeChecksum: str
     createdTime: str | None
     lastModifiedTime: str | None
 
     @classmethod
     def of(cls, f: FunctionRecord) -> FunctionOut:
+        config = config_of(f)
         return cls(
             service=f.service,
             name=f.name,
             runtime=f.runtime,
             handler=f.handler,
+            command=config.command,
+            upstream=config.upstream,
             timeout=f.timeout,
             memoryMB=f.memory_mb,
             maxInstances=f.max_instances,
             environment=f.environment,
+            annotations=config.annotations,
+            labels=config.labels,
             description=f.description,
+            asyncPolicy=AsyncPolicyDoc(**config.async_policy.to_api()),
             codeChecksum=f.code_checksum,
             createdTime=format_timestamp(f.created_at) if f.created_at else None,
             lastModifiedTime=format_timestamp(f.updated_at) if f.updated_at else None,

@@ -305,7 +305,7 @@ class Dispatcher:
             max_attempts=record.max_attempts,
             now=now_utc(),
             jitter=random.random(),
-            retry_after=dict(result.headers).get("Retry-After"),
+            retry_after=next((v for k, v in result.headers if k.lower() == "retry-after"), None),
         )
         await self._finish(record, verdict, result, result.error_message)
 

@@ -12,6 +12,7 @@ from fnflow.cli import render
 from fnflow.cli.common import EXIT_FAILED, Format, Output, Url, connect, emit, fail, read_arg
 from fnflow.client import Function
 from fnflow.client.api import DEFAULT_SERVICE
+from fnflow.functions import openfaas
 
 app = typer.Typer(help="Deploy, invoke, show, list and delete functions.", no_args_is_help=True)
 
@@ -19,15 +20,22 @@ Service = Annotated[str, typer.Option("--service", "-s", help="The service the f
 
 
 def show(f: Function) -> str:
+    policy = f.async_policy
     return render.fields(
         [
             ("function", f"{f.service}/{f.name}"),
             ("runtime", f.runtime),
             ("handler", f.handler),
+            ("command", f.command),
+            ("upstream", f.upstream),
             ("timeout", f"{f.timeout:g}s"),
             ("memory", f"{f.memory_mb} MB"),
             ("max instances", str(f.max_instances)),
-            ("environment", " ".join(f"{k}={v}" for k, v in sorted(f.environment.items()))),
+            ("environment", _pairs(f.environment)),
+            ("annotations", _pairs(f.annotations)),
+            ("labels", _pairs(f.labels)),
+            ("async retries", f"{policy.retries} on {','.join(map(str, policy.retry_codes))}"),
+            ("async queue", policy.queue),
             ("description", f.description),
             ("code sha256", f.code_checksum),
             ("created", render.when(f.created_time)),
@@ -36,14 +44,19 @@ def show(f: Function) -> str:
     )
 
 
-def _environment(pairs: list[str]) -> dict[str, str]:
-    env = {}
-    for pair in pairs:
+def _pairs(values: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(values.items()))
+
+
+def _mapping(pairs: list[str] | None, option: str) -> dict[str, str]:
+    """``KEY=VALUE`` options as a dict."""
+    found = {}
+    for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
-        env[key] = value
-    return env
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=option)
+        found[key] = value
+    return found
 
 
 @app.command()
@@ -54,29 +67,56 @@ def deploy(
         typer.Option(
             exists=True,
             file_okay=False,
-            help="Directory with the code (zipped and uploaded); omit to keep the code.",
+            help="Directory with the code (zipped and uploaded); omit to keep the code,"
+            " or for a command or http function that has none.",
         ),
     ] = None,
     service: Service = DEFAULT_SERVICE,
-    runtime: Annotated[str, typer.Option(help="Language runtime.")] = "python3",
-    handler: Annotated[str, typer.Option(help="module.function to call.")] = "index.handler",
+    runtime: Annotated[
+        str,
+        typer.Option(help="python3, python3-http, python3-flask, python3-classic, command or http."),
+    ] = "python3",
+    handler: Annotated[
+        str,
+        typer.Option(
+            help="module.function to call (python runtimes).",
+            show_default="index.handler for python3, handler.handle for the others",
+        ),
+    ] = "",
+    command: Annotated[
+        str, typer.Option(help="command runtime: the process to start per call, e.g. 'sleep 1'.")
+    ] = "",
+    upstream: Annotated[str, typer.Option(help="http runtime: the URL calls are proxied to.")] = "",
     timeout: Annotated[float, typer.Option(help="Seconds an invocation may run.")] = 60,
     memory: Annotated[int, typer.Option(help="Memory in MB.")] = 128,
     max_instances: Annotated[int, typer.Option(help="Instances running at once, at most.")] = 4,
     env: Annotated[
         list[str] | None, typer.Option(help="KEY=VALUE environment variable; repeat for more.")
     ] = None,
+    annotation: Annotated[
+        list[str] | None,
+        typer.Option(help="KEY=VALUE annotation (com.openfaas.queue, com.openfaas.retry.*…); repeatable."),
+    ] = None,
+    label: Annotated[list[str] | None, typer.Option(help="KEY=VALUE label; repeatable.")] = None,
     description: Annotated[str, typer.Option(help="What the function does.")] = "",
     url: Url = None,
     output: Output = Format.text,
 ) -> None:
     """Create or update a function.
 
-    Example:
+    The OpenFaaS annotations com.openfaas.queue and com.openfaas.retry.attempts, .codes,
+    .min_wait and .max_wait set how asynchronous calls are queued and retried.
+
+    Examples:
 
         fnflow fn deploy hello --code ./hello --handler index.handler --env GREETING=hi
+        fnflow fn deploy long-task --runtime command --command 'sleep 1'
+        fnflow fn deploy remote --runtime http --upstream http://127.0.0.1:5000/
     """
-    environment = _environment(env or [])
+    annotations = _mapping(annotation, "--annotation")
+    policy = openfaas.async_policy(
+        annotations, lambda what, why: typer.echo(f"fnflow: warning: {what} ignored: {why}", err=True)
+    )
     with connect(url) as client:
         function = client.deploy_function(
             name,
@@ -84,11 +124,16 @@ def deploy(
             service=service,
             runtime=runtime,
             handler=handler,
+            command=command,
+            upstream=upstream,
             timeout=timeout,
             memory_mb=memory,
             max_instances=max_instances,
-            environment=environment,
+            environment=_mapping(env, "--env"),
+            annotations=annotations,
+            labels=_mapping(label, "--label"),
             description=description,
+            async_policy=policy,
         )
     emit(output, function.raw, lambda: show(function))
 

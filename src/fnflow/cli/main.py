@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fnflow.cli import apply, executions, flows, functions, keys, server, tasks
+from fnflow.cli import apply, executions, flows, functions, keys, scaffold, server, tasks, up
 
 app = typer.Typer(
     name="fnflow",
@@ -18,6 +18,8 @@ app.add_typer(executions.app, name="exec")
 app.add_typer(tasks.app, name="task")
 app.add_typer(functions.app, name="fn")
 app.command("apply")(apply.apply)
+app.command("new")(scaffold.new)
+app.command("up")(up.up)
 app.add_typer(keys.app, name="keys")
 
 

@@ -17,6 +17,7 @@ from fnflow import __version__
 from fnflow.client.errors import ApiError, ConnectionError, api_error
 from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invocation, Page
 from fnflow.functions import codepkg
+from fnflow.functions.config import AsyncPolicy, FunctionConfig
 
 T = TypeVar("T")
 
@@ -185,34 +186,54 @@ class Client:
         *,
         service: str = DEFAULT_SERVICE,
         runtime: str = "python3",
-        handler: str = "index.handler",
+        handler: str = "",
+        command: str = "",
+        upstream: str = "",
         timeout: float = 60,
         memory_mb: int = 128,
         max_instances: int = 4,
         environment: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
         description: str = "",
+        async_policy: AsyncPolicy | None = None,
         code_zip: bytes | None = None,
     ) -> Function:
         """Create or update a function with the code in ``code_dir`` (zipped here).
 
         ``code_zip`` passes an already packed zip instead; with neither, the deployed code stays
-        and only the settings change.
+        and only the settings change (command and http functions need no code at all).
+        ``handler`` defaults to the runtime's (``index.handler`` for python3, ``handler.handle``
+        for the OpenFaaS templates).
         """
         if code_dir is not None and code_zip is not None:
             raise ValueError("pass code_dir or code_zip, not both")
-        code = codepkg.pack_directory(code_dir) if code_dir is not None else code_zip
-        body: dict[str, Any] = {
-            "runtime": runtime,
-            "handler": handler,
-            "timeout": timeout,
-            "memoryMB": memory_mb,
-            "maxInstances": max_instances,
-            "environment": dict(environment or {}),
-            "description": description,
-        }
-        if code is not None:
-            body["code"] = base64.b64encode(code).decode()
-        return Function.from_json(self._json("PUT", _path("functions", service, name), json=body))
+        config = FunctionConfig(
+            service=service,
+            name=name,
+            runtime=runtime,
+            handler=handler,
+            command=command,
+            upstream=upstream,
+            timeout=timeout,
+            memory_mb=memory_mb,
+            max_instances=max_instances,
+            environment=dict(environment or {}),
+            annotations=dict(annotations or {}),
+            labels=dict(labels or {}),
+            description=description,
+            async_policy=async_policy or AsyncPolicy(),
+        )
+        return self.deploy(config, codepkg.pack_directory(code_dir) if code_dir is not None else code_zip)
+
+    def deploy(self, config: FunctionConfig, code_zip: bytes | None = None) -> Function:
+        """Create or update the function ``config`` describes; ``code_zip`` None keeps its code."""
+        body = function_body(config)
+        if code_zip is not None:
+            body["code"] = base64.b64encode(code_zip).decode()
+        return Function.from_json(
+            self._json("PUT", _path("functions", config.service, config.name), json=body)
+        )
 
     def invoke_function(self, name: str, payload: bytes = b"", service: str = DEFAULT_SERVICE) -> Invocation:
         """Invoke synchronously with ``payload`` as the event.
@@ -273,20 +294,7 @@ class Client:
 
         for manifest in find_manifests(Path(path)):
             for config, code in manifest.functions:
-                record(
-                    self.deploy_function(
-                        config.name,
-                        service=config.service,
-                        runtime=config.runtime,
-                        handler=config.handler,
-                        timeout=config.timeout,
-                        memory_mb=config.memory_mb,
-                        max_instances=config.max_instances,
-                        environment=config.environment,
-                        description=config.description,
-                        code_zip=code,
-                    )
-                )
+                record(self.deploy(config, code))
             for flow in manifest.flows:
                 record(self.put_flow(flow.name, flow.definition, flow.description))
         return done
@@ -324,6 +332,24 @@ class Client:
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._call(method, path, **kwargs).json()
+
+
+def function_body(config: FunctionConfig) -> dict[str, Any]:
+    """The JSON the deploy API takes for ``config`` (without the code)."""
+    return {
+        "runtime": config.runtime,
+        "handler": config.handler,
+        "command": config.command,
+        "upstream": config.upstream,
+        "timeout": config.timeout,
+        "memoryMB": config.memory_mb,
+        "maxInstances": config.max_instances,
+        "environment": dict(config.environment),
+        "annotations": dict(config.annotations),
+        "labels": dict(config.labels),
+        "description": config.description,
+        "asyncPolicy": config.async_policy.to_api(),
+    }
 
 
 def _path(*segments: str) -> str:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from fnflow.functions.config import AsyncPolicy
+
 T = TypeVar("T")
 
 FINISHED = frozenset({"Stopped", "Succeeded", "Failed", "TimedOut"})
@@ -125,6 +127,11 @@ class Function:
     code_checksum: str
     created_time: datetime | None
     last_modified_time: datetime | None
+    command: str = ""
+    upstream: str = ""
+    annotations: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    async_policy: AsyncPolicy = field(default_factory=AsyncPolicy)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -140,6 +147,11 @@ class Function:
             environment=d.get("environment") or {},
             description=d.get("description", ""),
             code_checksum=d.get("codeChecksum", ""),
+            command=d.get("command", ""),
+            upstream=d.get("upstream", ""),
+            annotations=d.get("annotations") or {},
+            labels=d.get("labels") or {},
+            async_policy=AsyncPolicy.from_api(d.get("asyncPolicy") or {}),
             created_time=_time(d.get("createdTime")),
             last_modified_time=_time(d.get("lastModifiedTime")),
             raw=d,

@@ -22,11 +22,15 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fnflow.functions import _protocol
+from fnflow.functions import _protocol, _responses
 from fnflow.functions._output import OutputForwarder
-from fnflow.functions.spec import FunctionSpec, InvocationContext, InvocationResult
+from fnflow.functions.config import FC_RUNTIME
+from fnflow.functions.spec import FunctionSpec, InvocationResult
 
 STOP_GRACE = 2.0  # seconds a stopped worker gets to exit by itself (atexit hooks) before SIGKILL
+# Statuses of the calls the worker could not answer (the handler's own errors are 500).
+NOT_STARTED = CRASHED = 502
+TIMED_OUT = 504
 Frame = tuple[int, dict[str, Any], bytes]
 
 
@@ -95,8 +99,10 @@ class Worker:
         output: OutputForwarder,
         logger: logging.Logger,
         on_exit: Callable[[Worker], None],
+        runtime: str,
     ) -> None:
         self.pid = proc.pid
+        self.runtime = runtime
         self.alive = True
         self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._proc = proc
@@ -123,6 +129,7 @@ class Worker:
     ) -> Worker:
         """Start the process (blocks the loop only for fork/exec); ``ready()`` completes the start."""
         config = {
+            "runtime": spec.runtime,
             "handler": spec.handler,
             "service": spec.service,
             "name": spec.name,
@@ -158,7 +165,7 @@ class Worker:
         finally:
             child.close()
             os.close(log_w)
-        return cls(proc, parent, OutputForwarder(log_r, output_logger), logger, on_exit)
+        return cls(proc, parent, OutputForwarder(log_r, output_logger), logger, on_exit, spec.runtime)
 
     async def ready(
         self, *, deadline: float, timeout: float, request_id: str | None
@@ -178,29 +185,36 @@ class Worker:
         if kind == _protocol.READY:
             return None
         self.kill()  # it could not import the handler; it exits on its own, we just do not wait
-        return self._failure(meta, started_at, t0, "worker failed to start")
+        return self._failure(meta, started_at, t0, "worker failed to start", NOT_STARTED)
 
     async def call(
-        self, payload: bytes, context: InvocationContext, *, deadline: float, timeout: float
+        self, meta: dict[str, Any], body: bytes, *, request_id: str, deadline: float, timeout: float
     ) -> InvocationResult:
-        """Run one invocation; every failure (timeout, death) comes back as an FC error result."""
+        """Run one call (``meta`` as ``_protocol.INVOKE`` says); every failure comes back as a result."""
         assert self._transport is not None, "call() before ready()"
         started_at, t0 = time.time(), self._loop.time()
-        self._output.request_id = context.request_id
-        meta = json.dumps(vars(context)).encode()
-        for buffer in _protocol.frame(_protocol.INVOKE, meta, payload):  # not writelines: 3.11 joins
-            self._transport.write(buffer)
+        self._output.request_id = request_id
+        for buffer in _protocol.frame(_protocol.INVOKE, json.dumps(meta).encode(), body):
+            self._transport.write(buffer)  # not writelines: 3.11 joins
         outcome = await self._exchange(started_at, t0, deadline, timeout)
         if isinstance(outcome, InvocationResult):
             return outcome
-        kind, meta_doc, body = outcome
+        kind, answer, out = outcome
         if kind == _protocol.RESULT:
-            return InvocationResult(
-                True, body, None, None, None, meta_doc["started_at"], meta_doc["duration"]
+            started_at, duration = answer["started_at"], answer["duration"]
+            if self.runtime == FC_RUNTIME:
+                headers = (_responses.duration_header(duration),)
+                return InvocationResult(True, out, None, None, None, started_at, duration, 200, headers)
+            return _responses.response(
+                answer["status"],
+                _responses.forwardable(tuple((k, v) for k, v in answer["headers"])),  # the handler's own
+                out,
+                started_at=started_at,
+                duration=duration,
             )
         if kind != _protocol.ERROR:
             self.kill()
-        return self._failure(meta_doc, started_at, t0, f"unexpected frame kind {kind} from the worker")
+        return self._failure(answer, started_at, t0, f"unexpected frame kind {kind} from the worker", 500)
 
     def kill(self) -> None:
         """SIGKILL the worker and its process group; its exit is reaped by the exit watch."""
@@ -234,8 +248,13 @@ class Worker:
         except TimeoutError:
             self.kill()
             message = f"Function time out after {timeout:g} seconds"
-            return InvocationResult.failure(
-                "FC.Unknown", message, started_at=started_at, duration=self._since(t0)
+            return _responses.failure(
+                self.runtime,
+                "FC.Unknown",
+                message,
+                status=TIMED_OUT,
+                started_at=started_at,
+                duration=self._since(t0),
             )
         except WorkerExited:
             return await self._died(started_at, t0)
@@ -257,12 +276,18 @@ class Worker:
             "Process exited unexpectedly before completing request "
             f"(duration: {duration * 1000:.0f}ms, maxMemoryUsage: {self._max_rss_kib / 1024:.2f}MB)"
         )
-        return InvocationResult.failure("FC.Unknown", message, started_at=started_at, duration=duration)
+        return _responses.failure(
+            self.runtime, "FC.Unknown", message, status=CRASHED, started_at=started_at, duration=duration
+        )
 
-    def _failure(self, meta: dict[str, Any], started_at: float, t0: float, fallback: str) -> InvocationResult:
-        return InvocationResult.failure(
+    def _failure(
+        self, meta: dict[str, Any], started_at: float, t0: float, fallback: str, status: int
+    ) -> InvocationResult:
+        return _responses.failure(
+            self.runtime,
             meta.get("errorType", "FC.Unknown"),
             meta.get("errorMessage", fallback),
+            status=status,
             started_at=meta.get("started_at", started_at),
             duration=meta.get("duration", self._since(t0)),
             stack_trace=meta.get("stackTrace"),

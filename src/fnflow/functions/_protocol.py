@@ -12,10 +12,14 @@ import struct
 HEADER = struct.Struct("!BII")
 
 # pool -> worker
-INVOKE = 1  # meta: InvocationContext fields; body: the event
+# meta: InvocationContext fields (runtime python3), else the request's {"method", "path", "query",
+# "headers": [[name, value], ...]}; body: the event or request body
+INVOKE = 1
 # worker -> pool
 READY = 2  # the handler imported; meta: {}
-RESULT = 3  # meta: {"started_at", "duration"}; body: the encoded return value
+# meta: {"started_at", "duration"}, plus {"status", "headers"} for the OpenFaaS-style runtimes;
+# body: the encoded return value or response body
+RESULT = 3
 # meta: {"errorType", "errorMessage", "stackTrace", "started_at", "duration"}; before READY, the import failed
 ERROR = 4
 

@@ -5,11 +5,19 @@ socket ``FD`` until the pool closes it. Frames never touch stdout/stderr, which 
 code (the pool forwards them to logging). Stdlib only, and imported before user code, so a user
 module named like one of ours (``json.py``) cannot break it; ``-P`` keeps the cwd off ``sys.path``
 until we put the code directory there ourselves.
+
+It calls the handler in the style of its runtime: Function Compute's ``handler(event, context)``
+(``python3``), or one of the OpenFaaS Python templates (``python3-http``, ``python3-flask``,
+``python3-classic``), whose handlers answer HTTP requests; those import the code directory as the
+package ``function``, as the templates do, so relative imports work.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
+import io
 import json
 import logging
 import os
@@ -18,19 +26,25 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Mapping
 from types import SimpleNamespace
 
-from fnflow.functions import _protocol
+from fnflow.functions import _cgi, _protocol
 
 TYPE_CHECKING = False  # typing costs ~20 ms of every worker start; mypy still reads this block
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any, NoReturn
 
-    Handler = Callable[[bytes, SimpleNamespace], object]
+    Handler = Callable[..., object]
+    Frame = tuple[int, dict[str, Any], bytes]
+    Response = tuple[int, list[tuple[str, str]], bytes]
 
 LOG_FORMAT = "[%(levelname)s] %(name)s: %(message)s"
 JSON_TYPES = (dict, list, tuple, int, float, bool)
+PACKAGE = "function"  # what the OpenFaaS templates import the handler folder as
+HTML = "text/html; charset=utf-8"  # Flask's default for a text body
+TEXT = "text/plain; charset=utf-8"
 # Frames left out of stack traces: ours, and the import machinery's.
 NOT_USER_CODE = (__file__, os.path.dirname(importlib.__file__) + os.sep, "<frozen ")
 
@@ -73,12 +87,15 @@ def _stack(tb: Any) -> list[list[str]]:
     ]
 
 
-def _load(handler: str) -> Handler:
+def _load(handler: str, package: bool) -> Handler:
     module_name, _, attr = handler.rpartition(".")
     if not module_name or not attr:
         raise _Failure(f"Invalid handler '{handler}': expected 'module.function'")
     try:
-        module = importlib.import_module(module_name.replace("/", "."))
+        if package:
+            _install_package(os.getcwd())
+        prefix = PACKAGE + "." if package else ""
+        module = importlib.import_module(prefix + module_name.replace("/", "."))
     except BaseException as exc:  # SystemExit or a SyntaxError at import time is still an import failure
         message = f"Unable to import module '{module_name}': {type(exc).__name__}: {_text(exc)}"
         raise _Failure(message, _stack(exc.__traceback__)) from None
@@ -88,6 +105,21 @@ def _load(handler: str) -> Handler:
     if not callable(function):
         raise _Failure(f"Handler '{attr}' on module '{module_name}' is not callable")
     return function  # type: ignore[no-any-return]
+
+
+def _install_package(path: str) -> None:
+    """Make ``path`` the package ``function`` (running its ``__init__.py`` if it has one)."""
+    init = os.path.join(path, "__init__.py")
+    if os.path.isfile(init):
+        spec = importlib.util.spec_from_file_location(PACKAGE, init, submodule_search_locations=[path])
+    else:
+        spec = importlib.machinery.ModuleSpec(PACKAGE, None, is_package=True)
+    assert spec is not None and spec.submodule_search_locations is not None
+    spec.submodule_search_locations[:] = [path]
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACKAGE] = module
+    if spec.loader is not None:
+        spec.loader.exec_module(module)
 
 
 def _encode(value: object) -> bytes:
@@ -135,7 +167,9 @@ def _context(meta: dict[str, Any], config: dict[str, Any]) -> SimpleNamespace:
     )
 
 
-def _call(handler: Handler, event: bytes, context: SimpleNamespace) -> tuple[int, dict[str, Any], bytes]:
+def _call_fc(handler: Handler, meta: dict[str, Any], event: bytes, config: dict[str, Any]) -> Frame:
+    """Function Compute: the return value is the body; an exception is an error with its class name."""
+    context = _context(meta, config)
     started_at, t0 = time.time(), time.perf_counter()
     try:
         value = handler(event, context)
@@ -152,6 +186,193 @@ def _call(handler: Handler, event: bytes, context: SimpleNamespace) -> tuple[int
         meta = {"errorType": "FC.Unknown", "errorMessage": f"Function result cannot be encoded: {exc}"}
         return _protocol.ERROR, {**meta, "started_at": started_at, "duration": time.perf_counter() - t0}, b""
     return _protocol.RESULT, {"started_at": started_at, "duration": time.perf_counter() - t0}, body
+
+
+class _Headers(Mapping[str, str]):
+    """Request headers looked up in any case, like Flask's ``request.headers`` (first value wins)."""
+
+    def __init__(self, pairs: list[list[str]]) -> None:
+        self._items: dict[str, tuple[str, str]] = {}
+        for name, value in pairs:
+            self._items.setdefault(name.lower(), (_cgi.canonical(name), value))
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _event(meta: dict[str, Any], body: bytes) -> SimpleNamespace:
+    """The python3-http template's ``event``; ``query`` has each parameter's first value."""
+    from urllib.parse import parse_qsl
+
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(meta["query"], keep_blank_values=True):
+        query.setdefault(key, value)
+    return SimpleNamespace(
+        body=body, headers=_Headers(meta["headers"]), method=meta["method"], query=query, path=meta["path"]
+    )
+
+
+def _flask(value: object) -> Response:
+    """What Flask makes of a view's return value: a body, or a tuple with a status and/or headers."""
+    status: object = 200
+    headers: object = ()
+    if isinstance(value, tuple):
+        if len(value) == 3:
+            value, status, headers = value
+        elif len(value) == 2:
+            value, second = value
+            if isinstance(second, dict | list | tuple):
+                headers = second
+            else:
+                status = second
+        else:
+            raise TypeError(
+                "a returned tuple must be (body, status, headers), (body, status) or (body, headers)"
+            )
+    if isinstance(value, dict | list):
+        content_type, body = "application/json", _jsonify(value)
+    elif isinstance(value, str):
+        content_type, body = HTML, value.encode()
+    elif isinstance(value, bytes | bytearray):
+        content_type, body = HTML, bytes(value)
+    else:
+        raise TypeError(
+            f"the handler returned {type(value).__name__}: return str, bytes, dict, list or a tuple"
+        )
+    if isinstance(headers, dict):
+        headers = list(headers.items())
+    if not isinstance(headers, list | tuple):
+        raise TypeError(
+            f"headers must be a dict or a list of (name, value) pairs, not {type(headers).__name__}"
+        )
+    pairs = [(str(k), str(v)) for k, v in headers]
+    for k, v in pairs:
+        if "\n" in k or "\r" in k or "\n" in v or "\r" in v:
+            raise ValueError(f"header {k!r} has a line break")
+    if not any(k.lower() == "content-type" for k, _ in pairs):
+        pairs.insert(0, ("Content-Type", content_type))
+    return _status(status), pairs, body
+
+
+def _jsonify(value: object) -> bytes:
+    """Flask's ``jsonify`` outside debug mode: compact, sorted keys, ASCII, a final newline."""
+    return (json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
+def _status(status: object) -> int:
+    code = int(status.split()[0]) if isinstance(status, str) and status.strip() else status
+    if not isinstance(code, int) or isinstance(code, bool) or not 200 <= code <= 599:
+        raise ValueError(f"status {status!r} is not the status of a final HTTP response (200-599)")
+    return code
+
+
+def _handle_http(handler: Handler, meta: dict[str, Any], body: bytes) -> Response:
+    """python3-http: ``handle(event, context)`` returning ``{"statusCode", "body", "headers"}``."""
+    value = handler(_event(meta, body), SimpleNamespace(hostname=os.getenv("HOSTNAME", "localhost")))
+    if value is None:
+        return _flask("")
+    if not isinstance(value, dict):
+        return _flask(value)
+    content = value.get("body", "")
+    return _flask(
+        (
+            content if isinstance(content, dict) else str(content),
+            value.get("statusCode", 200),
+            value.get("headers", ()),
+        )
+    )
+
+
+def _handle_flask(handler: Handler, meta: dict[str, Any], body: bytes) -> Response:
+    """python3-flask: ``handle(req)`` with the body as text (bytes if ``RAW_BODY=true``), Flask returns."""
+    raw = os.getenv("RAW_BODY", "").lower() == "true"
+    return _flask(handler(body if raw else body.decode("utf-8", "replace")))
+
+
+def _handle_classic(handler: Handler, meta: dict[str, Any], body: bytes) -> Response:
+    """Classic python3: ``handle(req)``, ``Http_*`` in the environment, the printed return value as the body.
+
+    What the handler prints to stdout is part of the response, as with the classic watchdog; an
+    exception is the process failing: 500 with ``exit status 1`` and the traceback.
+    """
+    variables = _cgi.environ(meta["method"], meta["path"], meta["query"], meta["headers"], len(body))
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    stdout, sys.stdout = sys.stdout, io.StringIO()
+    try:
+        value = handler(body.decode("utf-8", "surrogateescape"))
+        if value is not None:
+            print(value)
+        status, headers = 200, _content_type(meta)
+    except Exception:
+        failure = traceback.format_exc()
+        sys.stderr.write(failure)
+        print(f"exit status 1\n{failure}", end="")
+        status, headers = 500, [("Content-Type", TEXT)]
+    finally:
+        output, sys.stdout = sys.stdout.getvalue(), stdout
+        for key, previous in saved.items():
+            if previous is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = previous
+    return status, headers, _bytes(output)
+
+
+def _content_type(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """The classic watchdog's: ``$content_type`` if set, else the request's."""
+    forced = os.getenv("content_type")  # noqa: SIM112 - the watchdog's own lowercase name
+    if forced:
+        return [("Content-Type", forced)]
+    return [("Content-Type", v) for k, v in meta["headers"] if k.lower() == "content-type"][:1]
+
+
+def _bytes(text: str) -> bytes:
+    try:
+        return text.encode("utf-8", "surrogateescape")  # the request's undecodable bytes, back as they came
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
+
+
+def _call_openfaas(
+    handle: Callable[[Handler, dict[str, Any], bytes], Response],
+) -> Callable[[Handler, dict[str, Any], bytes, dict[str, Any]], Frame]:
+    """A call in an OpenFaaS style: always a response; an exception is a 500, its traceback logged."""
+
+    def call(handler: Handler, meta: dict[str, Any], body: bytes, config: dict[str, Any]) -> Frame:
+        started_at, t0 = time.time(), time.perf_counter()
+        try:
+            status, headers, out = handle(handler, meta, body)
+        except Exception as exc:
+            traceback.print_exc()
+            status, headers = 500, [("Content-Type", TEXT)]
+            out = f"{type(exc).__name__}: {_text(exc)}\n".encode("utf-8", "replace")
+        duration = time.perf_counter() - t0
+        headers.append(("X-Duration-Seconds", f"{duration:f}"))
+        return (
+            _protocol.RESULT,
+            {"status": status, "headers": headers, "started_at": started_at, "duration": duration},
+            out,
+        )
+
+    return call
+
+
+CALLS = {
+    "python3": _call_fc,
+    "python3-http": _call_openfaas(_handle_http),
+    "python3-flask": _call_openfaas(_handle_flask),
+    "python3-classic": _call_openfaas(_handle_classic),
+}
 
 
 def _text(exc: BaseException) -> str:
@@ -189,8 +410,9 @@ def main(fd: int, config: dict[str, Any]) -> None:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # FC users log with logging.getLogger()
     sys.path.insert(0, os.getcwd())  # the pool starts us in the code directory
     _limit_memory(config["memory_mb"])
+    call = CALLS[config["runtime"]]
     try:
-        handler = _load(config["handler"])
+        handler = _load(config["handler"], package=config["runtime"] != "python3")
     except _Failure as exc:
         channel.send(
             _protocol.ERROR, {"errorType": "FC.Unknown", "errorMessage": str(exc), "stackTrace": exc.stack}
@@ -198,10 +420,9 @@ def main(fd: int, config: dict[str, Any]) -> None:
         return
     channel.send(_protocol.READY, {})
     while (frame := channel.receive()) is not None:
-        _, meta, event = frame
-        context = _context(json.loads(meta), config)
+        _, meta, body = frame
         try:
-            kind, result_meta, body = _call(handler, event, context)
+            kind, result_meta, body = call(handler, json.loads(meta), body, config)
         except SystemExit as exc:
             _exit_now(exc.code)
         except BaseException:

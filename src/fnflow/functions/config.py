@@ -4,6 +4,7 @@ Runtimes:
 - ``python3``: Function Compute's ``handler(event, context)`` (the default);
 - ``python3-http``: OpenFaaS ``python3-http``, ``handle(event, context)`` returning
   ``{"statusCode", "body", "headers"}``;
+- ``python3-flask``: OpenFaaS ``python3-flask``, ``handle(req)`` returning what a Flask view may;
 - ``python3-classic``: the classic OpenFaaS ``python3`` template, ``handle(req)``;
 - ``command``: a classic-watchdog process per call (``fprocess``): body on stdin, stdout back;
 - ``http``: a proxy to an upstream URL (a function on OpenFaaS, Knative or any HTTP service).
@@ -16,19 +17,36 @@ annotations).
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from fnflow.errors import InvalidArgument
 
+if TYPE_CHECKING:  # the store imports SQLAlchemy: clients that build configs should not pay for it
+    from fnflow.store.records import FunctionRecord
+
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$")
 QUEUE = re.compile(r"^[a-z0-9_-]{1,64}$")
-PYTHON_RUNTIMES = ("python3", "python3-http", "python3-classic")
+FC_RUNTIME = "python3"  # answers as Function Compute does; every other runtime as OpenFaaS functions do
+PYTHON_RUNTIMES = ("python3", "python3-http", "python3-flask", "python3-classic")
+# module.function called when a deploy names none: FC's index.handler, the OpenFaaS templates' handler.handle
+DEFAULT_HANDLERS = {runtime: "handler.handle" for runtime in PYTHON_RUNTIMES} | {"python3": "index.handler"}
 RUNTIMES = (*PYTHON_RUNTIMES, "command", "http")
 DEFAULT_SERVICE = "default"
 RETRY_CODES = (408, 429, 500, 502, 503, 504)
+API_NAMES = {  # AsyncPolicy field -> its name in the native API
+    "retries": "retries",
+    "retry_codes": "retryCodes",
+    "min_wait": "minWait",
+    "max_wait": "maxWait",
+    "max_event_age": "maxEventAge",
+    "queue": "queue",
+    "on_success": "onSuccess",
+    "on_failure": "onFailure",
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,14 @@ class AsyncPolicy:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "retry_codes": list(self.retry_codes)}
 
+    def to_api(self) -> dict[str, Any]:
+        """As the native API writes it (``asyncPolicy``: camelCase names)."""
+        return {API_NAMES[k]: v for k, v in self.to_dict().items()}
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> AsyncPolicy:
+        return cls.from_dict({k: data[name] for k, name in API_NAMES.items() if name in data})
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AsyncPolicy:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
@@ -74,7 +100,7 @@ class FunctionConfig:
     service: str
     name: str
     runtime: str = "python3"
-    handler: str = "index.handler"  # python runtimes: module.function
+    handler: str = ""  # python runtimes: module.function ("": the runtime's, see DEFAULT_HANDLERS)
     command: str = ""  # command runtime: the process to start per call (fprocess)
     upstream: str = ""  # http runtime: the URL calls are proxied to
     timeout: float = 60.0
@@ -85,6 +111,10 @@ class FunctionConfig:
     labels: dict[str, str] = field(default_factory=dict)
     description: str = ""
     async_policy: AsyncPolicy = field(default_factory=AsyncPolicy)
+
+    def __post_init__(self) -> None:
+        if not self.handler:
+            object.__setattr__(self, "handler", DEFAULT_HANDLERS.get(self.runtime, ""))
 
     def validate(self) -> None:
         for what, value in (("service", self.service), ("function", self.name)):
@@ -98,8 +128,13 @@ class FunctionConfig:
             raise InvalidArgument(
                 f"handler {self.handler!r} must look like module.function, e.g. index.handler"
             )
-        if self.runtime == "command" and not self.command.strip():
-            raise InvalidArgument("the command runtime needs a command to run (fprocess), e.g. 'sleep 1'")
+        if self.runtime == "command":
+            try:
+                argv = shlex.split(self.command)
+            except ValueError as e:
+                raise InvalidArgument(f"command {self.command!r} cannot be split into words: {e}") from None
+            if not argv:
+                raise InvalidArgument("the command runtime needs a command to run (fprocess), e.g. 'sleep 1'")
         if self.runtime == "http":
             parts = urlsplit(self.upstream)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -127,3 +162,24 @@ class FunctionConfig:
             "labels": self.labels,
             "async": self.async_policy.to_dict(),
         }
+
+
+def config_of(record: FunctionRecord) -> FunctionConfig:
+    """The configuration a stored function was deployed with."""
+    options = record.options
+    return FunctionConfig(
+        service=record.service,
+        name=record.name,
+        runtime=record.runtime,
+        handler=record.handler,
+        command=str(options.get("command", "")),
+        upstream=str(options.get("upstream", "")),
+        timeout=record.timeout,
+        memory_mb=record.memory_mb,
+        max_instances=record.max_instances,
+        environment=dict(record.environment),
+        annotations=dict(options.get("annotations", {})),
+        labels=dict(options.get("labels", {})),
+        description=record.description,
+        async_policy=AsyncPolicy.from_dict(options.get("async", {})),
+    )

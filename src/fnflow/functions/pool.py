@@ -1,10 +1,12 @@
-"""Warm worker processes for deployed Python functions: the one door the rest of fnflow calls.
+"""Runs function calls, whatever the runtime: the one door the rest of fnflow calls.
 
-Each function (service, name) gets a FIFO admission of ``max_instances`` and a set of long-lived
-workers, one call at a time each. Workers are grouped by *generation* — everything that shapes the
-process (code checksum, handler, environment, memory, timeout) — so a redeploy never reuses old
-code, while versions and aliases that point at different code can stay warm side by side. Idle
-workers stop after ``idle_timeout``, or sooner when a start needs room under ``max_instances``.
+Each function (service, name) gets a FIFO admission of ``max_instances`` that every runtime
+honours, and a per-call timeout. Python runtimes run in long-lived warm workers, one call at a
+time each; ``command`` starts a process per call (``_command``), ``http`` proxies to an upstream
+(``_proxy``). Workers are grouped by *generation* — everything that shapes the process (code
+checksum, handler, environment, memory, timeout) — so a redeploy never reuses old code, while
+versions and aliases that point at different code can stay warm side by side. Idle workers stop
+after ``idle_timeout``, or sooner when a start needs room under ``max_instances``.
 """
 
 from __future__ import annotations
@@ -17,16 +19,24 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fnflow.errors import InvalidArgument, Unavailable
+from fnflow.functions import _cgi, _responses
 from fnflow.functions._admission import Admission
+from fnflow.functions._command import CommandRunner
 from fnflow.functions._process import Worker
-from fnflow.functions.spec import FunctionSpec, InvocationContext, InvocationResult
+from fnflow.functions.config import FC_RUNTIME, PYTHON_RUNTIMES, RUNTIMES
+from fnflow.functions.spec import FunctionSpec, HttpRequest, InvocationContext, InvocationResult, as_request
 
-# What a worker inherits from the server; nothing else (FNFLOW_DB and the like stay out).
+if TYPE_CHECKING:  # httpx (and what it imports) loads on the first http call, not with the pool
+    from fnflow.functions._proxy import HttpProxy
+
+# What workers and commands inherit from the server; nothing else (FNFLOW_DB and the like stay out).
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH")
 COUNTERS = ("invocations", "errors", "throttled", "cold_starts")
+CLASSIC_WATCHDOG = ("command", "python3-classic")  # answer 405 to methods the classic watchdog refuses
+THROTTLED = 429
 
 Generation = tuple[object, ...]
 
@@ -117,25 +127,32 @@ class FunctionPool:
         self._logger = logger or logging.getLogger("fnflow.functions")
         self._functions: dict[tuple[str, str], _Function] = {}
         self._stopping: set[asyncio.Task[None]] = set()
+        self._commands = CommandRunner(self._environment)
+        self._proxy: HttpProxy | None = None
         self._closed = False
 
     async def invoke(
-        self, spec: FunctionSpec, payload: bytes, context: InvocationContext
+        self, spec: FunctionSpec, request: HttpRequest | bytes, context: InvocationContext
     ) -> InvocationResult:
-        """Run one invocation; whatever the function does comes back as a result (FC error types).
+        """Run one call (bytes: a POST with that body); whatever the function does comes back as a result.
 
         Only a closed pool (``Unavailable``) or a runtime it cannot run (``InvalidArgument``) raise.
         """
         fn = self._function(spec)
         fn.counters["invocations"] += 1
-        result = await self._invoke(fn, spec, payload, context)
+        result = await self._admitted(fn, spec, as_request(request), context)
         if not result.ok:
             fn.counters["errors"] += 1
         return result
 
     async def prewarm(self, spec: FunctionSpec, n: int) -> int:
-        """Start workers until ``n`` (at most ``max_instances``) run this code; returns how many do."""
+        """Start workers until ``n`` (at most ``max_instances``) run this code; returns how many do.
+
+        Only Python runtimes have workers to start; for the others it returns 0.
+        """
         fn = self._function(spec)
+        if spec.runtime not in PYTHON_RUNTIMES:
+            return 0
         generation = _generation(spec)
         started = []
         for _ in range(min(n, spec.max_instances) - fn.live(generation)):
@@ -179,6 +196,9 @@ class FunctionPool:
     async def close(self) -> None:
         """Stop every worker: calls in flight end as errors, waiting and later ones raise ``Unavailable``."""
         self._closed = True
+        self._commands.close()
+        if self._proxy is not None:
+            await self._proxy.close()
         stops = []
         for fn in self._functions.values():
             fn.admission.close()
@@ -188,23 +208,47 @@ class FunctionPool:
                 stops.append(member.worker.stop())
         await asyncio.gather(*stops, *self._stopping)
 
-    async def _invoke(
-        self, fn: _Function, spec: FunctionSpec, payload: bytes, context: InvocationContext
+    async def _admitted(
+        self, fn: _Function, spec: FunctionSpec, request: HttpRequest, context: InvocationContext
     ) -> InvocationResult:
         loop = asyncio.get_running_loop()
         started_at, t0 = time.time(), loop.time()
+        if spec.runtime in CLASSIC_WATCHDOG and request.method not in _cgi.METHODS:
+            return _responses.response(405, (), b"", started_at=started_at, duration=0.0)
         if not await fn.admission.acquire(spec.timeout):
             fn.counters["throttled"] += 1
             message = (
                 f"Function {spec.service}/{spec.name} is at its limit of {fn.admission.capacity} concurrent"
                 f" instances and none became free within {spec.timeout:g} seconds"
             )
-            return InvocationResult.failure(
-                "FC.ResourceThrottled", message, started_at=started_at, duration=loop.time() - t0
+            return _responses.failure(
+                spec.runtime,
+                "FC.ResourceThrottled",
+                message,
+                status=THROTTLED,
+                started_at=started_at,
+                duration=loop.time() - t0,
             )
-        member = None
         try:
             deadline = loop.time() + spec.timeout
+            if spec.runtime == "command":
+                return await self._commands.run(spec, request, context.request_id, fn.output_logger, deadline)
+            if spec.runtime == "http":
+                return await self._http_proxy().forward(spec, request, deadline)
+            return await self._call_worker(fn, spec, request, context, deadline)
+        finally:
+            fn.admission.release()
+
+    async def _call_worker(
+        self,
+        fn: _Function,
+        spec: FunctionSpec,
+        request: HttpRequest,
+        context: InvocationContext,
+        deadline: float,
+    ) -> InvocationResult:
+        member = None
+        try:
             generation = _generation(spec)
             member = fn.take_idle(generation)
             if member is None:
@@ -219,17 +263,28 @@ class FunctionPool:
                 )
                 if failure is not None:
                     return failure
-            return await member.worker.call(payload, context, deadline=deadline, timeout=spec.timeout)
+            meta = vars(context) if spec.runtime == FC_RUNTIME else _request_meta(request)
+            return await member.worker.call(
+                meta, request.body, request_id=context.request_id, deadline=deadline, timeout=spec.timeout
+            )
         finally:
-            fn.admission.release()
             if member is not None:
                 self._release(fn, member)
+
+    def _http_proxy(self) -> HttpProxy:
+        if self._proxy is None:
+            from fnflow.functions._proxy import HttpProxy
+
+            self._proxy = HttpProxy()
+        return self._proxy
 
     def _function(self, spec: FunctionSpec) -> _Function:
         if self._closed:
             raise Unavailable("the function pool is closed")
-        if not spec.runtime.startswith("python3"):
-            raise InvalidArgument(f"runtime {spec.runtime!r} is not supported by the Python pool")
+        if spec.runtime not in RUNTIMES:
+            raise InvalidArgument(f"runtime {spec.runtime!r} is not supported")
+        if spec.runtime in PYTHON_RUNTIMES and spec.code_dir is None:
+            raise InvalidArgument(f"function {spec.service}/{spec.name} has no code to run")
         fn = self._functions.get((spec.service, spec.name))
         if fn is None:
             output_logger = logging.getLogger(f"{self._logger.name}.{spec.service}.{spec.name}")
@@ -270,9 +325,11 @@ class FunctionPool:
             )
         except OSError as exc:
             self._logger.error("cannot start a worker for %s/%s: %s", spec.service, spec.name, exc)
-            return InvocationResult.failure(
+            return _responses.failure(
+                spec.runtime,
                 "FC.InternalServerError",
                 f"Cannot start a worker: {exc}",
+                status=500,
                 started_at=time.time(),
                 duration=0.0,
             )
@@ -316,3 +373,13 @@ class FunctionPool:
             fn.unpark(member)
             if member.timer is not None:
                 member.timer.cancel()
+
+
+def _request_meta(request: HttpRequest) -> dict[str, Any]:
+    """What an OpenFaaS-style worker needs of the request besides its body."""
+    return {
+        "method": request.method,
+        "path": request.path,
+        "query": request.query,
+        "headers": request.headers,
+    }

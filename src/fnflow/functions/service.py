@@ -1,8 +1,9 @@
-"""Deployed functions: validate and store them, and invoke them in the warm pool.
+"""Deployed functions: validate and store them, and invoke them through the pool.
 
 Code lives in the database (so every node can run it) and is unpacked once per checksum
-under ``<data_dir>/code/``. Function records are cached for a moment on the invoke path;
-a deploy or delete on this node drops the cached entry at once.
+under ``<data_dir>/code/``; command and http functions may have none. Function records are
+cached for a moment on the invoke path; a deploy or delete on this node drops the cached
+entry at once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fnflow.errors import InvalidArgument, NotFound
 from fnflow.functions import codepkg
 from fnflow.functions.config import FunctionConfig
 from fnflow.functions.pool import FunctionPool
-from fnflow.functions.spec import FunctionSpec, InvocationContext, InvocationResult
+from fnflow.functions.spec import FunctionSpec, HttpRequest, InvocationContext, InvocationResult
 from fnflow.store import FunctionRecord, Store, Tx
 
 
@@ -48,12 +49,13 @@ class FunctionService:
         self._specs: dict[tuple[str, str, str, object], FunctionSpec] = {}
 
     async def deploy(self, config: FunctionConfig, code: bytes | None) -> FunctionRecord:
-        """Create or update a function; ``code`` is a zip (see ``codepkg``), None keeps the current code."""
+        """Create or update a function; ``code`` is a zip (see ``codepkg``), None keeps the current code.
+
+        Python functions need code; command and http functions may be created without.
+        """
         config.validate()
         checksum = ""
-        if code is None and not config.needs_code:
-            code = b""  # command and http functions may come without code
-        elif code is not None:
+        if code is not None:
             try:
                 codepkg.check(code)
             except ValueError as e:
@@ -75,11 +77,19 @@ class FunctionService:
         now = datetime.now(UTC)
 
         def put(tx: Tx) -> FunctionRecord:
-            if code is None and tx.get_function(config.service, config.name) is None:
-                raise InvalidArgument(
-                    f"function {config.service}/{config.name} does not exist yet: deploy it with code"
-                )
-            return tx.put_function(record, code, now)
+            stored_code = code
+            if code is None:
+                current = tx.get_function(config.service, config.name)
+                has_code = current is not None and bool(current.code_checksum)
+                if config.needs_code and not has_code:
+                    what = "does not exist yet" if current is None else "has no code"
+                    raise InvalidArgument(
+                        f"function {config.service}/{config.name} {what}: a {config.runtime} function"
+                        " needs code"
+                    )
+                if current is None:
+                    stored_code = b""  # a command or http function without code
+            return tx.put_function(record, stored_code, now)
 
         stored = await self.store.write(put)
         self._records.pop((config.service, config.name), None)
@@ -101,9 +111,19 @@ class FunctionService:
         await self.pool.evict(service, name)
 
     async def invoke(
-        self, service: str, name: str, payload: bytes, *, request_id: str, qualifier: str = "LATEST"
+        self,
+        service: str,
+        name: str,
+        request: HttpRequest | bytes,
+        *,
+        request_id: str,
+        qualifier: str = "LATEST",
     ) -> InvocationResult:
-        """Run the function once; NotFound if it is not deployed. Its errors are results, not exceptions."""
+        """Run the function once; NotFound if it is not deployed. Its errors are results, not exceptions.
+
+        ``request`` is the HTTP request the gateway received (sub-path, query, headers, body), or
+        bytes: an event, sent as a POST with that body (flows, the native invoke API).
+        """
         record = await self._record(service, name)
         spec = await self._spec(record)
         context = InvocationContext(
@@ -113,7 +133,11 @@ class FunctionService:
             access_key_id=self.caller.access_key_id,
             access_key_secret=self.caller.access_key_secret,
         )
-        return await self.pool.invoke(spec, payload, context)
+        return await self.pool.invoke(spec, request, context)
+
+    async def lookup(self, service: str, name: str) -> FunctionRecord:
+        """The function, from a cache a few seconds old at most; NotFound if it is not deployed."""
+        return await self._record(service, name)
 
     async def _record(self, service: str, name: str) -> FunctionRecord:
         key = (service, name)
@@ -129,12 +153,7 @@ class FunctionService:
         spec = self._specs.get(key)
         if spec is not None:
             return spec
-        code_dir = self.code_root / record.code_checksum
-        if not code_dir.is_dir():
-            code = await self.store.read(lambda tx: tx.get_function_code(record.service, record.name))
-            if code is None:
-                raise NotFound(f"function {record.service}/{record.name} does not exist")
-            code_dir = await asyncio.to_thread(codepkg.unpack, code, self.code_root)
+        code_dir = await self._code_dir(record)
         spec = FunctionSpec(
             service=record.service,
             name=record.name,
@@ -146,7 +165,21 @@ class FunctionService:
             memory_mb=record.memory_mb,
             environment=record.environment,
             max_instances=record.max_instances,
+            command=str(record.options.get("command", "")),
+            upstream=str(record.options.get("upstream", "")),
         )
         self._specs = {k: v for k, v in self._specs.items() if k[:2] != key[:2]}  # one spec per function
         self._specs[key] = spec
         return spec
+
+    async def _code_dir(self, record: FunctionRecord) -> Path | None:
+        """Where the function's code is unpacked (None if it has none), unpacking it on first use."""
+        if not record.code_checksum:
+            return None
+        code_dir = self.code_root / record.code_checksum
+        if code_dir.is_dir():
+            return code_dir
+        code = await self.store.read(lambda tx: tx.get_function_code(record.service, record.name))
+        if code is None:
+            raise NotFound(f"function {record.service}/{record.name} does not exist")
+        return await asyncio.to_thread(codepkg.unpack, code, self.code_root)

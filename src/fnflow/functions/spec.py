@@ -1,8 +1,9 @@
 """The values that cross the boundary of the function execution layer.
 
-``FunctionSpec`` says what to run, ``InvocationContext`` who asked and how (Function Compute's
-``context``), ``InvocationResult`` what came back. They are plain frozen dataclasses so the
-registry, the flow runtime and the gateway can build and read them without knowing about workers.
+``FunctionSpec`` says what to run, ``HttpRequest`` what was asked, ``InvocationContext`` who asked
+and how (Function Compute's ``context``), ``InvocationResult`` what came back. They are plain
+frozen dataclasses so the registry, the flow runtime and the gateway can build and read them
+without knowing about workers, processes or upstreams.
 """
 
 from __future__ import annotations
@@ -12,27 +13,58 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+Headers = tuple[tuple[str, str], ...]
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """One deployed function, as the pool needs it to start and call a worker."""
+    """One deployed function, as the pool needs it to run a call."""
 
     service: str
     name: str
-    runtime: str  # "python3"
-    handler: str  # "index.handler": module index, function handler
-    code_dir: Path
+    runtime: str  # see fnflow.functions.config.RUNTIMES
+    handler: str  # python runtimes: "index.handler", module index, function handler
+    code_dir: Path | None  # None: a command or http function deployed without code
     checksum: str  # of the code package; a new one means new workers
     timeout: float = 60.0
     memory_mb: int = 128
     environment: Mapping[str, str] = field(default_factory=dict, hash=False)  # dicts are unhashable
     max_instances: int = 4
+    command: str = ""  # command runtime: the process started per call
+    upstream: str = ""  # http runtime: the URL calls are proxied to
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
             raise ValueError(f"timeout must be positive, got {self.timeout}")
         if self.max_instances < 1:
             raise ValueError(f"max_instances must be at least 1, got {self.max_instances}")
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One call as HTTP: what the gateway received for a function, minus the function's own prefix.
+
+    ``path`` is the sub-path after ``/function/<name>`` ("/" when there is none), ``query`` the raw
+    query string without "?", ``headers`` in arrival order (names in any case). ``remote_addr`` is
+    the caller's address, for ``X-Forwarded-For`` when a call is proxied ("" when unknown).
+    """
+
+    method: str = "POST"
+    path: str = "/"
+    query: str = ""
+    headers: Headers = ()
+    body: bytes = b""
+    remote_addr: str = ""
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header, matched case-insensitively."""
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+
+def as_request(request: HttpRequest | bytes) -> HttpRequest:
+    """Bytes are an event (flows, the native API): a POST to "/" with that body."""
+    return HttpRequest(body=request) if isinstance(request, bytes) else request
 
 
 @dataclass(frozen=True)
@@ -52,7 +84,13 @@ class InvocationContext:
 
 @dataclass(frozen=True)
 class InvocationResult:
-    """The outcome of one invocation: the handler's bytes, or an error in FC's terms."""
+    """The outcome of one invocation, both as an HTTP response and in Function Compute's terms.
+
+    ``status``, ``headers`` and ``body`` are the response the gateway returns verbatim (never with
+    ``Content-Length`` or hop-by-hop headers: the server that sends it sets those). ``ok`` is
+    False when the call failed; ``error_type`` and ``error_message`` then say why, as a flow sees
+    it (see docs/functions.md for the mapping per runtime).
+    """
 
     ok: bool
     body: bytes
@@ -61,18 +99,8 @@ class InvocationResult:
     stack_trace: list[list[str]] | None
     started_at: float  # time.time() when the handler started
     duration: float  # seconds
-
-    @classmethod
-    def failure(
-        cls,
-        error_type: str,
-        message: str,
-        *,
-        started_at: float,
-        duration: float,
-        stack_trace: list[list[str]] | None = None,
-    ) -> InvocationResult:
-        return cls(False, b"", error_type, message, stack_trace, started_at, duration)
+    status: int = 200
+    headers: Headers = ()
 
     def error_body(self) -> bytes:
         """FC's body for an ``UnhandledInvocationError``: ``{"errorMessage","errorType","stackTrace"}``."""
