@@ -47,13 +47,23 @@ def call(
 
 
 def insert(store: Store, *records: CallRecord) -> list[CallRecord]:
-    return store.write_sync(lambda tx: tx.insert_calls(records))
+    """The calls that were new."""
+    return [record for record, new in store.write_sync(lambda tx: tx.insert_calls(records)) if new]
 
 
 def get(store: Store, call_id: str) -> CallRecord:
     record = store.read_sync(lambda tx: tx.get_call(call_id))
     assert record is not None
     return record
+
+
+def test_the_same_call_id_for_another_function_gets_a_fresh_id(store: Store) -> None:
+    insert(store, call("c1", function="f"))
+    [(stored, new)] = store.write_sync(lambda tx: tx.insert_calls([call("c1", function="g")]))
+    assert new and stored.id != "c1" and stored.function == "g"
+    assert get(store, stored.id).body == b"body-c1" and get(store, "c1").function == "f"
+    [(same, new)] = store.write_sync(lambda tx: tx.insert_calls([call("c1", function="f")]))
+    assert (same.id, new) == ("c1", False)
 
 
 def test_insert_is_idempotent_by_call_id(store: Store) -> None:

@@ -212,7 +212,7 @@ class Gateway:
         )
         record = await self.fnflow.calls.submit(submission)
         self.fnflow.metrics.calls_submitted.labels(record.queue or "default").inc()
-        await respond(send, 202, [(b"x-call-id", call_id.encode()), (b"x-start-time", start.encode())])
+        await respond(send, 202, [(b"x-call-id", record.id.encode()), (b"x-start-time", start.encode())])
 
     async def _bin(self, scope: Scope, receive: Receive, send: Send) -> None:
         name, sub = self._target(scope["path"], "/bin/")

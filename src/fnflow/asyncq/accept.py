@@ -22,18 +22,18 @@ class AcceptBatcher:
         self._store = store
         self._on_commit = on_commit
         self._max_batch = max_batch
-        self._pending: list[tuple[CallRecord, asyncio.Future[None]]] = []
+        self._pending: list[tuple[CallRecord, asyncio.Future[CallRecord]]] = []
         self._flushing = False
         self.batches = 0
 
-    async def accept(self, record: CallRecord) -> None:
-        """Return once ``record`` is committed (a call id seen before is not stored or run again)."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def accept(self, record: CallRecord) -> CallRecord:
+        """The call as stored, once committed (see ``Tx.insert_calls`` for repeated call ids)."""
+        future: asyncio.Future[CallRecord] = asyncio.get_running_loop().create_future()
         self._pending.append((record, future))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
-        await future
+        return await future
 
     async def _flush(self) -> None:
         try:
@@ -42,16 +42,16 @@ class AcceptBatcher:
                 del self._pending[: self._max_batch]
                 records = [record for record, _ in batch]
                 try:
-                    new = await self._store.write(functools.partial(Tx.insert_calls, records=records))
+                    stored = await self._store.write(functools.partial(Tx.insert_calls, records=records))
                 except Exception as e:
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(e)
                     continue
                 self.batches += 1
-                self._on_commit(new)
-                for _, future in batch:
+                self._on_commit([record for record, new in stored if new])
+                for (_, future), (record, _) in zip(batch, stored, strict=True):
                     if not future.done():
-                        future.set_result(None)
+                        future.set_result(record)
         finally:
             self._flushing = False

@@ -155,7 +155,7 @@ def build_deliveries(
                         )
                     )
                 else:
-                    calls.extend(tx.insert_calls([call]))
+                    calls.extend(stored for stored, new in tx.insert_calls([call]) if new)
     if deliveries:
         ids = tx.add_deliveries(deliveries)
         deliveries = [replace(d, id=i) for d, i in zip(deliveries, ids, strict=True) if d.status == "Pending"]

@@ -101,8 +101,7 @@ class CallService:
             task_execution=call.task_execution,
             task_activity=call.task_activity,
         )
-        await self.batcher.accept(record)
-        return record
+        return await self.batcher.accept(record)
 
     async def get(self, call_id: str) -> tuple[CallRecord, list[DeliveryRecord]]:
         def read(tx: Tx) -> tuple[CallRecord | None, list[DeliveryRecord]]:

@@ -6,6 +6,7 @@ that needs the API's exact answer (``fnflow … --output json``) does not have t
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,10 +17,28 @@ from fnflow.functions.config import AsyncPolicy
 T = TypeVar("T")
 
 FINISHED = frozenset({"Stopped", "Succeeded", "Failed", "TimedOut"})
+CALL_FINISHED = frozenset({"Succeeded", "Failed", "Stopped", "Expired"})
+Headers = tuple[tuple[str, str], ...]
 
 
 def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def _body(d: dict[str, Any]) -> bytes:
+    """A body as the API writes it: UTF-8 text, or base64 when ``bodyEncoding`` says so."""
+    text = d.get("body") or ""
+    return base64.b64decode(text) if d.get("bodyEncoding") == "base64" else text.encode()
+
+
+def _headers(pairs: Any) -> Headers:
+    return tuple((str(k), str(v)) for k, v in pairs or ())
+
+
+def header(headers: Headers, name: str) -> str | None:
+    """The first value of header ``name`` (any case), or None."""
+    low = name.lower()
+    return next((v for k, v in headers if k.lower() == low), None)
 
 
 @dataclass(frozen=True)
@@ -182,3 +201,152 @@ class Page(Generic[T]):
     @classmethod
     def from_json(cls, d: dict[str, Any], key: str, item: Callable[[dict[str, Any]], T]) -> Page[T]:
         return cls([item(x) for x in d[key]], d.get("nextToken"), d)
+
+
+@dataclass(frozen=True)
+class FunctionResponse:
+    """What a function answered through the gateway (``/function/``): its status, headers and body.
+
+    Any status the function chose is a response, not an exception: ``ok`` says whether it is 2xx.
+    ``call_id`` is the ``X-Call-Id`` the call ran with.
+    """
+
+    status: int
+    headers: Headers
+    body: bytes
+    call_id: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def header(self, name: str) -> str | None:
+        return header(self.headers, name)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """The last answer of an asynchronous call's function."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return header(self.headers, name)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> CallResult:
+        return cls(status=d["status"], headers=_headers(d.get("headers")), body=_body(d))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A callback (``X-Callback-Url``) or destination (``onSuccess``/``onFailure``) of a finished call."""
+
+    kind: str  # callback | on_success | on_failure
+    target: str
+    status: str  # Pending | Delivered | Failed
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    delivered_time: datetime | None
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Delivery:
+        return cls(
+            kind=d["kind"],
+            target=d["target"],
+            status=d["status"],
+            attempts=d.get("attempts", 0),
+            last_status=d.get("lastStatus"),
+            last_error=d.get("lastError"),
+            delivered_time=_time(d.get("deliveredTime")),
+        )
+
+
+@dataclass(frozen=True)
+class Call:
+    """An asynchronous call, by call id, with Function Compute's states.
+
+    ``status`` is one of Enqueued, Running, Retrying, Succeeded, Failed, Stopping, Stopped, Expired.
+    ``result`` is the function's last answer (None before it answered); ``deliveries`` are its
+    callbacks, filled by ``get_call`` only (lists leave them out).
+    """
+
+    call_id: str
+    service: str
+    function: str
+    queue: str
+    status: str
+    attempts: int
+    max_attempts: int
+    dead_letter: bool
+    created_time: datetime | None
+    started_time: datetime | None
+    finished_time: datetime | None
+    next_attempt_time: datetime | None
+    callback_url: str | None
+    result: CallResult | None
+    error: str | None
+    deliveries: list[Delivery] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in CALL_FINISHED
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "Succeeded"
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Call:
+        result = d.get("result")
+        return cls(
+            call_id=d["callId"],
+            service=d["service"],
+            function=d["function"],
+            queue=d.get("queue", "default"),
+            status=d["status"],
+            attempts=d.get("attempts", 0),
+            max_attempts=d.get("maxAttempts", 0),
+            dead_letter=bool(d.get("deadLetter")),
+            created_time=_time(d.get("createdTime")),
+            started_time=_time(d.get("startedTime")),
+            finished_time=_time(d.get("finishedTime")),
+            next_attempt_time=_time(d.get("nextAttemptTime")),
+            callback_url=d.get("callbackUrl"),
+            result=CallResult.from_json(result) if result else None,
+            error=d.get("error"),
+            deliveries=[Delivery.from_json(x) for x in d.get("deliveries") or []],
+            raw=d,
+        )
+
+
+@dataclass(frozen=True)
+class BinRequest:
+    """A request the request bin ``/bin/{name}`` recorded."""
+
+    method: str
+    path: str
+    query: str
+    headers: Headers
+    body: bytes
+    received_time: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def header(self, name: str) -> str | None:
+        return header(self.headers, name)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> BinRequest:
+        return cls(
+            method=d["method"],
+            path=d["path"],
+            query=d.get("query", ""),
+            headers=_headers(d.get("headers")),
+            body=_body(d),
+            received_time=_time(d.get("receivedTime")),
+            raw=d,
+        )

@@ -6,7 +6,9 @@ Stopped, Expired. ``dead`` marks calls in the dead-letter list (Failed or Expire
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -68,19 +70,33 @@ def call_from_row(row: Row[Any] | Sequence[Any]) -> CallRecord:
 
 
 class CallQueries(Queries):
-    def insert_calls(self, records: Sequence[CallRecord]) -> list[CallRecord]:
-        """Store accepted calls and return those that are new: a call id that exists already is left
-        as it is (accepting the same call id twice runs it once)."""
+    def insert_calls(self, records: Sequence[CallRecord]) -> list[tuple[CallRecord, bool]]:
+        """Store accepted calls; for each, in order, the call as stored and whether it is new.
+
+        A call id is an idempotency key per function: the same function and call id again is the
+        call already stored (accepting it twice runs it once). The same id for another function —
+        a callback passing its ``X-Call-Id`` on to the next function — is only a tracing id there:
+        that call gets a fresh id.
+        """
         if not records:
             return []
         ids = [r.id for r in records]
-        taken = set(self.conn.execute(select(calls.c.id).where(calls.c.id.in_(ids))).scalars())
-        new: dict[str, CallRecord] = {}
+        query = select(calls.c.id, calls.c.service, calls.c.function).where(calls.c.id.in_(ids))
+        taken = {row.id: (row.service, row.function) for row in self.conn.execute(query)}
+        stored: list[tuple[CallRecord, bool]] = []
+        new: list[CallRecord] = []
         for record in records:
-            if record.id not in taken and record.id not in new:
-                new[record.id] = record
-        _INSERT.executemany(self.conn, (_values(r) for r in new.values()))
-        return list(new.values())
+            owner = taken.get(record.id)
+            if owner == (record.service, record.function):
+                stored.append((record, False))
+                continue
+            if owner is not None:
+                record = replace(record, id=str(uuid.uuid4()))
+            taken[record.id] = (record.service, record.function)
+            stored.append((record, True))
+            new.append(record)
+        _INSERT.executemany(self.conn, (_values(r) for r in new))
+        return stored
 
     def get_call(self, call_id: str) -> CallRecord | None:
         row = self.conn.execute(select(calls).where(calls.c.id == call_id)).first()

@@ -1,0 +1,113 @@
+"""The client's connection: base URL, API key, timeouts, and HTTP answers mapped to exceptions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from fnflow import __version__
+from fnflow.client.errors import ConnectionError, api_error
+from fnflow.client.models import Page
+
+T = TypeVar("T")
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+class Transport:
+    """One httpx connection pool to one server; the client's groups of methods build on it."""
+
+    def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 30.0) -> None:
+        self.url = (url or os.environ.get("FNFLOW_URL") or DEFAULT_URL).rstrip("/")
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"the server URL {self.url!r} must start with http:// or https://")
+        key = os.environ.get("FNFLOW_API_KEY") if api_key is None else api_key
+        headers = {"User-Agent": f"fnflow-client/{__version__}"}
+        if key:
+            if ":" not in key:
+                raise ValueError("an API key has the form <key id>:<secret> (as `fnflow keys create` prints)")
+            headers["Authorization"] = f"Bearer {key}"
+        self.timeout = timeout
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra_wait: float | None = 0.0,
+    ) -> httpx.Response:
+        """One request, whatever its status; ``extra_wait`` is how much longer than usual the answer
+        may take (None: no limit). Only an unreachable server raises."""
+        timeout = httpx.Timeout(self.timeout, read=None if extra_wait is None else self.timeout + extra_wait)
+        try:
+            return self._http.request(
+                method, path, json=json, params=params, content=content, headers=headers, timeout=timeout
+            )
+        except httpx.TimeoutException as e:
+            raise ConnectionError(self.url, f"no answer in time ({type(e).__name__})") from e
+        except httpx.TransportError as e:
+            raise ConnectionError(self.url, str(e) or type(e).__name__) from e
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """A request whose error answers (4xx, 5xx) raise ``ApiError``; None-valued params are left out."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        response = self._send(method, path, params=query, **kwargs)
+        if response.status_code >= 400:
+            raise api_error(response.status_code, json_or_none(response), response.text)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._call(method, path, **kwargs).json()
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The body's JSON, or None when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def api_path(*segments: str) -> str:
+    """``/api/v1/<segments>``, each segment quoted."""
+    return "/api/v1/" + "/".join(quote(s, safe="") for s in segments)
+
+
+def items(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
+    """Every item of a paged list, fetching the next page when the iteration reaches it."""
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        yield from page.items
+        token = page.next_token
+        if not token:
+            return
