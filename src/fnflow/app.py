@@ -16,6 +16,7 @@ from fnflow.asyncq.dispatcher import Dispatcher
 from fnflow.asyncq.service import CallService
 from fnflow.asyncq.targets import TargetPolicy
 from fnflow.config import Settings
+from fnflow.functions.naming import metric_name
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.service import Caller, FunctionService
 from fnflow.manifest import find_manifests
@@ -134,6 +135,26 @@ class Fnflow:
             for state in ("busy", "idle", "waiting"):
                 workers.add_metric([function, state], counts[state])
         yield workers
+        yield from self._queue_gauges()
+
+    def _queue_gauges(self) -> Iterator[GaugeMetricFamily]:
+        """OpenFaaS Pro's queue-worker gauges: calls waiting (store-wide) and running (here)."""
+        pending = GaugeMetricFamily(
+            "queue_worker_pending_messages",
+            "Asynchronous calls waiting to run.",
+            labels=["queue_name", "function_name"],
+        )
+        for queue, service, function, count in self.store.read_sync(lambda tx: tx.pending_calls()):
+            pending.add_metric([queue or "default", metric_name(service, function)], count)
+        yield pending
+        inflight = GaugeMetricFamily(
+            "queue_worker_function_invocation_inflight",
+            "Asynchronous calls running in this process.",
+            labels=["function_name"],
+        )
+        for (service, function), count in self.dispatcher.running_by_function().items():
+            inflight.add_metric([metric_name(service, function)], count)
+        yield inflight
 
     @property
     def store(self) -> Store:

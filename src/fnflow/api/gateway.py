@@ -21,7 +21,7 @@ from fnflow.api.auth import ALLOWED, parse_authorization
 from fnflow.api.errors import STATUS
 from fnflow.asyncq.service import Submission
 from fnflow.errors import FnflowError, Forbidden, InvalidArgument, NotFound, PayloadTooLarge
-from fnflow.functions.config import DEFAULT_SERVICE
+from fnflow.functions.naming import metric_name, split_name
 from fnflow.functions.spec import HttpRequest
 
 if TYPE_CHECKING:
@@ -39,16 +39,6 @@ HOP_BY_HOP = {
     b"upgrade",
     b"content-length",
 }
-
-
-def split_name(name: str) -> tuple[str, str]:
-    """(service, function) of ``function`` or ``function.service``."""
-    function, _, service = name.rpartition(".")
-    return (service, function) if function else (DEFAULT_SERVICE, service)
-
-
-def metric_name(service: str, function: str) -> str:
-    return function if service == DEFAULT_SERVICE else f"{function}.{service}"
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

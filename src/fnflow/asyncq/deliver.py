@@ -26,6 +26,7 @@ from fnflow.asyncq.policy import CallStatus
 from fnflow.asyncq.targets import TargetPolicy, check_target
 from fnflow.errors import InvalidArgument
 from fnflow.functions.config import config_of
+from fnflow.functions.naming import metric_name
 from fnflow.functions.spec import InvocationResult
 from fnflow.store import CallRecord, DeliveryRecord, Store, Tx
 
@@ -68,7 +69,7 @@ def callback_headers(record: CallRecord) -> list[tuple[str, str]]:
         ("X-Call-Id", record.id),
         (
             "X-Function-Name",
-            record.function if record.service == "default" else f"{record.function}.{record.service}",
+            metric_name(record.service, record.function),
         ),
         ("X-Function-Status", str(record.result_status if record.result_status is not None else 503)),
         ("X-Duration-Seconds", f"{_duration(record):.6f}"),

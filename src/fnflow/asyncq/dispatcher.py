@@ -199,8 +199,8 @@ class Dispatcher:
             for name, q in self._queues.items()
         }
 
-    def inflight(self, service: str, function: str) -> int:
-        return self._inflight_fn[(service, function)]
+    def running_by_function(self) -> dict[Key, int]:
+        return {key: count for key, count in self._inflight_fn.items() if count}
 
     # --- starting attempts -------------------------------------------------------------------------
 
