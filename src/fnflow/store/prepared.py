@@ -10,6 +10,7 @@ Only plain values (str, int, float, bytes, None) are passed: no type processors 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,4 +58,8 @@ class _Compiled:
     def args(self, params: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
         if self.constants:
             params = {**self.constants, **params}
-        return params if self.order is None else tuple(params[name] for name in self.order)
+        if self.order is None:
+            return params
+        if len(self.order) == 1:
+            return (params[self.order[0]],)
+        return operator.itemgetter(*self.order)(params)  # type: ignore[no-any-return]

@@ -172,7 +172,6 @@ calls = Table(
 )
 Index("ix_calls_status_run_at", calls.c.status, calls.c.run_at)
 Index("ix_calls_function", calls.c.service, calls.c.function, calls.c.created_at)
-Index("ix_calls_lease", calls.c.lease_until)
 
 # Outgoing HTTP posts that must be delivered: callbacks and destinations of finished calls.
 deliveries = Table(

@@ -54,7 +54,7 @@ _SETTLE = Prepared(
 
 
 def _values(record: CallRecord) -> dict[str, Any]:
-    values = {name: getattr(record, name) for name in _COLUMNS}
+    values = dict(vars(record))
     for name in _TIMES:
         if values[name] is not None:
             values[name] = to_ts(values[name])

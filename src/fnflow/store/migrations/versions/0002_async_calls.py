@@ -62,7 +62,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.create_index("ix_calls_function", ["service", "function", "created_at"], unique=False)
-        batch_op.create_index("ix_calls_lease", ["lease_until"], unique=False)
         batch_op.create_index("ix_calls_status_run_at", ["status", "run_at"], unique=False)
 
     op.create_table(
@@ -104,7 +103,6 @@ def downgrade() -> None:
     op.drop_table("deliveries")
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.drop_index("ix_calls_status_run_at")
-        batch_op.drop_index("ix_calls_lease")
         batch_op.drop_index("ix_calls_function")
 
     op.drop_table("calls")
