@@ -10,7 +10,8 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    """``fnflow.Client`` and its errors, imported on first use: function workers import fnflow too."""
+    """``fnflow.Client``, its results and errors, ``fnflow.verify_callback``: imported on first use,
+    because function workers import fnflow too."""
     client = importlib.import_module("fnflow.client")
     if name in client.__all__:
         return getattr(client, name)

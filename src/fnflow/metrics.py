@@ -80,6 +80,14 @@ class Metrics:
             registry=self.registry,
         )
 
+    def invocation_started(self, function: str) -> None:
+        self.invocations_started[function] += 1
+
+    def invocation_finished(self, function: str, status: int, seconds: float) -> None:
+        code = str(status)
+        self.invocations.labels(function, code).inc()
+        self.invocation_seconds.labels(function, code).observe(seconds)
+
     def _started(self) -> Iterator[UnknownMetricFamily]:
         family = UnknownMetricFamily(
             "gateway_function_invocation_started",

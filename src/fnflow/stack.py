@@ -22,11 +22,11 @@ from typing import Any
 import yaml
 
 from fnflow.errors import InvalidArgument
-from fnflow.functions.config import DEFAULT_SERVICE, FunctionConfig
+from fnflow.functions.config import FunctionConfig
+from fnflow.functions.naming import service_of
 from fnflow.functions.openfaas import Deployment, Ignored, function_config
 
 PROVIDERS = ("openfaas", "faas")
-DEFAULT_NAMESPACE = "openfaas-fn"  # OpenFaaS' namespace for functions: fnflow's default service
 # Top-level and per-function fields that mean nothing without containers, and why.
 IGNORED_TOP = {
     "configuration": "fnflow uses no templates and builds no images",
@@ -144,9 +144,8 @@ def _function(
 ) -> tuple[StackFunction, list[Ignored]]:
     if not isinstance(fields, dict):
         raise ValueError("its settings must be a mapping")
-    namespace = str(fields.get("namespace") or DEFAULT_NAMESPACE)
     if service is None:
-        service = DEFAULT_SERVICE if namespace == DEFAULT_NAMESPACE else namespace
+        service = service_of(str(fields.get("namespace") or ""))
     notes = [Ignored(name, key, reason) for key, reason in IGNORED_FIELDS.items() if key in fields]
     notes += [
         Ignored(name, key, "not a stack file field")

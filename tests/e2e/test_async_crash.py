@@ -25,7 +25,7 @@ def test_kill_9_while_calls_run_loses_none(tmp_path: Path) -> None:
     try:
         deploy = {
             "runtime": "python3-http",
-            "maxInstances": 4,
+            "maxInstances": 2,
             "environment": {"LOG_DIR": str(logs)},
             "code": base64.b64encode(pack_directory(WORKER)).decode(),
         }
@@ -56,6 +56,6 @@ def test_kill_9_while_calls_run_loses_none(tmp_path: Path) -> None:
         assert statuses == {"Succeeded": COUNT}
         ran = Counter((logs / "ran.log").read_text().split())
         assert set(ran) == {f"job-{i}" for i in range(COUNT)}, "every call ran"
-        assert sum(ran.values()) - COUNT <= 8, "only calls running at the kill may run twice (at least once)"
+        assert sum(ran.values()) - COUNT <= 4, "only calls running at the kill may run twice (at least once)"
     finally:
         server.stop()

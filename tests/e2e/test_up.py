@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from fnflow.testing import ServerProcess
-from tests.e2e.test_cli import fnflow
+from tests.e2e.cli import fnflow
 
 pytestmark = pytest.mark.e2e
 

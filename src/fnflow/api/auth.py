@@ -7,6 +7,8 @@ executions, invoke functions, report tasks) but not change definitions, function
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -23,11 +25,19 @@ ALLOWED = {
 
 
 def parse_authorization(header: str | None) -> tuple[str, str]:
+    """(key id, secret) of ``Bearer <id>:<secret>``, or of ``Basic base64(<id>:<secret>)`` — what
+    ``faas-cli login --username <id> --password <secret>`` sends."""
     if not header:
         raise Unauthorized("an API key is required: send Authorization: Bearer <key id>:<secret>")
     scheme, _, credentials = header.partition(" ")
-    key_id, sep, secret = credentials.strip().partition(":")
-    if scheme.lower() != "bearer" or not sep or not key_id or not secret:
+    credentials = credentials.strip()
+    if scheme.lower() == "basic":
+        try:
+            credentials = base64.b64decode(credentials, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            credentials = ""
+    key_id, sep, secret = credentials.partition(":")
+    if scheme.lower() not in ("bearer", "basic") or not sep or not key_id or not secret:
         raise Unauthorized("malformed Authorization header: use Bearer <key id>:<secret>")
     return key_id, secret
 

@@ -146,11 +146,9 @@ class Gateway:
         metrics = self.fnflow.metrics
         began = time.perf_counter()
         await self.fnflow.functions.lookup(service, function)  # 404 before counting an invocation
-        metrics.invocations_started[label] += 1
+        metrics.invocation_started(label)
         result = await self.fnflow.functions.invoke(service, function, request, request_id=call_id)
-        code = str(result.status)
-        metrics.invocations.labels(label, code).inc()
-        metrics.invocation_seconds.labels(label, code).observe(time.perf_counter() - began)
+        metrics.invocation_finished(label, result.status, time.perf_counter() - began)
         response = [
             (k.encode("latin-1"), v.encode("latin-1"))
             for k, v in result.headers

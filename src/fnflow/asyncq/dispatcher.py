@@ -27,6 +27,7 @@ from fnflow.asyncq.deliver import build_deliveries
 from fnflow.asyncq.policy import CallStatus, Verdict, judge
 from fnflow.errors import NotFound
 from fnflow.functions.config import config_of
+from fnflow.functions.naming import metric_name
 from fnflow.functions.service import FunctionService
 from fnflow.functions.spec import HttpRequest, InvocationResult
 from fnflow.metrics import Metrics
@@ -296,7 +297,13 @@ class Dispatcher:
             headers=tuple(headers_of(record.headers)),
             body=record.body,
         )
+        label = metric_name(record.service, record.function)
+        began = time.perf_counter()
+        if self._metrics is not None:
+            self._metrics.invocation_started(label)
         result = await self._functions.invoke(record.service, record.function, request, request_id=record.id)
+        if self._metrics is not None:
+            self._metrics.invocation_finished(label, result.status, time.perf_counter() - began)
         policy = config_of(function).async_policy
         verdict = judge(
             policy,

@@ -89,6 +89,14 @@ def more(next_token: str | None, output: Format) -> None:
         typer.echo(f"(more: add --next-token {next_token})", err=True)
 
 
+def write_body(body: bytes) -> None:
+    """A function's response body on stdout, as it is (a newline added only on a terminal)."""
+    sys.stdout.buffer.write(body)
+    if sys.stdout.isatty() and not body.endswith(b"\n"):
+        sys.stdout.buffer.write(b"\n")  # keep the prompt on its own line
+    sys.stdout.flush()
+
+
 def read_arg(value: str, option: str) -> bytes:
     """An option's bytes: the text itself, or the contents of ``@file`` (``@-`` reads stdin)."""
     if not value.startswith("@"):

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fnflow.cli import render
-from fnflow.cli.common import EXIT_FAILED, Format, Output, Url, connect, emit, fail, read_arg
+from fnflow.cli.common import EXIT_FAILED, Format, Output, Url, connect, emit, fail, read_arg, write_body
 from fnflow.client import Function
 from fnflow.client.api import DEFAULT_SERVICE
 from fnflow.functions import openfaas
@@ -48,15 +48,20 @@ def _pairs(values: dict[str, str]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(values.items()))
 
 
-def _mapping(pairs: list[str] | None, option: str) -> dict[str, str]:
-    """``KEY=VALUE`` options as a dict."""
-    found = {}
+def _key_values(pairs: list[str] | None, option: str) -> list[tuple[str, str]]:
+    """``KEY=VALUE`` options, in order."""
+    found = []
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=option)
-        found[key] = value
+        found.append((key, value))
     return found
+
+
+def _mapping(pairs: list[str] | None, option: str) -> dict[str, str]:
+    """``KEY=VALUE`` options as a dict (the last of a repeated key wins)."""
+    return dict(_key_values(pairs, option))
 
 
 @app.command()
@@ -142,33 +147,84 @@ def deploy(
 def invoke(
     name: str,
     service: Service = DEFAULT_SERVICE,
+    async_: Annotated[
+        bool,
+        typer.Option(
+            "--async",
+            "-a",
+            help="Queue the call (/async-function/) and print its call id instead of waiting.",
+        ),
+    ] = False,
     data: Annotated[
         str | None,
         typer.Option(
-            "--data", "-d", help="The event: text, or @file. Default: stdin unless it is a terminal."
+            "--data", "-d", help="The body: text, or @file. Default: stdin unless it is a terminal."
         ),
     ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("--header", "-H", help="'Key: Value' (or Key=Value) request header; repeatable."),
+    ] = None,
+    query: Annotated[list[str] | None, typer.Option(help="k=v query parameter; repeatable.")] = None,
+    method: Annotated[str, typer.Option("--method", "-m", help="HTTP method (--async: POST only).")] = "POST",
+    content_type: Annotated[str | None, typer.Option(help="The body's Content-Type.")] = None,
+    path: Annotated[str, typer.Option(help="Sub-path the function sees, e.g. /items/1.")] = "",
     url: Url = None,
+    output: Annotated[
+        Format, typer.Option("--output", "-o", help='With --async: json prints {"callId": …}.')
+    ] = Format.text,
 ) -> None:
-    """Invoke a function synchronously and print what it returns; exit 1 if it failed.
+    """Invoke a function through the gateway, as faas-cli invoke does, and print its response body.
+
+    Exits 1 if the function answers with a status other than 2xx (its body is printed all the
+    same), 2 if fnflow refuses the call (unknown function, bad key, body too large). With
+    --async it prints "Function submitted asynchronously." on stderr and the call id on stdout;
+    follow the call with `fnflow call wait ID`.
 
     Examples:
 
         fnflow fn invoke hello --data '{"name": "fnflow"}'
         echo '{"name": "fnflow"}' | fnflow fn invoke hello
+        fnflow fn invoke echo -m GET --path /items/1 --query page=2 -H 'X-Trace: 1'
+        fnflow fn invoke long-task --async -H 'X-Callback-Url: http://127.0.0.1:8080/bin/done'
     """
     if data is not None:
         payload = read_arg(data, "--data")
     else:
         payload = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
+    headers = dict(_header(h) for h in header or [])
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    params = _key_values(query, "--query")
+    if async_:
+        if method.upper() != "POST":
+            raise typer.BadParameter("asynchronous calls are POSTs", param_hint="--method")
+        with connect(url) as client:
+            call_id = client.invoke_async(
+                name, payload, service=service, path=path, query=params, headers=headers
+            )
+        if output is Format.text:
+            typer.echo("Function submitted asynchronously.", err=True)
+        emit(output, {"callId": call_id}, lambda: call_id)
+        return
     with connect(url) as client:
-        result = client.invoke_function(name, payload, service)
-    sys.stdout.buffer.write(result.body)
-    if sys.stdout.isatty() and not result.body.endswith(b"\n"):
-        sys.stdout.buffer.write(b"\n")  # keep the prompt on its own line
-    sys.stdout.flush()
-    if not result.ok:
-        fail(f"the function failed ({result.error_type}, request {result.request_id})", EXIT_FAILED)
+        response = client.invoke(
+            name, payload, service=service, method=method.upper(), path=path, query=params, headers=headers
+        )
+    write_body(response.body)
+    if not response.ok:
+        error = response.header("X-Fc-Error-Type")  # python3 functions answer as Function Compute
+        why = f"{error}, HTTP {response.status}" if error else f"HTTP {response.status}"
+        fail(f"the function failed ({why}, call {response.call_id})", EXIT_FAILED)
+
+
+def _header(text: str) -> tuple[str, str]:
+    """faas-cli's ``Key: Value``, or its older ``Key=Value``: split at whichever comes first."""
+    colon, equals = text.find(":"), text.find("=")
+    at = colon if colon >= 0 and (equals < 0 or colon < equals) else equals
+    if at <= 0:
+        raise typer.BadParameter(f"{text!r} is not 'Key: Value'", param_hint="--header")
+    return text[:at].strip(), text[at + 1 :].strip()
 
 
 @app.command("list")

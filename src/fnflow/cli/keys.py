@@ -1,8 +1,9 @@
-"""``fnflow keys``: API keys, made and removed directly in the database.
+"""``fnflow keys``: API keys, made and removed directly in the database; the callback signing key.
 
 Directly, not through the API, because the first admin key has to exist before a server that
 requires keys can be asked for anything. The store is imported only when a keys command runs,
-so that the other commands start quickly.
+so that the other commands start quickly. ``callback-key`` asks a running server instead (the
+key is the server's, and an admin may read it without database access).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fnflow.cli import render
-from fnflow.cli.common import Format, Output, emit, fail
+from fnflow.cli.common import Format, Output, Url, connect, emit, fail
 
 if TYPE_CHECKING:
     from fnflow.store import ApiKeyRecord, Store
@@ -136,3 +137,15 @@ def delete(key_id: str, db: Db = None, output: Output = Format.text) -> None:
         if not store.write_sync(lambda tx: tx.delete_key(key_id)):
             fail(f"key {key_id!r} does not exist")
     emit(output, None, lambda: f"deleted key {key_id}")
+
+
+@app.command("callback-key")
+def callback_key(url: Url = None, output: Output = Format.text) -> None:
+    """Print the key that signs callbacks (X-Fnflow-Signature), for receivers to verify them.
+
+    Asks the server at --url (an admin key when auth is on). A receiver checks a callback with
+    fnflow.verify_callback(headers, body, key).
+    """
+    with connect(url) as client:
+        key = client.callback_key()
+    emit(output, {"key": key}, lambda: key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fnflow.cli import apply, executions, flows, functions, keys, scaffold, server, tasks, up
+from fnflow.cli import apply, bins, calls, executions, flows, functions, keys, scaffold, server, tasks, up
 
 app = typer.Typer(
     name="fnflow",
@@ -17,6 +17,8 @@ app.add_typer(flows.app, name="flow")
 app.add_typer(executions.app, name="exec")
 app.add_typer(tasks.app, name="task")
 app.add_typer(functions.app, name="fn")
+app.add_typer(calls.app, name="call")
+app.add_typer(bins.app, name="bin")
 app.command("apply")(apply.apply)
 app.command("new")(scaffold.new)
 app.command("up")(up.up)

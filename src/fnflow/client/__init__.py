@@ -1,4 +1,4 @@
-"""A typed, synchronous Python client for fnflow's native API: ``fnflow.Client``."""
+"""A typed, synchronous Python client for fnflow's native API and gateway: ``fnflow.Client``."""
 
 from fnflow.client.api import Client
 from fnflow.client.errors import (
@@ -11,22 +11,41 @@ from fnflow.client.errors import (
     NotFoundError,
     UnauthorizedError,
 )
-from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invocation, Page
+from fnflow.client.gateway import verify_callback
+from fnflow.client.models import (
+    BinRequest,
+    Call,
+    CallResult,
+    Delivery,
+    Execution,
+    Flow,
+    Function,
+    FunctionResponse,
+    HistoryEvent,
+    Invocation,
+    Page,
+)
 
 __all__ = [
     "ApiError",
+    "BinRequest",
+    "Call",
+    "CallResult",
     "Client",
     "ClientError",
     "ConflictError",
     "ConnectionError",
+    "Delivery",
     "Execution",
     "Flow",
     "ForbiddenError",
     "Function",
+    "FunctionResponse",
     "HistoryEvent",
     "InvalidArgumentError",
     "Invocation",
     "NotFoundError",
     "Page",
     "UnauthorizedError",
+    "verify_callback",
 ]

@@ -1,33 +1,27 @@
-"""``fnflow.Client``: a typed, synchronous client for the native API (``/api/v1``) over httpx."""
+"""``fnflow.Client``: a typed, synchronous client for the native API (``/api/v1``) and the gateway."""
 
 from __future__ import annotations
 
 import base64
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Any, TypeVar
-from urllib.parse import quote
+from typing import Any
 
-import httpx
-
-from fnflow import __version__
-from fnflow.client.errors import ApiError, ConnectionError, api_error
+from fnflow.client.errors import ApiError
+from fnflow.client.gateway import GatewayMethods
+from fnflow.client.http import api_path, items
 from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invocation, Page
 from fnflow.functions import codepkg
-from fnflow.functions.config import AsyncPolicy, FunctionConfig
+from fnflow.functions.config import DEFAULT_SERVICE, AsyncPolicy, FunctionConfig
 
-T = TypeVar("T")
+__all__ = ["DEFAULT_SERVICE", "Client", "function_body"]
 
-DEFAULT_URL = "http://127.0.0.1:8080"
-DEFAULT_SERVICE = "default"
 MAX_WAIT = 60.0  # the longest long-poll the server grants at once
 POLL_FLOOR = 0.2  # never ask again sooner than this when the server answers a long-poll early
 
 
-class Client:
+class Client(GatewayMethods):
     """A connection to one fnflow server.
 
     ``url`` defaults to ``$FNFLOW_URL`` (else ``http://127.0.0.1:8080``), ``api_key`` to
@@ -40,32 +34,10 @@ class Client:
         with Client() as fnf:
             run = fnf.start_execution("poll-job", {"delay": 1})
             print(fnf.wait_execution("poll-job", run.name, timeout=60).output)
+
+    The gateway methods (``invoke``, ``invoke_async``, ``get_call``, ``wait_call``,
+    ``bin_requests``…) come from :class:`~fnflow.client.gateway.GatewayMethods`.
     """
-
-    def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 30.0) -> None:
-        self.url = (url or os.environ.get("FNFLOW_URL") or DEFAULT_URL).rstrip("/")
-        if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"the server URL {self.url!r} must start with http:// or https://")
-        key = os.environ.get("FNFLOW_API_KEY") if api_key is None else api_key
-        headers = {"User-Agent": f"fnflow-client/{__version__}"}
-        if key:
-            if ":" not in key:
-                raise ValueError("an API key has the form <key id>:<secret> (as `fnflow keys create` prints)")
-            headers["Authorization"] = f"Bearer {key}"
-        self.timeout = timeout
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
 
     # --- flows ------------------------------------------------------------------------------------
 
@@ -76,24 +48,24 @@ class Client:
         ``InvalidArgumentError`` whose ``errors`` locate every problem (line, column, step).
         """
         body = {"definition": definition, "description": description}
-        return Flow.from_json(self._json("PUT", _path("flows", name), json=body))
+        return Flow.from_json(self._json("PUT", api_path("flows", name), json=body))
 
     def get_flow(self, name: str) -> Flow:
         """One flow with its current definition."""
-        return Flow.from_json(self._json("GET", _path("flows", name)))
+        return Flow.from_json(self._json("GET", api_path("flows", name)))
 
     def list_flows(self, limit: int = 60, next_token: str | None = None) -> Page[Flow]:
         """One page of flows, by name."""
         params = {"limit": limit, "nextToken": next_token}
-        return Page.from_json(self._json("GET", _path("flows"), params=params), "flows", Flow.from_json)
+        return Page.from_json(self._json("GET", api_path("flows"), params=params), "flows", Flow.from_json)
 
     def iter_flows(self, page_size: int = 100) -> Iterator[Flow]:
         """Every flow, fetching pages as the iteration needs them."""
-        return _items(lambda token: self.list_flows(page_size, token))
+        return items(lambda token: self.list_flows(page_size, token))
 
     def delete_flow(self, name: str) -> None:
         """Delete a flow and its finished executions (ConflictError while some still run)."""
-        self._call("DELETE", _path("flows", name))
+        self._call("DELETE", api_path("flows", name))
 
     # --- executions -------------------------------------------------------------------------------
 
@@ -110,12 +82,14 @@ class Client:
             body["name"] = name
         if input is not None:
             body["input"] = dict(input)
-        return Execution.from_json(self._json("POST", _path("flows", flow, "executions"), json=body))
+        return Execution.from_json(self._json("POST", api_path("flows", flow, "executions"), json=body))
 
     def describe_execution(self, flow: str, name: str, wait: float = 0) -> Execution:
         """One execution; with ``wait`` > 0 (at most 60 s) the server holds the answer until it ends."""
         params = {"wait": wait} if wait > 0 else None
-        response = self._json("GET", _path("flows", flow, "executions", name), params=params, extra_wait=wait)
+        response = self._json(
+            "GET", api_path("flows", flow, "executions", name), params=params, extra_wait=wait
+        )
         return Execution.from_json(response)
 
     def wait_execution(self, flow: str, name: str, timeout: float | None = None) -> Execution:
@@ -143,39 +117,43 @@ class Client:
     ) -> Page[Execution]:
         """One page of a flow's executions, optionally only those with ``status`` or ``name_prefix``."""
         params = {"status": status, "namePrefix": name_prefix, "limit": limit, "nextToken": next_token}
-        response = self._json("GET", _path("flows", flow, "executions"), params=params)
+        response = self._json("GET", api_path("flows", flow, "executions"), params=params)
         return Page.from_json(response, "executions", Execution.from_json)
 
     def iter_executions(
         self, flow: str, status: str | None = None, name_prefix: str | None = None, page_size: int = 100
     ) -> Iterator[Execution]:
         """Every matching execution, fetching pages as the iteration needs them."""
-        return _items(lambda token: self.list_executions(flow, status, name_prefix, page_size, token))
+        return items(lambda token: self.list_executions(flow, status, name_prefix, page_size, token))
 
     def get_history(self, flow: str, name: str) -> list[HistoryEvent]:
         """The execution's whole history, oldest event first (all pages)."""
 
         def page(token: str | None) -> Page[HistoryEvent]:
             params = {"limit": 1000, "nextToken": token}
-            response = self._json("GET", _path("flows", flow, "executions", name, "history"), params=params)
+            response = self._json(
+                "GET", api_path("flows", flow, "executions", name, "history"), params=params
+            )
             return Page.from_json(response, "events", HistoryEvent.from_json)
 
-        return list(_items(page))
+        return list(items(page))
 
     def stop_execution(self, flow: str, name: str, error: str = "", cause: str = "") -> Execution:
         """Stop a running execution (status Stopped, with ``error`` and ``cause`` recorded)."""
-        path = _path("flows", flow, "executions", name, "stop")
+        path = api_path("flows", flow, "executions", name, "stop")
         return Execution.from_json(self._json("POST", path, json={"error": error, "cause": cause}))
 
     # --- waitForCallback tasks --------------------------------------------------------------------
 
     def report_task_succeeded(self, token: str, output: Any) -> None:
         """ReportTaskSucceeded: the step waiting with ``token`` continues with ``output`` (a JSON value)."""
-        self._call("POST", _path("tasks", "succeed"), json={"taskToken": token, "output": output})
+        self._call("POST", api_path("tasks", "succeed"), json={"taskToken": token, "output": output})
 
     def report_task_failed(self, token: str, error: str, cause: str = "") -> None:
         """ReportTaskFailed: the step waiting with ``token`` fails with ``error`` (retry and catch apply)."""
-        self._call("POST", _path("tasks", "fail"), json={"taskToken": token, "error": error, "cause": cause})
+        self._call(
+            "POST", api_path("tasks", "fail"), json={"taskToken": token, "error": error, "cause": cause}
+        )
 
     # --- functions --------------------------------------------------------------------------------
 
@@ -232,7 +210,7 @@ class Client:
         if code_zip is not None:
             body["code"] = base64.b64encode(code_zip).decode()
         return Function.from_json(
-            self._json("PUT", _path("functions", config.service, config.name), json=body)
+            self._json("PUT", api_path("functions", config.service, config.name), json=body)
         )
 
     def invoke_function(self, name: str, payload: bytes = b"", service: str = DEFAULT_SERVICE) -> Invocation:
@@ -242,7 +220,7 @@ class Client:
         timeout: the server stops the function at its own ``timeout``.
         """
         response = self._call(
-            "POST", _path("functions", service, name, "invoke"), content=payload, extra_wait=None
+            "POST", api_path("functions", service, name, "invoke"), content=payload, extra_wait=None
         )
         error_type, request_id = (
             response.headers.get("x-fc-error-type"),
@@ -252,16 +230,16 @@ class Client:
 
     def list_functions(self, service: str | None = None) -> list[Function]:
         """Every function, or those of one ``service``."""
-        response = self._json("GET", _path("functions"), params={"service": service})
+        response = self._json("GET", api_path("functions"), params={"service": service})
         return [Function.from_json(f) for f in response["functions"]]
 
     def get_function(self, name: str, service: str = DEFAULT_SERVICE) -> Function:
         """One function's settings and code checksum."""
-        return Function.from_json(self._json("GET", _path("functions", service, name)))
+        return Function.from_json(self._json("GET", api_path("functions", service, name)))
 
     def delete_function(self, name: str, service: str = DEFAULT_SERVICE) -> None:
         """Delete a function and stop its warm instances."""
-        self._call("DELETE", _path("functions", service, name))
+        self._call("DELETE", api_path("functions", service, name))
 
     # --- everything else --------------------------------------------------------------------------
 
@@ -299,40 +277,6 @@ class Client:
                 record(self.put_flow(flow.name, flow.definition, flow.description))
         return done
 
-    # --- plumbing ---------------------------------------------------------------------------------
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        content: bytes | None = None,
-        extra_wait: float | None = 0.0,
-    ) -> httpx.Response:
-        """One request; ``extra_wait`` is how much longer than usual the answer may take (None: no limit)."""
-        timeout = httpx.Timeout(self.timeout, read=None if extra_wait is None else self.timeout + extra_wait)
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
-            response = self._http.request(
-                method, path, json=json, params=query, content=content, timeout=timeout
-            )
-        except httpx.TimeoutException as e:
-            raise ConnectionError(self.url, f"no answer in time ({type(e).__name__})") from e
-        except httpx.TransportError as e:
-            raise ConnectionError(self.url, str(e) or type(e).__name__) from e
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-            raise api_error(response.status_code, body, response.text)
-        return response
-
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self._call(method, path, **kwargs).json()
-
 
 def function_body(config: FunctionConfig) -> dict[str, Any]:
     """The JSON the deploy API takes for ``config`` (without the code)."""
@@ -350,17 +294,3 @@ def function_body(config: FunctionConfig) -> dict[str, Any]:
         "description": config.description,
         "asyncPolicy": config.async_policy.to_api(),
     }
-
-
-def _path(*segments: str) -> str:
-    return "/api/v1/" + "/".join(quote(s, safe="") for s in segments)
-
-
-def _items(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
-    token: str | None = None
-    while True:
-        page = fetch(token)
-        yield from page.items
-        token = page.next_token
-        if not token:
-            return

@@ -75,11 +75,11 @@ class Transport:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Any = None,
         **kwargs: Any,
     ) -> httpx.Response:
         """A request whose error answers (4xx, 5xx) raise ``ApiError``; None-valued params are left out."""
-        query = {k: v for k, v in (params or {}).items() if v is not None}
+        query = {k: v for k, v in params.items() if v is not None} if isinstance(params, Mapping) else params
         response = self._send(method, path, params=query, **kwargs)
         if response.status_code >= 400:
             raise api_error(response.status_code, json_or_none(response), response.text)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from fnflow.functions.config import DEFAULT_SERVICE
 
+DEFAULT_NAMESPACE = "openfaas-fn"  # OpenFaaS' namespace for functions: fnflow's default service
+
+
+def service_of(namespace: str | None) -> str:
+    """The service an OpenFaaS namespace names (``openfaas-fn``, or none, is the default one)."""
+    return namespace if namespace and namespace != DEFAULT_NAMESPACE else DEFAULT_SERVICE
+
 
 def split_name(name: str) -> tuple[str, str]:
-    """(service, function) of ``function`` or ``function.service``."""
-    function, _, service = name.rpartition(".")
-    return (service, function) if function else (DEFAULT_SERVICE, service)
+    """(service, function) of ``function`` or ``function.namespace``."""
+    function, _, namespace = name.rpartition(".")
+    return (service_of(namespace), function) if function else (DEFAULT_SERVICE, namespace)
 
 
 def metric_name(service: str, function: str) -> str:

@@ -9,8 +9,8 @@ Only plain values (str, int, float, bytes, None) are passed: no type processors 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
 import operator
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 

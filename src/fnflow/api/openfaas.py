@@ -1,0 +1,176 @@
+"""OpenFaaS' system API, so that faas-cli (list, describe, deploy, remove) and OpenFaaS' SDKs work
+against fnflow: ``/system/functions``, ``/system/function/{name}``, ``/system/info``.
+
+A namespace is an fnflow service; OpenFaaS' ``openfaas-fn``, or none, is the default service.
+fnflow runs no images: a deployment runs as a command function when it has an ``envProcess``
+(``fprocess``), or proxies to the URL in its ``fnflow.upstream`` annotation; one with only an
+image has nothing to run and is refused, pointing to ``fnflow up``, which deploys code from the
+handler folders. ``replicas`` is the most instances that may run at once; every deployed
+function counts as available, because fnflow starts instances when calls arrive.
+"""
+
+from __future__ import annotations
+
+import collections
+import platform
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+
+from fnflow import __version__
+from fnflow.api.auth import Admin, Invoke
+from fnflow.errors import InvalidArgument
+from fnflow.fdl.timestamps import format_timestamp
+from fnflow.functions import openfaas
+from fnflow.functions.config import FunctionConfig, config_of
+from fnflow.functions.naming import metric_name, service_of
+from fnflow.metrics import Metrics
+from fnflow.stack import IGNORED_FIELDS
+from fnflow.store import FunctionRecord
+
+router = APIRouter(prefix="/system", tags=["openfaas"])
+
+# FunctionDeployment fields that mean nothing without containers, and why (as in a stack file).
+IGNORED = {
+    "secrets": IGNORED_FIELDS["secrets"],
+    "constraints": IGNORED_FIELDS["constraints"],
+    "requests": IGNORED_FIELDS["requests"],
+    "readOnlyRootFilesystem": IGNORED_FIELDS["readonly_root_filesystem"],
+}
+
+
+class FunctionDeployment(BaseModel):
+    """The body of ``POST|PUT /system/functions`` (faas-provider's ``types.FunctionDeployment``)."""
+
+    service: str
+    image: str = ""
+    namespace: str = ""
+    envProcess: str = ""
+    envVars: dict[str, str] | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    limits: dict[str, str] | None = None
+    requests: dict[str, str] | None = None
+    secrets: list[str] | None = None
+    constraints: list[str] | None = None
+    readOnlyRootFilesystem: bool = False
+
+
+class DeleteFunction(BaseModel):
+    functionName: str
+    namespace: str = ""
+
+
+def invocation_counts(metrics: Metrics) -> dict[str, float]:
+    """``gateway_function_invocation_total`` summed over status codes, by ``function_name``."""
+    counts: collections.defaultdict[str, float] = collections.defaultdict(float)
+    for family in metrics.invocations.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                counts[sample.labels["function_name"]] += sample.value
+    return counts
+
+
+def function_status(record: FunctionRecord, counts: dict[str, float]) -> dict[str, Any]:
+    """faas-provider's ``types.FunctionStatus`` of a deployed function."""
+    config = config_of(record)
+    return {
+        "name": record.name,
+        "namespace": record.service,
+        "image": "",
+        "envProcess": config.command,
+        "envVars": config.environment,
+        "labels": config.labels,
+        "annotations": config.annotations,
+        "limits": {"memory": f"{config.memory_mb}Mi"},
+        "replicas": config.max_instances,
+        "availableReplicas": config.max_instances,
+        "invocationCount": counts.get(metric_name(record.service, record.name), 0.0),
+        "createdAt": format_timestamp(record.created_at) if record.created_at else None,
+    }
+
+
+def deployment_config(body: FunctionDeployment) -> tuple[FunctionConfig, list[openfaas.Ignored]]:
+    """The fnflow function a deployment describes, and what of it has no effect."""
+    deployment = openfaas.Deployment(
+        name=body.service,
+        fprocess=body.envProcess,
+        environment=body.envVars or {},
+        labels=body.labels or {},
+        annotations=body.annotations or {},
+        limits=body.limits or {},
+    )
+    try:
+        config, notes = openfaas.function_config(deployment, service=service_of(body.namespace))
+    except ValueError:
+        raise InvalidArgument(
+            f"fnflow runs no images, and {body.service} ({body.image or 'no image'}) has nothing else to"
+            f" run: give it an envProcess (a command, e.g. 'cat'), or the annotation"
+            f" {openfaas.UPSTREAM_ANNOTATION} (a proxy to where it runs), or deploy its handler folder"
+            " with `fnflow up -f stack.yml`"
+        ) from None
+    notes += [openfaas.Ignored(body.service, f, why) for f, why in IGNORED.items() if getattr(body, f)]
+    return config, notes
+
+
+async def _deploy(request: Request, body: FunctionDeployment) -> dict[str, Any]:
+    config, notes = deployment_config(body)
+    await request.app.state.fnflow.functions.deploy(config, None)
+    return {"ignored": [{"function": n.function, "field": n.field, "reason": n.reason} for n in notes]}
+
+
+@router.get("/functions")
+async def list_functions(request: Request, _: Invoke, namespace: str | None = None) -> list[dict[str, Any]]:
+    """Every function (of one namespace, if given), with its invocation count."""
+    app = request.app.state.fnflow
+    records = await app.functions.list(service_of(namespace) if namespace else None)
+    counts = invocation_counts(app.metrics)
+    return [function_status(r, counts) for r in records]
+
+
+@router.get("/function/{name}")
+async def get_function(
+    name: str, request: Request, _: Invoke, namespace: str | None = None
+) -> dict[str, Any]:
+    """One function, by ``name``, ``name.namespace`` or ``name`` and ``?namespace=``."""
+    function, dot, suffix = name.rpartition(".")
+    if not dot:
+        function, suffix = name, namespace or ""
+    app = request.app.state.fnflow
+    record = await app.functions.get(service_of(suffix), function)
+    return function_status(record, invocation_counts(app.metrics))
+
+
+@router.post("/functions", status_code=202)
+async def create_function(body: FunctionDeployment, request: Request, _: Admin) -> dict[str, Any]:
+    """Deploy a function (202); an existing one is replaced. ``ignored`` lists settings without effect."""
+    return await _deploy(request, body)
+
+
+@router.put("/functions")
+async def update_function(body: FunctionDeployment, request: Request, _: Admin) -> dict[str, Any]:
+    """Replace a deployed function's settings (404 if it does not exist: faas-cli then POSTs)."""
+    await request.app.state.fnflow.functions.get(service_of(body.namespace), body.service)
+    return await _deploy(request, body)
+
+
+@router.delete("/functions")
+async def delete_function(body: DeleteFunction, request: Request, _: Admin) -> Response:
+    """Delete a function and stop its instances (200; 404 if it does not exist)."""
+    await request.app.state.fnflow.functions.delete(service_of(body.namespace), body.functionName)
+    return Response(status_code=200)
+
+
+@router.get("/info")
+async def info(_: Invoke) -> dict[str, Any]:
+    """The provider and gateway versions, as OpenFaaS' gateway reports them."""
+    return {
+        "provider": {
+            "provider": "fnflow",
+            "orchestration": "process",
+            "version": {"sha": "", "release": __version__},
+        },
+        "version": {"commit_message": "", "sha": "", "release": __version__},
+        "arch": platform.machine(),
+    }

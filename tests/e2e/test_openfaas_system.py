@@ -1,0 +1,188 @@
+"""OpenFaaS' system API against a real server: the requests faas-cli makes (list, describe,
+deploy as PUT then POST, remove, info), their shapes, status codes and scopes."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import fnflow
+from fnflow.services.keys import new_key
+from fnflow.store import Tx, open_store
+from fnflow.testing import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+# What faas-cli deploy sends for a function with an fprocess (openfaas/faas-cli proxy/deploy.go).
+CAT = {
+    "service": "cat-fn",
+    "image": "ghcr.io/openfaas/alpine:latest",
+    "envProcess": "cat",
+    "labels": {},
+    "annotations": {},
+}
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = ServerProcess(tmp_path_factory.mktemp("system")).start()
+    yield server.url
+    server.stop()
+
+
+def status(url: str, name: str, **params: str) -> dict[str, Any]:
+    response = httpx.get(f"{url}/system/function/{name}", params=params)
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+def test_faas_cli_deploy_puts_then_posts_and_the_function_runs(url: str) -> None:
+    absent = httpx.put(f"{url}/system/functions", json=CAT)
+    assert absent.status_code == 404 and absent.json()["code"] == "NotFound"
+    created = httpx.post(f"{url}/system/functions", json=CAT)
+    assert (created.status_code, created.json()) == (202, {"ignored": []})
+    assert httpx.post(f"{url}/function/cat-fn", content=b"meow").text == "meow"
+
+    update = {
+        **CAT,
+        "envVars": {"exec_timeout": "5s", "GREETING": "hi"},
+        "labels": {"team": "a"},
+        "annotations": {"com.openfaas.queue": "slow"},
+        "limits": {"memory": "256Mi", "cpu": "100m"},
+        "secrets": ["api-key"],
+    }
+    updated = httpx.put(f"{url}/system/functions", json=update)
+    assert updated.status_code == 200
+    assert [(n["field"], n["function"]) for n in updated.json()["ignored"]] == [
+        ("limits.cpu", "cat-fn"),
+        ("secrets", "cat-fn"),
+    ]
+    described = status(url, "cat-fn")
+    created_at = datetime.fromisoformat(described.pop("createdAt"))
+    assert created_at.tzinfo is not None
+    assert described == {
+        "name": "cat-fn",
+        "namespace": "default",
+        "image": "",
+        "envProcess": "cat",
+        "envVars": {"exec_timeout": "5s", "GREETING": "hi"},
+        "labels": {"team": "a"},
+        "annotations": {"com.openfaas.queue": "slow"},
+        "limits": {"memory": "256Mi"},
+        "replicas": 4,
+        "availableReplicas": 4,
+        "invocationCount": 1.0,
+    }
+    native = httpx.get(f"{url}/api/v1/functions/default/cat-fn").json()
+    assert (native["runtime"], native["timeout"], native["memoryMB"]) == ("command", 5, 256)
+    assert native["asyncPolicy"]["queue"] == "slow"
+
+
+def test_list_and_get_by_name_namespace_and_query(url: str) -> None:
+    for name in ("listed", "tooled"):
+        body = {"service": name, "image": "x", "envProcess": "cat"}
+        namespace = {"namespace": "tools"} if name == "tooled" else {"namespace": "openfaas-fn"}
+        assert httpx.post(f"{url}/system/functions", json={**body, **namespace}).status_code == 202
+    for _ in range(2):
+        httpx.post(f"{url}/function/tooled.tools", content=b"x").raise_for_status()
+
+    everything = {(f["name"], f["namespace"]): f for f in httpx.get(f"{url}/system/functions").json()}
+    assert {("listed", "default"), ("tooled", "tools")} <= set(everything)
+    assert everything["tooled", "tools"]["invocationCount"] == 2.0
+    assert everything["listed", "default"]["invocationCount"] == 0.0
+    tools = httpx.get(f"{url}/system/functions", params={"namespace": "tools"}).json()
+    assert [f["name"] for f in tools] == ["tooled"]
+    default = httpx.get(f"{url}/system/functions", params={"namespace": "openfaas-fn"}).json()
+    assert "listed" in {f["name"] for f in default} and "tooled" not in {f["name"] for f in default}
+
+    assert status(url, "tooled.tools")["namespace"] == "tools"
+    assert status(url, "tooled", namespace="tools")["invocationCount"] == 2.0
+    assert status(url, "listed.openfaas-fn")["namespace"] == "default"
+    missing = httpx.get(f"{url}/system/function/tooled")  # not in the default namespace
+    assert missing.status_code == 404
+    assert missing.json() == {"code": "NotFound", "message": "function default/tooled does not exist"}
+
+
+def test_a_deployment_with_only_an_image_is_refused(url: str) -> None:
+    refused = httpx.post(f"{url}/system/functions", json={"service": "figlet", "image": "functions/figlet"})
+    assert refused.status_code == 400 and refused.json()["code"] == "InvalidArgument"
+    assert "fnflow up -f stack.yml" in refused.json()["message"]
+    assert httpx.get(f"{url}/system/function/figlet").status_code == 404
+    bad_name = httpx.post(f"{url}/system/functions", json={**CAT, "service": "no spaces"})
+    assert bad_name.status_code == 400
+    assert httpx.post(f"{url}/system/functions", json={"image": "x"}).status_code == 400  # no service
+
+
+def test_an_upstream_annotation_deploys_a_proxy(url: str) -> None:
+    body = {"service": "proxied", "image": "x", "annotations": {"fnflow.upstream": f"{url}/bin/upstream"}}
+    assert httpx.post(f"{url}/system/functions", json=body).status_code == 202
+    assert httpx.post(f"{url}/function/proxied", content=b"through").json() == {"ok": True}
+    received = httpx.get(f"{url}/api/v1/bins/upstream/requests").json()["requests"]
+    assert received[0]["body"] == "through"
+
+
+def test_delete(url: str) -> None:
+    httpx.post(f"{url}/system/functions", json={**CAT, "service": "doomed"}).raise_for_status()
+    gone = httpx.request("DELETE", f"{url}/system/functions", json={"functionName": "doomed"})
+    assert (gone.status_code, gone.content) == (200, b"")
+    again = httpx.request("DELETE", f"{url}/system/functions", json={"functionName": "doomed"})
+    assert again.status_code == 404 and again.json()["code"] == "NotFound"
+    assert httpx.request("DELETE", f"{url}/system/functions", json={}).status_code == 400
+    assert httpx.post(f"{url}/function/doomed").status_code == 404
+
+
+def test_info(url: str) -> None:
+    response = httpx.get(f"{url}/system/info")
+    assert response.status_code == 200
+    assert response.json() == {
+        "provider": {
+            "provider": "fnflow",
+            "orchestration": "process",
+            "version": {"sha": "", "release": fnflow.__version__},
+        },
+        "version": {"commit_message": "", "sha": "", "release": fnflow.__version__},
+        "arch": platform.machine(),
+    }
+
+
+def test_reads_need_an_invoke_key_and_writes_an_admin_key(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, "--auth", "on")
+    keys = {scope: new_key(scope) for scope in ("admin", "invoke")}
+    store = open_store(server.db)
+
+    def put_keys(tx: Tx) -> None:
+        for key in keys.values():
+            tx.put_key(key)
+
+    try:
+        store.write_sync(put_keys)
+    finally:
+        store.close()
+    server.start()
+    try:
+        auth = {scope: {"Authorization": f"Bearer {k.id}:{k.secret}"} for scope, k in keys.items()}
+        assert httpx.get(f"{server.url}/system/functions").status_code == 401
+        assert httpx.get(f"{server.url}/system/info").status_code == 401
+        assert httpx.get(f"{server.url}/system/functions", headers=auth["invoke"]).status_code == 200
+        assert httpx.get(f"{server.url}/system/info", headers=auth["invoke"]).status_code == 200
+        denied = httpx.post(f"{server.url}/system/functions", json=CAT, headers=auth["invoke"])
+        assert denied.status_code == 403 and denied.json()["code"] == "Forbidden"
+        assert (
+            httpx.post(f"{server.url}/system/functions", json=CAT, headers=auth["admin"]).status_code == 202
+        )
+        delete = {"functionName": "cat-fn"}
+        assert (
+            httpx.request(
+                "DELETE", f"{server.url}/system/functions", json=delete, headers=auth["invoke"]
+            ).status_code
+            == 403
+        )
+    finally:
+        server.stop()
