@@ -74,8 +74,8 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (root / "server").mkdir()
     server.start()
     yield server.url
-    assert "Traceback" not in server.log(), server.log()
     server.stop()
+    assert "Traceback" not in server.log(), server.log()
 
 
 def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

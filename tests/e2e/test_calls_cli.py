@@ -94,8 +94,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     deploy("missing", missing, runtime="python3-http")
     yield server
     server.client.close()
-    assert "Traceback" not in process.log(), process.log()[-5000:]
     process.stop()
+    assert "Traceback" not in process.log(), process.log()[-5000:]
 
 
 # --- fnflow.Client ----------------------------------------------------------------------------------

@@ -80,8 +80,8 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "flaky", "flaky", runtime="python3-http", asyncPolicy={"retries": 3, "minWait": 0.2, "maxWait": 5}
     )
     yield server
-    assert "Traceback" not in process.log(), process.log()[-5000:]
     process.stop()
+    assert "Traceback" not in process.log(), process.log()[-5000:]
 
 
 class Receiver:

@@ -366,3 +366,17 @@ async def test_close_leaves_no_processes_behind() -> None:
     await wait_until(lambda: not any(running(pid) for pid in pids))
     with pytest.raises(Unavailable):
         await pool.invoke(function, b"", ctx())
+
+
+@async_test
+async def test_a_call_cancelled_while_its_worker_starts_leaves_no_half_started_worker() -> None:
+    async with running_pool() as pool:
+        for turns in range(12):  # cancel after 0, 1, 2 … turns of the event loop: every await of a cold start
+            cold = spec(name=f"cold{turns}")
+            call = asyncio.create_task(pool.invoke(cold, b"first", ctx()))
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            call.cancel()
+            await asyncio.gather(call, return_exceptions=True)
+            result = await pool.invoke(cold, b"second", ctx())
+            assert (result.ok, result.body) == (True, b"second"), result

@@ -104,6 +104,7 @@ class Worker:
         self.pid = proc.pid
         self.runtime = runtime
         self.alive = True
+        self.started = False  # ready() saw the handler imported: only then may it take calls
         self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._proc = proc
         self._sock: socket.socket | None = sock  # until the transport takes it over
@@ -173,16 +174,21 @@ class Worker:
         """Wait until the handler is imported: None when ready, else why it failed."""
         started_at, t0 = time.time(), self._loop.time()
         self._output.request_id = request_id  # what the import prints belongs to the call that caused it
-        if self._sock is not None:
-            sock, self._sock = self._sock, None
-            self._transport, _ = await self._loop.create_unix_connection(
-                lambda: _Frames(self._on_frame, self._on_lost), sock=sock
-            )
-        outcome = await self._exchange(started_at, t0, deadline, timeout)
+        try:
+            if self._sock is not None:
+                sock, self._sock = self._sock, None
+                self._transport, _ = await self._loop.create_unix_connection(
+                    lambda: _Frames(self._on_frame, self._on_lost), sock=sock
+                )
+            outcome = await self._exchange(started_at, t0, deadline, timeout)
+        except asyncio.CancelledError:
+            self.kill()  # a half-started worker must never be handed to the next call
+            raise
         if isinstance(outcome, InvocationResult):
             return outcome
         kind, meta, _ = outcome
         if kind == _protocol.READY:
+            self.started = True
             return None
         self.kill()  # it could not import the handler; it exits on its own, we just do not wait
         return self._failure(meta, started_at, t0, "worker failed to start", NOT_STARTED)

@@ -337,10 +337,11 @@ class FunctionPool:
         return member
 
     def _release(self, fn: _Function, member: _Member) -> None:
-        """After a call: back to the idle stack, or stopped if retired (a dead one is forgotten on exit)."""
+        """After a call: back to the idle stack, or stopped if retired or never ready (a dead one is
+        forgotten on exit)."""
         if not member.worker.alive:
             return
-        if member.retired or self._closed:
+        if member.retired or self._closed or not member.worker.started:  # never reuse a half-started one
             self._stop_later(member.worker)
             return
         member.idle_since = asyncio.get_running_loop().time()
