@@ -316,3 +316,35 @@ def test_metrics_use_openfaas_names(gw: Server) -> None:
     assert 'gateway_functions_seconds_count{code="200",function_name="echo"}' in text
     assert 'gateway_function_invocation_started{function_name="echo"}' in text
     assert "queue_worker_messages_submitted_total" in text
+
+
+def test_destinations_on_success_and_on_failure(gw: Server) -> None:
+    """Function Compute's destinations: a URL gets the destination event, a function is called with it."""
+    gw.deploy(
+        "dest-ok", "echo", runtime="python3-http", asyncPolicy={"onSuccess": f"{gw.url}/bin/on-success"}
+    )
+    gw.deploy(
+        "dest-fail",
+        "flaky",
+        runtime="python3-http",
+        environment={"LOG_DIR": str(gw.logs), "FAIL_TIMES": "9"},
+        asyncPolicy={"retries": 0, "onFailure": "collector"},
+    )
+    ok = gw.submit("dest-ok", b"fine")
+    assert gw.wait_final(ok)["status"] == "Succeeded"
+    deadline = time.monotonic() + 20
+    while not (got := httpx.get(f"{gw.url}/api/v1/bins/on-success/requests").json()["requests"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    event = json.loads(got[0]["body"])
+    assert event["requestContext"]["requestId"] == ok and event["requestContext"]["condition"] == ""
+    assert event["requestContext"]["functionArn"] == "acs:fc:::services/default/functions/dest-ok"
+    assert event["requestPayload"] == "fine" and event["responseContext"]["statusCode"] == 200
+
+    failed = gw.submit("dest-fail")
+    assert gw.wait_final(failed)["status"] == "Failed"
+    deadline = time.monotonic() + 20
+    collected = gw.logs / "collected.log"
+    while not collected.exists() or f'"requestId": "{failed}"' not in collected.read_text():
+        assert time.monotonic() < deadline, "the onFailure function was not called"
+        time.sleep(0.05)
