@@ -68,6 +68,7 @@ class Fnflow:
             max_data_bytes=s.max_input_bytes,
             max_events=s.max_events,
             metrics=self.metrics,
+            lease_seconds=s.lease_seconds,
         )
         node = self.runtime.node_id
         signing_key = await store.write(
@@ -78,7 +79,9 @@ class Fnflow:
             allowed_networks=tuple(ipaddress.ip_network(n.strip()) for n in s.callback_allow_networks),
         )
         self.signing_key = signing_key
-        self.deliverer = Deliverer(store, node, policy=targets, signing_key=lambda: signing_key)
+        self.deliverer = Deliverer(
+            store, node, policy=targets, signing_key=lambda: signing_key, lease_seconds=s.lease_seconds
+        )
         self.dispatcher = Dispatcher(
             store,
             self.functions,
@@ -88,6 +91,7 @@ class Fnflow:
             on_deliveries=self.deliverer.submit,
             on_final=self.runtime.call_finished,
             metrics=self.metrics,
+            lease_seconds=s.lease_seconds,
         )
         self.calls = CallService(
             store, self.functions, self.dispatcher, targets=targets, max_body=s.async_max_bytes

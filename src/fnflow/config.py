@@ -39,6 +39,7 @@ class Settings:
     max_input_bytes: int = 32 * 1024  # FnF's limit on an execution's input and a step's data
     max_events: int = 5000
     parallelism: int = 64  # task steps running at once on this node
+    lease_seconds: float = 60.0  # work of a process that stops renewing it passes to others after this
     max_sync_bytes: int = 6 * 1024 * 1024  # a synchronous /function/ call's body (as Function Compute)
     async_max_bytes: int = 256_000  # an asynchronous call's body (as OpenFaaS CE)
     async_parallelism: int = 16  # asynchronous calls running at once per queue on this node

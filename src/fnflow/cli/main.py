@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("server")(server.serve)
+app.command("worker")(server.work)
 app.add_typer(flows.app, name="flow")
 app.add_typer(executions.app, name="exec")
 app.add_typer(tasks.app, name="task")

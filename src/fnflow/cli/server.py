@@ -1,54 +1,117 @@
-"""``fnflow server``: API, engine, task workers and timers in one process."""
+"""``fnflow server`` (API, engine, task workers, queues and timers in one process) and
+``fnflow worker`` (the same without the HTTP API, for more processes on one PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fnflow.config import Settings
 
+if TYPE_CHECKING:
+    from fnflow.app import Fnflow
 
-def serve(
-    db: str | None = typer.Option(
-        None, help="Database URL (env FNFLOW_DB; default sqlite:///.fnflow/fnflow.db)"
+Db = Annotated[
+    str | None, typer.Option(help="Database URL (env FNFLOW_DB; default sqlite:///.fnflow/fnflow.db)")
+]
+DataDir = Annotated[Path | None, typer.Option(help="Where function code is unpacked (default .fnflow)")]
+AsyncParallelism = Annotated[
+    int | None,
+    typer.Option(help="Asynchronous calls run at once per queue (env FNFLOW_ASYNC_PARALLELISM; default 16)"),
+]
+Queue = Annotated[
+    list[str], typer.Option(help="NAME=N: a named queue's parallelism (com.openfaas.queue); repeat")
+]
+CallbackAllowPrivate = Annotated[
+    bool, typer.Option(help="Allow callbacks to private ranges (10/8, 172.16/12, 192.168/16 …)")
+]
+CallbackAllow = Annotated[
+    list[str], typer.Option(help="A network (CIDR) callbacks may reach even if private; repeat")
+]
+LeaseSeconds = Annotated[
+    float | None,
+    typer.Option(
+        help="How long work stays with a process that stopped renewing it before others take it (default 60)"
     ),
-    host: str | None = typer.Option(None, help="Address to bind (env FNFLOW_HOST; default 127.0.0.1)"),
-    port: int | None = typer.Option(None, help="Port (env FNFLOW_PORT; default 8080)"),
-    auth: str | None = typer.Option(
-        None, help="on|off (env FNFLOW_AUTH); off is allowed, and the default, on a loopback address only"
-    ),
-    data_dir: Path | None = typer.Option(None, help="Where function code is unpacked (default .fnflow)"),
-    apply: list[Path] = typer.Option([], help="Deploy the functions and flows of these example directories"),
-    async_parallelism: int | None = typer.Option(
-        None, help="Asynchronous calls run at once per queue (env FNFLOW_ASYNC_PARALLELISM; default 16)"
-    ),
-    queue: list[str] = typer.Option(
-        [], help="NAME=N: a named queue's parallelism (com.openfaas.queue); repeat"
-    ),
-    callback_allow_private: bool = typer.Option(
-        False, help="Allow callbacks to private ranges (10/8, 172.16/12, 192.168/16 …)"
-    ),
-    callback_allow: list[str] = typer.Option(
-        [], help="A network (CIDR) callbacks may reach even if private; repeat"
-    ),
-    log_level: str = typer.Option("info", help="debug, info, warning or error"),
-) -> None:
-    """Run the fnflow server (stops cleanly on SIGTERM or Ctrl-C)."""
+]
+PublicUrl = Annotated[
+    str | None, typer.Option(help="The URL functions use to call fnflow back (env FNFLOW_PUBLIC_URL)")
+]
+LogLevel = Annotated[str, typer.Option(help="debug, info, warning or error")]
+
+
+def _settings(
+    db: str | None,
+    data_dir: Path | None,
+    async_parallelism: int | None,
+    queue: list[str],
+    callback_allow_private: bool,
+    callback_allow: list[str],
+    lease_seconds: float | None,
+    public_url: str | None,
+) -> Settings:
     settings = Settings.from_env()
     settings.db = db or settings.db
-    settings.host = host or settings.host
-    settings.port = port or settings.port
     settings.data_dir = data_dir or settings.data_dir
     settings.async_parallelism = async_parallelism or settings.async_parallelism
     settings.callback_allow_private = callback_allow_private or settings.callback_allow_private
     settings.callback_allow_networks += callback_allow
+    settings.lease_seconds = lease_seconds or settings.lease_seconds
+    settings.public_url = public_url or settings.public_url
     for item in queue:
         name, _, count = item.partition("=")
         if not name or not count.isdigit() or int(count) < 1:
             raise typer.BadParameter(f"{item!r}: use NAME=N with N ≥ 1", param_hint="--queue")
         settings.queue_parallelism[name] = int(count)
+    return settings
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def serve(
+    db: Db = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (env FNFLOW_HOST; default 127.0.0.1)")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env FNFLOW_PORT; default 8080)")] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            help="on|off (env FNFLOW_AUTH); off is allowed, and the default, on a loopback address only"
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    apply: Annotated[
+        list[Path], typer.Option(help="Deploy the functions and flows of these example directories")
+    ] = [],  # noqa: B006 - typer reads the default, it is never mutated
+    async_parallelism: AsyncParallelism = None,
+    queue: Queue = [],  # noqa: B006
+    callback_allow_private: CallbackAllowPrivate = False,
+    callback_allow: CallbackAllow = [],  # noqa: B006
+    lease_seconds: LeaseSeconds = None,
+    public_url: PublicUrl = None,
+    log_level: LogLevel = "info",
+) -> None:
+    """Run the fnflow server (stops cleanly on SIGTERM or Ctrl-C)."""
+    settings = _settings(
+        db,
+        data_dir,
+        async_parallelism,
+        queue,
+        callback_allow_private,
+        callback_allow,
+        lease_seconds,
+        public_url,
+    )
+    settings.host = host or settings.host
+    settings.port = port or settings.port
     if auth is not None:
         if auth not in ("on", "off"):
             raise typer.BadParameter("use on or off", param_hint="--auth")
@@ -64,7 +127,7 @@ def serve(
     from fnflow.api.app import create_app
     from fnflow.app import Fnflow
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logging(log_level)
     fnflow = Fnflow(settings, apply=apply)
     config = uvicorn.Config(
         create_app(fnflow),
@@ -75,3 +138,50 @@ def serve(
         lifespan="on",
     )
     uvicorn.Server(config).run()
+
+
+def work(
+    db: Db = None,
+    data_dir: DataDir = None,
+    async_parallelism: AsyncParallelism = None,
+    queue: Queue = [],  # noqa: B006
+    callback_allow_private: CallbackAllowPrivate = False,
+    callback_allow: CallbackAllow = [],  # noqa: B006
+    lease_seconds: LeaseSeconds = None,
+    public_url: PublicUrl = None,
+    log_level: LogLevel = "info",
+) -> None:
+    """Run flows, asynchronous calls, callbacks and schedules without the HTTP API: one more process
+    sharing a PostgreSQL database with `fnflow server` processes (stops cleanly on SIGTERM)."""
+    settings = _settings(
+        db,
+        data_dir,
+        async_parallelism,
+        queue,
+        callback_allow_private,
+        callback_allow,
+        lease_seconds,
+        public_url,
+    )
+    if not settings.db.startswith(("postgresql", "postgres")):
+        typer.echo(
+            "fnflow: a worker shares its database with other processes: use --db postgresql://…", err=True
+        )
+        raise typer.Exit(2)
+    from fnflow.app import Fnflow
+
+    _logging(log_level)
+    asyncio.run(_work(Fnflow(settings)))
+
+
+async def _work(fnflow: Fnflow) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await fnflow.open()
+    logging.getLogger("fnflow").info("worker %s running", fnflow.runtime.node_id)
+    try:
+        await stop.wait()
+    finally:
+        await fnflow.close()
