@@ -301,3 +301,26 @@ def test_a_bin_keeps_its_newest_requests(store: Store) -> None:
     assert [r.body for r in kept] == [b"4", b"3", b"2"]
     assert store.read_sync(lambda tx: tx.bin_requests("b", limit=1))[0].path == "/4"
     assert store.read_sync(lambda tx: tx.bin_requests("none")) == []
+
+
+def test_a_stopping_process_gives_its_calls_and_deliveries_back(store: Store) -> None:
+    insert(
+        store,
+        call("run", owner="me", lease_until=100),
+        call("wait", owner="me", lease_until=100),
+        call("other"),
+    )
+    store.write_sync(lambda tx: tx.start_attempt("run", "me", at(1), at(100)))
+    store.write_sync(lambda tx: tx.start_attempt("other", "peer", at(1), at(100)))
+    assert store.write_sync(lambda tx: tx.release_call_leases("me")) == 2
+    assert (get(store, "run").status, get(store, "run").lease_owner) == ("Retrying", None)
+    assert (get(store, "wait").status, get(store, "wait").lease_owner) == ("Enqueued", None)
+    assert get(store, "other").lease_owner == "peer"
+    [mine, theirs] = store.write_sync(
+        lambda tx: tx.add_deliveries(
+            [delivery("c9", owner="me", lease_until=100), delivery("c9", owner="peer", lease_until=100)]
+        )
+    )
+    assert store.write_sync(lambda tx: tx.release_delivery_leases("me")) == 1
+    owners = {d.id: d.lease_owner for d in store.read_sync(lambda tx: tx.deliveries_of("c9"))}
+    assert owners == {mine: None, theirs: "peer"}

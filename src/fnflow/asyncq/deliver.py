@@ -236,6 +236,7 @@ class Deliverer:
             *tasks, *([self._background] if self._background else []), return_exceptions=True
         )
         await self._client.aclose()
+        await self._store.write(lambda tx: tx.release_delivery_leases(self.node_id))
 
     def submit(self, records: list[DeliveryRecord]) -> None:
         loop = asyncio.get_running_loop()

@@ -126,6 +126,9 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*self._background, *running, return_exceptions=True)
         self._background = []
+        # Give the held calls back, so other processes run them now rather than when the leases end.
+        await self._store.write(lambda tx: tx.release_call_leases(self.node_id))
+        self._held.clear()
 
     # --- what this process holds -------------------------------------------------------------------
 

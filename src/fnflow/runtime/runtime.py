@@ -88,9 +88,8 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.tasks.close()
-        held = list(self.tasks.held)
-        if held:
-            await self.store.write(lambda tx: tx.release_leases(self.node_id))
+        # Give the held tasks back, so other processes (or the next start) run them at once.
+        await self.store.write(lambda tx: tx.release_leases(self.node_id))
 
     @property
     def tokens(self) -> TaskTokens:

@@ -255,6 +255,14 @@ class CallQueries(Queries):
                 .values(lease_until=to_ts(lease_until))
             )
 
+    def release_call_leases(self, owner: str) -> int:
+        """Give back every call ``owner`` holds (it is shutting down); those it was running run again."""
+        mine = calls.c.lease_owner == owner
+        self.conn.execute(update(calls).where(mine, calls.c.status == "Running").values(status="Retrying"))
+        self.conn.execute(update(calls).where(mine, calls.c.status == "Stopping").values(status="Stopped"))
+        result = self.conn.execute(update(calls).where(mine).values(lease_owner=None, lease_until=None))
+        return result.rowcount
+
     def expire_foreign_call_leases(self, owner: str) -> int:
         """Single-node recovery: calls leased by any other process are free again (Running ones retry)."""
         foreign = (calls.c.lease_owner.is_not(None), calls.c.lease_owner != owner)

@@ -103,6 +103,15 @@ class DeliveryQueries(Queries):
                 .values(lease_until=to_ts(lease_until))
             )
 
+    def release_delivery_leases(self, owner: str) -> int:
+        """Give back every delivery ``owner`` holds (it is shutting down)."""
+        result = self.conn.execute(
+            update(deliveries)
+            .where(deliveries.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+        return result.rowcount
+
     def expire_foreign_delivery_leases(self, owner: str) -> int:
         result = self.conn.execute(
             update(deliveries)
