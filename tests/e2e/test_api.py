@@ -71,7 +71,6 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (root / "hello.yaml").write_text(PASS_FLOW)
     (root / "approve.yaml").write_text(CALLBACK_FLOW)
     server = ServerProcess(root / "server", "--apply", str(root))
-    (root / "server").mkdir()
     server.start()
     yield server.url
     server.stop()
