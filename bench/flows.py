@@ -126,7 +126,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fnflow-bench-") as tmp:
         root = Path(tmp)
         server = ServerProcess(root / "server", "--apply", str(fixture(root / "fixture")))
-            server.start()
+        server.start()
         try:
             ours = asyncio.run(measure(server.url, args.count))
         finally:
