@@ -1,11 +1,12 @@
 """Accepting asynchronous calls: requests/s of ``POST /async-function/noop`` against an empty ASGI app.
 
 Both run under the same server stack (uvicorn with uvloop and httptools), loaded with
-``wrk -t2 -c50 -d8s`` sending ``{}``; fnflow stores each call (SQLite, synchronous=FULL)
+``wrk -t2 -c50 -d8s`` sending ``{}``; fnflow stores each call (SQLite, synchronous=FULL, or
+with ``--postgres`` a throwaway PostgreSQL database from ``FNFLOW_TEST_PG`` / 127.0.0.1:5432)
 before its 202, and runs the calls it accepted meanwhile. Also reports how fast the queue
 drains: accepted calls completed per second. Needs ``wrk`` (``apt-get install wrk``).
 
-    .venv/bin/python bench/async_accept.py [--duration 8] [--connections 50]
+    .venv/bin/python bench/async_accept.py [--duration 8] [--connections 50] [--postgres]
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx
 
-from fnflow.testing import ServerProcess, free_port
+from fnflow.testing import ServerProcess, free_port, throwaway_database
 
 HERE = Path(__file__).parent
 POST = 'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -73,13 +75,16 @@ def baseline(duration: int, connections: int) -> tuple[float, str]:
         server.wait()
 
 
-def fnflow(duration: int, connections: int) -> tuple[float, str, float]:
-    with tempfile.TemporaryDirectory(prefix="fnflow-bench-") as tmp:
+def fnflow(duration: int, connections: int, postgres: bool) -> tuple[float, str, float]:
+    with (
+        tempfile.TemporaryDirectory(prefix="fnflow-bench-") as tmp,
+        throwaway_database() if postgres else nullcontext() as db,
+    ):
         root = Path(tmp)
         (root / "noop").mkdir()
         (root / "noop" / "index.py").write_text("def handler(event, context):\n    return b''\n")
         (root / "fnflow.yaml").write_text("functions:\n  - {name: noop, code: noop, maxInstances: 4}\n")
-        server = ServerProcess(root, "--apply", str(root)).start()
+        server = ServerProcess(root, "--apply", str(root), db=db).start()
         try:
             rate, p99 = wrk(f"{server.url}/async-function/noop", duration, connections)
             began = time.perf_counter()
@@ -106,13 +111,15 @@ def main() -> None:
     )
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--postgres", action="store_true", help="store in PostgreSQL instead of SQLite")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     empty, empty_p99 = baseline(args.duration, args.connections)
-    ours, ours_p99, drained = fnflow(args.duration, args.connections)
+    ours, ours_p99, drained = fnflow(args.duration, args.connections, args.postgres)
+    store = "PostgreSQL" if args.postgres else "SQLite FULL"
     print(f"empty ASGI app (uvicorn):        {empty:9.0f} req/s  p99 {empty_p99}")
-    print(f"fnflow /async-function accept:   {ours:9.0f} req/s  p99 {ours_p99}  (durable, SQLite FULL)")
+    print(f"fnflow /async-function accept:   {ours:9.0f} req/s  p99 {ours_p99}  (durable, {store})")
     print(f"ratio fnflow / empty app:        {ours / empty:.2f}")
     print(f"queue drained at about           {drained:9.0f} calls/s (accept and drain overlapping)")
 

@@ -16,10 +16,15 @@ import argparse
 import asyncio
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from fnflow.store import HistoryRecord, Store, Tx, open_store
 
@@ -64,23 +69,45 @@ async def bench(store: Store, jobs: int, levels: list[int]) -> list[Result]:
     return [await run(store, jobs, level, f"run{n}") for n, level in enumerate(levels)]
 
 
+@contextmanager
+def database(url: str | None, directory: Path | None) -> Iterator[str]:
+    """The URL of an empty database for one run."""
+    if url is None:
+        with tempfile.TemporaryDirectory(dir=directory) as tmp:
+            yield f"sqlite:///{tmp}/bench.db"
+        return
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(make_url(url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--in-flight", type=int, nargs="+", default=[1, 16, 256, 0])
     parser.add_argument("--synchronous", choices=["full", "normal"], default="full")
     parser.add_argument("--dir", type=Path, help="where to put the database (default: a temporary directory)")
+    parser.add_argument("--db", help="an empty PostgreSQL database: postgresql://user@host:port/db")
+    parser.add_argument("--writers", type=int, help="PostgreSQL writer connections (default: the store's)")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        store = open_store(f"sqlite:///{tmp}/bench.db", synchronous=args.synchronous)
+    options = {"writers": args.writers} if args.writers else {}
+    with database(args.db, args.dir) as url:
+        store = open_store(url, synchronous=args.synchronous, **options)
         try:
             results = asyncio.run(bench(store, args.jobs, args.in_flight))
         finally:
             store.close()
 
     baseline = next((r for r in results if r.in_flight == 1), results[0])
-    print(f"store writes: {args.jobs} jobs per run, sqlite synchronous={args.synchronous}")
+    print(f"store writes: {args.jobs} jobs per run, {store.backend} synchronous={args.synchronous}")
     print(f"{'in flight':>9} {'rows/s':>10} {'batches':>8} {'jobs/batch':>10} {'vs 1 in flight':>15}")
     for r in results:
         ratio = r.rows_per_second / baseline.rows_per_second

@@ -22,6 +22,8 @@ from fnflow.functions.service import Caller, FunctionService
 from fnflow.manifest import find_manifests
 from fnflow.metrics import Metrics
 from fnflow.runtime import Runtime
+from fnflow.schedules.scheduler import Scheduler
+from fnflow.schedules.service import ScheduleService
 from fnflow.services.bins import BinService
 from fnflow.services.executions import ExecutionService
 from fnflow.services.flows import FlowService
@@ -104,6 +106,14 @@ class Fnflow:
         self.executions = ExecutionService(store, self.runtime, max_input_bytes=s.max_input_bytes)
         self.keys = KeyService(store)
         self.bins = BinService(store)
+        self.scheduler = Scheduler(store, self.runtime)
+        self.schedules = ScheduleService(
+            store,
+            changed=self.scheduler.wake,
+            min_interval=s.schedule_min_interval,
+            max_input_bytes=s.max_input_bytes,
+        )
+        await self.scheduler.open()
         for path in self._apply:
             await self.apply(path)
 
@@ -114,11 +124,14 @@ class Fnflow:
                 await self.functions.deploy(config, code)
             for flow in manifest.flows:
                 await self.flows.put(flow.name, flow.definition, flow.description)
+            for schedule in manifest.schedules:
+                await self.schedules.put(schedule.flow, schedule.name, schedule.spec)
             log.info(
-                "applied %s: %d function(s), %d flow(s)",
+                "applied %s: %d function(s), %d flow(s), %d schedule(s)",
                 manifest.path,
                 len(manifest.functions),
                 len(manifest.flows),
+                len(manifest.schedules),
             )
 
     def _gauges(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
@@ -168,6 +181,7 @@ class Fnflow:
     async def close(self) -> None:
         if self._store is None:
             return
+        await self.scheduler.close()
         await self.dispatcher.close()
         await self.deliverer.close()
         await self.runtime.close()

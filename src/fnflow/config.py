@@ -48,6 +48,8 @@ class Settings:
     callback_allow_networks: list[str] = field(default_factory=list)  # CIDRs allowed even if private
     sqlite_synchronous: str = "full"
     public_url: str | None = None  # how functions reach this server; default http://host:port
+    # Shortest time between a schedule's ticks: FnF's one minute. Only tests lower it (env below).
+    schedule_min_interval: float = 60.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,6 +64,8 @@ class Settings:
         s.callback_allow_networks = [
             n for n in os.environ.get("FNFLOW_CALLBACK_ALLOW", "").split(",") if n.strip()
         ]
+        if "FNFLOW_SCHEDULE_MIN_INTERVAL" in os.environ:  # for tests only: lets a schedule fire every second
+            s.schedule_min_interval = float(os.environ["FNFLOW_SCHEDULE_MIN_INTERVAL"])
         if "FNFLOW_ASYNC_PARALLELISM" in os.environ:
             s.async_parallelism = int(os.environ["FNFLOW_ASYNC_PARALLELISM"])
         return s

@@ -1,9 +1,11 @@
-"""Example directories: a ``fnflow.yaml`` listing functions (with their code) and flows to deploy.
+"""Example directories: a ``fnflow.yaml`` listing functions (with their code), flows and schedules.
 
     functions:
       - {service: fnf-demo, name: StartJob, handler: index.handler, code: functions/StartJob}
     flows:
       - {name: poll-job, definition: flow.yaml, description: Poll a job until it is done}
+    schedules:   # optional; fields as in PUT /api/v1/flows/{flow}/schedules/{name}
+      - {flow: poll-job, name: hourly, cronExpression: "0 0 * * * *", payload: {delay: 5}}
 
 Paths are relative to the manifest. A directory without ``fnflow.yaml`` stands for every
 subdirectory that has one (so ``examples/`` deploys all examples).
@@ -11,7 +13,7 @@ subdirectory that has one (so ``examples/`` deploys all examples).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import yaml
 
 from fnflow.functions import codepkg
 from fnflow.functions.config import DEFAULT_SERVICE, FunctionConfig
+from fnflow.schedules.spec import ScheduleSpec
 
 MANIFEST = "fnflow.yaml"
 
@@ -31,10 +34,18 @@ class FlowSpec:
 
 
 @dataclass(frozen=True)
+class FlowSchedule:
+    flow: str
+    name: str
+    spec: ScheduleSpec
+
+
+@dataclass(frozen=True)
 class Manifest:
     path: Path
     functions: list[tuple[FunctionConfig, bytes]]
     flows: list[FlowSpec]
+    schedules: list[FlowSchedule] = field(default_factory=list)
 
 
 def _function(base: Path, item: dict[str, Any]) -> tuple[FunctionConfig, bytes]:
@@ -57,6 +68,17 @@ def _flow(base: Path, item: dict[str, Any]) -> FlowSpec:
     return FlowSpec(str(item["name"]), definition, str(item.get("description", "")))
 
 
+def _schedule(item: dict[str, Any]) -> FlowSchedule:
+    spec = ScheduleSpec(
+        cron_expression=str(item["cronExpression"]),
+        time_zone=str(item.get("timeZone", "")),
+        payload=dict(item.get("payload") or {}),
+        enabled=bool(item.get("enable", True)),
+        description=str(item.get("description", "")),
+    )
+    return FlowSchedule(str(item["flow"]), str(item["name"]), spec)
+
+
 def load_manifest(path: Path) -> Manifest:
     """Read one manifest (``path`` is the file or its directory); ValueError says what is wrong."""
     file = path / MANIFEST if path.is_dir() else path
@@ -65,9 +87,10 @@ def load_manifest(path: Path) -> Manifest:
         doc = yaml.safe_load(file.read_text()) or {}
         functions = [_function(base, item) for item in doc.get("functions") or []]
         flows = [_flow(base, item) for item in doc.get("flows") or []]
+        schedules = [_schedule(item) for item in doc.get("schedules") or []]
     except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as e:
         raise ValueError(f"{file}: {e}") from None
-    return Manifest(file, functions, flows)
+    return Manifest(file, functions, flows, schedules)
 
 
 def find_manifests(path: Path) -> list[Manifest]:

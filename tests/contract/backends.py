@@ -76,7 +76,7 @@ def _loud(reason: str) -> str:
 
 class PostgresBackend:
     name = "postgres"
-    group_commit = False  # set True if the PostgreSQL store batches writes too
+    group_commit = True
 
     def __init__(self) -> None:
         self._admin: URL | None = None

@@ -8,12 +8,14 @@ from typing import Annotated
 import typer
 
 from fnflow.cli.common import Format, Output, Url, connect, emit
-from fnflow.client import Flow, Function
+from fnflow.client import Flow, Function, Schedule
 
 
-def _line(item: Function | Flow) -> str:
+def _line(item: Function | Flow | Schedule) -> str:
     if isinstance(item, Function):
         return f"function {item.service}/{item.name} deployed (code {item.code_checksum[:12]})"
+    if isinstance(item, Schedule):
+        return f"schedule {item.flow_name}/{item.name} applied ({item.cron_expression})"
     return f"flow {item.name} applied (revision {item.revision})"
 
 
@@ -30,7 +32,7 @@ def apply(
     url: Url = None,
     output: Output = Format.text,
 ) -> None:
-    """Deploy an example through the API: its functions first, then its flows.
+    """Deploy an example through the API: its functions first, then its flows and schedules.
 
     Example:
 
@@ -42,8 +44,12 @@ def apply(
         items = client.apply(path, progress)
     functions = [i.raw for i in items if isinstance(i, Function)]
     flows = [i.raw for i in items if isinstance(i, Flow)]
+    schedules = [i.raw for i in items if isinstance(i, Schedule)]
     emit(
         output,
-        {"functions": functions, "flows": flows},
-        lambda: f"applied {path}: {len(functions)} function(s), {len(flows)} flow(s)",
+        {"functions": functions, "flows": flows, "schedules": schedules},
+        lambda: (
+            f"applied {path}: {len(functions)} function(s), {len(flows)} flow(s), "
+            f"{len(schedules)} schedule(s)"
+        ),
     )

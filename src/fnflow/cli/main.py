@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from fnflow.cli import apply, bins, calls, executions, flows, functions, keys, scaffold, server, tasks, up
+from fnflow.cli import (
+    apply,
+    bins,
+    calls,
+    executions,
+    flows,
+    functions,
+    keys,
+    scaffold,
+    schedules,
+    server,
+    tasks,
+    up,
+)
 
 app = typer.Typer(
     name="fnflow",
@@ -16,6 +29,7 @@ app.command("server")(server.serve)
 app.command("worker")(server.work)
 app.add_typer(flows.app, name="flow")
 app.add_typer(executions.app, name="exec")
+app.add_typer(schedules.app, name="schedule")
 app.add_typer(tasks.app, name="task")
 app.add_typer(functions.app, name="fn")
 app.add_typer(calls.app, name="call")

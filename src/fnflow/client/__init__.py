@@ -25,6 +25,7 @@ from fnflow.client.models import (
     Invocation,
     Page,
 )
+from fnflow.client.schedules import Schedule
 
 __all__ = [
     "ApiError",
@@ -46,6 +47,7 @@ __all__ = [
     "Invocation",
     "NotFoundError",
     "Page",
+    "Schedule",
     "UnauthorizedError",
     "verify_callback",
 ]

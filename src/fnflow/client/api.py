@@ -12,6 +12,7 @@ from fnflow.client.errors import ApiError
 from fnflow.client.gateway import GatewayMethods
 from fnflow.client.http import api_path, items
 from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invocation, Page
+from fnflow.client.schedules import Schedule, ScheduleMethods
 from fnflow.functions import codepkg
 from fnflow.functions.config import DEFAULT_SERVICE, AsyncPolicy, FunctionConfig
 
@@ -21,7 +22,7 @@ MAX_WAIT = 60.0  # the longest long-poll the server grants at once
 POLL_FLOOR = 0.2  # never ask again sooner than this when the server answers a long-poll early
 
 
-class Client(GatewayMethods):
+class Client(GatewayMethods, ScheduleMethods):
     """A connection to one fnflow server.
 
     ``url`` defaults to ``$FNFLOW_URL`` (else ``http://127.0.0.1:8080``), ``api_key`` to
@@ -36,7 +37,8 @@ class Client(GatewayMethods):
             print(fnf.wait_execution("poll-job", run.name, timeout=60).output)
 
     The gateway methods (``invoke``, ``invoke_async``, ``get_call``, ``wait_call``,
-    ``bin_requests``…) come from :class:`~fnflow.client.gateway.GatewayMethods`.
+    ``bin_requests``…) come from :class:`~fnflow.client.gateway.GatewayMethods`, the schedule
+    methods (``put_schedule``, ``list_schedules``…) from :class:`~fnflow.client.schedules.ScheduleMethods`.
     """
 
     # --- flows ------------------------------------------------------------------------------------
@@ -254,18 +256,19 @@ class Client(GatewayMethods):
         return True
 
     def apply(
-        self, path: Path, progress: Callable[[Function | Flow], None] | None = None
-    ) -> list[Function | Flow]:
-        """Deploy what the ``fnflow.yaml`` manifests at ``path`` list (per manifest: functions, then flows).
+        self, path: Path, progress: Callable[[Function | Flow | Schedule], None] | None = None
+    ) -> list[Function | Flow | Schedule]:
+        """Deploy what the ``fnflow.yaml`` manifests at ``path`` list (per manifest: functions, flows,
+        then schedules).
 
-        ``progress`` is called with each function and flow as it is deployed. A manifest that
-        cannot be read raises ValueError before anything of it is deployed.
+        ``progress`` is called with each function, flow and schedule as it is deployed. A manifest
+        that cannot be read raises ValueError before anything of it is deployed.
         """
         from fnflow.manifest import find_manifests  # imports server-side modules; only apply needs them
 
-        done: list[Function | Flow] = []
+        done: list[Function | Flow | Schedule] = []
 
-        def record(item: Function | Flow) -> None:
+        def record(item: Function | Flow | Schedule) -> None:
             done.append(item)
             if progress is not None:
                 progress(item)
@@ -275,6 +278,19 @@ class Client(GatewayMethods):
                 record(self.deploy(config, code))
             for flow in manifest.flows:
                 record(self.put_flow(flow.name, flow.definition, flow.description))
+            for s in manifest.schedules:
+                spec = s.spec
+                record(
+                    self.put_schedule(
+                        s.flow,
+                        s.name,
+                        spec.cron_expression,
+                        payload=spec.payload,
+                        time_zone=spec.time_zone,
+                        enabled=spec.enabled,
+                        description=spec.description,
+                    )
+                )
         return done
 
 

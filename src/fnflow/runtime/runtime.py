@@ -107,6 +107,11 @@ class Runtime:
             self._after(outcome)
         return outcome
 
+    async def commit(self, job: Callable[[Tx], Outcome]) -> Outcome:
+        """Commit a decision job of another adapter (the scheduler's: a tick and the execution it
+        starts, in one transaction) and do here what follows it: run its tasks, arm its timers."""
+        return await self._commit(job)
+
     def _after(self, outcome: Outcome) -> None:
         for task in outcome.tasks:
             self.tasks.submit(task)

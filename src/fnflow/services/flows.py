@@ -49,9 +49,12 @@ class FlowService:
         return await self.store.read(lambda tx: tx.list_flows(limit, token))
 
     async def delete(self, name: str) -> None:
+        """Delete a flow with its schedules and finished executions (refused while some run)."""
+
         def delete(tx: Tx) -> bool:
             if tx.has_running_executions(name):
                 raise Conflict(f"flow {name!r} has running executions; stop them first")
+            tx.delete_flow_schedules(name)
             return tx.delete_flow(name)
 
         if not await self.store.write(delete):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fnflow.config import DEFAULT_URL
 from fnflow.store.base import Store
 from fnflow.store.records import (
@@ -14,20 +16,28 @@ from fnflow.store.records import (
     FunctionRecord,
     HistoryRecord,
     Page,
+    ScheduleRecord,
     TaskRecord,
     TimerRecord,
 )
 from fnflow.store.tx import Tx
 
 
-def open_store(url: str = DEFAULT_URL, **options: str) -> Store:
-    """Open (and migrate) the store a URL names: ``sqlite:///path`` or ``postgresql://…``."""
-    if url.startswith("sqlite"):
+def open_store(url: str = DEFAULT_URL, **options: Any) -> Store:
+    """Open (and migrate) the store a URL names: ``sqlite:///path`` or ``postgresql://…``.
+
+    Options go to the backend: ``synchronous`` ("full" or "normal") for both; ``writers`` and
+    ``readers`` (connections) for PostgreSQL.
+    """
+    scheme = url.partition(":")[0]
+    if scheme.startswith("sqlite"):
         from fnflow.store.sqlite import SqliteStore
 
         return SqliteStore(url, **options)
-    if url.startswith(("postgresql", "postgres")):
-        raise NotImplementedError("the PostgreSQL backend is not built yet; use sqlite:///path")
+    if scheme.startswith("postgres"):
+        from fnflow.store.postgres import PostgresStore
+
+        return PostgresStore(url, **options)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://…")
 
 
@@ -42,6 +52,7 @@ __all__ = [
     "FunctionRecord",
     "HistoryRecord",
     "Page",
+    "ScheduleRecord",
     "Store",
     "TaskRecord",
     "TimerRecord",

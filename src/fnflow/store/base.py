@@ -4,13 +4,17 @@ Callers hand the store a function of a ``Tx`` (a transaction with domain queries
 runs it in a write transaction, ``read`` in a snapshot (for reading only). A function passed
 to ``write`` is one unit of work — one engine decision with its history and scheduled work —
 and is committed whole or not at all. It may be run more than once (after a rollback caused
-by another job of the same batch), so it must not have effects outside the transaction.
+by another job of the same batch, or by a deadlock with another process), so it must not have
+effects outside the transaction.
+
+Both backends are the same machine — a read pool and group-commit writers (``writer.py``) —
+and differ only in how they set up engines, how many writers they run, which errors mean
+"retry", and whether ``listen`` hears other processes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -19,41 +23,60 @@ from sqlalchemy import Connection, Engine, text
 
 from fnflow.store.migrate import upgrade
 from fnflow.store.tx import Tx
+from fnflow.store.writer import BatchWriter, never
 
 T = TypeVar("T")
 
 
-class Store(ABC):
-    """Shared logic of the SQL backends; subclasses set up engines and the write path."""
+class Store:
+    """Shared logic of the SQL backends; subclasses set up the engines."""
 
     backend: str
     #: whether several fnflow processes may share this database
     shared: bool = False
 
-    def __init__(self, url: str, read_engine: Engine, *, readers: int = 4) -> None:
+    def __init__(
+        self,
+        url: str,
+        read_engine: Engine,
+        write_engine: Engine,
+        *,
+        readers: int = 4,
+        writers: int = 1,
+        retryable: Callable[[BaseException], bool] = never,
+    ) -> None:
         self.url = url
         self._read_engine = read_engine
+        self._write_engine = write_engine
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="fnflow-read")
+        try:
+            self.migrate()
+        except BaseException:
+            self._dispose()
+            raise
+        self._writer = BatchWriter(write_engine, self.tx, writers=writers, retryable=retryable)
 
     def tx(self, conn: Connection) -> Tx:
         return Tx(conn, for_update=self.shared)
 
     @property
     def write_stats(self) -> dict[str, int]:
-        """Write transactions committed and the jobs they carried (their ratio is the group-commit gain)."""
-        return {"batches": 0, "jobs": 0}
+        """Write transactions committed, the jobs they carried (their ratio is the group-commit gain),
+        and batches run again after losing a race (deadlock) with another writer."""
+        w = self._writer
+        return {"batches": w.batches, "jobs": w.jobs, "retries": w.retries}
 
     def migrate(self) -> None:
-        """Bring the schema to the newest version (idempotent)."""
-        with self._read_engine.connect() as conn:
+        """Bring the schema to the newest version (idempotent; safe with several processes at once)."""
+        with self._write_engine.connect() as conn:
             upgrade(conn)
             conn.commit()
 
-    @abstractmethod
-    async def write(self, fn: Callable[[Tx], T]) -> T: ...
+    async def write(self, fn: Callable[[Tx], T]) -> T:
+        return await self._writer.run(fn)
 
-    @abstractmethod
-    def write_sync(self, fn: Callable[[Tx], T]) -> T: ...
+    def write_sync(self, fn: Callable[[Tx], T]) -> T:
+        return self._writer.submit(fn).result()
 
     def read_sync(self, fn: Callable[[Tx], T]) -> T:
         with self._read_engine.connect() as conn, conn.begin():
@@ -62,6 +85,12 @@ class Store(ABC):
     async def read(self, fn: Callable[[Tx], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self.read_sync, fn)
+
+    def listen(self, channels: list[str], on_message: Callable[[str, str], None]) -> Callable[[], None]:
+        """Call ``on_message(channel, payload)`` for what other processes ``Tx.notify`` (after their
+        commit); returns a function that stops listening. A store no other process shares hears
+        nothing: wake-ups within one process are the caller's own business."""
+        return _nothing
 
     def ping(self) -> bool:
         try:
@@ -72,5 +101,14 @@ class Store(ABC):
         return True
 
     def close(self) -> None:
+        self._writer.close()
+        self._dispose()
+
+    def _dispose(self) -> None:
         self._readers.shutdown(wait=True)
         self._read_engine.dispose()
+        self._write_engine.dispose()
+
+
+def _nothing() -> None:
+    pass

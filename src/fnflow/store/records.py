@@ -169,3 +169,20 @@ class BinRequest:
     body: bytes
     received_at: datetime
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    """A cron schedule that starts executions of a flow with ``payload`` as their input."""
+
+    flow_name: str
+    name: str
+    id: str
+    cron_expression: str
+    time_zone: str  # IANA zone the expression is read in; "" is UTC (or its CRON_TZ= prefix)
+    payload: str  # JSON object text
+    enabled: bool
+    description: str
+    next_fire_at: datetime | None  # None while disabled
+    created_at: datetime
+    updated_at: datetime

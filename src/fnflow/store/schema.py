@@ -211,3 +211,22 @@ bin_requests = Table(
     Column("received_at", Float, nullable=False),
 )
 Index("ix_bin_requests_bin", bin_requests.c.bin, bin_requests.c.id)
+
+# Cron schedules of flows. ``next_fire_at`` is the tick to fire next (NULL while disabled); the
+# process that moves it on from the value it read is the one that starts that tick's execution.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("flow_name", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("cron_expression", Text, nullable=False),
+    Column("time_zone", String(64), nullable=False, default=""),
+    Column("payload", Text, nullable=False, default="{}"),  # JSON object: the executions' input
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("next_fire_at", Float),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_schedules_next_fire_at", schedules.c.next_fire_at)

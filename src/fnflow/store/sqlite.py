@@ -8,19 +8,14 @@ power-cut guarantee for speed (a process crash still loses nothing).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from fnflow.store.base import Store
-from fnflow.store.tx import Tx
-from fnflow.store.writer import BatchWriter
-
-T = TypeVar("T")
 
 
 def _engine(url: str, *, synchronous: str, begin: str, pool_size: int) -> Engine:
@@ -53,22 +48,9 @@ class SqliteStore(Store):
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         sync = synchronous.upper()
-        super().__init__(url, _engine(url, synchronous=sync, begin="BEGIN", pool_size=5))
-        self._write_engine = _engine(url, synchronous=sync, begin="BEGIN IMMEDIATE", pool_size=1)
-        self.migrate()
-        self._writer = BatchWriter(self._write_engine, self.tx)
-
-    async def write(self, fn: Callable[[Tx], T]) -> T:
-        return await self._writer.run(fn)
-
-    def write_sync(self, fn: Callable[[Tx], T]) -> T:
-        return self._writer.submit(fn).result()
-
-    @property
-    def write_stats(self) -> dict[str, int]:
-        return {"batches": self._writer.batches, "jobs": self._writer.jobs}
-
-    def close(self) -> None:
-        self._writer.close()
-        self._write_engine.dispose()
-        super().close()
+        super().__init__(
+            url,
+            _engine(url, synchronous=sync, begin="BEGIN", pool_size=5),
+            # One writer: SQLite has one write lock, and BEGIN IMMEDIATE takes it up front.
+            _engine(url, synchronous=sync, begin="BEGIN IMMEDIATE", pool_size=1),
+        )

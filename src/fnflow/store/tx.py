@@ -9,6 +9,8 @@ from fnflow.store.queries.executions import ExecutionQueries
 from fnflow.store.queries.flows import FlowQueries
 from fnflow.store.queries.functions import FunctionQueries
 from fnflow.store.queries.keys import KeyQueries
+from fnflow.store.queries.notify import NotifyQueries
+from fnflow.store.queries.schedules import ScheduleQueries
 from fnflow.store.queries.settings import SettingQueries
 from fnflow.store.queries.work import WorkQueries
 
@@ -23,5 +25,7 @@ class Tx(
     CallQueries,
     DeliveryQueries,
     BinQueries,
+    NotifyQueries,
+    ScheduleQueries,
 ):
     """Queries bound to one connection inside one transaction."""

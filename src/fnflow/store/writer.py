@@ -1,10 +1,16 @@
-"""Group commit: one thread owns the write connection and commits queued jobs together.
+"""Group commit: writer threads own write connections and commit queued jobs together.
 
 Concurrent writers (accepting calls, applying step results, firing timers) each submit a
-job; the writer runs every job waiting at that moment in ONE transaction, commits once, and
-only then hands each job its result. A job that raises fails alone: the batch is rolled
+job; a free writer runs every job waiting at that moment in ONE transaction, commits once,
+and only then hands each job its result. A job that raises fails alone: the batch is rolled
 back and run again with a savepoint around each job. Under load this turns N fsyncs into
 one; unloaded, a job is committed as soon as it arrives.
+
+With several writers (PostgreSQL) batches run side by side, so a job waiting for a row lock
+does not stall the others. Batches of different writers or processes lock rows in whatever
+order their jobs choose, so two of them can deadlock: the backend says which errors mean
+"the transaction lost a race" (deadlock, serialization failure) and the whole batch is run
+again after a short jittered pause, a bounded number of times — jobs are re-runnable.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -20,21 +28,44 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 T = TypeVar("T")
-Batch = list[tuple[Callable[[Any], Any], Future[Any]]]
+Job = tuple[Callable[[Any], Any], Future[Any]]
+Batch = list[Job]
+Outcomes = list[tuple[Future[Any], Any, BaseException | None]]
 log = logging.getLogger(__name__)
 
 
+def never(_: BaseException) -> bool:
+    return False
+
+
 class BatchWriter:
-    def __init__(self, engine: Engine, make_tx: Callable[[Connection], Any], *, max_batch: int = 512) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        make_tx: Callable[[Connection], Any],
+        *,
+        writers: int = 1,
+        retryable: Callable[[BaseException], bool] = never,
+        attempts: int = 5,
+        max_batch: int = 512,
+    ) -> None:
         self._engine = engine
         self._make_tx = make_tx
+        self._retryable = retryable
+        self._attempts = attempts
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[Callable[[Any], Any], Future[Any]] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name="fnflow-writer", daemon=True)
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._stats = threading.Lock()
         self._closed = False
         self.batches = 0
         self.jobs = 0
-        self._thread.start()
+        self.retries = 0
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"fnflow-writer-{n}", daemon=True)
+            for n in range(writers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, fn: Callable[[Any], T]) -> Future[T]:
         if self._closed:
@@ -47,13 +78,16 @@ class BatchWriter:
         return await asyncio.wrap_future(self.submit(fn))
 
     def close(self) -> None:
+        """Finish what is queued, then stop every writer."""
         if not self._closed:
             self._closed = True
-            self._queue.put(None)
-            self._thread.join()
+            for _ in self._threads:
+                self._queue.put(None)
+            for thread in self._threads:
+                thread.join()
 
     def _loop(self) -> None:
-        conn = self._engine.connect()
+        conn: Connection | None = None
         try:
             while True:
                 item = self._queue.get()
@@ -74,39 +108,57 @@ class BatchWriter:
                 if stop:
                     return
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
-    def _run_batch(self, conn: Connection, batch: Batch) -> Connection:
-        """Commit the batch; if a job raises, redo it with a savepoint per job so only that job fails.
+    def _run_batch(self, conn: Connection | None, batch: Batch) -> Connection | None:
+        """Commit the batch, retrying it while it loses races; then hand every job its outcome.
+
+        Returns the connection for the next batch (None after the database went away: the next
+        batch connects again, so a restarted server is picked up).
+        """
+        for attempt in range(1, self._attempts + 1):
+            try:
+                if conn is None:
+                    conn = self._engine.connect()
+                outcomes = self._outcomes(conn, batch)
+            except Exception as e:
+                if conn is not None and (conn.invalidated or conn.closed):
+                    conn.close()
+                    conn = None
+                if attempt == self._attempts or not self._retryable(e):
+                    self._fail_all(batch, e)
+                    return conn
+                with self._stats:
+                    self.retries += 1
+                time.sleep(random.uniform(0.5, 1.5) * min(0.2, 0.005 * 2**attempt))
+                continue
+            with self._stats:
+                self.batches += 1
+                self.jobs += len(batch)
+            for future, result, error in outcomes:
+                if error is None:
+                    future.set_result(result)
+                else:
+                    future.set_exception(error)
+            return conn
+        raise AssertionError("unreachable: the last attempt returns")
+
+    def _outcomes(self, conn: Connection, batch: Batch) -> Outcomes:
+        """Run and commit the batch; if a job raises, redo it with a savepoint per job so only that job fails.
 
         Jobs are functions of the transaction alone, so running one again after a rollback is
         safe. Savepoints cost as much as the jobs themselves, hence the optimistic first pass.
         """
         try:
-            outcomes = self._commit(conn, batch, isolate=False)
+            return self._commit(conn, batch, isolate=False)
         except _JobFailed as failed:
             if len(batch) == 1:
-                outcomes = [(batch[0][1], None, failed.error)]
-            else:
-                try:
-                    outcomes = self._commit(conn, batch, isolate=True)
-                except Exception as e:
-                    return self._fail_all(conn, batch, e)
-        except Exception as e:
-            return self._fail_all(conn, batch, e)
-        self.batches += 1
-        self.jobs += len(batch)
-        for future, result, error in outcomes:
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
-        return conn
+                return [(batch[0][1], None, failed.error)]
+            return self._commit(conn, batch, isolate=True)
 
-    def _commit(
-        self, conn: Connection, batch: Batch, *, isolate: bool
-    ) -> list[tuple[Future[Any], Any, BaseException | None]]:
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+    def _commit(self, conn: Connection, batch: Batch, *, isolate: bool) -> Outcomes:
+        outcomes: Outcomes = []
         with conn.begin():
             tx = self._make_tx(conn)
             for fn, future in batch:
@@ -114,12 +166,16 @@ class BatchWriter:
                     try:
                         outcomes.append((future, fn(tx), None))
                     except BaseException as e:  # whatever a job raises is its own: never the writer's end
+                        if isinstance(e, Exception) and self._retryable(e):
+                            raise  # the transaction lost a race: the whole batch goes again
                         raise _JobFailed(e) from e
                     continue
                 savepoint = conn.begin_nested()
                 try:
                     result = fn(tx)
                 except BaseException as e:
+                    if isinstance(e, Exception) and self._retryable(e):
+                        raise
                     savepoint.rollback()
                     outcomes.append((future, None, e))
                 else:
@@ -127,13 +183,12 @@ class BatchWriter:
                     outcomes.append((future, result, None))
         return outcomes
 
-    def _fail_all(self, conn: Connection, batch: Batch, error: Exception) -> Connection:
+    def _fail_all(self, batch: Batch, error: Exception) -> None:
         if len(batch) > 1:
             log.error("a write batch of %d jobs failed to commit: %s", len(batch), error)
         for _, future in batch:
             if not future.done():
                 future.set_exception(error)
-        return self._engine.connect() if conn.invalidated or conn.closed else conn
 
 
 class _JobFailed(Exception):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
 
 
 def to_ts(value: datetime) -> float:
@@ -18,6 +19,14 @@ def from_ts(value: float | None) -> datetime | None:
 
 def from_ts_req(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
+
+
+def dialect_insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's own INSERT, which has ``ON CONFLICT`` (both backends speak it): a duplicate
+    key is skipped, not an error, so the transaction stays usable and a race between processes
+    has a winner instead of a failure. ``rowcount`` tells whether a row was written."""
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.execution_options(preserve_rowcount=True)
 
 
 def encode_token(*parts: object) -> str:

@@ -12,18 +12,22 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, literal_column, or_, select, tuple_, update
+from sqlalchemy import Row, bindparam, func, literal_column, or_, select, tuple_, update
 
 from fnflow.errors import InvalidArgument
 from fnflow.store.prepared import Prepared
-from fnflow.store.queries.base import Queries, decode_token, encode_token, from_ts, to_ts
+from fnflow.store.queries.base import Queries, decode_token, dialect_insert, encode_token, from_ts, to_ts
 from fnflow.store.records import CallRecord, Page
 from fnflow.store.schema import calls
 
 READY = ("Enqueued", "Retrying")
 _COLUMNS = [c.name for c in calls.c]
 _TIMES = ("created_at", "run_at", "expires_at", "started_at", "finished_at", "lease_until")
-_INSERT = Prepared(insert(calls).values({c: bindparam(c) for c in _COLUMNS}))
+_INSERT = Prepared(
+    lambda dialect: (
+        dialect_insert(dialect, calls).values({c: bindparam(c) for c in _COLUMNS}).on_conflict_do_nothing()
+    )
+)
 _START = Prepared(
     update(calls)
     .where(calls.c.id == bindparam("cid"), or_(*(calls.c.status == literal_column(f"'{s}'") for s in READY)))
@@ -61,6 +65,10 @@ def _values(record: CallRecord) -> dict[str, Any]:
     return values
 
 
+def _values_of(item: tuple[int, CallRecord]) -> dict[str, Any]:
+    return _values(item[1])
+
+
 def call_from_row(row: Row[Any] | Sequence[Any]) -> CallRecord:
     m = dict(zip(_COLUMNS, row, strict=True))
     for name in _TIMES:
@@ -77,26 +85,35 @@ class CallQueries(Queries):
         call already stored (accepting it twice runs it once). The same id for another function —
         a callback passing its ``X-Call-Id`` on to the next function — is only a tracing id there:
         that call gets a fresh id.
+
+        Another process may store the same id between our look and our insert (PostgreSQL): the
+        insert skips it, and those records are decided again against what that process stored.
         """
-        if not records:
-            return []
-        ids = [r.id for r in records]
-        query = select(calls.c.id, calls.c.service, calls.c.function).where(calls.c.id.in_(ids))
-        taken = {row.id: (row.service, row.function) for row in self.conn.execute(query)}
-        stored: list[tuple[CallRecord, bool]] = []
-        new: list[CallRecord] = []
-        for record in records:
-            owner = taken.get(record.id)
-            if owner == (record.service, record.function):
-                stored.append((record, False))
-                continue
-            if owner is not None:
-                record = replace(record, id=str(uuid.uuid4()))
-            taken[record.id] = (record.service, record.function)
-            stored.append((record, True))
-            new.append(record)
-        _INSERT.executemany(self.conn, (_values(r) for r in new))
-        return stored
+        stored: list[tuple[CallRecord, bool] | None] = [None] * len(records)
+        pending = list(enumerate(records))
+        while pending:
+            query = select(calls.c.id, calls.c.service, calls.c.function)
+            query = query.where(calls.c.id.in_({r.id for _, r in pending}))
+            taken = {row.id: (row.service, row.function) for row in self.conn.execute(query)}
+            new: list[tuple[int, CallRecord]] = []
+            for index, record in pending:
+                owner = taken.get(record.id)
+                if owner == (record.service, record.function):
+                    stored[index] = (record, False)
+                    continue
+                if owner is not None:
+                    record = replace(record, id=str(uuid.uuid4()))
+                taken[record.id] = (record.service, record.function)
+                new.append((index, record))
+            pending = []
+            for (index, record), count in zip(
+                new, _INSERT.execute_each(self.conn, map(_values_of, new)), strict=True
+            ):
+                if count:
+                    stored[index] = (record, True)
+                else:
+                    pending.append((index, records[index]))
+        return [s for s in stored if s is not None]
 
     def get_call(self, call_id: str) -> CallRecord | None:
         row = self.conn.execute(select(calls).where(calls.c.id == call_id)).first()

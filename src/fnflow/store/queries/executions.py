@@ -10,12 +10,26 @@ from sqlalchemy import Row, bindparam, func, insert, select, tuple_, update
 
 from fnflow.errors import Conflict, InvalidArgument
 from fnflow.store.prepared import Prepared
-from fnflow.store.queries.base import Queries, decode_token, encode_token, from_ts, from_ts_req, to_ts
+from fnflow.store.queries.base import (
+    Queries,
+    decode_token,
+    dialect_insert,
+    encode_token,
+    from_ts,
+    from_ts_req,
+    to_ts,
+)
 from fnflow.store.records import ExecutionRecord, HistoryRecord, Page
 from fnflow.store.schema import executions, history
 
 _COLUMNS = [c.name for c in executions.c]
-_INSERT = Prepared(insert(executions).values({name: bindparam(name) for name in _COLUMNS}))
+_INSERT = Prepared(
+    lambda dialect: (
+        dialect_insert(dialect, executions)
+        .values({name: bindparam(name) for name in _COLUMNS})
+        .on_conflict_do_nothing()
+    )
+)
 _BY_ID = Prepared(select(executions).where(executions.c.id == bindparam("id")))
 _BY_ID_LOCKED = Prepared(select(executions).where(executions.c.id == bindparam("id")).with_for_update())
 _UPDATE = Prepared(
@@ -59,10 +73,11 @@ class ExecutionQueries(Queries):
         values = {name: getattr(record, name) for name in _COLUMNS}
         values["started_at"] = to_ts(record.started_at)
         values["stopped_at"] = to_ts(record.stopped_at) if record.stopped_at else None
-        try:
-            _INSERT.execute(self.conn, values).close()
-        except self.conn.dialect.loaded_dbapi.IntegrityError as e:  # Prepared raises the driver's class
-            raise Conflict(f"execution {record.name!r} of flow {record.flow_name!r} already exists") from e
+        cursor = _INSERT.execute(self.conn, values)
+        inserted = cursor.rowcount
+        cursor.close()
+        if not inserted:
+            raise Conflict(f"execution {record.name!r} of flow {record.flow_name!r} already exists")
 
     def get_execution(self, flow_name: str, name: str) -> ExecutionRecord | None:
         row = self.conn.execute(

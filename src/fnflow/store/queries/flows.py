@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, or_, select, update
 
 from fnflow.errors import InvalidArgument
 from fnflow.store.prepared import Prepared
-from fnflow.store.queries.base import Queries, decode_token, encode_token, from_ts_req, to_ts
+from fnflow.store.queries.base import Queries, decode_token, dialect_insert, encode_token, from_ts_req, to_ts
 from fnflow.store.records import FlowRecord, Page
 from fnflow.store.schema import definitions, executions, flows, history
 
@@ -32,13 +32,11 @@ _GET_FLOW = Prepared(
 
 class FlowQueries(Queries):
     def put_definition(self, definition_hash: str, text: str, now: datetime) -> None:
-        found = self.conn.execute(
-            select(definitions.c.hash).where(definitions.c.hash == definition_hash)
-        ).first()
-        if found is None:
-            self.conn.execute(
-                insert(definitions).values(hash=definition_hash, text=text, created_at=to_ts(now))
-            )
+        """Store a definition once (content-addressed: a second put of the same hash is a no-op)."""
+        insert = dialect_insert(self.conn.dialect.name, definitions)
+        self.conn.execute(
+            insert.values(hash=definition_hash, text=text, created_at=to_ts(now)).on_conflict_do_nothing()
+        )
 
     def get_definition(self, definition_hash: str) -> str | None:
         return self.conn.execute(
@@ -48,25 +46,28 @@ class FlowQueries(Queries):
     def put_flow(
         self, name: str, description: str, definition: str, definition_hash: str, now: datetime
     ) -> FlowRecord:
-        """Create the flow or make ``definition`` its current one (running executions keep theirs)."""
+        """Create the flow or make ``definition`` its current one (running executions keep theirs).
+
+        Insert first, update if it exists: two processes putting one flow at once both succeed."""
         self.put_definition(definition_hash, definition, now)
-        current = self.get_flow(name)
-        if current is None:
-            self.conn.execute(
-                insert(flows).values(
-                    name=name,
-                    id=str(uuid.uuid4()),
-                    description=description,
-                    definition_hash=definition_hash,
-                    revision=1,
-                    created_at=to_ts(now),
-                    updated_at=to_ts(now),
-                )
+        created = self.conn.execute(
+            dialect_insert(self.conn.dialect.name, flows)
+            .values(
+                name=name,
+                id=str(uuid.uuid4()),
+                description=description,
+                definition_hash=definition_hash,
+                revision=1,
+                created_at=to_ts(now),
+                updated_at=to_ts(now),
             )
-        elif current.definition_hash != definition_hash or current.description != description:
+            .on_conflict_do_nothing()
+        )
+        if not created.rowcount:
+            changed = or_(flows.c.definition_hash != definition_hash, flows.c.description != description)
             self.conn.execute(
                 update(flows)
-                .where(flows.c.name == name)
+                .where(flows.c.name == name, changed)
                 .values(
                     description=description,
                     definition_hash=definition_hash,

@@ -6,9 +6,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, select, update
 
-from fnflow.store.queries.base import Queries, from_ts, to_ts
+from fnflow.store.queries.base import Queries, dialect_insert, from_ts, to_ts
 from fnflow.store.records import FunctionRecord
 from fnflow.store.schema import functions
 
@@ -48,19 +48,16 @@ class FunctionQueries(Queries):
             "options": json.dumps(record.options, sort_keys=True),
             "updated_at": to_ts(now),
         }
-        if code is not None:
-            values.update(code=code, code_checksum=record.code_checksum)
         key = (functions.c.service == record.service, functions.c.name == record.name)
-        if self.conn.execute(select(functions.c.name).where(*key)).first() is None:
-            if code is None:
-                raise ValueError("a new function needs code")
-            self.conn.execute(
-                insert(functions).values(
-                    service=record.service, name=record.name, created_at=to_ts(now), **values
-                )
+        created = False
+        if code is not None:  # insert first, update if it exists: concurrent deploys both succeed
+            values.update(code=code, code_checksum=record.code_checksum)
+            insert = dialect_insert(self.conn.dialect.name, functions).values(
+                service=record.service, name=record.name, created_at=to_ts(now), **values
             )
-        else:
-            self.conn.execute(update(functions).where(*key).values(**values))
+            created = self.conn.execute(insert.on_conflict_do_nothing()).rowcount > 0
+        if not created and not self.conn.execute(update(functions).where(*key).values(**values)).rowcount:
+            raise ValueError("a new function needs code")
         stored = self.get_function(record.service, record.name)
         assert stored is not None
         return stored

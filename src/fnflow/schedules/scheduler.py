@@ -1,0 +1,130 @@
+"""Firing schedule ticks on time, in every server process, each tick once.
+
+One asyncio task per process sleeps until the earliest ``next_fire_at`` it knows of. It wakes
+early when a schedule changes: in this process directly, in others through ``NOTIFY`` on
+PostgreSQL; a re-scan every ``rescan`` seconds is the safety net for a missed notification.
+
+A due tick is one write job: move the schedule's ``next_fire_at`` on from the value read
+(compare-and-set) and, only if that succeeded, start the execution in the same transaction.
+Of several processes that see the same tick, exactly one moves it on; the others find it moved
+and do nothing. The execution's name is made of the schedule's and the tick's, so even a tick
+fired twice would find its execution already there instead of starting another.
+
+After a stop, a schedule that missed ticks fires once, for the latest one missed, and then
+keeps its rhythm: ``every minute`` after an hour down starts one execution, not sixty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from fnflow.errors import Conflict, NotFound
+from fnflow.runtime import Runtime
+from fnflow.runtime.decisions import Outcome
+from fnflow.schedules.cron import parse
+from fnflow.store import ScheduleRecord, Store, Tx
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "fnflow_schedules"  # NOTIFY channel: a schedule was created, changed or deleted
+_NAME_MAX = 128
+_STAMP = "%Y%m%dT%H%M%SZ"
+
+
+def execution_name(schedule: str, tick: datetime) -> str:
+    """``<schedule>-<tick in UTC>``, e.g. ``nightly-20240301T040000Z``; a long schedule name is
+    shortened with a hash of it, so the name stays unique and within 128 characters."""
+    stamp = tick.astimezone(UTC).strftime(_STAMP)
+    room = _NAME_MAX - len(stamp) - 1
+    if len(schedule) > room:
+        digest = hashlib.sha256(schedule.encode()).hexdigest()[:8]
+        schedule = f"{schedule[: room - len(digest) - 1]}-{digest}"
+    return f"{schedule}-{stamp}"
+
+
+class Scheduler:
+    def __init__(self, store: Store, runtime: Runtime, *, rescan: float = 10.0, batch: int = 100) -> None:
+        self.store = store
+        self.runtime = runtime
+        self._rescan = rescan
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._unlisten: Callable[[], None] = lambda: None
+
+    async def open(self) -> None:
+        self._unlisten = self.store.listen([CHANNEL], lambda _channel, _payload: self.wake())
+        self._task = asyncio.create_task(self._run(), name="scheduler")
+
+    async def close(self) -> None:
+        self._unlisten()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def wake(self) -> None:
+        """Look at the schedules again now (one was created, changed or deleted)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()  # before reading: a change during this pass wakes the next at once
+            try:
+                delay = await self._pass()
+            except Exception:
+                log.exception("the scheduler failed; trying again in %.0f s", self._rescan)
+                delay = self._rescan
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def _pass(self) -> float:
+        """Fire what is due; return how long to sleep (until the next tick, at most ``rescan``)."""
+        now = datetime.now(UTC)
+        horizon = now + timedelta(seconds=self._rescan)
+        upcoming = await self.store.read(lambda tx: tx.due_schedules(horizon, self._batch))
+        due = [s for s in upcoming if s.next_fire_at is not None and s.next_fire_at <= now]
+        results = await asyncio.gather(*(self._fire(s) for s in due), return_exceptions=True)
+        for schedule, result in zip(due, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error(
+                    "schedule %s of flow %s did not fire: %s", schedule.name, schedule.flow_name, result
+                )
+        if any(isinstance(r, BaseException) for r in results):
+            return 1.0  # those ticks stay due: try again soon, without spinning
+        if due:
+            return 0.0  # read again: those schedules have new next ticks, and more may be due
+        wake_at = min((s.next_fire_at for s in upcoming if s.next_fire_at is not None), default=horizon)
+        return max(0.0, (wake_at - datetime.now(UTC)).total_seconds())
+
+    async def _fire(self, schedule: ScheduleRecord) -> None:
+        outcome = await self.runtime.commit(lambda tx: self._fire_job(tx, schedule))
+        if outcome.applied and outcome.execution is not None:
+            log.info("schedule %s started execution %s", schedule.name, outcome.execution.name)
+
+    def _fire_job(self, tx: Tx, schedule: ScheduleRecord) -> Outcome:
+        """Claim the tick (compare-and-set) and start its execution, in one transaction."""
+        expected = schedule.next_fire_at
+        assert expected is not None
+        now = datetime.now(UTC)
+        # Stored expressions were checked when they were put; a test server may have allowed more.
+        timing = parse(schedule.cron_expression, schedule.time_zone, min_interval=0)
+        tick = timing.latest(expected, now)
+        if not tx.advance_schedule(schedule.flow_name, schedule.name, expected, timing.next_after(tick)):
+            return Outcome("", "", applied=False)  # fired elsewhere, or changed meanwhile
+        decider = self.runtime.decider
+        assert decider is not None, "the runtime is not open"
+        name = execution_name(schedule.name, tick)
+        try:
+            return decider.start(tx, schedule.flow_name, name, json.loads(schedule.payload), now)
+        except (NotFound, Conflict) as e:  # raised before writing anything: the tick is spent
+            log.warning(
+                "schedule %s of flow %s skipped tick %s: %s", schedule.name, schedule.flow_name, name, e
+            )
+            return Outcome("", "", applied=False)

@@ -1,0 +1,104 @@
+"""Creating, reading, listing and deleting a flow's schedules (for the API and ``--apply``)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fnflow.errors import NotFound
+from fnflow.schedules.cron import MINIMUM_INTERVAL, Timing, parse
+from fnflow.schedules.scheduler import CHANNEL
+from fnflow.schedules.spec import ScheduleSpec
+from fnflow.services.executions import check_size
+from fnflow.services.flows import check_name
+from fnflow.store import Page, ScheduleRecord, Store, Tx
+
+
+class ScheduleService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        changed: Callable[[], None] = lambda: None,
+        min_interval: float = MINIMUM_INTERVAL,
+        max_input_bytes: int = 32 * 1024,
+    ) -> None:
+        self.store = store
+        self._changed = changed
+        self.min_interval = min_interval
+        self.max_input_bytes = max_input_bytes
+
+    async def put(self, flow_name: str, name: str, spec: ScheduleSpec) -> tuple[ScheduleRecord, bool]:
+        """Create or replace a schedule; returns (schedule, created).
+
+        The next tick is counted from now when the schedule is new, is enabled again, or fires
+        at other times than before; otherwise it stays (changing only the payload skips nothing).
+        """
+        check_name("schedule", name)
+        timing = parse(spec.cron_expression, spec.time_zone, min_interval=self.min_interval)
+        check_size(spec.payload, "payload", self.max_input_bytes)
+
+        def put(tx: Tx) -> tuple[ScheduleRecord, bool]:
+            if tx.get_flow(flow_name) is None:
+                raise NotFound(f"flow {flow_name!r} does not exist")
+            current = tx.get_schedule(flow_name, name)
+            now = datetime.now(UTC)
+            record = ScheduleRecord(
+                flow_name=flow_name,
+                name=name,
+                id=current.id if current else str(uuid.uuid4()),
+                cron_expression=spec.cron_expression,
+                time_zone=spec.time_zone,
+                payload=json.dumps(spec.payload, separators=(",", ":"), ensure_ascii=False),
+                enabled=spec.enabled,
+                description=spec.description,
+                next_fire_at=_next_fire(current, spec, timing, now),
+                created_at=current.created_at if current else now,
+                updated_at=now,
+            )
+            stored = tx.put_schedule(record)
+            tx.notify(CHANNEL, "")
+            return stored, current is None
+
+        result = await self.store.write(put)
+        self._changed()
+        return result
+
+    async def get(self, flow_name: str, name: str) -> ScheduleRecord:
+        found = await self.store.read(lambda tx: tx.get_schedule(flow_name, name))
+        if found is None:
+            await self._flow_exists(flow_name)
+            raise NotFound(f"schedule {name!r} of flow {flow_name!r} does not exist")
+        return found
+
+    async def list(self, flow_name: str, limit: int = 60, token: str | None = None) -> Page:
+        await self._flow_exists(flow_name)
+        return await self.store.read(lambda tx: tx.list_schedules(flow_name, limit, token))
+
+    async def delete(self, flow_name: str, name: str) -> None:
+        def delete(tx: Tx) -> bool:
+            deleted = tx.delete_schedule(flow_name, name)
+            tx.notify(CHANNEL, "")
+            return deleted
+
+        if not await self.store.write(delete):
+            await self._flow_exists(flow_name)
+            raise NotFound(f"schedule {name!r} of flow {flow_name!r} does not exist")
+        self._changed()
+
+    async def _flow_exists(self, flow_name: str) -> None:
+        if await self.store.read(lambda tx: tx.get_flow(flow_name)) is None:
+            raise NotFound(f"flow {flow_name!r} does not exist")
+
+
+def _next_fire(
+    current: ScheduleRecord | None, spec: ScheduleSpec, timing: Timing, now: datetime
+) -> datetime | None:
+    if not spec.enabled:
+        return None
+    unchanged = (spec.cron_expression, spec.time_zone)
+    if current is not None and current.enabled and (current.cron_expression, current.time_zone) == unchanged:
+        return current.next_fire_at
+    return timing.next_after(now)

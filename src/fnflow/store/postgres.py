@@ -1,0 +1,127 @@
+"""PostgreSQL backend (psycopg 3): several fnflow processes share one database.
+
+What differs from SQLite, and why:
+
+- **Writers.** Group commit stays (concurrent accepts and decisions share a commit), but with a
+  few writer connections side by side: a job that waits for a row another process holds (an
+  execution being decided there) stalls one writer, not the process. Transactions are READ
+  COMMITTED, so each statement sees what others committed and ``FOR UPDATE`` re-reads the row
+  it waited for.
+- **Races between batches.** Jobs lock what they decide to lock (one execution row per decision,
+  task rows they settle), in no order the store could impose, so two batches can deadlock. The
+  loser's batch gets SQLSTATE 40P01 (or 40001, serialization failure, should the server's
+  default isolation be stricter) and is run again whole after a short jittered pause, up to
+  five times; then the error reaches the callers. Jobs are functions of the transaction alone,
+  so running them again is safe; a job that fails for its own reasons still fails alone
+  (savepoints). PostgreSQL detects a deadlock after ``deadlock_timeout`` (1 s by default), which
+  is what one costs.
+- **Reads** run in a REPEATABLE READ, READ ONLY transaction: one snapshot for all their queries.
+- **Notifications.** ``Tx.notify`` is ``pg_notify`` (sent at commit); ``listen`` holds a
+  connection of its own (``listener.py``).
+
+Pool sizing, per process: ``writers`` connections (default 4) held by the writer threads, a read
+pool of ``readers`` (default 4, plus up to 2 for bursts of synchronous readers), one connection
+per ``listen`` — about 11, so ``max_connections`` should exceed ~12 times the processes (the runtime may
+hold one more for its own locks). More writers help when many jobs wait for row locks; more
+batching, not more connections, is what speeds up commits. Behind PgBouncer use session pooling:
+``LISTEN`` needs a session.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from fnflow.store.base import Store
+from fnflow.store.listener import Listener
+
+DRIVERS = ("postgres", "postgresql", "postgresql+psycopg")
+# deadlock_detected, serialization_failure: the transaction lost a race and may simply run again
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def engine_url(url: str) -> URL:
+    """``postgresql://`` and ``postgres://`` (libpq's spellings) mean psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername not in DRIVERS:
+        raise ValueError(f"unsupported PostgreSQL URL {url!r}: use postgresql://user@host:port/database")
+    return parsed.set(drivername="postgresql+psycopg")
+
+
+def lost_race(error: BaseException) -> bool:
+    """Whether ``error`` (a driver error, or one SQLAlchemy or fnflow wrapped) is a deadlock or
+    serialization failure, after which the transaction may be run again."""
+    seen: BaseException | None = error
+    for _ in range(4):
+        if seen is None:
+            return False
+        if getattr(seen, "sqlstate", None) in RETRY_SQLSTATES:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def _engine(url: URL, *, pool_size: int, max_overflow: int, **options: Any) -> Engine:
+    connect_args = {} if "application_name" in url.query else {"application_name": "fnflow"}
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+        **options,
+    )
+
+
+class PostgresStore(Store):
+    backend = "postgresql"
+    shared = True
+
+    def __init__(self, url: str, *, synchronous: str = "full", writers: int = 4, readers: int = 4) -> None:
+        """``synchronous="normal"`` sets ``synchronous_commit = off`` for fnflow's writes: a commit
+        no longer waits for the WAL flush, so a crash of the database server (not of fnflow) may
+        lose the last fraction of a second of acknowledged work; "full" keeps the server's setting."""
+        if synchronous not in ("full", "normal"):
+            raise ValueError("synchronous must be 'full' or 'normal'")
+        address = engine_url(url)
+        self._conninfo = address.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._listeners: list[Listener] = []
+        self._listeners_lock = threading.Lock()
+        reads = _engine(
+            address,
+            pool_size=readers,
+            max_overflow=2,
+            isolation_level="REPEATABLE READ",
+            execution_options={"postgresql_readonly": True},
+        )
+        writes = _engine(address, pool_size=writers, max_overflow=0, isolation_level="READ COMMITTED")
+        if synchronous == "normal":
+            event.listen(writes, "connect", _asynchronous_commit)
+        super().__init__(url, reads, writes, readers=readers, writers=writers, retryable=lost_race)
+
+    def listen(self, channels: list[str], on_message: Callable[[str, str], None]) -> Callable[[], None]:
+        """Listen on a connection of its own (see ``listener.py``); raises if the database cannot be
+        reached now, reconnects by itself later. Call it from the asyncio loop that should run
+        ``on_message``; a burst of the same (channel, payload) may be delivered once."""
+        listener = Listener(self._conninfo, channels, on_message)
+        with self._listeners_lock:
+            self._listeners.append(listener)
+        return listener.stop
+
+    def close(self) -> None:
+        with self._listeners_lock:
+            listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            listener.join()
+        super().close()
+
+
+def _asynchronous_commit(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+    dbapi_connection.commit()
