@@ -57,8 +57,12 @@ class Fnflow:
         self._store = store = await asyncio.to_thread(open_store, s.db, synchronous=s.sqlite_synchronous)
         internal = await store.write(_internal_key)
         caller = Caller(s.endpoint, internal.id, internal.secret)
+        self._slots = store.cluster_slots()
+        if self._slots is not None:
+            self._slots.open()
         self.pool = FunctionPool(
-            environment={"FNFLOW_URL": s.endpoint, "FNFLOW_API_KEY": f"{internal.id}:{internal.secret}"}
+            environment={"FNFLOW_URL": s.endpoint, "FNFLOW_API_KEY": f"{internal.id}:{internal.secret}"},
+            cluster=self._slots,
         )
         self.functions = FunctionService(store, self.pool, s.data_dir, caller)
         self.metrics = Metrics()
@@ -90,6 +94,10 @@ class Fnflow:
             node,
             parallelism=s.async_parallelism,
             queue_parallelism=s.queue_parallelism,
+            # Sharing a store, hold only what this process can start soon; peers claim the rest.
+            max_held=2 * (s.async_parallelism + sum(s.queue_parallelism.values()))
+            if store.shared
+            else 10_000,
             on_deliveries=self.deliverer.submit,
             on_final=self.runtime.call_finished,
             metrics=self.metrics,
@@ -186,5 +194,7 @@ class Fnflow:
         await self.deliverer.close()
         await self.runtime.close()
         await self.pool.close()
+        if self._slots is not None:
+            await self._slots.close()
         await asyncio.to_thread(self._store.close)
         self._store = None

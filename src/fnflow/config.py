@@ -66,6 +66,8 @@ class Settings:
         ]
         if "FNFLOW_SCHEDULE_MIN_INTERVAL" in os.environ:  # for tests only: lets a schedule fire every second
             s.schedule_min_interval = float(os.environ["FNFLOW_SCHEDULE_MIN_INTERVAL"])
+        if "FNFLOW_PARALLELISM" in os.environ:
+            s.parallelism = int(os.environ["FNFLOW_PARALLELISM"])
         if "FNFLOW_ASYNC_PARALLELISM" in os.environ:
             s.async_parallelism = int(os.environ["FNFLOW_ASYNC_PARALLELISM"])
         return s

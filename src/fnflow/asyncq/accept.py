@@ -3,7 +3,8 @@
 Each accept adds its call to a pending list and waits. One flush at a time writes everything
 pending in a single statement and transaction; accepts that arrive meanwhile form the next
 batch. So under load a commit (and its fsync) serves hundreds of calls, and unloaded an accept
-is committed at once. A call is answered 202 only after its commit.
+is committed at once. A call is answered 202 only after its commit. Calls stored for no process
+in particular (this one was full) are announced to the others in the same commit.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ import asyncio
 import functools
 from collections.abc import Callable
 
+from fnflow.asyncq.dispatcher import CALLS
 from fnflow.store import CallRecord, Store, Tx
+
+
+def _insert(tx: Tx, records: list[CallRecord]) -> list[tuple[CallRecord, bool]]:
+    stored = tx.insert_calls(records)
+    if any(record.lease_owner is None for record, new in stored if new):
+        tx.notify(CALLS, "")
+    return stored
 
 
 class AcceptBatcher:
@@ -42,7 +51,7 @@ class AcceptBatcher:
                 del self._pending[: self._max_batch]
                 records = [record for record, _ in batch]
                 try:
-                    stored = await self._store.write(functools.partial(Tx.insert_calls, records=records))
+                    stored = await self._store.write(functools.partial(_insert, records=records))
                 except Exception as e:
                     for _, future in batch:
                         if not future.done():

@@ -3,8 +3,12 @@
 Calls this process holds (leased to it) wait in memory, per named queue and per function; a
 single pump starts as many as the limits allow — at most ``parallelism`` per queue and the
 function's ``max_instances`` — round-robin over functions so a busy function cannot starve
-the others. Nothing polls: accepts, finished attempts and due retries wake the pump. A
-periodic claim is the safety net for calls whose holder died (their lease ran out).
+the others. Nothing polls: accepts, finished attempts and due retries wake the pump.
+
+A process holds at most ``max_held`` calls; calls accepted beyond that wait in the store, leased
+to nobody, and are announced on ``CALLS`` so that any process with room claims them (on a shared
+store, several processes split the work this way). A process claims again when its own
+attempts free room; a periodic claim is the safety net for calls whose holder died.
 
 Every attempt is two commits: marking it Running, and settling it (retry later, or a final
 status with its callback and destinations) together with whatever waits for it.
@@ -13,6 +17,7 @@ status with its callback and destinations) together with whatever waits for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -25,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 
 from fnflow.asyncq.deliver import build_deliveries
 from fnflow.asyncq.policy import CallStatus, Verdict, judge
+from fnflow.background import Background
 from fnflow.errors import NotFound
 from fnflow.functions.config import config_of
 from fnflow.functions.naming import metric_name
@@ -38,6 +44,8 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (service, function)
 # Called in the settling transaction of a call that reached a final status; returns what to do after
 # the commit (a flow's task step waiting for the call is one such hook).
+#: Channel of a shared store on which "calls nobody holds are waiting" is announced.
+CALLS = "fnflow_calls"
 FinalHook = Callable[[Tx, CallRecord, CallStatus, InvocationResult | None], Callable[[], None] | None]
 
 
@@ -98,6 +106,10 @@ class Dispatcher:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._delayed: dict[str, asyncio.TimerHandle] = {}
         self._held: set[str] = set()
+        self._backlog = True  # calls nobody holds may be waiting in the store
+        self._claim_wanted = asyncio.Event()
+        self._unlisten: Callable[[], None] = lambda: None
+        self._giving = Background()
         self._stop_requested: set[str] = set()
         self._wake = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
@@ -110,6 +122,7 @@ class Dispatcher:
             freed = await self._store.write(lambda tx: tx.expire_foreign_call_leases(self.node_id))
             if freed:
                 log.info("recovered %d asynchronous call(s) left by a previous process", freed)
+        self._unlisten = self._store.listen([CALLS], lambda _channel, _payload: self.unclaimed())
         await self.claim()
         self._background = [
             asyncio.create_task(self._pump(), name="async call pump"),
@@ -117,6 +130,7 @@ class Dispatcher:
         ]
 
     async def close(self) -> None:
+        self._unlisten()
         for task in self._background:
             task.cancel()
         for handle in self._delayed.values():
@@ -126,9 +140,14 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*self._background, *running, return_exceptions=True)
         self._background = []
+        await self._giving.drain()
         # Give the held calls back, so other processes run them now rather than when the leases end.
-        await self._store.write(lambda tx: tx.release_call_leases(self.node_id))
+        await self._store.write(self._release)
         self._held.clear()
+
+    def _release(self, tx: Tx) -> None:
+        if tx.release_call_leases(self.node_id):
+            tx.notify(CALLS, "")
 
     # --- what this process holds -------------------------------------------------------------------
 
@@ -146,6 +165,26 @@ class Dispatcher:
             else:
                 self._enqueue(record)
         self._wake.set()
+
+    def take(self, records: list[CallRecord]) -> None:
+        """Hold newly accepted calls as far as there is room; give the rest back to the store, where
+        any process (this one too, later) claims them. Concurrent accepts are committed together,
+        so a batch may bring more than the room seen when each was accepted."""
+        room = max(0, self.max_held - len(self._held))
+        self.submit(records[:room])
+        if surplus := [r.id for r in records[room:]]:
+            self._giving.spawn(self._give_back(surplus))
+
+    async def _give_back(self, call_ids: list[str]) -> None:
+        def release(tx: Tx) -> None:
+            if tx.release_call_leases(self.node_id, call_ids):
+                tx.notify(CALLS, "")
+
+        try:
+            await self._store.write(release)
+        except Exception:
+            log.exception("could not give back %d call(s); they run when their lease ends", len(call_ids))
+        self.unclaimed()
 
     def _queue(self, name: str) -> _Queue:
         queue = self._queues.get(name)
@@ -267,6 +306,8 @@ class Dispatcher:
             self._inflight_fn[key] -= 1
             self.processed += 1
             self._wake.set()
+            if self._backlog:
+                self._claim_wanted.set()
 
     async def _run(self, record: CallRecord) -> None:
         now = now_utc()
@@ -404,36 +445,51 @@ class Dispatcher:
     # --- leases ------------------------------------------------------------------------------------
 
     def has_room(self) -> bool:
-        """Whether another accepted call may be held in memory (beyond that it waits in the store)."""
+        """Whether another accepted call may be held here (beyond that it waits in the store)."""
         return len(self._held) < self.max_held
 
+    def unclaimed(self) -> None:
+        """Calls nobody holds are waiting (accepted while this or another process was full)."""
+        self._backlog = True
+        self._claim_wanted.set()
+
     async def claim(self) -> None:
-        """Lease ready calls nobody holds (accepted while memory was full, after a crash, or a peer's
-        lease ran out) and run them."""
+        """Lease ready calls nobody holds (accepted while processes were full, after a crash, or a
+        peer's lease ran out) and run them; as many as this process has room for."""
         while (room := min(500, self.max_held - len(self._held))) > 0:
+            self._backlog = False
             now = now_utc()
             until = self.lease_until()
             claimed = await self._store.write(
                 functools.partial(Tx.claim_calls, owner=self.node_id, now=now, lease_until=until, limit=room)
             )
             self.submit(claimed)
-            if len(claimed) < room:
+            if len(claimed) == room:
+                self._backlog = True  # there may be more
+            elif not self._backlog:  # no wake-up arrived while claiming
                 return
 
     async def _maintain(self) -> None:
-        """Renew the leases of held calls; every second, claim what nobody holds."""
+        """Claim when woken (see ``unclaimed``); renew the leases of held calls; and every third of a
+        lease, claim anyway: a dead process's leases expire without a word."""
+        period = self.lease_seconds / 3
         renewed = time.monotonic()
         while True:
-            await asyncio.sleep(1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._claim_wanted.wait(), period)
+            self._claim_wanted.clear()
             try:
-                if time.monotonic() - renewed >= self.lease_seconds / 3 and self._held:
-                    held, until = sorted(self._held), self.lease_until()
-                    await self._store.write(
-                        functools.partial(
-                            Tx.extend_call_leases, owner=self.node_id, call_ids=held, lease_until=until
-                        )
-                    )
+                if time.monotonic() - renewed >= period:
                     renewed = time.monotonic()
-                await self.claim()
+                    self._backlog = True
+                    if self._held:
+                        held, until = sorted(self._held), self.lease_until()
+                        await self._store.write(
+                            functools.partial(
+                                Tx.extend_call_leases, owner=self.node_id, call_ids=held, lease_until=until
+                            )
+                        )
+                if self._backlog:
+                    await self.claim()
             except Exception:
                 log.exception("asynchronous call lease maintenance failed; trying again")

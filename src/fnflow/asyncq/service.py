@@ -55,7 +55,10 @@ class CallService:
         self._policies: dict[tuple[str, str, object], AsyncPolicy] = {}
 
     def _accepted(self, records: list[CallRecord]) -> None:
-        self.dispatcher.submit([r for r in records if r.lease_owner == self.dispatcher.node_id])
+        mine = [r for r in records if r.lease_owner == self.dispatcher.node_id]
+        self.dispatcher.take(mine)
+        if len(mine) < len(records):
+            self.dispatcher.unclaimed()
 
     async def policy(self, service: str, function: str) -> AsyncPolicy:
         """The function's async policy (NotFound if it is not deployed)."""

@@ -20,6 +20,10 @@ Db = Annotated[
     str | None, typer.Option(help="Database URL (env FNFLOW_DB; default sqlite:///.fnflow/fnflow.db)")
 ]
 DataDir = Annotated[Path | None, typer.Option(help="Where function code is unpacked (default .fnflow)")]
+Parallelism = Annotated[
+    int | None,
+    typer.Option(help="Flow task steps running at once in this process (env FNFLOW_PARALLELISM; default 64)"),
+]
 AsyncParallelism = Annotated[
     int | None,
     typer.Option(help="Asynchronous calls run at once per queue (env FNFLOW_ASYNC_PARALLELISM; default 16)"),
@@ -48,6 +52,7 @@ LogLevel = Annotated[str, typer.Option(help="debug, info, warning or error")]
 def _settings(
     db: str | None,
     data_dir: Path | None,
+    parallelism: int | None,
     async_parallelism: int | None,
     queue: list[str],
     callback_allow_private: bool,
@@ -58,6 +63,7 @@ def _settings(
     settings = Settings.from_env()
     settings.db = db or settings.db
     settings.data_dir = data_dir or settings.data_dir
+    settings.parallelism = parallelism or settings.parallelism
     settings.async_parallelism = async_parallelism or settings.async_parallelism
     settings.callback_allow_private = callback_allow_private or settings.callback_allow_private
     settings.callback_allow_networks += callback_allow
@@ -91,6 +97,7 @@ def serve(
     apply: Annotated[
         list[Path], typer.Option(help="Deploy the functions and flows of these example directories")
     ] = [],  # noqa: B006 - typer reads the default, it is never mutated
+    parallelism: Parallelism = None,
     async_parallelism: AsyncParallelism = None,
     queue: Queue = [],  # noqa: B006
     callback_allow_private: CallbackAllowPrivate = False,
@@ -103,6 +110,7 @@ def serve(
     settings = _settings(
         db,
         data_dir,
+        parallelism,
         async_parallelism,
         queue,
         callback_allow_private,
@@ -143,6 +151,7 @@ def serve(
 def work(
     db: Db = None,
     data_dir: DataDir = None,
+    parallelism: Parallelism = None,
     async_parallelism: AsyncParallelism = None,
     queue: Queue = [],  # noqa: B006
     callback_allow_private: CallbackAllowPrivate = False,
@@ -156,6 +165,7 @@ def work(
     settings = _settings(
         db,
         data_dir,
+        parallelism,
         async_parallelism,
         queue,
         callback_allow_private,

@@ -17,10 +17,11 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from fnflow.background import Background
 from fnflow.errors import InvalidArgument, Unavailable
 from fnflow.functions import _cgi, _responses
 from fnflow.functions._admission import Admission
@@ -37,6 +38,15 @@ PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
 COUNTERS = ("invocations", "errors", "throttled", "cold_starts")
 CLASSIC_WATCHDOG = ("command", "python3-classic")  # answer 405 to methods the classic watchdog refuses
 THROTTLED = 429
+
+
+class ClusterSlots(Protocol):
+    """A limit shared by every process of a cluster (``fnflow.store.slots`` on PostgreSQL)."""
+
+    async def acquire(self, name: str, capacity: int, timeout: float) -> Callable[[], None] | None:
+        """One of ``capacity`` slots of ``name`` (a function giving it back), or None after ``timeout``."""
+        ...
+
 
 Generation = tuple[object, ...]
 
@@ -119,14 +129,18 @@ class FunctionPool:
         idle_timeout: float = 300.0,
         environment: Mapping[str, str] | None = None,
         logger: logging.Logger | None = None,
+        cluster: ClusterSlots | None = None,
     ) -> None:
+        """``cluster``: a ``max_instances`` limit that holds across processes, taken after this
+        process's own (FIFO) admission."""
         self._python = python
+        self._cluster = cluster
         self._idle_timeout = idle_timeout
         self._environment = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
         self._environment.update(environment or {})
         self._logger = logger or logging.getLogger("fnflow.functions")
         self._functions: dict[tuple[str, str], _Function] = {}
-        self._stopping: set[asyncio.Task[None]] = set()
+        self._stopping = Background()
         self._commands = CommandRunner(self._environment)
         self._proxy: HttpProxy | None = None
         self._closed = False
@@ -206,7 +220,8 @@ class FunctionPool:
                 if member.timer is not None:
                     member.timer.cancel()
                 stops.append(member.worker.stop())
-        await asyncio.gather(*stops, *self._stopping)
+        await asyncio.gather(*stops)
+        await self._stopping.drain()
 
     async def _admitted(
         self, fn: _Function, spec: FunctionSpec, request: HttpRequest, context: InvocationContext
@@ -216,20 +231,16 @@ class FunctionPool:
         if spec.runtime in CLASSIC_WATCHDOG and request.method not in _cgi.METHODS:
             return _responses.response(405, (), b"", started_at=started_at, duration=0.0)
         if not await fn.admission.acquire(spec.timeout):
-            fn.counters["throttled"] += 1
-            message = (
-                f"Function {spec.service}/{spec.name} is at its limit of {fn.admission.capacity} concurrent"
-                f" instances and none became free within {spec.timeout:g} seconds"
-            )
-            return _responses.failure(
-                spec.runtime,
-                "FC.ResourceThrottled",
-                message,
-                status=THROTTLED,
-                started_at=started_at,
-                duration=loop.time() - t0,
-            )
+            return self._throttled(fn, spec, started_at, loop.time() - t0)
+        release_slot = None
         try:
+            if self._cluster is not None:
+                left = spec.timeout - (loop.time() - t0)
+                release_slot = await self._cluster.acquire(
+                    f"{spec.service}/{spec.name}", spec.max_instances, left
+                )
+                if release_slot is None:
+                    return self._throttled(fn, spec, started_at, loop.time() - t0, where="in the cluster ")
             deadline = loop.time() + spec.timeout
             if spec.runtime == "command":
                 return await self._commands.run(spec, request, context.request_id, fn.output_logger, deadline)
@@ -237,7 +248,26 @@ class FunctionPool:
                 return await self._http_proxy().forward(spec, request, deadline)
             return await self._call_worker(fn, spec, request, context, deadline)
         finally:
+            if release_slot is not None:
+                release_slot()
             fn.admission.release()
+
+    def _throttled(
+        self, fn: _Function, spec: FunctionSpec, started_at: float, waited: float, where: str = ""
+    ) -> InvocationResult:
+        fn.counters["throttled"] += 1
+        message = (
+            f"Function {spec.service}/{spec.name} is at its limit of {spec.max_instances} concurrent"
+            f" instances {where}and none became free within {spec.timeout:g} seconds"
+        )
+        return _responses.failure(
+            spec.runtime,
+            "FC.ResourceThrottled",
+            message,
+            status=THROTTLED,
+            started_at=started_at,
+            duration=waited,
+        )
 
     async def _call_worker(
         self,
@@ -364,9 +394,7 @@ class FunctionPool:
         self._stop_later(member.worker)
 
     def _stop_later(self, worker: Worker) -> None:
-        task = asyncio.get_running_loop().create_task(worker.stop())
-        self._stopping.add(task)
-        task.add_done_callback(self._stopping.discard)
+        self._stopping.spawn(worker.stop())
 
     def _forget(self, fn: _Function, worker: Worker) -> None:
         member = fn.members.pop(worker, None)

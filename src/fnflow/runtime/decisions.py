@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,10 @@ from fnflow.fdl.arn import FlowTarget, FunctionTarget, QueueTarget, TopicTarget,
 from fnflow.runtime.programs import ProgramCache
 from fnflow.runtime.tokens import TaskTokens
 from fnflow.store import ExecutionRecord, HistoryRecord, TaskRecord, TimerRecord, Tx
+
+#: Channels other processes on a shared store listen on (``Store.listen``).
+FINISHED = "fnflow_finished"  # payload: the execution id (wakes long-polls on every node)
+TASKS = "fnflow_tasks"  # tasks nobody holds are waiting to be claimed
 
 
 def dumps(value: Any) -> str:
@@ -66,6 +71,8 @@ class Decider:
     lease_seconds: float = 60.0
     max_data_bytes: int = 32 * 1024
     max_events: int = 5000
+    #: whether this process takes the tasks it schedules (False: it is busy, they wait for any node)
+    take_tasks: Callable[[], bool] = lambda: True
 
     def _env(self, now: datetime, flow_name: str, execution_id: str) -> Env:
         return Env(
@@ -152,7 +159,12 @@ class Decider:
             ],
         )
         outcome = Outcome(record.id, state.status.value, flow_name=record.flow_name)
-        lease_until = now + timedelta(seconds=self.lease_seconds)
+        if finished:
+            tx.notify(FINISHED, record.id)
+        owner: str | None = None
+        lease_until: datetime | None = None
+        if self.take_tasks():
+            owner, lease_until = self.node_id, now + timedelta(seconds=self.lease_seconds)
         commands = decision.commands
         # Work started and cancelled within this one decision (a sibling branch failed) is never stored.
         cancelled_tasks = {c.activity for c in commands if isinstance(c, engine.CancelTask)}
@@ -178,7 +190,7 @@ class Decider:
                         task_kind(command.resource_arn),
                         dumps(payload),
                         now,
-                        self.node_id,
+                        owner,
                         lease_until,
                     )
                 )
@@ -190,5 +202,7 @@ class Decider:
                 tx.delete_timer(record.id, command.timer)
                 outcome.cancelled_timers.append((record.id, command.timer))
         tx.add_tasks(outcome.tasks)
+        if outcome.tasks and owner is None:
+            tx.notify(TASKS, "")
         tx.add_timers(outcome.timers)
         return outcome

@@ -5,12 +5,17 @@ atomically, followed — only after the commit — by the in-process wake-ups: t
 the task runner, timers pushed to the timer wheel, waiters of finished executions released.
 Nothing sleeps in a polling loop; periodic work (lease renewal, sweeping for tasks whose
 lease expired) runs on long intervals as a safety net.
+
+On a store several processes share, a busy process (running as many tasks as its parallelism)
+leaves new tasks to whichever process claims them first, and says so on ``TASKS``; a finished
+execution is announced on ``FINISHED``, so a long-poll waiting on another process returns.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import uuid
@@ -19,12 +24,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fnflow.asyncq.policy import CallStatus
+from fnflow.background import Background
 from fnflow.engine import Event, StopRequested, TaskFailed, TaskSucceeded, TimerFired
 from fnflow.errors import NotFound, TaskAlreadyCompleted
 from fnflow.functions.service import FunctionService
 from fnflow.functions.spec import InvocationResult
 from fnflow.metrics import Metrics
-from fnflow.runtime.decisions import Decider, Outcome
+from fnflow.runtime.decisions import FINISHED, TASKS, Decider, Outcome
 from fnflow.runtime.programs import ProgramCache
 from fnflow.runtime.tasks import TaskRunner, result_event
 from fnflow.runtime.timers import TimerWheel
@@ -52,7 +58,15 @@ class Runtime:
         self._lease_seconds = lease_seconds
         self._limits = {"max_data_bytes": max_data_bytes, "max_events": max_events}
         self.metrics = metrics or Metrics()
-        self.tasks = TaskRunner(functions, self._complete_task, parallelism=parallelism, metrics=self.metrics)
+        self.tasks = TaskRunner(
+            functions, self._complete_task, parallelism=parallelism, metrics=self.metrics, on_free=self._freed
+        )
+        # SQLite: this process runs everything, so it takes all it schedules (the runner queues it).
+        self._hold_limit = parallelism if store.shared else 1_000_000_000
+        self._backlog = True  # tasks nobody holds may be waiting in the store
+        self._claiming: asyncio.Task[None] | None = None
+        self._giving = Background()
+        self._unlisten: Callable[[], None] = lambda: None
         self.timers = TimerWheel(
             self._load_timers, self._fire_timer, on_late=self.metrics.timer_lateness.observe
         )
@@ -72,11 +86,13 @@ class Runtime:
             self.node_id,
             self._lease_seconds,
             **self._limits,
+            take_tasks=lambda: len(self.tasks.held) < self._hold_limit,
         )
         if not self.store.shared:
             freed = await self.store.write(lambda tx: tx.expire_foreign_leases(self.node_id))
             if freed:
                 log.info("recovered %d task(s) left running by a previous process", freed)
+        self._unlisten = self.store.listen([FINISHED, TASKS], self._heard)
         await self._claim()
         self._background = [
             asyncio.create_task(self.timers.run(), name="timer wheel"),
@@ -84,12 +100,21 @@ class Runtime:
         ]
 
     async def close(self) -> None:
+        self._hold_limit = 0  # take nothing more: new tasks are left to other processes
+        self._unlisten()
+        if self._claiming is not None:
+            self._background.append(self._claiming)
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.tasks.close()
+        await self._giving.drain()
         # Give the held tasks back, so other processes (or the next start) run them at once.
-        await self.store.write(lambda tx: tx.release_leases(self.node_id))
+        await self.store.write(self._release)
+
+    def _release(self, tx: Tx) -> None:
+        if tx.release_leases(self.node_id):
+            tx.notify(TASKS, "")
 
     @property
     def tokens(self) -> TaskTokens:
@@ -113,8 +138,16 @@ class Runtime:
         return await self._commit(job)
 
     def _after(self, outcome: Outcome) -> None:
+        surplus = []
         for task in outcome.tasks:
-            self.tasks.submit(task)
+            if task.lease_owner != self.node_id:
+                self._backlog = True
+            elif len(self.tasks.held) < self._hold_limit:
+                self.tasks.submit(task)
+            else:  # decided in the same batch as others that took the room
+                surplus.append((task.execution_id, task.activity))
+        if surplus and self._hold_limit:
+            self._giving.spawn(self._give_back(surplus))
         self.timers.discard(outcome.cancelled_timers)
         self.timers.add(outcome.timers)
         if outcome.execution is not None:
@@ -220,18 +253,60 @@ class Runtime:
 
         await self._commit(job)
 
+    async def _give_back(self, keys: list[tuple[str, int]]) -> None:
+        """Leave tasks this process has no room for to any process (a peer, or itself later)."""
+
+        def release(tx: Tx) -> None:
+            if tx.release_leases(self.node_id, keys):
+                tx.notify(TASKS, "")
+
+        try:
+            await self.store.write(release)
+        except Exception:
+            log.exception("could not give back %d task(s); they run here when their lease ends", len(keys))
+        self._backlog = True
+
+    def _heard(self, channel: str, payload: str) -> None:
+        """A wake-up from another process (on the event loop)."""
+        if channel == FINISHED:
+            waiter = self._waiters.pop(payload, None)
+            if waiter is not None:
+                waiter.set()
+        else:
+            self._backlog = True
+            self._want_claim()
+
+    def _freed(self) -> None:
+        """A task ended here: if tasks may be waiting for a process with room, claim some."""
+        if self._backlog:
+            self._want_claim()
+
+    def _want_claim(self) -> None:
+        if self._claiming is None or self._claiming.done():
+            self._claiming = asyncio.create_task(self._claim_logged(), name="claim tasks")
+
+    async def _claim_logged(self) -> None:
+        try:
+            await self._claim()
+        except Exception:
+            log.exception("claiming tasks failed; the periodic claim tries again")
+
     async def _claim(self) -> None:
-        """Lease tasks nobody holds (after a crash, or a peer's lease ran out) and run them."""
-        while True:
-            claimed = await self.store.write(self._claim_batch)
+        """Lease tasks nobody holds (scheduled by a busy peer, or left by a crash) and run them;
+        as many as this process has room for."""
+        while (room := min(500, self._hold_limit - len(self.tasks.held))) > 0:
+            self._backlog = False
+            claimed = await self.store.write(functools.partial(self._claim_batch, limit=room))
             for task in claimed:
                 self.tasks.submit(task)
-            if len(claimed) < 500:
+            if len(claimed) == room:
+                self._backlog = True  # there may be more
+            elif not self._backlog:  # no wake-up arrived while claiming
                 return
 
-    def _claim_batch(self, tx: Tx) -> list[TaskRecord]:
+    def _claim_batch(self, tx: Tx, limit: int) -> list[TaskRecord]:
         now = self._now()
-        return tx.claim_tasks(self.node_id, now, now + timedelta(seconds=self._lease_seconds), 500)
+        return tx.claim_tasks(self.node_id, now, now + timedelta(seconds=self._lease_seconds), limit)
 
     def _renew(self, tx: Tx) -> None:
         until = self._now() + timedelta(seconds=self._lease_seconds)
@@ -244,6 +319,7 @@ class Runtime:
             try:
                 if self.tasks.held:
                     await self.store.write(self._renew)
+                self._backlog = True  # leases of dead processes expire without a word
                 await self._claim()
             except Exception:
                 log.exception("lease maintenance failed; trying again")

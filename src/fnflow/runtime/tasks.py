@@ -54,9 +54,16 @@ class TaskRunner:
     """Runs leased tasks with bounded parallelism and applies their results."""
 
     def __init__(
-        self, functions: FunctionService, apply: Apply, *, parallelism: int = 64, metrics: Metrics
+        self,
+        functions: FunctionService,
+        apply: Apply,
+        *,
+        parallelism: int = 64,
+        metrics: Metrics,
+        on_free: Callable[[], None] = lambda: None,
     ) -> None:
         self._functions = functions
+        self._on_free = on_free
         self._metrics = metrics
         self._apply = apply
         self._slots = asyncio.Semaphore(parallelism)
@@ -89,6 +96,7 @@ class TaskRunner:
             log.exception("task %s of execution %s could not be completed", task.activity, task.execution_id)
         finally:
             self.held.pop(key, None)
+            self._on_free()
 
     async def _execute(self, task: TaskRecord) -> Event:
         payload = json.loads(task.payload)

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
+from fnflow.background import Background
 from fnflow.store import TimerRecord
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class TimerWheel:
         self._known: set[Key] = set()
         self._loaded_until = datetime.fromtimestamp(0, UTC)
         self._wake = asyncio.Event()
-        self._firing: set[asyncio.Task[None]] = set()
+        self._firing = Background()
         self._on_late = on_late
 
     def add(self, timers: Iterable[TimerRecord]) -> None:
@@ -80,9 +81,7 @@ class TimerWheel:
             self._known.discard(key)
             self._on_late(now - fire_at)
             record = TimerRecord(execution_id, timer, datetime.fromtimestamp(fire_at, UTC))
-            task = asyncio.create_task(self._fire_one(record))
-            self._firing.add(task)
-            task.add_done_callback(self._firing.discard)
+            self._firing.spawn(self._fire_one(record))
 
     async def _fire_one(self, record: TimerRecord) -> None:
         try:

@@ -17,13 +17,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, Engine, text
 
 from fnflow.store.migrate import upgrade
 from fnflow.store.tx import Tx
 from fnflow.store.writer import BatchWriter, never
+
+if TYPE_CHECKING:
+    from fnflow.store.slots import AdvisorySlots
 
 T = TypeVar("T")
 
@@ -91,6 +94,10 @@ class Store:
         commit); returns a function that stops listening. A store no other process shares hears
         nothing: wake-ups within one process are the caller's own business."""
         return _nothing
+
+    def cluster_slots(self) -> AdvisorySlots | None:
+        """Concurrency limits that hold across the processes sharing this store (None: one process)."""
+        return None
 
     def ping(self) -> bool:
         try:

@@ -18,11 +18,22 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 log = logging.getLogger(__name__)
+
+#: libpq options of long-lived connections. TCP keepalives: a server that vanished without a word
+#: is noticed in ~25 s, not hours.
+CONNECT: dict[str, Any] = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 
 #: how often the thread looks up from waiting to see whether it should stop
 POLL_SECONDS = 0.2
@@ -51,16 +62,7 @@ class Listener:
         self._thread.join()
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
-        conn = psycopg.connect(
-            self._conninfo,
-            autocommit=True,
-            connect_timeout=5,
-            # TCP keepalives: a peer that vanished without a word is noticed in ~25 s, not hours.
-            keepalives=1,
-            keepalives_idle=10,
-            keepalives_interval=5,
-            keepalives_count=3,
-        )
+        conn = psycopg.connect(self._conninfo, autocommit=True, **CONNECT)
         for channel in self._channels:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         return conn

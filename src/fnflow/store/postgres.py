@@ -21,8 +21,9 @@ What differs from SQLite, and why:
 
 Pool sizing, per process: ``writers`` connections (default 4) held by the writer threads, a read
 pool of ``readers`` (default 4, plus up to 2 for bursts of synchronous readers), one connection
-per ``listen`` — about 11, so ``max_connections`` should exceed ~12 times the processes (the runtime may
-hold one more for its own locks). More writers help when many jobs wait for row locks; more
+per ``listen`` (three: runtime, queue, schedules, plus one for function slots), and one holding
+the advisory locks of function slots — about 16, so ``max_connections`` should exceed ~16 times
+the processes. More writers help when many jobs wait for row locks; more
 batching, not more connections, is what speeds up commits. Behind PgBouncer use session pooling:
 ``LISTEN`` needs a session.
 """
@@ -39,6 +40,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from fnflow.store.base import Store
 from fnflow.store.listener import Listener
+from fnflow.store.slots import AdvisorySlots
 
 DRIVERS = ("postgres", "postgresql", "postgresql+psycopg")
 # deadlock_detected, serialization_failure: the transaction lost a race and may simply run again
@@ -112,6 +114,10 @@ class PostgresStore(Store):
         with self._listeners_lock:
             self._listeners.append(listener)
         return listener.stop
+
+    def cluster_slots(self) -> AdvisorySlots:
+        """Advisory-lock slots on a connection of their own (see ``slots.py``)."""
+        return AdvisorySlots(self._conninfo, self.listen)
 
     def close(self) -> None:
         with self._listeners_lock:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, literal_column, or_, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, func, literal_column, or_, select, tuple_, update
 
 from fnflow.errors import InvalidArgument
 from fnflow.store.prepared import Prepared
@@ -272,9 +272,12 @@ class CallQueries(Queries):
                 .values(lease_until=to_ts(lease_until))
             )
 
-    def release_call_leases(self, owner: str) -> int:
-        """Give back every call ``owner`` holds (it is shutting down); those it was running run again."""
+    def release_call_leases(self, owner: str, call_ids: Sequence[str] | None = None) -> int:
+        """Give back every call ``owner`` holds (it is shutting down; those it was running run again),
+        or only those of ``call_ids`` (it has no room for them)."""
         mine = calls.c.lease_owner == owner
+        if call_ids is not None:
+            mine = and_(mine, calls.c.id.in_(call_ids))
         self.conn.execute(update(calls).where(mine, calls.c.status == "Running").values(status="Retrying"))
         self.conn.execute(update(calls).where(mine, calls.c.status == "Stopping").values(status="Stopped"))
         result = self.conn.execute(update(calls).where(mine).values(lease_owner=None, lease_until=None))

@@ -105,12 +105,21 @@ class WorkQueries(Queries):
                 .values(lease_until=to_ts(lease_until))
             )
 
-    def release_leases(self, owner: str) -> int:
-        """Give back every task ``owner`` holds (a clean shutdown, or recovery after a crash)."""
-        result = self.conn.execute(
-            update(tasks).where(tasks.c.lease_owner == owner).values(lease_owner=None, lease_until=None)
-        )
-        return result.rowcount
+    def release_leases(self, owner: str, keys: Sequence[tuple[str, int]] | None = None) -> int:
+        """Give back the tasks ``owner`` holds (a clean shutdown), or those of ``keys`` (it has no room)."""
+        mine = tasks.c.lease_owner == owner
+        if keys is None:
+            return self.conn.execute(
+                update(tasks).where(mine).values(lease_owner=None, lease_until=None)
+            ).rowcount
+        released = 0
+        for execution_id, activity in keys:
+            released += self.conn.execute(
+                update(tasks)
+                .where(mine, tasks.c.execution_id == execution_id, tasks.c.activity == activity)
+                .values(lease_owner=None, lease_until=None)
+            ).rowcount
+        return released
 
     def expire_foreign_leases(self, owner: str) -> int:
         """Free tasks leased by any process but ``owner`` (single-node recovery: they are all dead)."""
