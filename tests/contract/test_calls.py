@@ -110,6 +110,7 @@ def test_an_attempt_starts_only_from_a_ready_state_and_settles_only_while_runnin
     settled = store.write_sync(
         lambda tx: tx.settle_call(
             "c1",
+            holder="me",
             status="Retrying",
             run_at=at(5),
             result_status=503,
@@ -128,11 +129,19 @@ def test_an_attempt_starts_only_from_a_ready_state_and_settles_only_while_runnin
         503,
         b"busy",
     )
-    assert store.write_sync(lambda tx: tx.settle_call("c1", status="Failed", run_at=at(6))) is False
+    assert (
+        store.write_sync(lambda tx: tx.settle_call("c1", holder="me", status="Failed", run_at=at(6))) is False
+    )
     assert store.write_sync(lambda tx: tx.start_attempt("c1", "me", at(5), at(65))) is True
     assert get(store, "c1").started_at == at(1), "the first start is kept"
+    assert (
+        store.write_sync(lambda tx: tx.settle_call("c1", holder="peer", status="Failed", run_at=at(7)))
+        is False
+    )
     store.write_sync(
-        lambda tx: tx.settle_call("c1", status="Failed", run_at=at(7), finished_at=at(7), dead=True)
+        lambda tx: tx.settle_call(
+            "c1", holder="me", status="Failed", run_at=at(7), finished_at=at(7), dead=True
+        )
     )
     failed = get(store, "c1")
     assert (failed.status, failed.dead, failed.finished_at, failed.lease_owner, failed.attempts) == (
@@ -148,13 +157,16 @@ def test_waiting_calls_can_be_finished_and_stopped(store: Store) -> None:
     insert(store, call("waiting"), call("running"), call("done"), call("expired"))
     store.write_sync(lambda tx: tx.start_attempt("running", "me", at(1), at(61)))
     store.write_sync(lambda tx: tx.start_attempt("done", "me", at(1), at(61)))
-    store.write_sync(lambda tx: tx.settle_call("done", status="Succeeded", run_at=at(2), finished_at=at(2)))
+    store.write_sync(
+        lambda tx: tx.settle_call("done", holder="me", status="Succeeded", run_at=at(2), finished_at=at(2))
+    )
     assert store.write_sync(lambda tx: tx.stop_call("waiting", at(3))) == "Stopped"
     assert store.write_sync(lambda tx: tx.stop_call("running", at(3))) == "Stopping"
     assert store.write_sync(lambda tx: tx.stop_call("done", at(3))) is None
     assert store.write_sync(lambda tx: tx.stop_call("nope", at(3))) is None
     assert (get(store, "waiting").status, get(store, "waiting").finished_at) == ("Stopped", at(3))
-    store.write_sync(lambda tx: tx.mark_stopped("running", at(4)))
+    assert store.write_sync(lambda tx: tx.mark_stopped("running", at(4), "peer")) is False
+    assert store.write_sync(lambda tx: tx.mark_stopped("running", at(4), "me")) is True
     assert (get(store, "running").status, get(store, "running").lease_owner) == ("Stopped", None)
     finished = store.write_sync(
         lambda tx: tx.finish_waiting_call("expired", "Expired", at(9), error="old", dead=True)
@@ -180,6 +192,25 @@ def test_claim_takes_due_unleased_calls_once(store: Store) -> None:
     store.write_sync(lambda tx: tx.extend_call_leases("me", ["due", "held"], at(200)))
     assert get(store, "due").lease_until == at(200)
     assert get(store, "held").lease_until == at(50), "only the owner's leases are extended"
+
+
+def test_claim_takes_over_calls_whose_holder_died_while_running_or_stopping(store: Store) -> None:
+    insert(store, call("running"), call("stopping"), call("alive"))
+    for call_id in ("running", "stopping"):
+        store.write_sync(lambda tx, c=call_id: tx.start_attempt(c, "dead", at(1), at(5)))
+    store.write_sync(lambda tx: tx.stop_call("stopping", at(2)))
+    store.write_sync(lambda tx: tx.start_attempt("alive", "peer", at(1), at(50)))
+    claimed = store.write_sync(lambda tx: tx.claim_calls("me", at(10), at(70), 10))
+    assert {(c.id, c.status, c.lease_owner) for c in claimed} == {
+        ("running", "Retrying", "me"),
+        ("stopping", "Stopping", "me"),
+    }
+    assert store.write_sync(lambda tx: tx.start_attempt("running", "me", at(11), at(71))) is True
+    assert get(store, "running").attempts == 2, "the attempt the dead holder began runs again"
+    late = store.write_sync(
+        lambda tx: tx.settle_call("running", holder="dead", status="Succeeded", run_at=at(12))
+    )
+    assert late is False, "the dead holder's late result is not recorded over the new attempt"
 
 
 def test_concurrent_claimers_never_share_a_call(store: Store) -> None:

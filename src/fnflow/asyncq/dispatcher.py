@@ -17,7 +17,6 @@ status with its callback and destinations) together with whatever waits for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -126,7 +125,8 @@ class Dispatcher:
         await self.claim()
         self._background = [
             asyncio.create_task(self._pump(), name="async call pump"),
-            asyncio.create_task(self._maintain(), name="async call leases"),
+            asyncio.create_task(self._claiming(), name="async call claims"),
+            asyncio.create_task(self._renewing(), name="async call leases"),
         ]
 
     async def close(self) -> None:
@@ -159,6 +159,9 @@ class Dispatcher:
         now = time.time()
         for record in records:
             self._held.add(record.id)
+            if record.status == CallStatus.STOPPING:  # claimed from a holder that died stopping it
+                self._giving.spawn(self._settle_stopped(record))
+                continue
             delay = record.run_at.timestamp() - now
             if delay > 0:
                 self._delay(record, delay)
@@ -389,6 +392,7 @@ class Dispatcher:
         if record.status == CallStatus.RUNNING:
             still_running = tx.settle_call(
                 record.id,
+                holder=self.node_id,
                 status=status.value,
                 run_at=verdict.run_at,
                 finished_at=finished_at,
@@ -400,7 +404,7 @@ class Dispatcher:
                 lease_owner=self.node_id if retrying else None,
                 lease_until=self.lease_until() if retrying else None,
             )
-            if not still_running:  # a stop arrived while it ran
+            if not still_running:  # a stop arrived while it ran, or a peer took the call over
                 return self._stopped(tx, record)
         elif not tx.finish_waiting_call(
             record.id, status.value, verdict.run_at, error=error, dead=verdict.dead
@@ -428,7 +432,9 @@ class Dispatcher:
         return settled
 
     def _stopped(self, tx: Tx, record: CallRecord) -> Settled:
-        tx.mark_stopped(record.id, now_utc())
+        if not tx.mark_stopped(record.id, now_utc(), self.node_id):
+            # Our lease ran out and a peer holds the call now: the outcome is the peer's to record.
+            return Settled(CallStatus.RUNNING)
         settled = Settled(CallStatus.STOPPED)
         if self._on_final is not None:
             action = self._on_final(tx, record, CallStatus.STOPPED, None)
@@ -469,27 +475,34 @@ class Dispatcher:
             elif not self._backlog:  # no wake-up arrived while claiming
                 return
 
-    async def _maintain(self) -> None:
-        """Claim when woken (see ``unclaimed``); renew the leases of held calls; and every third of a
-        lease, claim anyway: a dead process's leases expire without a word."""
-        period = self.lease_seconds / 3
-        renewed = time.monotonic()
+    async def _claiming(self) -> None:
+        """Claim when woken (see ``unclaimed``), and every third of a lease anyway: a dead process's
+        leases run out without a word."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._claim_wanted.wait(), period)
-            self._claim_wanted.clear()
             try:
-                if time.monotonic() - renewed >= period:
-                    renewed = time.monotonic()
-                    self._backlog = True
-                    if self._held:
-                        held, until = sorted(self._held), self.lease_until()
-                        await self._store.write(
-                            functools.partial(
-                                Tx.extend_call_leases, owner=self.node_id, call_ids=held, lease_until=until
-                            )
-                        )
-                if self._backlog:
-                    await self.claim()
+                await asyncio.wait_for(self._claim_wanted.wait(), self.lease_seconds / 3)
+            except TimeoutError:
+                self._backlog = True
+            self._claim_wanted.clear()
+            if not self._backlog:
+                continue
+            try:
+                await self.claim()
             except Exception:
-                log.exception("asynchronous call lease maintenance failed; trying again")
+                log.exception("claiming asynchronous calls failed; trying again")
+
+    async def _renewing(self) -> None:
+        """Renew the leases of held calls every third of a lease, whatever else is going on."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            if not self._held:
+                continue
+            held, until = sorted(self._held), self.lease_until()
+            try:
+                await self._store.write(
+                    functools.partial(
+                        Tx.extend_call_leases, owner=self.node_id, call_ids=held, lease_until=until
+                    )
+                )
+            except Exception:
+                log.exception("renewing the leases of asynchronous calls failed; trying again")

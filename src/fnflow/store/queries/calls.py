@@ -41,7 +41,9 @@ _START = Prepared(
 )
 _SETTLE = Prepared(
     update(calls)
-    .where(calls.c.id == bindparam("cid"), calls.c.status == "Running")
+    .where(
+        calls.c.id == bindparam("cid"), calls.c.status == "Running", calls.c.lease_owner == bindparam("me")
+    )
     .values(
         status=bindparam("status"),
         run_at=bindparam("run_at"),
@@ -173,6 +175,7 @@ class CallQueries(Queries):
         self,
         call_id: str,
         *,
+        holder: str,
         status: str,
         run_at: datetime,
         finished_at: datetime | None = None,
@@ -184,9 +187,11 @@ class CallQueries(Queries):
         lease_owner: str | None = None,
         lease_until: datetime | None = None,
     ) -> bool:
-        """Record the outcome of a Running attempt; False if the call is not Running any more (stopped)."""
+        """Record the outcome of a Running attempt that ``holder`` runs; False if the call is not Running
+        any more (a stop arrived), or not held by ``holder`` (its lease ran out and a peer took it)."""
         params = {
             "cid": call_id,
+            "me": holder,
             "status": status,
             "run_at": to_ts(run_at),
             "finished_at": to_ts(finished_at) if finished_at else None,
@@ -237,28 +242,37 @@ class CallQueries(Queries):
         )
         return "Stopping" if running.rowcount else None
 
-    def mark_stopped(self, call_id: str, now: datetime) -> None:
-        """The runner of a Stopping (or Running) call gave up on it."""
-        self.conn.execute(
+    def mark_stopped(self, call_id: str, now: datetime, holder: str) -> bool:
+        """The runner of a Stopping (or Running) call gave up on it; False if ``holder`` does not
+        hold it any more."""
+        query = (
             update(calls)
-            .where(calls.c.id == call_id, calls.c.status.in_(("Running", "Stopping")))
+            .where(
+                calls.c.id == call_id,
+                calls.c.status.in_(("Running", "Stopping")),
+                calls.c.lease_owner == holder,
+            )
             .values(status="Stopped", finished_at=to_ts(now), lease_owner=None, lease_until=None)
         )
+        return self.conn.execute(query).rowcount > 0
 
     def claim_calls(self, owner: str, now: datetime, lease_until: datetime, limit: int) -> list[CallRecord]:
-        """Lease ready calls (Enqueued or Retrying and due) that nobody holds, oldest first."""
+        """Lease calls nobody holds, oldest first: ready ones (Enqueued or Retrying) that are due, and
+        those whose holder's lease ran out while it ran them (it died) — a Running one is Retrying
+        again (its attempt may run twice: at least once), a Stopping one comes back Stopping for
+        its new holder to end."""
         free = or_(calls.c.lease_until.is_(None), calls.c.lease_until < to_ts(now))
-        query = (
-            select(calls.c.id)
-            .where(calls.c.status.in_(READY), calls.c.run_at <= to_ts(now), free)
-            .order_by(calls.c.run_at)
-            .limit(limit)
-        )
+        ready = and_(calls.c.status.in_(READY), calls.c.run_at <= to_ts(now), free)
+        lapsed = and_(calls.c.status.in_(("Running", "Stopping")), calls.c.lease_until < to_ts(now))
+        query = select(calls.c.id).where(or_(ready, lapsed)).order_by(calls.c.run_at).limit(limit)
         if self.lock_rows:
             query = query.with_for_update(skip_locked=True)
         ids = list(self.conn.execute(query).scalars())
         if not ids:
             return []
+        self.conn.execute(
+            update(calls).where(calls.c.id.in_(ids), calls.c.status == "Running").values(status="Retrying")
+        )
         self.conn.execute(
             update(calls).where(calls.c.id.in_(ids)).values(lease_owner=owner, lease_until=to_ts(lease_until))
         )
