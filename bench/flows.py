@@ -39,17 +39,17 @@ STEP = """  - type: task
 """
 FLOW = "version: v1\ntype: flow\nsteps:\n" + "".join(STEP.format(name=n) for n in ("one", "two", "three"))
 MANIFEST = """functions:
-  - {service: bench, name: noop, handler: index.handler, code: noop, maxInstances: 4}
+  - {{service: bench, name: noop, handler: index.handler, code: noop, maxInstances: {instances}}}
 flows:
-  - {name: three-steps, definition: flow.yaml}
+  - {{name: three-steps, definition: flow.yaml}}
 """
 
 
-def fixture(root: Path) -> Path:
+def fixture(root: Path, max_instances: int = 4) -> Path:
     (root / "noop").mkdir(parents=True)
     (root / "noop" / "index.py").write_text(NOOP)
     (root / "flow.yaml").write_text(FLOW)
-    (root / "fnflow.yaml").write_text(MANIFEST)
+    (root / "fnflow.yaml").write_text(MANIFEST.format(instances=max_instances))
     return root
 
 

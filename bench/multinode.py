@@ -6,7 +6,8 @@ the servers' APIs (round-robin) as fast as they are accepted, until the last one
 baseline is the single process: the table shows executions/s and the ratio to one process.
 Needs PostgreSQL (``FNFLOW_TEST_PG`` or 127.0.0.1:5432).
 
-    .venv/bin/python bench/multinode.py [--count 1000]
+    .venv/bin/python bench/multinode.py [--count 1000]          # CPU-bound steps
+    .venv/bin/python bench/multinode.py --step-seconds 0.1 --parallelism 8   # I/O-bound steps
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -25,10 +27,19 @@ from fnflow.testing import ServerProcess, throwaway_database
 HERE = Path(__file__).parent
 
 
-def fixture(root: Path) -> Path:
-    from flows import fixture as flows_fixture  # the same 3-step flow as bench/flows.py
+def fixture(root: Path, step_seconds: float) -> Path:
+    """The 3-step flow of bench/flows.py, each step sleeping ``step_seconds``; its function may run
+    24 instances in the cluster (a limit of the whole cluster: 4, as in flows.py, would cap every
+    process count alike)."""
+    from flows import fixture as flows_fixture
 
-    return flows_fixture(root)
+    made = flows_fixture(root, max_instances=24)
+    if step_seconds:
+        sleeping = f"time.sleep({step_seconds})\n    return '{{}}'"
+        (made / "noop" / "index.py").write_text(
+            f"import time\n\ndef handler(event, context):\n    {sleeping}\n"
+        )
+    return made
 
 
 async def run(urls: list[str], count: int, concurrency: int = 64) -> float:
@@ -56,15 +67,16 @@ async def run(urls: list[str], count: int, concurrency: int = 64) -> float:
     return count / elapsed
 
 
-def measure(processes: int, count: int) -> float:
+def measure(processes: int, count: int, step_seconds: float, options: list[str]) -> float:
     with tempfile.TemporaryDirectory(prefix="fnflow-multinode-") as tmp, throwaway_database() as db:
         root = Path(tmp)
         kinds = ["server"] * min(processes, 2) + ["worker"] * max(0, processes - 2)
         nodes = []
         try:
             for i, kind in enumerate(kinds):
-                extra = ["--apply", str(fixture(root / "fixture"))] if i == 0 else []
-                nodes.append(ServerProcess(root / f"{kind}{i}", *extra, db=db, command=kind).start())
+                extra = ["--apply", str(fixture(root / "fixture", step_seconds))] if i == 0 else []
+                node = ServerProcess(root / f"{kind}{i}", *extra, *options, db=db, command=kind)
+                nodes.append(node.start())
             servers = [n.url for n in nodes if n.kind == "server"]
             asyncio.run(run(servers, 100))  # warm every process's function workers
             return asyncio.run(run(servers, count))
@@ -78,12 +90,20 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--step-seconds", type=float, default=0.0, help="each task sleeps this long")
+    parser.add_argument("--parallelism", type=int, help="task steps at once per process")
     args = parser.parse_args()
     import sys
 
     sys.path.insert(0, str(HERE))
-    rates = {n: measure(n, args.count) for n in (1, 2, 3)}
-    print(f"{args.count} executions of a 3-step flow of no-op function tasks, PostgreSQL:")
+    options = ["--parallelism", str(args.parallelism)] if args.parallelism else []
+    rates = {n: measure(n, args.count, args.step_seconds, options) for n in (1, 2, 3)}
+    what = f"sleeping {args.step_seconds:g} s" if args.step_seconds else "no-op"
+    per_process = f", --parallelism {args.parallelism}" if args.parallelism else ""
+    print(
+        f"{args.count} executions of a 3-step flow of {what} function tasks{per_process}, PostgreSQL"
+        f" on this machine ({os.cpu_count()} CPUs, shared by PostgreSQL, the processes and the client):"
+    )
     print("| processes | executions/s | vs one |")
     print("|---|---|---|")
     for n, rate in rates.items():
