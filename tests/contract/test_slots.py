@@ -7,9 +7,10 @@ locks are per database, not per schema, so each test uses function names of its 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -22,6 +23,17 @@ def shared(store: Store) -> AdvisorySlots:
     if slots is None:
         pytest.skip("only a store shared by several processes has cluster-wide slots")
     return slots
+
+
+@contextlib.asynccontextmanager
+async def opened(*all_slots: AdvisorySlots) -> AsyncIterator[None]:
+    for slots in all_slots:
+        slots.open()
+    try:
+        yield
+    finally:
+        for slots in all_slots:
+            await slots.close()
 
 
 def name() -> str:
@@ -37,9 +49,7 @@ def test_a_limit_holds_across_processes_and_within_one(store: Store, open_again:
     fn = name()
 
     async def main() -> None:
-        a.open()
-        b.open()
-        try:
+        async with opened(a, b):
             first = await a.acquire(fn, 3, 1)
             second = await a.acquire(fn, 3, 1)
             third = await b.acquire(fn, 3, 1)
@@ -49,9 +59,6 @@ def test_a_limit_holds_across_processes_and_within_one(store: Store, open_again:
             assert await b.acquire(name(), 1, 0.2) is not None, "another function has slots of its own"
             first()
             assert await b.acquire(fn, 3, 1) is not None, "a slot given back is free for any process"
-        finally:
-            await a.close()
-            await b.close()
 
     asyncio.run(main())
 
@@ -63,9 +70,7 @@ def test_a_waiter_is_woken_by_the_release_not_by_polling(
     fn = name()
 
     async def main() -> None:
-        a.open()
-        b.open()
-        try:
+        async with opened(a, b):
             release = await a.acquire(fn, 1, 1)
             assert release is not None
             waiting = asyncio.create_task(b.acquire(fn, 1, 5))
@@ -76,9 +81,6 @@ def test_a_waiter_is_woken_by_the_release_not_by_polling(
             assert await waiting is not None
             waited = time.monotonic() - released_at
             assert waited < 0.3, f"the waiter took {waited:.2f}s: it polled instead of hearing the release"
-        finally:
-            await a.close()
-            await b.close()
 
     asyncio.run(main())
 
@@ -106,9 +108,7 @@ def test_a_cancelled_waiter_leaves_no_slot_taken(store: Store, open_again: Calla
     fn = name()
 
     async def main() -> None:
-        a.open()
-        b.open()
-        try:
+        async with opened(a, b):
             for _ in range(20):  # cancel at many points, some while the lock is being taken
                 attempt = asyncio.create_task(a.acquire(fn, 1, 1))
                 await asyncio.sleep(0.001 * _)
@@ -119,8 +119,5 @@ def test_a_cancelled_waiter_leaves_no_slot_taken(store: Store, open_again: Calla
                     release()
             await asyncio.sleep(0.2)  # give-backs run in tasks of their own
             assert await b.acquire(fn, 1, 1) is not None, "a cancelled acquire kept its slot"
-        finally:
-            await a.close()
-            await b.close()
 
     asyncio.run(main())

@@ -5,42 +5,15 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from fnflow.testing import ServerProcess
 from tests.e2e.api import history, start, wait
+from tests.e2e.crashflow import FACTORS, FIXTURE, check_history, expected
 
-FIXTURE = Path(__file__).parent / "fixtures" / "crash"
 COUNT = 50
-FACTORS = [1, 2, 3]
-
-
-def expected(x: int) -> dict[str, Any]:
-    square = x * x
-    return {
-        "x": x,
-        "square": square,
-        "sums": [square + 1, "marked"],
-        "products": [square * f for f in FACTORS],
-    }
-
-
-def check_history(events: list[dict[str, Any]]) -> None:
-    ids = [e["eventId"] for e in events]
-    assert ids == list(range(1, len(ids) + 1)), "event ids must be contiguous"
-    exited = Counter(e["scheduleEventId"] for e in events if e["type"] in ("StepExited", "StepFailed"))
-    assert all(n == 1 for n in exited.values()), f"a step exited twice: {exited}"
-    entered = [e["eventId"] for e in events if e["type"] == "StepEntered"]
-    assert sorted(exited) == entered, "every step that was entered exited exactly once"
-    settled = Counter(
-        e["scheduleEventId"] for e in events if e["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut")
-    )
-    scheduled = [e["eventId"] for e in events if e["type"] == "TaskScheduled"]
-    assert sorted(settled) == scheduled and all(n == 1 for n in settled.values()), "each task settled once"
-    assert [e["type"] for e in events].count("ExecutionSucceeded") == 1
 
 
 @pytest.mark.slow

@@ -25,10 +25,9 @@ import pytest
 from fnflow import Client, Execution
 from fnflow.functions.codepkg import pack_directory
 from fnflow.testing import NoPostgres, ServerProcess, throwaway_database
+from tests.e2e.crashflow import FACTORS, FIXTURE, check_history, expected
 
-FIXTURE = Path(__file__).parent / "fixtures" / "crash"  # the flow "crash" of test_crash.py
 WORKER = Path(__file__).parent / "fixtures" / "worker"
-FACTORS = [1, 2, 3]
 EXECUTIONS = 500
 CALLS = 500
 CONCURRENCY = 48  # client requests at once
@@ -53,34 +52,6 @@ outputMappings:
   - {target: square, source: $local.square}
 """
 STAMP = "%Y%m%dT%H%M%SZ"
-
-
-def expected(x: int) -> dict[str, Any]:
-    """The output of the flow ``crash`` for ``{"x": x, "factors": FACTORS}``."""
-    square = x * x
-    return {
-        "x": x,
-        "square": square,
-        "sums": [square + 1, "marked"],
-        "products": [square * f for f in FACTORS],
-    }
-
-
-def check_history(events: list[dict[str, Any]]) -> None:
-    """As in test_crash.py: contiguous events, every step exited once, every task settled once."""
-    ids = [e["eventId"] for e in events]
-    assert ids == list(range(1, len(ids) + 1)), "event ids must be contiguous"
-    exited = Counter(e["scheduleEventId"] for e in events if e["type"] in ("StepExited", "StepFailed"))
-    assert all(n == 1 for n in exited.values()), f"a step exited twice: {exited}"
-    entered = [e["eventId"] for e in events if e["type"] == "StepEntered"]
-    assert sorted(exited) == entered, "every step that was entered exited exactly once"
-    settled = Counter(
-        e["scheduleEventId"] for e in events if e["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut")
-    )
-    scheduled = [e["eventId"] for e in events if e["type"] == "TaskScheduled"]
-    assert sorted(settled) == scheduled and all(n == 1 for n in settled.values()), "each task settled once"
-    types = [e["type"] for e in events]
-    assert types.count("ExecutionStarted") == types.count("ExecutionSucceeded") == 1
 
 
 def tick_of(name: str) -> datetime:
