@@ -10,16 +10,27 @@ throwaway PostgreSQL database (``throwaway_database``) for tests of several proc
     with throwaway_database() as db:     # several processes on one PostgreSQL database
         a = ServerProcess(tmp_path / "a", db=db).start()
         w = ServerProcess(tmp_path / "w", db=db, command="worker").start()
+
+The PostgreSQL server is ``admin_url()``'s: ``FNFLOW_TEST_PG`` if set (an error if it does not
+answer), else postgresql://postgres@127.0.0.1:5432/postgres (or ``FNFLOW_TEST_PG_DEFAULT``) if it
+answers, else a throwaway cluster this process starts itself (initdb/pg_ctl from PATH or
+/usr/lib/postgresql/*/bin; about a second) and stops at exit. NoPostgres says what was tried.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import re
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -148,14 +159,234 @@ class ServerProcess:
 # --- PostgreSQL, for tests and benchmarks that run several processes ------------------------------
 
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+#: where Debian and Ubuntu put the server binaries (one directory per major version)
+DEBIAN_PG_BIN = "/usr/lib/postgresql/*/bin"
 
 
 class NoPostgres(RuntimeError):
-    """No PostgreSQL server answers."""
+    """No PostgreSQL server answers and none could be started; the message says what was tried."""
+
+
+class PostgresMisconfigured(RuntimeError):
+    """``FNFLOW_TEST_PG`` is set but does not answer: an error, never a reason to skip."""
+
+
+def _answers(url: str, timeout: float) -> str | None:
+    """None if ``url`` accepts a connection within ``timeout`` seconds, else why not."""
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=max(1, round(timeout)), autocommit=True).close()
+    except psycopg.OperationalError as e:
+        return " ".join(str(e).split()) or type(e).__name__
+    return None
+
+
+def _version(bin_dir: Path) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in bin_dir.parent.name.split("."))
+    except ValueError:
+        return (-1,)
+
+
+def postgres_bin_dirs() -> list[Path]:
+    """Directories holding both ``initdb`` and ``pg_ctl``: the ones on PATH first, then
+    /usr/lib/postgresql/*/bin, newest version first."""
+    found = [shutil.which("pg_ctl"), shutil.which("initdb")]
+    candidates = [Path(path).resolve().parent for path in found if path]
+    candidates += sorted(Path("/").glob(DEBIAN_PG_BIN.lstrip("/")), key=_version, reverse=True)
+    dirs: list[Path] = []
+    for directory in candidates:
+        if directory not in dirs and all((directory / tool).is_file() for tool in ("initdb", "pg_ctl")):
+            dirs.append(directory)
+    return dirs
+
+
+def _unprivileged_ids() -> tuple[int, int] | None:
+    """The uid/gid to run the server as: None (ourselves) unless we are root, whom initdb and
+    postgres refuse; then the ``postgres`` system user."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        user = pwd.getpwnam("postgres")
+    except KeyError:
+        raise NoPostgres(
+            "running as root, which initdb/postgres refuse, and there is no 'postgres' user to run them as"
+        ) from None
+    return user.pw_uid, user.pw_gid
+
+
+class ThrowawayCluster:
+    """A PostgreSQL cluster of its own in a temporary directory: ``initdb -A trust -U postgres``,
+    listening on 127.0.0.1 at a free port, fsync off (its data dies with it). ``stop`` kills it and
+    removes the directory.
+
+        cluster = ThrowawayCluster.start()
+        cluster.url    # postgresql://postgres@127.0.0.1:<port>/postgres
+        cluster.stop()
+    """
+
+    def __init__(self, bin_dir: Path, directory: Path, ids: tuple[int, int] | None) -> None:
+        self.bin_dir = bin_dir
+        self.directory = directory
+        self.data = directory / "data"
+        self.log_path = directory / "postgres.log"
+        self.port = 0
+        self._ids = ids
+        self.started_in: float | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @classmethod
+    def start(cls, timeout: float = 60) -> ThrowawayCluster:
+        """Start one with the first ``postgres_bin_dirs()``; raises NoPostgres saying why not."""
+        began = time.monotonic()
+        dirs = postgres_bin_dirs()
+        if not dirs:
+            raise NoPostgres(
+                f"initdb and pg_ctl are neither on PATH nor under {DEBIAN_PG_BIN} "
+                "(install the PostgreSQL server, e.g. apt-get install postgresql)"
+            )
+        ids = _unprivileged_ids()
+        directory = Path(tempfile.mkdtemp(prefix="fnflow-pg-"))
+        cluster = cls(dirs[0], directory, ids)
+        try:
+            if ids is not None:
+                os.chown(directory, *ids)
+            cluster._start(timeout)
+        except BaseException:
+            cluster.stop()
+            raise
+        cluster.started_in = time.monotonic() - began
+        return cluster
+
+    def _run(self, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        uid, gid = self._ids if self._ids is not None else (None, None)
+        # PG* variables of the caller's environment must not point pg_ctl at another server
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        return subprocess.run(
+            [str(self.bin_dir / args[0]), *args[1:]],
+            cwd=self.directory,  # the postgres user may not enter ours
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            user=uid,
+            group=gid,
+            extra_groups=None if uid is None else [],
+            start_new_session=True,  # a Ctrl-C of the tests leaves the server to stop()
+        )
+
+    def _fail(self, what: str, result: subprocess.CompletedProcess[str]) -> NoPostgres:
+        log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        output = (result.stdout + result.stderr + log).strip()[-2000:]
+        return NoPostgres(f"{what} ({self.bin_dir}) failed with exit code {result.returncode}: {output}")
+
+    def _start(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        initdb = self._run(
+            "initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+            "--locale=C", "--no-sync", timeout=timeout,
+        )  # fmt: skip
+        if initdb.returncode != 0:
+            raise self._fail("initdb", initdb)
+        for _attempt in range(3):  # another process may take the free port before the server binds it
+            self.port = free_port()
+            options = (
+                f"-p {self.port} -k {shlex.quote(str(self.directory))} "
+                "-c listen_addresses=127.0.0.1 -c fsync=off"
+            )
+            remaining = max(1, round(deadline - time.monotonic()))
+            pg_ctl = self._run(
+                "pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-o", options,
+                "-w", "-t", str(remaining), "start", timeout=remaining + 5,
+            )  # fmt: skip
+            if pg_ctl.returncode == 0:
+                break
+            log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+            if "already in use" not in log:
+                raise self._fail("pg_ctl start", pg_ctl)
+            self.log_path.unlink(missing_ok=True)
+        else:
+            raise self._fail("pg_ctl start", pg_ctl)
+        while (why := _answers(self.url, 2)) is not None:
+            if time.monotonic() > deadline:
+                raise NoPostgres(f"a throwaway server started at {self.url} but does not answer: {why}")
+            time.sleep(0.05)
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's pid while it runs."""
+        try:
+            return int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def stop(self) -> None:
+        """Kill the server (``pg_ctl stop -m immediate``) and remove its directory. Idempotent."""
+        pid = self.pid
+        if pid is not None:
+            with contextlib.suppress(subprocess.SubprocessError, OSError):
+                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=30)
+            with contextlib.suppress(OSError):  # pg_ctl failed: the postmaster still goes
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def resolve_admin_url(
+    configured: str | None, default: str = DEFAULT_PG_ADMIN
+) -> tuple[str, ThrowawayCluster | None]:
+    """The admin URL of a PostgreSQL server for tests, in this order: ``configured`` (the value of
+    FNFLOW_TEST_PG) if set, PostgresMisconfigured if it does not answer; else ``default`` if it
+    answers; else a ThrowawayCluster, which the caller must stop. NoPostgres says what was tried."""
+    if configured:
+        configured = re.sub(r"^postgres(ql)?\+\w+://", "postgresql://", configured)  # libpq spelling
+        why = _answers(configured, 3)
+        if why is not None:
+            raise PostgresMisconfigured(f"FNFLOW_TEST_PG={configured!r} does not answer: {why}")
+        return configured, None
+    why = _answers(default, 2)
+    if why is None:
+        return default, None
+    try:
+        cluster = ThrowawayCluster.start()
+    except NoPostgres as e:
+        raise NoPostgres(
+            f"FNFLOW_TEST_PG is unset; {default} does not answer ({why}); "
+            f"no throwaway server either: {e}. Set FNFLOW_TEST_PG=postgresql://user@host:port/db"
+        ) from None
+    return cluster.url, cluster
+
+
+_admin: str | NoPostgres | PostgresMisconfigured | None = None
+_admin_lock = threading.Lock()
 
 
 def admin_url() -> str:
-    return os.environ.get("FNFLOW_TEST_PG") or DEFAULT_PG_ADMIN
+    """The admin URL of the PostgreSQL server for this process's tests, resolved once by
+    ``resolve_admin_url`` from FNFLOW_TEST_PG, else FNFLOW_TEST_PG_DEFAULT or 127.0.0.1:5432, else a
+    throwaway cluster that is stopped at interpreter exit. Raises NoPostgres or
+    PostgresMisconfigured (every time, once it has failed)."""
+    global _admin
+    with _admin_lock:
+        if _admin is None:
+            default = os.environ.get("FNFLOW_TEST_PG_DEFAULT") or DEFAULT_PG_ADMIN
+            try:
+                url, cluster = resolve_admin_url(os.environ.get("FNFLOW_TEST_PG"), default)
+            except (NoPostgres, PostgresMisconfigured) as e:
+                _admin = e
+            else:
+                if cluster is not None:
+                    atexit.register(cluster.stop)
+                _admin = url
+        if isinstance(_admin, str):
+            return _admin
+        raise type(_admin)(str(_admin))
 
 
 def _execute(url: str, statement: str) -> None:
@@ -167,15 +398,11 @@ def _execute(url: str, statement: str) -> None:
 
 @contextmanager
 def throwaway_database() -> Iterator[str]:
-    """The URL of a new, empty database, dropped (with its connections) on exit."""
-    import psycopg
-
+    """The URL of a new, empty database on ``admin_url()``'s server, dropped (with its
+    connections) on exit."""
     admin = admin_url()
     name = f"fnflow_test_{uuid.uuid4().hex[:12]}"
-    try:
-        _execute(admin, f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as e:
-        raise NoPostgres(f"no PostgreSQL at {admin} ({str(e).strip()}); set FNFLOW_TEST_PG") from None
+    _execute(admin, f'CREATE DATABASE "{name}"')
     base, _, _ = admin.rpartition("/")
     try:
         yield f"{base}/{name}"

@@ -6,16 +6,18 @@ test then runs on it too. The PostgreSQL one is already here: while ``open_store
 NotImplementedError for ``postgresql://`` its store tests skip with a loud reason (and a banner
 at the end of the run); the day it opens, they run with no change to this suite.
 
-PostgreSQL comes from ``FNFLOW_TEST_PG`` (an admin DSN; a broken one fails the run) or else a server
-on 127.0.0.1:5432 if one answers. A throwaway database is created once per session (per xdist
-worker) and each test gets its own fresh schema in it through ``search_path`` in the URL: measured
-here, CREATE + DROP DATABASE costs 0.3-1.5 s (checkpoints) against ~10 ms for a schema, and the
-suite must stay fast. Everything is dropped at the end of the session.
+PostgreSQL comes from ``fnflow.testing.admin_url()``: ``FNFLOW_TEST_PG`` (an admin DSN; a broken one
+fails the run), else a server on 127.0.0.1:5432 if one answers, else a throwaway cluster of its own
+(initdb/pg_ctl from PATH or /usr/lib/postgresql/*/bin, about a second to start, stopped and removed
+when the process exits). Only when none of these works do the tests skip, loudly. A throwaway
+database is created once per session (per xdist worker) and each test gets its own fresh schema in
+it through ``search_path`` in the URL: measured here, CREATE + DROP DATABASE costs 0.3-1.5 s
+(checkpoints) against ~10 ms for a schema, and the suite must stay fast. Everything is dropped at
+the end of the session.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -26,10 +28,9 @@ import pytest
 from sqlalchemy.engine import URL, make_url
 
 from fnflow.store import Store, open_store
+from fnflow.testing import NoPostgres, PostgresMisconfigured, admin_url
 
 BACKENDS = ["sqlite", "postgres"]
-
-DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 class Backend(Protocol):
@@ -93,21 +94,13 @@ class PostgresBackend:
             pytest.fail(self._broken)
         if self._unavailable is not None:
             pytest.skip(self._unavailable)
-        import psycopg
-
-        configured = os.environ.get("FNFLOW_TEST_PG")
-        admin = make_url(configured or DEFAULT_PG).set(drivername="postgresql")  # libpq spelling
         try:
-            dsn = admin.render_as_string(hide_password=False)
-            psycopg.connect(dsn, connect_timeout=3, autocommit=True).close()
-        except psycopg.OperationalError as e:
-            if configured:  # asked for explicitly: a misconfiguration must not look like a pass
-                self._broken = f"FNFLOW_TEST_PG={configured!r} does not answer: {e}"
-                pytest.fail(self._broken)
-            self._unavailable = _loud(
-                f"no PostgreSQL server (FNFLOW_TEST_PG unset, {DEFAULT_PG} does not answer: "
-                f"{str(e).strip()}); set FNFLOW_TEST_PG=postgresql://user@host:port/db"
-            )
+            admin = make_url(admin_url()).set(drivername="postgresql")  # libpq spelling
+        except PostgresMisconfigured as e:  # asked for explicitly: must not look like a pass
+            self._broken = str(e)
+            pytest.fail(self._broken)
+        except NoPostgres as e:
+            self._unavailable = _loud(f"no PostgreSQL server: {e}")
             pytest.skip(self._unavailable)
         database = f"fnflow_contract_{uuid.uuid4().hex[:12]}"
         self._execute(admin, f'CREATE DATABASE "{database}"')
