@@ -2,7 +2,7 @@
 
 Both run under the same server stack (uvicorn with uvloop and httptools), loaded with
 ``wrk -t2 -c50 -d8s`` sending ``{}``; fnflow stores each call (SQLite, synchronous=FULL, or
-with ``--postgres`` a throwaway PostgreSQL database from ``FNFLOW_TEST_PG`` / 127.0.0.1:5432)
+with ``--postgres`` a throwaway PostgreSQL database as the tests find one: ``fnflow.testing.admin_url``)
 before its 202, and runs the calls it accepted meanwhile. Also reports how fast the queue
 drains: accepted calls completed per second. Needs ``wrk`` (``apt-get install wrk``).
 

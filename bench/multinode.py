@@ -4,7 +4,7 @@ For each process count, a fresh database, N processes (the first ones servers, t
 when N is 3), a 3-step flow of no-op function tasks, and ``--count`` executions started through
 the servers' APIs (round-robin) as fast as they are accepted, until the last one ends. The
 baseline is the single process: the table shows executions/s and the ratio to one process.
-Needs PostgreSQL (``FNFLOW_TEST_PG`` or 127.0.0.1:5432).
+Needs PostgreSQL, found as the tests find it (``fnflow.testing.admin_url``).
 
     .venv/bin/python bench/multinode.py [--count 1000]          # CPU-bound steps
     .venv/bin/python bench/multinode.py --step-seconds 0.1 --parallelism 8   # I/O-bound steps
