@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from fnflow.asyncq.deliver import build_deliveries
 from fnflow.asyncq.policy import CallStatus, Verdict, judge
 from fnflow.background import Background
+from fnflow.claims import Claimer
 from fnflow.errors import NotFound
 from fnflow.functions.config import config_of
 from fnflow.functions.naming import metric_name
@@ -105,8 +106,9 @@ class Dispatcher:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._delayed: dict[str, asyncio.TimerHandle] = {}
         self._held: set[str] = set()
-        self._backlog = True  # calls nobody holds may be waiting in the store
-        self._claim_wanted = asyncio.Event()
+        self._claimer = Claimer(
+            self._claim, lambda: self.max_held - len(self._held), period=lease_seconds / 3, what="calls"
+        )
         self._unlisten: Callable[[], None] = lambda: None
         self._giving = Background()
         self._stop_requested: set[str] = set()
@@ -122,10 +124,10 @@ class Dispatcher:
             if freed:
                 log.info("recovered %d asynchronous call(s) left by a previous process", freed)
         self._unlisten = self._store.listen([CALLS], lambda _channel, _payload: self.unclaimed())
-        await self.claim()
+        await self._claimer.claim()
         self._background = [
             asyncio.create_task(self._pump(), name="async call pump"),
-            asyncio.create_task(self._claiming(), name="async call claims"),
+            asyncio.create_task(self._claimer.run(), name="async call claims"),
             asyncio.create_task(self._renewing(), name="async call leases"),
         ]
 
@@ -145,8 +147,9 @@ class Dispatcher:
         await self._store.write(self._release)
         self._held.clear()
 
-    def _release(self, tx: Tx) -> None:
-        if tx.release_call_leases(self.node_id):
+    def _release(self, tx: Tx, call_ids: list[str] | None = None) -> None:
+        """Give back the calls of ``call_ids`` (all if None), and tell the other processes."""
+        if tx.release_call_leases(self.node_id, call_ids):
             tx.notify(CALLS, "")
 
     # --- what this process holds -------------------------------------------------------------------
@@ -179,12 +182,8 @@ class Dispatcher:
             self._giving.spawn(self._give_back(surplus))
 
     async def _give_back(self, call_ids: list[str]) -> None:
-        def release(tx: Tx) -> None:
-            if tx.release_call_leases(self.node_id, call_ids):
-                tx.notify(CALLS, "")
-
         try:
-            await self._store.write(release)
+            await self._store.write(functools.partial(self._release, call_ids=call_ids))
         except Exception:
             log.exception("could not give back %d call(s); they run when their lease ends", len(call_ids))
         self.unclaimed()
@@ -309,8 +308,7 @@ class Dispatcher:
             self._inflight_fn[key] -= 1
             self.processed += 1
             self._wake.set()
-            if self._backlog:
-                self._claim_wanted.set()
+            self._claimer.freed()
 
     async def _run(self, record: CallRecord) -> None:
         now = now_utc()
@@ -456,40 +454,17 @@ class Dispatcher:
 
     def unclaimed(self) -> None:
         """Calls nobody holds are waiting (accepted while this or another process was full)."""
-        self._backlog = True
-        self._claim_wanted.set()
+        self._claimer.wanted()
 
-    async def claim(self) -> None:
+    async def _claim(self, limit: int) -> int:
         """Lease ready calls nobody holds (accepted while processes were full, after a crash, or a
-        peer's lease ran out) and run them; as many as this process has room for."""
-        while (room := min(500, self.max_held - len(self._held))) > 0:
-            self._backlog = False
-            now = now_utc()
-            until = self.lease_until()
-            claimed = await self._store.write(
-                functools.partial(Tx.claim_calls, owner=self.node_id, now=now, lease_until=until, limit=room)
-            )
-            self.submit(claimed)
-            if len(claimed) == room:
-                self._backlog = True  # there may be more
-            elif not self._backlog:  # no wake-up arrived while claiming
-                return
-
-    async def _claiming(self) -> None:
-        """Claim when woken (see ``unclaimed``), and every third of a lease anyway: a dead process's
-        leases run out without a word."""
-        while True:
-            try:
-                await asyncio.wait_for(self._claim_wanted.wait(), self.lease_seconds / 3)
-            except TimeoutError:
-                self._backlog = True
-            self._claim_wanted.clear()
-            if not self._backlog:
-                continue
-            try:
-                await self.claim()
-            except Exception:
-                log.exception("claiming asynchronous calls failed; trying again")
+        peer's lease ran out) and run them."""
+        now, until = now_utc(), self.lease_until()
+        claimed = await self._store.write(
+            functools.partial(Tx.claim_calls, owner=self.node_id, now=now, lease_until=until, limit=limit)
+        )
+        self.submit(claimed)
+        return len(claimed)
 
     async def _renewing(self) -> None:
         """Renew the leases of held calls every third of a lease, whatever else is going on."""

@@ -25,6 +25,7 @@ from typing import Any
 
 from fnflow.asyncq.policy import CallStatus
 from fnflow.background import Background
+from fnflow.claims import Claimer
 from fnflow.engine import Event, StopRequested, TaskFailed, TaskSucceeded, TimerFired
 from fnflow.errors import NotFound, TaskAlreadyCompleted
 from fnflow.functions.service import FunctionService
@@ -58,13 +59,21 @@ class Runtime:
         self._lease_seconds = lease_seconds
         self._limits = {"max_data_bytes": max_data_bytes, "max_events": max_events}
         self.metrics = metrics or Metrics()
-        self.tasks = TaskRunner(
-            functions, self._complete_task, parallelism=parallelism, metrics=self.metrics, on_free=self._freed
-        )
         # SQLite: this process runs everything, so it takes all it schedules (the runner queues it).
         self._hold_limit = parallelism if store.shared else 1_000_000_000
-        self._backlog = True  # tasks nobody holds may be waiting in the store
-        self._claiming: asyncio.Task[None] | None = None
+        self._claimer = Claimer(
+            self._claim,
+            lambda: self._hold_limit - len(self.tasks.held),
+            period=lease_seconds / 3,
+            what="tasks",
+        )
+        self.tasks = TaskRunner(
+            functions,
+            self._complete_task,
+            parallelism=parallelism,
+            metrics=self.metrics,
+            on_free=self._claimer.freed,
+        )
         self._giving = Background()
         self._unlisten: Callable[[], None] = lambda: None
         self.timers = TimerWheel(
@@ -93,17 +102,16 @@ class Runtime:
             if freed:
                 log.info("recovered %d task(s) left running by a previous process", freed)
         self._unlisten = self.store.listen([FINISHED, TASKS], self._heard)
-        await self._claim()
+        await self._claimer.claim()
         self._background = [
             asyncio.create_task(self.timers.run(), name="timer wheel"),
-            asyncio.create_task(self._maintain(), name="lease maintenance"),
+            asyncio.create_task(self._claimer.run(), name="task claims"),
+            asyncio.create_task(self._renewing(), name="task leases"),
         ]
 
     async def close(self) -> None:
         self._hold_limit = 0  # take nothing more: new tasks are left to other processes
         self._unlisten()
-        if self._claiming is not None:
-            self._background.append(self._claiming)
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -112,8 +120,9 @@ class Runtime:
         # Give the held tasks back, so other processes (or the next start) run them at once.
         await self.store.write(self._release)
 
-    def _release(self, tx: Tx) -> None:
-        if tx.release_leases(self.node_id):
+    def _release(self, tx: Tx, keys: list[tuple[str, int]] | None = None) -> None:
+        """Give back the tasks of ``keys`` (all if None), and tell the other processes."""
+        if tx.release_leases(self.node_id, keys):
             tx.notify(TASKS, "")
 
     @property
@@ -141,7 +150,7 @@ class Runtime:
         surplus = []
         for task in outcome.tasks:
             if task.lease_owner != self.node_id:
-                self._backlog = True
+                self._claimer.wanted()
             elif len(self.tasks.held) < self._hold_limit:
                 self.tasks.submit(task)
             else:  # decided in the same batch as others that took the room
@@ -255,16 +264,11 @@ class Runtime:
 
     async def _give_back(self, keys: list[tuple[str, int]]) -> None:
         """Leave tasks this process has no room for to any process (a peer, or itself later)."""
-
-        def release(tx: Tx) -> None:
-            if tx.release_leases(self.node_id, keys):
-                tx.notify(TASKS, "")
-
         try:
-            await self.store.write(release)
+            await self.store.write(functools.partial(self._release, keys=keys))
         except Exception:
             log.exception("could not give back %d task(s); they run here when their lease ends", len(keys))
-        self._backlog = True
+        self._claimer.wanted()
 
     def _heard(self, channel: str, payload: str) -> None:
         """A wake-up from another process (on the event loop)."""
@@ -273,36 +277,14 @@ class Runtime:
             if waiter is not None:
                 waiter.set()
         else:
-            self._backlog = True
-            self._want_claim()
+            self._claimer.wanted()
 
-    def _freed(self) -> None:
-        """A task ended here: if tasks may be waiting for a process with room, claim some."""
-        if self._backlog:
-            self._want_claim()
-
-    def _want_claim(self) -> None:
-        if self._claiming is None or self._claiming.done():
-            self._claiming = asyncio.create_task(self._claim_logged(), name="claim tasks")
-
-    async def _claim_logged(self) -> None:
-        try:
-            await self._claim()
-        except Exception:
-            log.exception("claiming tasks failed; the periodic claim tries again")
-
-    async def _claim(self) -> None:
-        """Lease tasks nobody holds (scheduled by a busy peer, or left by a crash) and run them;
-        as many as this process has room for."""
-        while (room := min(500, self._hold_limit - len(self.tasks.held))) > 0:
-            self._backlog = False
-            claimed = await self.store.write(functools.partial(self._claim_batch, limit=room))
-            for task in claimed:
-                self.tasks.submit(task)
-            if len(claimed) == room:
-                self._backlog = True  # there may be more
-            elif not self._backlog:  # no wake-up arrived while claiming
-                return
+    async def _claim(self, limit: int) -> int:
+        """Lease tasks nobody holds (scheduled by a busy peer, or left by a crash) and run them."""
+        claimed = await self.store.write(functools.partial(self._claim_batch, limit=limit))
+        for task in claimed:
+            self.tasks.submit(task)
+        return len(claimed)
 
     def _claim_batch(self, tx: Tx, limit: int) -> list[TaskRecord]:
         now = self._now()
@@ -312,14 +294,13 @@ class Runtime:
         until = self._now() + timedelta(seconds=self._lease_seconds)
         tx.extend_leases(self.node_id, list(self.tasks.held), until)
 
-    async def _maintain(self) -> None:
-        """Renew the leases of tasks this node holds; pick up tasks whose lease expired."""
+    async def _renewing(self) -> None:
+        """Renew the leases of tasks this node holds every third of a lease."""
         while True:
             await asyncio.sleep(self._lease_seconds / 3)
+            if not self.tasks.held:
+                continue
             try:
-                if self.tasks.held:
-                    await self.store.write(self._renew)
-                self._backlog = True  # leases of dead processes expire without a word
-                await self._claim()
+                await self.store.write(self._renew)
             except Exception:
-                log.exception("lease maintenance failed; trying again")
+                log.exception("renewing the leases of tasks failed; trying again")
