@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -50,3 +51,9 @@ class Queries:
     def __init__(self, conn: Connection, *, for_update: bool) -> None:
         self.conn = conn
         self.lock_rows = for_update  # the backend supports SELECT … FOR UPDATE (SKIP LOCKED)
+
+    def _skip_locked(self, query: Select[Any]) -> Select[Any]:
+        """``query`` locking the rows it returns and passing over rows other transactions locked
+        (so concurrent claimers never wait for, or take, each other's rows); as is on SQLite, whose
+        one writer at a time needs no row locks."""
+        return query.with_for_update(skip_locked=True) if self.lock_rows else query

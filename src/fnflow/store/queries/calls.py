@@ -265,9 +265,7 @@ class CallQueries(Queries):
         ready = and_(calls.c.status.in_(READY), calls.c.run_at <= to_ts(now), free)
         lapsed = and_(calls.c.status.in_(("Running", "Stopping")), calls.c.lease_until < to_ts(now))
         query = select(calls.c.id).where(or_(ready, lapsed)).order_by(calls.c.run_at).limit(limit)
-        if self.lock_rows:
-            query = query.with_for_update(skip_locked=True)
-        ids = list(self.conn.execute(query).scalars())
+        ids = list(self.conn.execute(self._skip_locked(query)).scalars())
         if not ids:
             return []
         self.conn.execute(

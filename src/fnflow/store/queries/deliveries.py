@@ -54,9 +54,7 @@ class DeliveryQueries(Queries):
             .order_by(deliveries.c.run_at)
             .limit(limit)
         )
-        if self.lock_rows:
-            query = query.with_for_update(skip_locked=True)
-        ids = list(self.conn.execute(query).scalars())
+        ids = list(self.conn.execute(self._skip_locked(query)).scalars())
         if not ids:
             return []
         self.conn.execute(

@@ -78,9 +78,7 @@ class WorkQueries(Queries):
             .order_by(tasks.c.created_at)
             .limit(limit)
         )
-        if self.lock_rows:
-            query = query.with_for_update(skip_locked=True)
-        keys = [(r.execution_id, r.activity) for r in self.conn.execute(query)]
+        keys = [(r.execution_id, r.activity) for r in self.conn.execute(self._skip_locked(query))]
         claimed: list[TaskRecord] = []
         for execution_id, activity in keys:
             row = self.conn.execute(
