@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+PORT ?= 8080
 
 .PHONY: run test lint format bench clean
 
@@ -12,9 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: create the virtualenv, install, and serve on http://127.0.0.1:8080 (SQLite, examples loaded)
+## run: create the virtualenv, install, and serve on http://127.0.0.1:$(PORT) (SQLite, examples loaded)
 run: $(STAMP)
-	$(BIN)/fnflow server --apply examples
+	$(BIN)/fnflow server --port $(PORT) --apply examples
 
 ## test: lint, type-check and run every test (unit, store contract, end to end, examples)
 test: lint

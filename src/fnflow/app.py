@@ -6,7 +6,9 @@ import asyncio
 import ipaddress
 import logging
 import secrets
+import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -29,6 +31,7 @@ from fnflow.services.executions import ExecutionService
 from fnflow.services.flows import FlowService
 from fnflow.services.keys import KeyService, new_key
 from fnflow.store import ApiKeyRecord, Store, Tx, open_store
+from fnflow.store.owner import OwnerLock, claim_database
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +54,19 @@ class Fnflow:
         self.settings = settings
         self._apply = apply or []
         self._store: Store | None = None
+        self._owner: OwnerLock | None = None
+
+    def claim(self, role: str = "fnflow server") -> None:
+        """Become the one process that runs on a SQLite database (see ``fnflow.store.owner``), before
+        anything touches it; raises ``DatabaseInUse`` if a live process already does."""
+        if self._owner is None:
+            started = datetime.now(UTC).isoformat(timespec="seconds")
+            holder = {"command": role, "url": self.settings.endpoint, "started": started, "argv": sys.argv}
+            self._owner = claim_database(self.settings.db, holder)
 
     async def open(self) -> None:
         s = self.settings
+        self.claim()
         self._store = store = await asyncio.to_thread(open_store, s.db, synchronous=s.sqlite_synchronous)
         internal = await store.write(_internal_key)
         caller = Caller(s.endpoint, internal.id, internal.secret)
@@ -198,3 +211,6 @@ class Fnflow:
             await self._slots.close()
         await asyncio.to_thread(self._store.close)
         self._store = None
+        if self._owner is not None:
+            self._owner.release()
+            self._owner = None

@@ -15,11 +15,11 @@ from fnflow.app import Fnflow
 
 
 def create_app(fnflow: Fnflow) -> Gateway:
-    """Build the API around ``fnflow``, which is opened on startup and closed on shutdown."""
+    """Build the API around ``fnflow``, opened before the server starts (``fnflow server`` does that
+    once the port and the database are its own) and closed when it shuts down."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await fnflow.open()
         try:
             yield
         finally:

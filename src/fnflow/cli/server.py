@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +15,8 @@ import typer
 from fnflow.config import Settings
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from fnflow.app import Fnflow
 
 Db = Annotated[
@@ -137,15 +140,41 @@ def serve(
 
     _logging(log_level)
     fnflow = Fnflow(settings, apply=apply)
-    config = uvicorn.Config(
-        create_app(fnflow),
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        access_log=False,
-        lifespan="on",
-    )
-    uvicorn.Server(config).run()
+    # In this order, before anything runs: the database must be usable and ours, and the port
+    # ours, before the server recovers work left by a previous process.
+    listening = _prepare(fnflow, bind_to=(settings.host, settings.port))
+    config = uvicorn.Config(create_app(fnflow), log_level=log_level, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(_serve(fnflow, server, listening))
+
+
+async def _serve(fnflow: Fnflow, server: uvicorn.Server, listening: list[socket.socket]) -> None:
+    await _open(fnflow)
+    host, port = listening[0].getsockname()[:2]
+    logging.getLogger("fnflow").info("serving http://%s:%d", f"[{host}]" if ":" in host else host, port)
+    await server.serve(sockets=listening)  # the app's lifespan closes fnflow
+
+
+def _prepare(fnflow: Fnflow, bind_to: tuple[str, int] | None = None) -> list[socket.socket]:
+    """Check the database driver, take the port (if any: the socket comes back) and own the database;
+    a clear message and exit 1 if one of them cannot be had."""
+    from fnflow.cli.sockets import CannotListen, bind
+    from fnflow.store import BackendUnavailable, backend
+    from fnflow.store.owner import DatabaseInUse
+
+    listening = None
+    try:
+        backend(fnflow.settings.db)
+        if bind_to is not None:
+            listening = bind(*bind_to)
+        fnflow.claim()
+    except (BackendUnavailable, CannotListen, DatabaseInUse, ValueError) as e:
+        if listening is not None:
+            listening.close()
+        typer.echo(f"fnflow: {e}", err=True)
+        raise typer.Exit(1) from None
+    return [listening] if listening is not None else []
 
 
 def work(
@@ -181,7 +210,28 @@ def work(
     from fnflow.app import Fnflow
 
     _logging(log_level)
-    asyncio.run(_work(Fnflow(settings)))
+    fnflow = Fnflow(settings)
+    _prepare(fnflow)
+    asyncio.run(_work(fnflow))
+
+
+async def _open(fnflow: Fnflow) -> None:
+    """Open the store, recover, deploy what ``--apply`` names; one line and exit 1 if that fails."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        await fnflow.open()
+    except Exception as e:
+        logging.getLogger("fnflow").debug("startup failed", exc_info=True)
+        if isinstance(e, DBAPIError):
+            from sqlalchemy.engine import make_url
+
+            where = make_url(fnflow.settings.db).render_as_string(hide_password=True)
+            message = f"cannot use the database {where}: {' '.join(str(e.orig).split())}"
+        else:
+            message = f"could not start: {e} (--log-level debug shows where)"
+        typer.echo(f"fnflow: {message}", err=True)
+        raise typer.Exit(1) from None
 
 
 async def _work(fnflow: Fnflow) -> None:
@@ -189,7 +239,7 @@ async def _work(fnflow: Fnflow) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await fnflow.open()
+    await _open(fnflow)
     logging.getLogger("fnflow").info("worker %s running", fnflow.runtime.node_id)
     try:
         await stop.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fnflow.config import DEFAULT_URL
@@ -23,27 +24,44 @@ from fnflow.store.records import (
 from fnflow.store.tx import Tx
 
 
+class BackendUnavailable(RuntimeError):
+    """The database URL is fine but the driver it needs is not installed (the message says which extra)."""
+
+
+def backend(url: str) -> Callable[..., Store]:
+    """The store class for ``url``: ``sqlite:///path`` or ``postgresql://…``."""
+    scheme = url.partition(":")[0]
+    if scheme.startswith("sqlite"):
+        from fnflow.store.sqlite import SqliteStore
+
+        return SqliteStore
+    if scheme.startswith("postgres"):
+        try:
+            from fnflow.store.postgres import PostgresStore
+        except ImportError as e:
+            if not (e.name or "").startswith("psycopg"):
+                raise
+            raise BackendUnavailable(
+                "PostgreSQL needs the psycopg driver, which is not installed: "
+                "pip install 'fnflow[postgres]' (in this environment)"
+            ) from None
+        return PostgresStore
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://…")
+
+
 def open_store(url: str = DEFAULT_URL, **options: Any) -> Store:
     """Open (and migrate) the store a URL names: ``sqlite:///path`` or ``postgresql://…``.
 
     Options go to the backend: ``synchronous`` ("full" or "normal") for both; ``writers`` and
     ``readers`` (connections) for PostgreSQL.
     """
-    scheme = url.partition(":")[0]
-    if scheme.startswith("sqlite"):
-        from fnflow.store.sqlite import SqliteStore
-
-        return SqliteStore(url, **options)
-    if scheme.startswith("postgres"):
-        from fnflow.store.postgres import PostgresStore
-
-        return PostgresStore(url, **options)
-    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://…")
+    return backend(url)(url, **options)
 
 
 __all__ = [
     "DEFAULT_URL",
     "ApiKeyRecord",
+    "BackendUnavailable",
     "BinRequest",
     "CallRecord",
     "DeliveryRecord",
@@ -57,5 +75,6 @@ __all__ = [
     "TaskRecord",
     "TimerRecord",
     "Tx",
+    "backend",
     "open_store",
 ]
