@@ -113,6 +113,10 @@ class Worker:
         self._logger = logger
         self._on_exit = on_exit
         self._waiter: asyncio.Future[tuple[int, bytes, bytes]] | None = None
+        # One answer is due after the start (READY or ERROR) and after each INVOKE; one that
+        # arrives before anyone waits for it is kept in _early. Any other frame is a broken worker.
+        self._expecting = True
+        self._early: tuple[int, bytes, bytes] | None = None
         self._max_rss_kib = 0
         self._loop = asyncio.get_running_loop()
         self._watch_exit()
@@ -200,6 +204,7 @@ class Worker:
         assert self._transport is not None, "call() before ready()"
         started_at, t0 = time.time(), self._loop.time()
         self._output.request_id = request_id
+        self._expecting = True
         for buffer in _protocol.frame(_protocol.INVOKE, json.dumps(meta).encode(), body):
             self._transport.write(buffer)  # not writelines: 3.11 joins
         outcome = await self._exchange(started_at, t0, deadline, timeout)
@@ -245,12 +250,27 @@ class Worker:
     async def _exchange(
         self, started_at: float, t0: float, deadline: float, timeout: float
     ) -> Frame | InvocationResult:
+        if self._early is not None:
+            (kind, meta, body), self._early = self._early, None
+        else:
+            received = await self._receive(started_at, t0, deadline, timeout)
+            if isinstance(received, InvocationResult):
+                return received
+            kind, meta, body = received
+        self._output.flush()  # the worker wrote its output before the frame: log it under this request
+        self._output.request_id = None
+        return kind, json.loads(meta), body
+
+    async def _receive(
+        self, started_at: float, t0: float, deadline: float, timeout: float
+    ) -> tuple[int, bytes, bytes] | InvocationResult:
         if not self.alive:
             return await self._died(started_at, t0)
         waiter = self._waiter = self._loop.create_future()
         timer = self._loop.call_at(deadline, _expire, waiter)
         try:
-            kind, meta, body = await waiter
+            received: tuple[int, bytes, bytes] = await waiter
+            return received
         except TimeoutError:
             self.kill()
             message = f"Function time out after {timeout:g} seconds"
@@ -270,9 +290,6 @@ class Worker:
         finally:
             timer.cancel()
             self._waiter = None
-        self._output.flush()  # the worker wrote its output before the frame: log it under this request
-        self._output.request_id = None
-        return kind, json.loads(meta), body
 
     async def _died(self, started_at: float, t0: float) -> InvocationResult:
         duration = self._since(t0)
@@ -305,13 +322,19 @@ class Worker:
     def _on_frame(self, kind: int, meta: bytes, body: bytes) -> None:
         if not self.alive:  # a late answer from a worker we already gave up on
             return
-        if self._waiter is None or self._waiter.done():
+        if not self._expecting:
             self._logger.warning(
                 "worker %d sent frame kind %d while no call was waiting; killing it", self.pid, kind
             )
             self.kill()
             return
-        self._waiter.set_result((kind, meta, body))
+        self._expecting = False
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result((kind, meta, body))
+        else:
+            # The answer came before its caller started to wait: uvloop runs I/O callbacks before
+            # the task that connected (READY is often there already), so keep it for _exchange.
+            self._early = (kind, meta, body)
 
     def _on_lost(self) -> None:
         self.alive = False
