@@ -69,7 +69,7 @@ def test_faas_cli_deploy_puts_then_posts_and_the_function_runs(url: str) -> None
     assert created_at.tzinfo is not None
     assert described == {
         "name": "cat-fn",
-        "namespace": "default",
+        "namespace": "openfaas-fn",
         "image": "",
         "envProcess": "cat",
         "envVars": {"exec_timeout": "5s", "GREETING": "hi"},
@@ -93,21 +93,45 @@ def test_list_and_get_by_name_namespace_and_query(url: str) -> None:
     for _ in range(2):
         httpx.post(f"{url}/function/tooled.tools", content=b"x").raise_for_status()
 
-    everything = {(f["name"], f["namespace"]): f for f in httpx.get(f"{url}/system/functions").json()}
-    assert {("listed", "default"), ("tooled", "tools")} <= set(everything)
-    assert everything["tooled", "tools"]["invocationCount"] == 2.0
-    assert everything["listed", "default"]["invocationCount"] == 0.0
+    default = {f["name"]: f for f in httpx.get(f"{url}/system/functions").json()}
+    assert "listed" in default and "tooled" not in default, "no namespace: the default one"
+    assert default["listed"]["namespace"] == "openfaas-fn"
+    assert default["listed"]["invocationCount"] == 0.0
     tools = httpx.get(f"{url}/system/functions", params={"namespace": "tools"}).json()
-    assert [f["name"] for f in tools] == ["tooled"]
-    default = httpx.get(f"{url}/system/functions", params={"namespace": "openfaas-fn"}).json()
-    assert "listed" in {f["name"] for f in default} and "tooled" not in {f["name"] for f in default}
+    assert [(f["name"], f["namespace"], f["invocationCount"]) for f in tools] == [("tooled", "tools", 2.0)]
+    named = httpx.get(f"{url}/system/functions", params={"namespace": "openfaas-fn"}).json()
+    assert {f["name"] for f in named} == set(default)
 
     assert status(url, "tooled.tools")["namespace"] == "tools"
     assert status(url, "tooled", namespace="tools")["invocationCount"] == 2.0
-    assert status(url, "listed.openfaas-fn")["namespace"] == "default"
+    assert status(url, "listed.openfaas-fn")["namespace"] == "openfaas-fn"
     missing = httpx.get(f"{url}/system/function/tooled")  # not in the default namespace
     assert missing.status_code == 404
     assert missing.json() == {"code": "NotFound", "message": "function default/tooled does not exist"}
+
+
+def test_namespaces_are_listed_and_an_unknown_one_is_a_400(url: str) -> None:
+    body = {"service": "spaced", "image": "x", "envProcess": "cat", "namespace": "team-a"}
+    assert httpx.post(f"{url}/system/functions", json=body).status_code == 202
+    namespaces = httpx.get(f"{url}/system/namespaces").json()
+    assert namespaces[0] == "openfaas-fn" and "team-a" in namespaces and "default" not in namespaces
+    for response in (
+        httpx.get(f"{url}/system/functions", params={"namespace": "nowhere"}),
+        httpx.get(f"{url}/system/function/spaced.nowhere"),
+        httpx.request(
+            "DELETE",
+            f"{url}/system/functions",
+            params={"namespace": "nowhere"},
+            json={"functionName": "spaced"},
+        ),
+    ):
+        assert response.status_code == 400, response.text
+        assert response.json() == {
+            "code": "InvalidArgument",
+            "message": "namespace 'nowhere' does not exist (it has no functions)",
+        }
+    conflicting = httpx.get(f"{url}/system/function/spaced.team-a", params={"namespace": "other"})
+    assert conflicting.status_code == 400
 
 
 def test_a_deployment_with_only_an_image_is_refused(url: str) -> None:
@@ -136,6 +160,24 @@ def test_delete(url: str) -> None:
     assert again.status_code == 404 and again.json()["code"] == "NotFound"
     assert httpx.request("DELETE", f"{url}/system/functions", json={}).status_code == 400
     assert httpx.post(f"{url}/function/doomed").status_code == 404
+
+
+def test_delete_with_the_namespace_in_the_query_never_touches_another_namespace(url: str) -> None:
+    """faas-cli remove NAME --namespace NS sends NS in the query: the default namespace's NAME stays."""
+    for namespace in ("openfaas-fn", "staging"):
+        body = {**CAT, "service": "twin", "namespace": namespace, "envVars": {"WHERE": namespace}}
+        httpx.post(f"{url}/system/functions", json=body).raise_for_status()
+    removed = httpx.request(
+        "DELETE", f"{url}/system/functions", params={"namespace": "staging"}, json={"functionName": "twin"}
+    )
+    assert removed.status_code == 200
+    assert status(url, "twin")["envVars"] == {"WHERE": "openfaas-fn"}, "the default namespace's twin stays"
+    assert httpx.get(f"{url}/system/function/twin", params={"namespace": "staging"}).status_code == 400
+    by_body = httpx.request(
+        "DELETE", f"{url}/system/functions", json={"functionName": "twin", "namespace": "openfaas-fn"}
+    )
+    assert by_body.status_code == 200
+    assert httpx.get(f"{url}/system/function/twin").status_code == 404
 
 
 def test_info(url: str) -> None:

@@ -1,7 +1,10 @@
 """OpenFaaS' system API, so that faas-cli (list, describe, deploy, remove) and OpenFaaS' SDKs work
 against fnflow: ``/system/functions``, ``/system/function/{name}``, ``/system/info``.
 
-A namespace is an fnflow service; OpenFaaS' ``openfaas-fn``, or none, is the default service.
+A namespace is an fnflow service; OpenFaaS' ``openfaas-fn``, or none, is the default service,
+and is reported as ``openfaas-fn``. A namespace comes from ``?namespace=`` or the body's
+``namespace`` (faas-cli sends one or the other, by version); reading from, scaling in or deleting
+from a namespace with no functions is a 400, as OpenFaaS answers for a namespace it does not serve.
 fnflow runs no images: a deployment runs as a command function when it has an ``envProcess``
 (``fprocess``), or proxies to the URL in its ``fnflow.upstream`` annotation; one with only an
 image has nothing to run and is refused, pointing to ``fnflow up``, which deploys code from the
@@ -24,7 +27,7 @@ from fnflow.errors import InvalidArgument
 from fnflow.fdl.timestamps import format_timestamp
 from fnflow.functions import openfaas
 from fnflow.functions.config import FunctionConfig, config_of
-from fnflow.functions.naming import metric_name, service_of
+from fnflow.functions.naming import DEFAULT_NAMESPACE, metric_name, namespace_of, service_of
 from fnflow.metrics import Metrics
 from fnflow.stack import IGNORED_FIELDS
 from fnflow.store import FunctionRecord
@@ -77,7 +80,7 @@ def function_status(record: FunctionRecord, counts: dict[str, float]) -> dict[st
     config = config_of(record)
     return {
         "name": record.name,
-        "namespace": record.service,
+        "namespace": namespace_of(record.service),
         "image": "",
         "envProcess": config.command,
         "envVars": config.environment,
@@ -114,17 +117,44 @@ def deployment_config(body: FunctionDeployment) -> tuple[FunctionConfig, list[op
     return config, notes
 
 
-async def _deploy(request: Request, body: FunctionDeployment) -> dict[str, Any]:
+def _namespace(query: str | None, body: str = "") -> str:
+    """The namespace a request names in its query or its body (they must agree), else the default."""
+    if query and body and service_of(query) != service_of(body):
+        raise InvalidArgument(f"the query names namespace {query!r} and the body {body!r}: name one")
+    return query or body or DEFAULT_NAMESPACE
+
+
+async def _existing_service(request: Request, namespace: str) -> str:
+    """The service of a namespace that exists (the default one always does)."""
+    service = service_of(namespace)
+    if namespace != DEFAULT_NAMESPACE and not await request.app.state.fnflow.functions.list(service):
+        raise InvalidArgument(f"namespace {namespace!r} does not exist (it has no functions)")
+    return service
+
+
+async def _deploy(request: Request, body: FunctionDeployment, namespace: str | None) -> dict[str, Any]:
+    body.namespace = _namespace(namespace, body.namespace)
     config, notes = deployment_config(body)
     await request.app.state.fnflow.functions.deploy(config, None)
     return {"ignored": [{"function": n.function, "field": n.field, "reason": n.reason} for n in notes]}
 
 
+@router.get("/namespaces")
+async def list_namespaces(request: Request, _: Invoke) -> list[str]:
+    """The namespaces that have functions, ``openfaas-fn`` (the default) first and always."""
+    services = {r.service for r in await request.app.state.fnflow.functions.list()}
+    return [
+        DEFAULT_NAMESPACE,
+        *sorted(namespace_of(s) for s in services if namespace_of(s) != DEFAULT_NAMESPACE),
+    ]
+
+
 @router.get("/functions")
 async def list_functions(request: Request, _: Invoke, namespace: str | None = None) -> list[dict[str, Any]]:
-    """Every function (of one namespace, if given), with its invocation count."""
+    """Every function of a namespace (the default one unless ``?namespace=``), with its invocation count."""
     app = request.app.state.fnflow
-    records = await app.functions.list(service_of(namespace) if namespace else None)
+    service = await _existing_service(request, _namespace(namespace))
+    records = await app.functions.list(service)
     counts = invocation_counts(app.metrics)
     return [function_status(r, counts) for r in records]
 
@@ -136,29 +166,39 @@ async def get_function(
     """One function, by ``name``, ``name.namespace`` or ``name`` and ``?namespace=``."""
     function, dot, suffix = name.rpartition(".")
     if not dot:
-        function, suffix = name, namespace or ""
+        function, suffix = name, ""
+    service = await _existing_service(request, _namespace(namespace, suffix))
     app = request.app.state.fnflow
-    record = await app.functions.get(service_of(suffix), function)
+    record = await app.functions.get(service, function)
     return function_status(record, invocation_counts(app.metrics))
 
 
 @router.post("/functions", status_code=202)
-async def create_function(body: FunctionDeployment, request: Request, _: Admin) -> dict[str, Any]:
+async def create_function(
+    body: FunctionDeployment, request: Request, _: Admin, namespace: str | None = None
+) -> dict[str, Any]:
     """Deploy a function (202); an existing one is replaced. ``ignored`` lists settings without effect."""
-    return await _deploy(request, body)
+    return await _deploy(request, body, namespace)
 
 
 @router.put("/functions")
-async def update_function(body: FunctionDeployment, request: Request, _: Admin) -> dict[str, Any]:
+async def update_function(
+    body: FunctionDeployment, request: Request, _: Admin, namespace: str | None = None
+) -> dict[str, Any]:
     """Replace a deployed function's settings (404 if it does not exist: faas-cli then POSTs)."""
-    await request.app.state.fnflow.functions.get(service_of(body.namespace), body.service)
-    return await _deploy(request, body)
+    service = service_of(_namespace(namespace, body.namespace))
+    await request.app.state.fnflow.functions.get(service, body.service)
+    return await _deploy(request, body, namespace)
 
 
 @router.delete("/functions")
-async def delete_function(body: DeleteFunction, request: Request, _: Admin) -> Response:
-    """Delete a function and stop its instances (200; 404 if it does not exist)."""
-    await request.app.state.fnflow.functions.delete(service_of(body.namespace), body.functionName)
+async def delete_function(
+    body: DeleteFunction, request: Request, _: Admin, namespace: str | None = None
+) -> Response:
+    """Delete a function of the namespace the query or the body names, never of another (200; 404 if
+    that namespace has no such function)."""
+    service = await _existing_service(request, _namespace(namespace, body.namespace))
+    await request.app.state.fnflow.functions.delete(service, body.functionName)
     return Response(status_code=200)
 
 

@@ -12,6 +12,11 @@ def service_of(namespace: str | None) -> str:
     return namespace if namespace and namespace != DEFAULT_NAMESPACE else DEFAULT_SERVICE
 
 
+def namespace_of(service: str) -> str:
+    """The OpenFaaS namespace of a service: ``openfaas-fn`` for the default one, else its name."""
+    return DEFAULT_NAMESPACE if service == DEFAULT_SERVICE else service
+
+
 def split_name(name: str) -> tuple[str, str]:
     """(service, function) of ``function`` or ``function.namespace``."""
     function, _, namespace = name.rpartition(".")
