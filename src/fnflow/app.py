@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import secrets
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from fnflow.config import Settings
 from fnflow.functions.naming import metric_name
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.service import Caller, FunctionService
+from fnflow.leasing import LeaseKeeper
 from fnflow.manifest import find_manifests
 from fnflow.metrics import Metrics
 from fnflow.runtime import Runtime
@@ -80,16 +82,16 @@ class Fnflow:
         self.functions = FunctionService(store, self.pool, s.data_dir, caller)
         self.metrics = Metrics()
         self.metrics.watch(self._gauges)
+        self.keeper = keeper = LeaseKeeper(store, uuid.uuid4().hex, s.lease_seconds)
         self.runtime = Runtime(
             store,
             self.functions,
+            keeper,
             parallelism=s.parallelism,
             max_data_bytes=s.max_input_bytes,
             max_events=s.max_events,
             metrics=self.metrics,
-            lease_seconds=s.lease_seconds,
         )
-        node = self.runtime.node_id
         signing_key = await store.write(
             lambda tx: tx.setting_or_create("callback_signing_key", lambda: secrets.token_hex(32))
         )
@@ -98,13 +100,11 @@ class Fnflow:
             allowed_networks=tuple(ipaddress.ip_network(n.strip()) for n in s.callback_allow_networks),
         )
         self.signing_key = signing_key
-        self.deliverer = Deliverer(
-            store, node, policy=targets, signing_key=lambda: signing_key, lease_seconds=s.lease_seconds
-        )
+        self.deliverer = Deliverer(store, keeper, policy=targets, signing_key=lambda: signing_key)
         self.dispatcher = Dispatcher(
             store,
             self.functions,
-            node,
+            keeper,
             parallelism=s.async_parallelism,
             queue_parallelism=s.queue_parallelism,
             # Sharing a store, hold only what this process can start soon; peers claim the rest.
@@ -114,7 +114,6 @@ class Fnflow:
             on_deliveries=self.deliverer.submit,
             on_final=self.runtime.call_finished,
             metrics=self.metrics,
-            lease_seconds=s.lease_seconds,
         )
         self.calls = CallService(
             store, self.functions, self.dispatcher, targets=targets, max_body=s.async_max_bytes
@@ -135,6 +134,7 @@ class Fnflow:
             max_input_bytes=s.max_input_bytes,
         )
         await self.scheduler.open()
+        self._keeping = asyncio.create_task(keeper.run(), name="leases")
         for path in self._apply:
             await self.apply(path)
 
@@ -202,6 +202,8 @@ class Fnflow:
     async def close(self) -> None:
         if self._store is None:
             return
+        self._keeping.cancel()
+        await asyncio.gather(self._keeping, return_exceptions=True)
         await self.scheduler.close()
         await self.dispatcher.close()
         await self.deliverer.close()

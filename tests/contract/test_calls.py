@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from fnflow.store import BinRequest, CallRecord, DeliveryRecord, Store
+from fnflow.store.leases import CALLS, DELIVERIES
 from tests.contract.factories import at
 
 
@@ -189,7 +190,7 @@ def test_claim_takes_due_unleased_calls_once(store: Store) -> None:
     assert {c.id for c in claimed} == {"due", "expired-lease"}
     assert all(c.lease_owner == "me" and c.lease_until == at(70) for c in claimed)
     assert store.write_sync(lambda tx: tx.claim_calls("other", at(10), at(70), 10)) == []
-    store.write_sync(lambda tx: tx.extend_call_leases("me", ["due", "held"], at(200)))
+    store.write_sync(lambda tx: tx.renew(CALLS, "me", ["due", "held"], at(200)))
     assert get(store, "due").lease_until == at(200)
     assert get(store, "held").lease_until == at(50), "only the owner's leases are extended"
 
@@ -236,7 +237,7 @@ def test_recovery_frees_foreign_leases_and_retries_what_was_running(store: Store
     store.write_sync(lambda tx: tx.start_attempt("theirs", "dead", at(1), at(100)))
     store.write_sync(lambda tx: tx.start_attempt("stopping", "dead", at(1), at(100)))
     store.write_sync(lambda tx: tx.stop_call("stopping", at(2)))
-    assert store.write_sync(lambda tx: tx.expire_foreign_call_leases("me")) == 2
+    assert store.write_sync(lambda tx: tx.expire_foreign(CALLS, "me")) == 2
     theirs = get(store, "theirs")
     assert (theirs.status, theirs.lease_owner) == ("Retrying", None)
     assert get(store, "stopping").status == "Stopped"
@@ -302,7 +303,7 @@ def test_deliveries_are_claimed_attempted_and_recorded(store: Store) -> None:
     claimed = store.write_sync(lambda tx: tx.claim_deliveries("me", at(10), at(70), 10))
     assert sorted(d.id for d in claimed if d.id is not None) == sorted([ids[0], ids[2]])
     assert store.write_sync(lambda tx: tx.claim_deliveries("other", at(10), at(70), 10)) == []
-    store.write_sync(lambda tx: tx.extend_delivery_leases("me", [ids[0]], at(300)))
+    store.write_sync(lambda tx: tx.renew(DELIVERIES, "me", [ids[0]], at(300)))
     store.write_sync(
         lambda tx: tx.record_attempt(
             ids[0],
@@ -319,7 +320,7 @@ def test_deliveries_are_claimed_attempted_and_recorded(store: Store) -> None:
         ("Delivered", 1, 200, at(11)),
         ("Pending", 0, None, None),
     ]
-    assert store.write_sync(lambda tx: tx.expire_foreign_delivery_leases("other")) >= 1
+    assert store.write_sync(lambda tx: tx.expire_foreign(DELIVERIES, "other")) >= 1
     assert store.read_sync(lambda tx: tx.deliveries_of("c2"))[0].lease_owner is None
 
 
@@ -343,7 +344,7 @@ def test_a_stopping_process_gives_its_calls_and_deliveries_back(store: Store) ->
     )
     store.write_sync(lambda tx: tx.start_attempt("run", "me", at(1), at(100)))
     store.write_sync(lambda tx: tx.start_attempt("other", "peer", at(1), at(100)))
-    assert store.write_sync(lambda tx: tx.release_call_leases("me")) == 2
+    assert store.write_sync(lambda tx: tx.release(CALLS, "me")) == 2
     assert (get(store, "run").status, get(store, "run").lease_owner) == ("Retrying", None)
     assert (get(store, "wait").status, get(store, "wait").lease_owner) == ("Enqueued", None)
     assert get(store, "other").lease_owner == "peer"
@@ -352,6 +353,6 @@ def test_a_stopping_process_gives_its_calls_and_deliveries_back(store: Store) ->
             [delivery("c9", owner="me", lease_until=100), delivery("c9", owner="peer", lease_until=100)]
         )
     )
-    assert store.write_sync(lambda tx: tx.release_delivery_leases("me")) == 1
+    assert store.write_sync(lambda tx: tx.release(DELIVERIES, "me")) == 1
     owners = {d.id: d.lease_owner for d in store.read_sync(lambda tx: tx.deliveries_of("c9"))}
     assert owners == {mine: None, theirs: "peer"}

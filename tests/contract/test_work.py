@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from fnflow.store import Store, TaskRecord
+from fnflow.store.leases import TASKS
 from tests.contract.factories import at, task, timer
 
 
@@ -106,15 +107,15 @@ def test_concurrent_claimers_never_share_a_task(store: Store) -> None:
             assert record is not None and (record.lease_owner, record.attempts) == (owner, 1)
 
 
-def test_extend_leases_only_for_the_owner(store: Store) -> None:
+def test_renew_leases_only_for_the_owner(store: Store) -> None:
     add(store, task("e", 1, created=0), task("e", 2, created=1))
     claim(store, "me", now=0, lease=10, limit=1)
     claim(store, "you", now=0, lease=10, limit=1)
-    store.write_sync(lambda tx: tx.extend_leases("me", [("e", 1), ("e", 2), ("gone", 7)], at(99)))
+    store.write_sync(lambda tx: tx.renew(TASKS, "me", [("e", 1), ("e", 2), ("gone", 7)], at(99)))
     mine, yours = get(store, "e", 1), get(store, "e", 2)
     assert mine is not None and (mine.lease_owner, mine.lease_until, mine.attempts) == ("me", at(99), 1)
     assert yours is not None and (yours.lease_owner, yours.lease_until) == ("you", at(10))
-    store.write_sync(lambda tx: tx.extend_leases("me", [], at(200)))
+    store.write_sync(lambda tx: tx.renew(TASKS, "me", [], at(200)))
     assert get(store, "e", 1) == mine
 
 
@@ -122,8 +123,8 @@ def test_release_leases_frees_only_the_owners_tasks(store: Store) -> None:
     add(store, task("e", 1, created=0), task("e", 2, created=1), task("e", 3, created=2))
     claim(store, "me", now=0, limit=2)
     claim(store, "you", now=0, limit=1)
-    assert store.write_sync(lambda tx: tx.release_leases("me")) == 2
-    assert store.write_sync(lambda tx: tx.release_leases("me")) == 0
+    assert store.write_sync(lambda tx: tx.release(TASKS, "me")) == 2
+    assert store.write_sync(lambda tx: tx.release(TASKS, "me")) == 0
     for activity in (1, 2):
         record = get(store, "e", activity)
         assert record is not None and (record.lease_owner, record.lease_until, record.attempts) == (
@@ -141,10 +142,10 @@ def test_expire_foreign_leases_keeps_the_callers_own(store: Store) -> None:
     claim(store, "me", now=0, limit=1)
     claim(store, "dead-1", now=0, limit=1)
     claim(store, "dead-2", now=0, limit=1)
-    assert store.write_sync(lambda tx: tx.expire_foreign_leases("me")) == 2
+    assert store.write_sync(lambda tx: tx.expire_foreign(TASKS, "me")) == 2
     owners = [r.lease_owner if (r := get(store, "e", i)) else "missing" for i in range(4)]
     assert owners == ["me", None, None, None]
-    assert store.write_sync(lambda tx: tx.expire_foreign_leases("me")) == 0
+    assert store.write_sync(lambda tx: tx.expire_foreign(TASKS, "me")) == 0
 
 
 def test_next_lease_expiry(store: Store) -> None:

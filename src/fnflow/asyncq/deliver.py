@@ -28,7 +28,9 @@ from fnflow.errors import InvalidArgument
 from fnflow.functions.config import config_of
 from fnflow.functions.naming import metric_name
 from fnflow.functions.spec import InvocationResult
+from fnflow.leasing import LeaseKeeper
 from fnflow.store import CallRecord, DeliveryRecord, Store, Tx
+from fnflow.store.leases import DELIVERIES
 
 log = logging.getLogger(__name__)
 
@@ -201,28 +203,28 @@ class Deliverer:
     def __init__(
         self,
         store: Store,
-        node_id: str,
+        keeper: LeaseKeeper,
         *,
         policy: TargetPolicy,
         signing_key: Callable[[], str],
         parallelism: int = 32,
         timeout: float = 10.0,
-        lease_seconds: float = 60.0,
     ) -> None:
         self._store = store
-        self.node_id = node_id
+        self._keeper = keeper
+        self.node_id = keeper.owner
         self._policy = policy
         self._signing_key = signing_key
         self._slots = asyncio.Semaphore(parallelism)
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
-        self._lease = timedelta(seconds=lease_seconds)
         self._held: dict[int, asyncio.Task[None] | asyncio.TimerHandle] = {}
+        keeper.keep(DELIVERIES, lambda: self._held)
         self._background: asyncio.Task[None] | None = None
         self.delivered = 0
 
     async def open(self, *, recover: bool) -> None:
         if recover:
-            await self._store.write(lambda tx: tx.expire_foreign_delivery_leases(self.node_id))
+            await self._store.write(lambda tx: tx.expire_foreign(DELIVERIES, self.node_id))
         await self._claim()
         self._background = asyncio.create_task(self._maintain(), name="deliveries")
 
@@ -236,7 +238,7 @@ class Deliverer:
             *tasks, *([self._background] if self._background else []), return_exceptions=True
         )
         await self._client.aclose()
-        await self._store.write(lambda tx: tx.release_delivery_leases(self.node_id))
+        await self._store.write(lambda tx: tx.release(DELIVERIES, self.node_id))
 
     def submit(self, records: list[DeliveryRecord]) -> None:
         loop = asyncio.get_running_loop()
@@ -301,7 +303,7 @@ class Deliverer:
                 last_error=error,
                 delivered_at=now if outcome == "Delivered" else None,
                 lease_owner=self.node_id if pending else None,
-                lease_until=now + self._lease if pending else None,
+                lease_until=self._keeper.until() if pending else None,
             )
         )
         if outcome == "Delivered":
@@ -320,21 +322,15 @@ class Deliverer:
     async def _claim(self) -> None:
         now = datetime.now(UTC)
         claimed = await self._store.write(
-            lambda tx: tx.claim_deliveries(self.node_id, now, now + self._lease, 500)
+            lambda tx: tx.claim_deliveries(self.node_id, now, self._keeper.until(), 500)
         )
         self.submit(claimed)
 
     async def _maintain(self) -> None:
+        """Claim, every third of a lease, deliveries whose holder died (and those due that nobody holds)."""
         while True:
-            await asyncio.sleep(self._lease.total_seconds() / 3)
+            await asyncio.sleep(self._keeper.lease_seconds / 3)
             try:
-                held = list(self._held)
-                if held:
-                    until = datetime.now(UTC) + self._lease
-                    renew = functools.partial(
-                        Tx.extend_delivery_leases, owner=self.node_id, ids=held, lease_until=until
-                    )
-                    await self._store.write(renew)
                 await self._claim()
             except Exception:
-                log.exception("delivery lease maintenance failed; trying again")
+                log.exception("claiming deliveries failed; trying again")

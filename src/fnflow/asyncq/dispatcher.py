@@ -25,19 +25,20 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from fnflow.asyncq.deliver import build_deliveries
 from fnflow.asyncq.policy import CallStatus, Verdict, judge
 from fnflow.background import Background
-from fnflow.claims import Claimer
 from fnflow.errors import NotFound
 from fnflow.functions.config import config_of
 from fnflow.functions.naming import metric_name
 from fnflow.functions.service import FunctionService
 from fnflow.functions.spec import HttpRequest, InvocationResult
+from fnflow.leasing import Claimer, LeaseKeeper
 from fnflow.metrics import Metrics
 from fnflow.store import CallRecord, DeliveryRecord, Store, Tx
+from fnflow.store.leases import CALLS as CALL_LEASES
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +82,10 @@ class Dispatcher:
         self,
         store: Store,
         functions: FunctionService,
-        node_id: str,
+        keeper: LeaseKeeper,
         *,
         parallelism: int = 16,
         queue_parallelism: dict[str, int] | None = None,
-        lease_seconds: float = 60.0,
         max_held: int = 10_000,
         on_deliveries: Callable[[list[DeliveryRecord]], None] = lambda deliveries: None,
         on_final: FinalHook | None = None,
@@ -93,10 +93,10 @@ class Dispatcher:
     ) -> None:
         self._store = store
         self._functions = functions
-        self.node_id = node_id
+        self.node_id = keeper.owner
+        self._keeper = keeper
         self._parallelism = parallelism
         self._queue_parallelism = dict(queue_parallelism or {})
-        self.lease_seconds = lease_seconds
         self.max_held = max_held
         self._on_deliveries = on_deliveries
         self._on_final = on_final
@@ -107,8 +107,12 @@ class Dispatcher:
         self._delayed: dict[str, asyncio.TimerHandle] = {}
         self._held: set[str] = set()
         self._claimer = Claimer(
-            self._claim, lambda: self.max_held - len(self._held), period=lease_seconds / 3, what="calls"
+            self._claim,
+            lambda: self.max_held - len(self._held),
+            period=keeper.lease_seconds / 3,
+            what="calls",
         )
+        keeper.keep(CALL_LEASES, lambda: self._held)
         self._unlisten: Callable[[], None] = lambda: None
         self._giving = Background()
         self._stop_requested: set[str] = set()
@@ -120,7 +124,7 @@ class Dispatcher:
 
     async def open(self, *, recover: bool) -> None:
         if recover:
-            freed = await self._store.write(lambda tx: tx.expire_foreign_call_leases(self.node_id))
+            freed = await self._store.write(lambda tx: tx.expire_foreign(CALL_LEASES, self.node_id))
             if freed:
                 log.info("recovered %d asynchronous call(s) left by a previous process", freed)
         self._unlisten = self._store.listen([CALLS], lambda _channel, _payload: self.unclaimed())
@@ -128,7 +132,6 @@ class Dispatcher:
         self._background = [
             asyncio.create_task(self._pump(), name="async call pump"),
             asyncio.create_task(self._claimer.run(), name="async call claims"),
-            asyncio.create_task(self._renewing(), name="async call leases"),
         ]
 
     async def close(self) -> None:
@@ -149,13 +152,13 @@ class Dispatcher:
 
     def _release(self, tx: Tx, call_ids: list[str] | None = None) -> None:
         """Give back the calls of ``call_ids`` (all if None), and tell the other processes."""
-        if tx.release_call_leases(self.node_id, call_ids):
+        if tx.release(CALL_LEASES, self.node_id, call_ids):
             tx.notify(CALLS, "")
 
     # --- what this process holds -------------------------------------------------------------------
 
     def lease_until(self) -> datetime:
-        return now_utc() + timedelta(seconds=self.lease_seconds)
+        return self._keeper.until()
 
     def submit(self, records: list[CallRecord]) -> None:
         """Take calls leased to this process: due ones wait for a slot, later ones for their time."""
@@ -465,19 +468,3 @@ class Dispatcher:
         )
         self.submit(claimed)
         return len(claimed)
-
-    async def _renewing(self) -> None:
-        """Renew the leases of held calls every third of a lease, whatever else is going on."""
-        while True:
-            await asyncio.sleep(self.lease_seconds / 3)
-            if not self._held:
-                continue
-            held, until = sorted(self._held), self.lease_until()
-            try:
-                await self._store.write(
-                    functools.partial(
-                        Tx.extend_call_leases, owner=self.node_id, call_ids=held, lease_until=until
-                    )
-                )
-            except Exception:
-                log.exception("renewing the leases of asynchronous calls failed; trying again")

@@ -18,18 +18,17 @@ import contextlib
 import functools
 import logging
 import secrets
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from fnflow.asyncq.policy import CallStatus
 from fnflow.background import Background
-from fnflow.claims import Claimer
 from fnflow.engine import Event, StopRequested, TaskFailed, TaskSucceeded, TimerFired
 from fnflow.errors import NotFound, TaskAlreadyCompleted
 from fnflow.functions.service import FunctionService
 from fnflow.functions.spec import InvocationResult
+from fnflow.leasing import Claimer, LeaseKeeper
 from fnflow.metrics import Metrics
 from fnflow.runtime.decisions import FINISHED, TASKS, Decider, Outcome
 from fnflow.runtime.programs import ProgramCache
@@ -37,6 +36,7 @@ from fnflow.runtime.tasks import TaskRunner, result_event
 from fnflow.runtime.timers import TimerWheel
 from fnflow.runtime.tokens import TaskTokens
 from fnflow.store import CallRecord, ExecutionRecord, Store, TaskRecord, TimerRecord, Tx
+from fnflow.store.leases import TASKS as TASK_LEASES
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +46,16 @@ class Runtime:
         self,
         store: Store,
         functions: FunctionService,
+        keeper: LeaseKeeper,
         *,
-        node_id: str | None = None,
         parallelism: int = 64,
-        lease_seconds: float = 60.0,
         max_data_bytes: int = 32 * 1024,
         max_events: int = 5000,
         metrics: Metrics | None = None,
     ) -> None:
         self.store = store
-        self.node_id = node_id or uuid.uuid4().hex
-        self._lease_seconds = lease_seconds
+        self.node_id = keeper.owner
+        self._keeper = keeper
         self._limits = {"max_data_bytes": max_data_bytes, "max_events": max_events}
         self.metrics = metrics or Metrics()
         # SQLite: this process runs everything, so it takes all it schedules (the runner queues it).
@@ -64,7 +63,7 @@ class Runtime:
         self._claimer = Claimer(
             self._claim,
             lambda: self._hold_limit - len(self.tasks.held),
-            period=lease_seconds / 3,
+            period=keeper.lease_seconds / 3,
             what="tasks",
         )
         self.tasks = TaskRunner(
@@ -74,6 +73,7 @@ class Runtime:
             metrics=self.metrics,
             on_free=self._claimer.freed,
         )
+        keeper.keep(TASK_LEASES, lambda: self.tasks.held)
         self._giving = Background()
         self._unlisten: Callable[[], None] = lambda: None
         self.timers = TimerWheel(
@@ -93,12 +93,12 @@ class Runtime:
             ProgramCache(),
             TaskTokens(bytes.fromhex(secret)),
             self.node_id,
-            self._lease_seconds,
+            self._keeper.lease_seconds,
             **self._limits,
             take_tasks=lambda: len(self.tasks.held) < self._hold_limit,
         )
         if not self.store.shared:
-            freed = await self.store.write(lambda tx: tx.expire_foreign_leases(self.node_id))
+            freed = await self.store.write(lambda tx: tx.expire_foreign(TASK_LEASES, self.node_id))
             if freed:
                 log.info("recovered %d task(s) left running by a previous process", freed)
         self._unlisten = self.store.listen([FINISHED, TASKS], self._heard)
@@ -106,7 +106,6 @@ class Runtime:
         self._background = [
             asyncio.create_task(self.timers.run(), name="timer wheel"),
             asyncio.create_task(self._claimer.run(), name="task claims"),
-            asyncio.create_task(self._renewing(), name="task leases"),
         ]
 
     async def close(self) -> None:
@@ -122,7 +121,7 @@ class Runtime:
 
     def _release(self, tx: Tx, keys: list[tuple[str, int]] | None = None) -> None:
         """Give back the tasks of ``keys`` (all if None), and tell the other processes."""
-        if tx.release_leases(self.node_id, keys):
+        if tx.release(TASK_LEASES, self.node_id, keys):
             tx.notify(TASKS, "")
 
     @property
@@ -287,20 +286,4 @@ class Runtime:
         return len(claimed)
 
     def _claim_batch(self, tx: Tx, limit: int) -> list[TaskRecord]:
-        now = self._now()
-        return tx.claim_tasks(self.node_id, now, now + timedelta(seconds=self._lease_seconds), limit)
-
-    def _renew(self, tx: Tx) -> None:
-        until = self._now() + timedelta(seconds=self._lease_seconds)
-        tx.extend_leases(self.node_id, list(self.tasks.held), until)
-
-    async def _renewing(self) -> None:
-        """Renew the leases of tasks this node holds every third of a lease."""
-        while True:
-            await asyncio.sleep(self._lease_seconds / 3)
-            if not self.tasks.held:
-                continue
-            try:
-                await self.store.write(self._renew)
-            except Exception:
-                log.exception("renewing the leases of tasks failed; trying again")
+        return tx.claim_tasks(self.node_id, self._now(), self._keeper.until(), limit)

@@ -16,7 +16,8 @@ from sqlalchemy import Row, and_, bindparam, func, literal_column, or_, select, 
 
 from fnflow.errors import InvalidArgument
 from fnflow.store.prepared import Prepared
-from fnflow.store.queries.base import Queries, decode_token, dialect_insert, encode_token, from_ts, to_ts
+from fnflow.store.queries.base import decode_token, dialect_insert, encode_token, from_ts, to_ts
+from fnflow.store.queries.leases import Lease, LeaseQueries
 from fnflow.store.records import CallRecord, Page
 from fnflow.store.schema import calls
 
@@ -59,6 +60,24 @@ _SETTLE = Prepared(
 )
 
 
+#: Ready calls are claimable once due; a Running or Stopping call whose holder stopped renewing its
+#: lease (it died) is taken over: a Running one is Retrying again (its attempt may run twice: at
+#: least once), a Stopping one comes back Stopping for its new holder to end. A holder that lets
+#: go of its calls retries the Running ones and ends the Stopping ones.
+CALL_LEASE = Lease(
+    calls,
+    ("id",),
+    ready=lambda t, now: and_(t.c.status.in_(READY), t.c.run_at <= now),
+    order="run_at",
+    lapsed=lambda t, now: and_(t.c.status.in_(("Running", "Stopping")), t.c.lease_until < now),
+    on_takeover=lambda t: [(t.c.status == "Running", {"status": "Retrying"})],
+    handover=lambda t: [
+        (t.c.status == "Running", {"status": "Retrying"}),
+        (t.c.status == "Stopping", {"status": "Stopped"}),
+    ],
+)
+
+
 def _values(record: CallRecord) -> dict[str, Any]:
     values = dict(vars(record))
     for name in _TIMES:
@@ -79,7 +98,7 @@ def call_from_row(row: Row[Any] | Sequence[Any]) -> CallRecord:
     return CallRecord(**m)
 
 
-class CallQueries(Queries):
+class CallQueries(LeaseQueries):
     def insert_calls(self, records: Sequence[CallRecord]) -> list[tuple[CallRecord, bool]]:
         """Store accepted calls; for each, in order, the call as stored and whether it is new.
 
@@ -257,55 +276,8 @@ class CallQueries(Queries):
         return self.conn.execute(query).rowcount > 0
 
     def claim_calls(self, owner: str, now: datetime, lease_until: datetime, limit: int) -> list[CallRecord]:
-        """Lease calls nobody holds, oldest first: ready ones (Enqueued or Retrying) that are due, and
-        those whose holder's lease ran out while it ran them (it died) — a Running one is Retrying
-        again (its attempt may run twice: at least once), a Stopping one comes back Stopping for
-        its new holder to end."""
-        free = or_(calls.c.lease_until.is_(None), calls.c.lease_until < to_ts(now))
-        ready = and_(calls.c.status.in_(READY), calls.c.run_at <= to_ts(now), free)
-        lapsed = and_(calls.c.status.in_(("Running", "Stopping")), calls.c.lease_until < to_ts(now))
-        query = select(calls.c.id).where(or_(ready, lapsed)).order_by(calls.c.run_at).limit(limit)
-        ids = list(self.conn.execute(self._skip_locked(query)).scalars())
-        if not ids:
-            return []
-        self.conn.execute(
-            update(calls).where(calls.c.id.in_(ids), calls.c.status == "Running").values(status="Retrying")
-        )
-        self.conn.execute(
-            update(calls).where(calls.c.id.in_(ids)).values(lease_owner=owner, lease_until=to_ts(lease_until))
-        )
-        return self.get_calls(ids)
-
-    def extend_call_leases(self, owner: str, call_ids: Sequence[str], lease_until: datetime) -> None:
-        for chunk in range(0, len(call_ids), 500):
-            self.conn.execute(
-                update(calls)
-                .where(calls.c.id.in_(call_ids[chunk : chunk + 500]), calls.c.lease_owner == owner)
-                .values(lease_until=to_ts(lease_until))
-            )
-
-    def release_call_leases(self, owner: str, call_ids: Sequence[str] | None = None) -> int:
-        """Give back every call ``owner`` holds (it is shutting down; those it was running run again),
-        or only those of ``call_ids`` (it has no room for them)."""
-        mine = calls.c.lease_owner == owner
-        if call_ids is not None:
-            mine = and_(mine, calls.c.id.in_(call_ids))
-        self.conn.execute(update(calls).where(mine, calls.c.status == "Running").values(status="Retrying"))
-        self.conn.execute(update(calls).where(mine, calls.c.status == "Stopping").values(status="Stopped"))
-        result = self.conn.execute(update(calls).where(mine).values(lease_owner=None, lease_until=None))
-        return result.rowcount
-
-    def expire_foreign_call_leases(self, owner: str) -> int:
-        """Single-node recovery: calls leased by any other process are free again (Running ones retry)."""
-        foreign = (calls.c.lease_owner.is_not(None), calls.c.lease_owner != owner)
-        self.conn.execute(
-            update(calls).where(*foreign, calls.c.status == "Running").values(status="Retrying")
-        )
-        self.conn.execute(
-            update(calls).where(*foreign, calls.c.status == "Stopping").values(status="Stopped")
-        )
-        result = self.conn.execute(update(calls).where(*foreign).values(lease_owner=None, lease_until=None))
-        return result.rowcount
+        """Lease calls nobody holds, oldest first (see ``CALL_LEASE``)."""
+        return self.get_calls(self.claim(CALL_LEASE, owner, now, lease_until, limit))
 
     def redrive_calls(
         self,

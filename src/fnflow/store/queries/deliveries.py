@@ -6,13 +6,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy import Row, and_, insert, select, update
 
-from fnflow.store.queries.base import Queries, from_ts, to_ts
+from fnflow.store.queries.base import from_ts, to_ts
+from fnflow.store.queries.leases import Lease, LeaseQueries
 from fnflow.store.records import DeliveryRecord
 from fnflow.store.schema import deliveries
 
 _TIMES = ("run_at", "created_at", "lease_until", "delivered_at")
+
+
+#: Pending deliveries are claimable once due.
+DELIVERY_LEASE = Lease(
+    deliveries,
+    ("id",),
+    ready=lambda t, now: and_(t.c.status == "Pending", t.c.run_at <= now),
+    order="run_at",
+)
 
 
 def _delivery(row: Row[Any]) -> DeliveryRecord:
@@ -22,7 +32,7 @@ def _delivery(row: Row[Any]) -> DeliveryRecord:
     return DeliveryRecord(**m)
 
 
-class DeliveryQueries(Queries):
+class DeliveryQueries(LeaseQueries):
     def add_deliveries(self, records: Sequence[DeliveryRecord]) -> list[int]:
         ids = []
         for record in records:
@@ -47,21 +57,9 @@ class DeliveryQueries(Queries):
         self, owner: str, now: datetime, lease_until: datetime, limit: int
     ) -> list[DeliveryRecord]:
         """Lease due, pending deliveries that nobody holds."""
-        free = or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < to_ts(now))
-        query = (
-            select(deliveries.c.id)
-            .where(deliveries.c.status == "Pending", deliveries.c.run_at <= to_ts(now), free)
-            .order_by(deliveries.c.run_at)
-            .limit(limit)
-        )
-        ids = list(self.conn.execute(self._skip_locked(query)).scalars())
+        ids = self.claim(DELIVERY_LEASE, owner, now, lease_until, limit)
         if not ids:
             return []
-        self.conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_(ids))
-            .values(lease_owner=owner, lease_until=to_ts(lease_until))
-        )
         query = select(deliveries).where(deliveries.c.id.in_(ids)).order_by(deliveries.c.id)
         return [_delivery(r) for r in self.conn.execute(query)]
 
@@ -92,28 +90,3 @@ class DeliveryQueries(Queries):
                 lease_until=to_ts(lease_until) if lease_until else None,
             )
         )
-
-    def extend_delivery_leases(self, owner: str, ids: Sequence[int], lease_until: datetime) -> None:
-        if ids:
-            self.conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(ids), deliveries.c.lease_owner == owner)
-                .values(lease_until=to_ts(lease_until))
-            )
-
-    def release_delivery_leases(self, owner: str) -> int:
-        """Give back every delivery ``owner`` holds (it is shutting down)."""
-        result = self.conn.execute(
-            update(deliveries)
-            .where(deliveries.c.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
-        )
-        return result.rowcount
-
-    def expire_foreign_delivery_leases(self, owner: str) -> int:
-        result = self.conn.execute(
-            update(deliveries)
-            .where(deliveries.c.lease_owner.is_not(None), deliveries.c.lease_owner != owner)
-            .values(lease_owner=None, lease_until=None)
-        )
-        return result.rowcount

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, true
 
 from fnflow.store.prepared import Prepared
-from fnflow.store.queries.base import Queries, from_ts, from_ts_req, to_ts
+from fnflow.store.queries.base import from_ts, from_ts_req, to_ts
+from fnflow.store.queries.leases import Lease, LeaseQueries
 from fnflow.store.records import TaskRecord, TimerRecord
 from fnflow.store.schema import tasks, timers
 
@@ -20,6 +21,16 @@ _DELETE_TASK = Prepared(
 _ADD_TIMER = Prepared(insert(timers).values({c.name: bindparam(c.name) for c in timers.c}))
 _DELETE_TIMER = Prepared(
     delete(timers).where(timers.c.execution_id == bindparam("e"), timers.c.timer == bindparam("t"))
+)
+
+
+#: A task is claimable whenever its lease is free; each claim counts an attempt.
+TASK_LEASE = Lease(
+    tasks,
+    ("execution_id", "activity"),
+    ready=lambda _t, _now: true(),
+    order="created_at",
+    on_claim=lambda t: {"attempts": t.c.attempts + 1},
 )
 
 
@@ -37,7 +48,7 @@ def _task(row: Row[Any]) -> TaskRecord:
     )
 
 
-class WorkQueries(Queries):
+class WorkQueries(LeaseQueries):
     def add_tasks(self, records: Sequence[TaskRecord]) -> None:
         if records:
             _ADD_TASK.executemany(
@@ -71,62 +82,11 @@ class WorkQueries(Queries):
 
     def claim_tasks(self, owner: str, now: datetime, lease_until: datetime, limit: int) -> list[TaskRecord]:
         """Lease up to ``limit`` tasks nobody holds (never leased, or whose lease has expired)."""
-        free = or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < to_ts(now))
-        query = (
-            select(tasks.c.execution_id, tasks.c.activity)
-            .where(free)
-            .order_by(tasks.c.created_at)
-            .limit(limit)
-        )
-        keys = [(r.execution_id, r.activity) for r in self.conn.execute(self._skip_locked(query))]
-        claimed: list[TaskRecord] = []
-        for execution_id, activity in keys:
-            row = self.conn.execute(
-                update(tasks)
-                .where(tasks.c.execution_id == execution_id, tasks.c.activity == activity)
-                .values(lease_owner=owner, lease_until=to_ts(lease_until), attempts=tasks.c.attempts + 1)
-                .returning(*tasks.c)
-            ).first()
-            if row is not None:
-                claimed.append(_task(row))
-        return claimed
-
-    def extend_leases(self, owner: str, keys: Sequence[tuple[str, int]], lease_until: datetime) -> None:
-        for execution_id, activity in keys:
-            self.conn.execute(
-                update(tasks)
-                .where(
-                    tasks.c.execution_id == execution_id,
-                    tasks.c.activity == activity,
-                    tasks.c.lease_owner == owner,
-                )
-                .values(lease_until=to_ts(lease_until))
-            )
-
-    def release_leases(self, owner: str, keys: Sequence[tuple[str, int]] | None = None) -> int:
-        """Give back the tasks ``owner`` holds (a clean shutdown), or those of ``keys`` (it has no room)."""
-        mine = tasks.c.lease_owner == owner
-        if keys is None:
-            return self.conn.execute(
-                update(tasks).where(mine).values(lease_owner=None, lease_until=None)
-            ).rowcount
-        released = 0
-        for execution_id, activity in keys:
-            released += self.conn.execute(
-                update(tasks)
-                .where(mine, tasks.c.execution_id == execution_id, tasks.c.activity == activity)
-                .values(lease_owner=None, lease_until=None)
-            ).rowcount
-        return released
-
-    def expire_foreign_leases(self, owner: str) -> int:
-        """Free tasks leased by any process but ``owner`` (single-node recovery: they are all dead)."""
-        result = self.conn.execute(
-            update(tasks)
-            .where(tasks.c.lease_owner.is_not(None), tasks.c.lease_owner != owner)
-            .values(lease_owner=None, lease_until=None)
-        )
-        return result.rowcount
+        keys = self.claim(TASK_LEASE, owner, now, lease_until, limit)
+        if not keys:
+            return []
+        query = select(tasks).where(TASK_LEASE.keys_in(keys)).order_by(tasks.c.created_at)
+        return [_task(row) for row in self.conn.execute(query)]
 
     def next_lease_expiry(self) -> datetime | None:
         return from_ts(self.conn.execute(select(func.min(tasks.c.lease_until))).scalar())

@@ -1,0 +1,114 @@
+"""Rows leased to one process at a time: claimed, renewed, given back, taken over.
+
+Flow tasks, asynchronous calls, callback deliveries and queue messages are all work that one
+process holds for a while: the row names its holder (``lease_owner``) and until when
+(``lease_until``). A holder renews its leases while it works, gives them back when it stops, and
+a holder that dies simply stops renewing — once the lease runs out, any process may claim the
+row. ``Lease`` says, for one table, which rows are claimable and what changes hands with them;
+``LeaseQueries`` is the one implementation of claim, renew, release and takeover over all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Table, and_, or_, select, tuple_, update
+
+from fnflow.store.queries.base import Queries, to_ts
+
+Key = Any  # one column's value, or a tuple of values for a composite key
+CHUNK = 500  # keys per statement (SQLite allows 32766 parameters; a key may have two)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """How one table's rows are leased."""
+
+    table: Table
+    key: tuple[str, ...]  # the primary key's columns
+    #: rows that may be claimed at ``now`` (float seconds), besides those whose lease is free
+    ready: Callable[[Table, float], ColumnElement[bool]]
+    order: str  # claimed oldest first by this column
+    #: rows a holder may still hold past their lease and lose to a claimer (running work of a dead holder)
+    lapsed: Callable[[Table, float], ColumnElement[bool]] | None = None
+    #: values set on every claimed row, as a function of the table (e.g. counting attempts)
+    on_claim: Callable[[Table], Mapping[str, Any]] = lambda _table: {}
+    #: status changes when a row leaves its holder: (which rows, the values they get); applied on
+    #: release and takeover of the holder's rows, in order
+    handover: Callable[[Table], Sequence[tuple[ColumnElement[bool], Mapping[str, Any]]]] = lambda _t: ()
+    #: the same when a claimer takes a lapsed row from a holder that died
+    on_takeover: Callable[[Table], Sequence[tuple[ColumnElement[bool], Mapping[str, Any]]]] = field(
+        default=lambda _t: ()
+    )
+
+    def free(self, now: float) -> ColumnElement[bool]:
+        t = self.table
+        return or_(t.c.lease_until.is_(None), t.c.lease_until < now)
+
+    def keys_in(self, keys: Sequence[Key]) -> ColumnElement[bool]:
+        columns = [self.table.c[name] for name in self.key]
+        if len(columns) == 1:
+            return columns[0].in_(keys)
+        return tuple_(*columns).in_([tuple(k) for k in keys])
+
+    def key_of(self, row: Row[Any]) -> Key:
+        values = tuple(row._mapping[name] for name in self.key)
+        return values if len(values) > 1 else values[0]
+
+
+class LeaseQueries(Queries):
+    def claim(self, lease: Lease, owner: str, now: datetime, until: datetime, limit: int) -> list[Key]:
+        """Lease up to ``limit`` claimable rows to ``owner``, oldest first; their keys. On PostgreSQL
+        rows another transaction is claiming are passed over, so concurrent claimers split the work."""
+        t, at = lease.table, to_ts(now)
+        claimable = and_(lease.ready(t, at), lease.free(at))
+        if lease.lapsed is not None:
+            claimable = or_(claimable, lease.lapsed(t, at))
+        query = select(*(t.c[n] for n in lease.key)).where(claimable).order_by(t.c[lease.order]).limit(limit)
+        keys = [lease.key_of(row) for row in self.conn.execute(self._skip_locked(query))]
+        if not keys:
+            return []
+        mine = lease.keys_in(keys)
+        for which, values in lease.on_takeover(t):
+            self.conn.execute(update(t).where(mine, which).values(values))
+        values = {"lease_owner": owner, "lease_until": to_ts(until), **lease.on_claim(t)}
+        self.conn.execute(update(t).where(mine).values(values))
+        return keys
+
+    def renew(self, lease: Lease, owner: str, keys: Sequence[Key], until: datetime) -> None:
+        """Extend the leases ``owner`` still holds among ``keys`` (lost ones stay lost)."""
+        t = lease.table
+        for start in range(0, len(keys), CHUNK):
+            chunk = lease.keys_in(keys[start : start + CHUNK])
+            self.conn.execute(
+                update(t).where(chunk, t.c.lease_owner == owner).values(lease_until=to_ts(until))
+            )
+
+    def release(self, lease: Lease, owner: str, keys: Sequence[Key] | None = None) -> int:
+        """Give back the rows ``owner`` holds (all of them: it stops; or those of ``keys``: it has no
+        room for them); how many it held."""
+        t = lease.table
+        if keys is None:
+            return self._hand_over(lease, t.c.lease_owner == owner)
+        released = 0
+        for start in range(0, len(keys), CHUNK):
+            chunk = lease.keys_in(keys[start : start + CHUNK])
+            released += self._hand_over(lease, and_(t.c.lease_owner == owner, chunk))
+        return released
+
+    def expire_foreign(self, lease: Lease, owner: str) -> int:
+        """Free every row leased to another process than ``owner``: recovery of a process that owns
+        its database alone (SQLite), whose earlier holders are all dead."""
+        t = lease.table
+        return self._hand_over(lease, and_(t.c.lease_owner.is_not(None), t.c.lease_owner != owner))
+
+    def _hand_over(self, lease: Lease, held: ColumnElement[bool]) -> int:
+        t = lease.table
+        for which, values in lease.handover(t):
+            self.conn.execute(update(t).where(held, which).values(values))
+        return int(
+            self.conn.execute(update(t).where(held).values(lease_owner=None, lease_until=None)).rowcount
+        )
