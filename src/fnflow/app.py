@@ -19,9 +19,13 @@ from fnflow.asyncq.dispatcher import Dispatcher
 from fnflow.asyncq.service import CallService
 from fnflow.asyncq.targets import TargetPolicy
 from fnflow.config import Settings
+from fnflow.fdl.arn import FlowTarget, FunctionTarget
 from fnflow.functions.naming import metric_name
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.service import Caller, FunctionService
+from fnflow.integrations import Integrations
+from fnflow.integrations.flow import FlowIntegration
+from fnflow.integrations.function import FunctionIntegration
 from fnflow.leasing import LeaseKeeper
 from fnflow.manifest import find_manifests
 from fnflow.metrics import Metrics
@@ -83,10 +87,11 @@ class Fnflow:
         self.metrics = Metrics()
         self.metrics.watch(self._gauges)
         self.keeper = keeper = LeaseKeeper(store, uuid.uuid4().hex, s.lease_seconds)
+        self.integrations = Integrations()
         self.runtime = Runtime(
             store,
-            self.functions,
             keeper,
+            self.integrations,
             parallelism=s.parallelism,
             max_data_bytes=s.max_input_bytes,
             max_events=s.max_events,
@@ -112,17 +117,17 @@ class Fnflow:
             if store.shared
             else 10_000,
             on_deliveries=self.deliverer.submit,
-            on_final=self.runtime.call_finished,
             metrics=self.metrics,
         )
         self.calls = CallService(
             store, self.functions, self.dispatcher, targets=targets, max_body=s.async_max_bytes
         )
-        self.runtime.tasks.calls = self.calls
+        self.integrations.add(FunctionTarget, FunctionIntegration(self.functions, self.calls, self.runtime))
+        self.integrations.add(FlowTarget, FlowIntegration(self.runtime))
         await self.runtime.open()
         await self.dispatcher.open(recover=not store.shared)
         await self.deliverer.open(recover=not store.shared)
-        self.flows = FlowService(store)
+        self.flows = FlowService(store, self.integrations)
         self.executions = ExecutionService(store, self.runtime, max_input_bytes=s.max_input_bytes)
         self.keys = KeyService(store)
         self.bins = BinService(store)

@@ -178,6 +178,25 @@ def test_waiting_calls_can_be_finished_and_stopped(store: Store) -> None:
     assert store.write_sync(lambda tx: tx.finish_waiting_call("expired", "Expired", at(9))) is False
 
 
+def test_the_calls_of_a_task_attempt_are_stopped_together(store: Store) -> None:
+    def of_task(call_id: str, activity: int) -> CallRecord:
+        return replace(call(call_id), task_execution="e", task_activity=activity)
+
+    insert(store, of_task("waiting", 3), of_task("running", 3), of_task("done", 3), of_task("other", 4))
+    store.write_sync(lambda tx: tx.start_attempt("running", "me", at(1), at(100)))
+    store.write_sync(lambda tx: tx.start_attempt("done", "me", at(1), at(100)))
+    store.write_sync(lambda tx: tx.settle_call("done", holder="me", status="Succeeded", run_at=at(2)))
+    stopped = store.write_sync(lambda tx: tx.stop_task_calls("e", 3, at(5)))
+    assert sorted(stopped) == [("running", "Stopping"), ("waiting", "Stopped")]
+    assert [get(store, c).status for c in ("done", "other")] == ["Succeeded", "Enqueued"]
+    assert store.write_sync(lambda tx: tx.stop_task_calls("e", 3, at(6))) == []
+
+
+def test_a_call_status_outside_function_compute_vocabulary_is_refused(store: Store) -> None:
+    with pytest.raises(Exception, match=r"(?i)check constraint"):
+        insert(store, call("odd", status="Paused"))
+
+
 def test_claim_takes_due_unleased_calls_once(store: Store) -> None:
     insert(
         store,

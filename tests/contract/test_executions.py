@@ -52,9 +52,40 @@ def test_every_field_round_trips(store: Store) -> None:
         stopped_at=at(2.5),
         state=None,
         version=7,
+        parent_id="p1",
+        parent_activity=12,
+        depth=3,
+        callback_token="dG9rZW4=",
     )
     insert(store, record)
     assert store.read_sync(lambda tx: tx.get_execution_by_id("x1")) == record
+
+
+def test_children_of_an_execution_by_status_and_by_the_attempt_that_started_them(store: Store) -> None:
+    parent = execution("p", id="p")
+    insert(
+        store,
+        parent,
+        replace(execution("c1", started=1), parent_id="p", parent_activity=4, depth=1),
+        replace(execution("c2", started=2, status="Succeeded"), parent_id="p", parent_activity=9, depth=1),
+        replace(execution("c3", started=3), parent_id="p", parent_activity=9, depth=1),
+        replace(execution("other", started=4), parent_id="q", parent_activity=4, depth=1),
+    )
+    names_of = lambda records: [r.name for r in records]  # noqa: E731
+    assert names_of(store.read_sync(lambda tx: tx.children("p"))) == ["c1", "c2", "c3"]
+    assert names_of(store.read_sync(lambda tx: tx.children("p", running=True))) == ["c1", "c3"]
+    assert names_of(store.read_sync(lambda tx: tx.children("p", activity=9))) == ["c2", "c3"]
+    assert names_of(store.read_sync(lambda tx: tx.children("p", running=True, activity=9))) == ["c3"]
+    assert store.read_sync(lambda tx: tx.children("nobody")) == []
+    found = store.read_sync(lambda tx: tx.get_executions_by_id(["p", "id-f-c1", "p", "missing"]))
+    assert sorted(r.name for r in found) == ["c1", "p"]
+    assert store.read_sync(lambda tx: tx.get_executions_by_id([])) == []
+
+
+def test_a_status_outside_fnf_vocabulary_is_refused(store: Store) -> None:
+    with pytest.raises(Exception, match=r"(?i)check constraint"):
+        insert(store, execution("bad", status="Starting"))
+    assert store.read_sync(lambda tx: tx.get_execution("f", "bad")) is None
 
 
 def test_same_name_in_the_same_flow_is_a_conflict(store: Store) -> None:
@@ -183,7 +214,7 @@ def test_running_execution_ids(store: Store) -> None:
         execution("a", status="Running"),
         execution("b", status="Succeeded"),
         execution("c", flow="g", status="Running"),
-        execution("d", status="Starting"),
+        execution("d", status="Stopped"),
     )
     assert sorted(store.read_sync(lambda tx: tx.running_execution_ids())) == ["id-f-a", "id-g-c"]
 

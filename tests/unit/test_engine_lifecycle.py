@@ -57,7 +57,8 @@ def test_flow_timeout_times_out_and_cancels_everything_outstanding() -> None:
     h = Harness(BUSY)
     flow_timer = min(h.timers)
     assert h.timers[flow_timer] == T0 + timedelta(seconds=60)
-    work = h.task("work").activity
+    work_task = h.task("work")
+    work = work_task.activity
     h.submit("work")
     h.advance(5)  # quick times out and backs off for 100 s
     assert h.tasks_of("quick") == []
@@ -67,7 +68,9 @@ def test_flow_timeout_times_out_and_cancels_everything_outstanding() -> None:
     assert h.error == (FLOW_TIMEOUT, "the execution did not finish within 60 seconds")
     assert h.output is None
     final = h.decisions[-1]
-    assert [c for c in final.commands if isinstance(c, CancelTask)] == [CancelTask(work)]
+    assert [c for c in final.commands if isinstance(c, CancelTask)] == [
+        CancelTask(work, work_task.resource_arn)
+    ]
     cancelled = sorted(c.timer for c in final.commands if isinstance(c, CancelTimer))
     assert (
         flow_timer not in cancelled and backoff in cancelled and len(cancelled) == 2

@@ -553,7 +553,7 @@ def test_parallel_branch_failure_fails_execution_and_cancels_the_rest() -> None:
     assert h.status is Status.FAILED
     assert h.error == ("Boom", "it broke")
     last = h.decisions[-1].commands
-    assert [c for c in last if isinstance(c, CancelTask)] == [CancelTask(slow)]
+    assert [c for c in last if isinstance(c, CancelTask)] == [CancelTask(slow, ARN)]
     assert len([c for c in last if isinstance(c, CancelTimer)]) == 3
     assert h.tasks == {} and h.timers == {}
     assert h.trace()[-3:] == ["TaskFailed:bad", "StepFailed:bad", "ExecutionFailed"]

@@ -584,7 +584,7 @@ def test_task_timeout_fails_with_task_timeout() -> None:
     h.advance(0.001)
     assert h.status is Status.FAILED
     assert h.error[0] == TASK_TIMEOUT
-    assert CancelTask(task.activity) in h.decisions[-1].commands
+    assert CancelTask(task.activity, task.resource_arn) in h.decisions[-1].commands
     assert h.trace()[-4:] == ["TaskScheduled:t", "TaskTimedOut:t", "StepFailed:t", "ExecutionFailed"]
     assert h.last("TaskTimedOut").detail["error"] == TASK_TIMEOUT
     assert h.last("TaskTimedOut").schedule_event_id == task.activity

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+from fnflow.names import NAME
 from fnflow.schedules.scheduler import execution_name
-from fnflow.services.flows import NAME
 
 TICK = datetime(2024, 3, 1, 4, 0, 5, tzinfo=UTC)
 

@@ -51,10 +51,11 @@ async def list_executions(
     limit: int = Query(60, ge=1, le=999),
     nextToken: str | None = None,
 ) -> ExecutionList:
-    page = await request.app.state.fnflow.executions.list(
-        flow, status=status, name_prefix=namePrefix, limit=limit, token=nextToken
-    )
-    return ExecutionList(executions=[ExecutionOut.of(e) for e in page.items], nextToken=page.next_token)
+    executions = request.app.state.fnflow.executions
+    page = await executions.list(flow, status=status, name_prefix=namePrefix, limit=limit, token=nextToken)
+    parents = await executions.parents(page.items)
+    items = [ExecutionOut.of(e, parents.get(e.parent_id or "")) for e in page.items]
+    return ExecutionList(executions=items, nextToken=page.next_token)
 
 
 @router.get("/flows/{flow}/executions/{name}")
@@ -65,7 +66,10 @@ async def describe_execution(
     _: Invoke,
     wait: float = Query(0, ge=0, le=60, description="long-poll up to this many seconds for the end"),
 ) -> ExecutionOut:
-    return ExecutionOut.of(await request.app.state.fnflow.executions.describe(flow, name, wait))
+    executions = request.app.state.fnflow.executions
+    record = await executions.describe(flow, name, wait)
+    parents = await executions.parents([record])
+    return ExecutionOut.of(record, parents.get(record.parent_id or ""), await executions.children(record))
 
 
 @router.get("/flows/{flow}/executions/{name}/history")

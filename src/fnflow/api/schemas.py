@@ -59,6 +59,14 @@ class StopIn(Body):
     cause: str = ""
 
 
+class ExecutionRef(BaseModel):
+    """Another execution, named: a child's parent, or a parent's child (with its status)."""
+
+    flowName: str
+    name: str
+    status: str | None = None
+
+
 class ExecutionOut(BaseModel):
     name: str
     flowName: str
@@ -69,10 +77,23 @@ class ExecutionOut(BaseModel):
     cause: str | None = None
     startedTime: str
     stoppedTime: str | None = None
+    parentExecution: ExecutionRef | None = Field(None, description="the execution whose task step started it")
+    childExecutions: list[ExecutionRef] | None = Field(
+        None, description="the executions its task steps started (only when one execution is described)"
+    )
 
     @classmethod
-    def of(cls, e: ExecutionRecord) -> ExecutionOut:
+    def of(
+        cls,
+        e: ExecutionRecord,
+        parent: ExecutionRecord | None = None,
+        children: list[ExecutionRecord] | None = None,
+    ) -> ExecutionOut:
         return cls(
+            parentExecution=ExecutionRef(flowName=parent.flow_name, name=parent.name) if parent else None,
+            childExecutions=None
+            if children is None
+            else [ExecutionRef(flowName=c.flow_name, name=c.name, status=c.status) for c in children],
             name=e.name,
             flowName=e.flow_name,
             status=e.status,

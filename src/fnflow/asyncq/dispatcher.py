@@ -43,10 +43,10 @@ from fnflow.store.leases import CALLS as CALL_LEASES
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (service, function)
-# Called in the settling transaction of a call that reached a final status; returns what to do after
-# the commit (a flow's task step waiting for the call is one such hook).
 #: Channel of a shared store on which "calls nobody holds are waiting" is announced.
 CALLS = "fnflow_calls"
+#: Called in the settling transaction of a call that reached a final status; returns what to do after
+#: the commit (a flow's task step waiting for the call is one such hook).
 FinalHook = Callable[[Tx, CallRecord, CallStatus, InvocationResult | None], Callable[[], None] | None]
 
 
@@ -88,7 +88,6 @@ class Dispatcher:
         queue_parallelism: dict[str, int] | None = None,
         max_held: int = 10_000,
         on_deliveries: Callable[[list[DeliveryRecord]], None] = lambda deliveries: None,
-        on_final: FinalHook | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._store = store
@@ -99,7 +98,7 @@ class Dispatcher:
         self._queue_parallelism = dict(queue_parallelism or {})
         self.max_held = max_held
         self._on_deliveries = on_deliveries
-        self._on_final = on_final
+        self._on_final: list[FinalHook] = []
         self._metrics = metrics
         self._queues: dict[str, _Queue] = {}
         self._inflight_fn: Counter[Key] = Counter()
@@ -426,10 +425,7 @@ class Dispatcher:
         deliveries, calls = build_deliveries(tx, record, result)
         settled.deliveries = deliveries
         settled.calls = calls
-        if self._on_final is not None:
-            action = self._on_final(tx, record, status, result)
-            if action is not None:
-                settled.after.append(action)
+        self._final(tx, settled, record, status, result)
         return settled
 
     def _stopped(self, tx: Tx, record: CallRecord) -> Settled:
@@ -437,11 +433,24 @@ class Dispatcher:
             # Our lease ran out and a peer holds the call now: the outcome is the peer's to record.
             return Settled(CallStatus.RUNNING)
         settled = Settled(CallStatus.STOPPED)
-        if self._on_final is not None:
-            action = self._on_final(tx, record, CallStatus.STOPPED, None)
-            if action is not None:
-                settled.after.append(action)
+        self._final(tx, settled, record, CallStatus.STOPPED, None)
         return settled
+
+    def when_final(self, hook: FinalHook) -> None:
+        """Call ``hook`` in the transaction that settles a call for good (a flow step may wait for it)."""
+        self._on_final.append(hook)
+
+    def _final(
+        self,
+        tx: Tx,
+        settled: Settled,
+        record: CallRecord,
+        status: CallStatus,
+        result: InvocationResult | None,
+    ) -> None:
+        for hook in self._on_final:
+            if (action := hook(tx, record, status, result)) is not None:
+                settled.after.append(action)
 
     async def _settle_stopped(self, record: CallRecord) -> None:
         settled = await asyncio.shield(self._store.write(lambda tx: self._stopped(tx, record)))

@@ -11,7 +11,7 @@ from fnflow.asyncq.accept import AcceptBatcher
 from fnflow.asyncq.dispatcher import Dispatcher
 from fnflow.asyncq.policy import CallStatus
 from fnflow.asyncq.targets import TargetPolicy, check_target
-from fnflow.errors import InvalidArgument, NotFound, PayloadTooLarge
+from fnflow.errors import Conflict, InvalidArgument, NotFound, PayloadTooLarge
 from fnflow.functions.config import AsyncPolicy, config_of
 from fnflow.functions.service import FunctionService
 from fnflow.store import CallRecord, DeliveryRecord, Page, Store, Tx
@@ -31,6 +31,7 @@ class Submission:
     query: str = ""
     headers: str = "[]"  # JSON list of [name, value]
     call_id: str | None = None
+    exact_id: bool = False  # the call id is the caller's (a stateful invocation id): never another one
     callback_url: str | None = None
     task_execution: str | None = None  # a flow task step waiting for the call
     task_activity: int | None = None
@@ -79,6 +80,11 @@ class CallService:
         if len(call_id) > CALL_ID_MAX or not call_id.isprintable():
             raise InvalidArgument(f"X-Call-Id must be at most {CALL_ID_MAX} printable characters")
         policy = await self.policy(call.service, call.function)
+        if call.exact_id:
+            taken = await self.store.read(lambda tx: tx.get_call(call_id))
+            if taken is not None and (taken.service, taken.function) != (call.service, call.function):
+                owner = f"{taken.service}/{taken.function}"
+                raise Conflict(f"the invocation id {call_id!r} is already used by function {owner}")
         if call.callback_url:
             await check_target(call.callback_url, self.targets)
         now = datetime.now(UTC)

@@ -62,16 +62,25 @@ def execution(e: Execution) -> str:
             ("output", compact(e.output) if e.output is not None else ""),
             ("error", e.error or ""),
             ("cause", clip(e.cause or "")),
+            *([("parent", "/".join(e.parent))] if e.parent else []),
+            *(("child", f"{flow}/{name} ({status})") for flow, name, status in e.children or []),
         ]
     )
 
 
 def executions(items: Iterable[Execution]) -> str:
     rows = [
-        (e.name, e.status, when(e.started_time), duration(e.started_time, e.stopped_time), e.error or "")
+        (
+            e.name,
+            e.status,
+            when(e.started_time),
+            duration(e.started_time, e.stopped_time),
+            "/".join(e.parent) if e.parent else "",
+            e.error or "",
+        )
         for e in items
     ]
-    return table(("NAME", "STATUS", "STARTED", "DURATION", "ERROR"), rows)
+    return table(("NAME", "STATUS", "STARTED", "DURATION", "PARENT", "ERROR"), rows)
 
 
 def timeline(events: Sequence[HistoryEvent]) -> str:

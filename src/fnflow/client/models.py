@@ -81,6 +81,8 @@ class Execution:
     cause: str | None
     started_time: datetime | None
     stopped_time: datetime | None
+    parent: tuple[str, str] | None = None  # (flow, name) of the execution whose task step started it
+    children: list[tuple[str, str, str]] | None = None  # (flow, name, status); only from describe
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -103,6 +105,10 @@ class Execution:
             cause=d.get("cause"),
             started_time=_time(d.get("startedTime")),
             stopped_time=_time(d.get("stoppedTime")),
+            parent=(p["flowName"], p["name"]) if (p := d.get("parentExecution")) else None,
+            children=None
+            if d.get("childExecutions") is None
+            else [(c["flowName"], c["name"], c.get("status") or "") for c in d["childExecutions"]],
             raw=d,
         )
 

@@ -71,10 +71,18 @@ _END = "\x00end"  # jump marker: the enclosing sequence ends after this step
 _FLOW_TIMER_FRAME = 0
 
 
-def start(program: Program, flow_name: str, execution_name: str, input: JsonObject, env: Env) -> Decision:
-    """Begin an execution and run it up to its first wait."""
+def start(
+    program: Program,
+    flow_name: str,
+    execution_name: str,
+    input: JsonObject,
+    env: Env,
+    started_by: JsonObject | None = None,
+) -> Decision:
+    """Begin an execution and run it up to its first wait; ``started_by`` (the parent execution of a
+    child) goes into the ExecutionStarted event."""
     state = ExecState(flow_name=flow_name, execution_name=execution_name, input=input)
-    return _Run(program, state, env).run(lambda run: run.begin())
+    return _Run(program, state, env).run(lambda run: run.begin(started_by))
 
 
 def decide(program: Program, state: ExecState, event: Event, env: Env) -> Decision:
@@ -208,8 +216,11 @@ class _Run:
         state = self.state
         state.status = status
         self._emit(event, detail=detail)
-        for activity in state.activities:
-            self.commands.append(CancelTask(activity))
+        for activity, frame_id in state.activities.items():
+            frame = state.frames[frame_id]
+            step = self.program.step(frame.seq, frame.index)
+            assert isinstance(step, TaskStep)
+            self.commands.append(CancelTask(activity, step.resourceArn))
         for timer in state.timers:
             self.commands.append(CancelTimer(timer))
         state.activities.clear()
@@ -240,9 +251,10 @@ class _Run:
 
     # --- sequences ---------------------------------------------------------------------------------
 
-    def begin(self) -> None:
+    def begin(self, started_by: JsonObject | None) -> None:
         state, flow = self.state, self.program.flow
-        started = self._emit("ExecutionStarted", detail={"input": state.input})
+        detail = {"input": state.input, **({"startedBy": started_by} if started_by else {})}
+        started = self._emit("ExecutionStarted", detail=detail)
         if flow.timeoutSeconds:
             self._start_timer(_FLOW_TIMER_FRAME, flow.timeoutSeconds)
         flow_input = state.input
@@ -656,7 +668,7 @@ class _Run:
     def on_task_submitted(self, event: TaskSubmitted) -> None:
         _, _, step = self._task_frame(event.activity)
         self._task_started(step, event.activity, event.started_at)
-        self._emit("TaskSubmitted", step.name, {}, event.activity)
+        self._emit("TaskSubmitted", step.name, dict(event.detail), event.activity)
 
     def _task_started(self, step: TaskStep, activity: int, started_at: datetime | None) -> None:
         """Record when a worker picked the attempt up, with that time rather than now."""
@@ -718,7 +730,7 @@ class _Run:
         activity = frame.activity
         cause = f"the task did not finish within {step.timeoutSeconds:g} seconds"
         self._end_attempt(frame, step, None)
-        self.commands.append(CancelTask(activity))
+        self.commands.append(CancelTask(activity, step.resourceArn))
         self._emit("TaskTimedOut", step.name, {"error": TASK_TIMEOUT, "cause": cause}, activity)
         self._task_error(frame_id, frame, step, TASK_TIMEOUT, cause)
 

@@ -31,10 +31,12 @@ class TaskFailed:
 
 @dataclass(frozen=True)
 class TaskSubmitted:
-    """A waitForCallback attempt was handed over; the step keeps waiting for the report."""
+    """The attempt was handed over (a callback task, an asynchronous call, a child execution); the
+    step waits for its result to be reported."""
 
     activity: int
     started_at: datetime | None = None
+    detail: JsonObject = field(default_factory=dict)  # what was started, for the history (a child's name)
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,10 @@ class ScheduleTask:
 
 @dataclass(frozen=True)
 class CancelTask:
+    """The attempt is no longer wanted (it timed out, or the execution ended): withdraw what it started."""
+
     activity: int
+    resource_arn: str
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from fnflow.fdl.model import (
     TaskStep,
     WaitStep,
 )
-from fnflow.fdl.validate import definition_hash, parse_flow, validate_flow
+from fnflow.fdl.validate import PlacedTarget, definition_hash, parse_flow, task_targets, validate_flow
 
 __all__ = [
     "Branch",
@@ -46,6 +46,7 @@ __all__ = [
     "Mapping",
     "ParallelStep",
     "PassStep",
+    "PlacedTarget",
     "Positions",
     "QueueTarget",
     "ResourceTarget",
@@ -59,5 +60,6 @@ __all__ = [
     "load_document",
     "parse_flow",
     "parse_resource_arn",
+    "task_targets",
     "validate_flow",
 ]

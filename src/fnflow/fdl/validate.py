@@ -7,16 +7,20 @@ come back sorted by line so they read like a compiler's output.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from fnflow.errors import DefinitionProblem, InvalidDefinition
-from fnflow.fdl.checks import check_flow
+from fnflow.fdl.arn import ResourceTarget, parse_resource_arn
+from fnflow.fdl.checks import check_flow, step_lists
 from fnflow.fdl.loader import load_document
 from fnflow.fdl.location import Positions, problem_at, sorted_by_line
-from fnflow.fdl.model import Flow
+from fnflow.fdl.model import Flow, TaskStep
 from fnflow.fdl.problems import validation_problems
 
 
@@ -66,3 +70,26 @@ def parse_flow(text: str, expected_name: str | None = None) -> Flow:
     """Parse and validate FDL text (YAML or JSON); raises InvalidDefinition."""
     data, positions = load_document(text)
     return validate_flow(data, positions, expected_name=expected_name)
+
+
+@dataclass(frozen=True)
+class PlacedTarget:
+    """What a task step calls, and how to report a problem with it (its step, field and line)."""
+
+    step: str
+    target: ResourceTarget
+    problem: Callable[[str], DefinitionProblem]
+
+
+def task_targets(text: str) -> list[PlacedTarget]:
+    """The targets of every task step of valid FDL text, for the checks that need the world (does the
+    queue exist?), which the caller makes."""
+    data, positions = load_document(text)
+    flow = validate_flow(data, positions)
+    placed = []
+    for steps in step_lists(flow):
+        for p in steps:
+            if isinstance(p.step, TaskStep):
+                problem = functools.partial(problem_at, positions, (*p.loc, "resourceArn"), step=p.step.name)
+                placed.append(PlacedTarget(p.step.name, parse_resource_arn(p.step.resourceArn), problem))
+    return placed

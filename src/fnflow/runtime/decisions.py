@@ -3,22 +3,26 @@
 These functions run on the store's writer (see ``fnflow.store.writer``) and never await. Each
 returns an ``Outcome`` that tells the runtime, after the commit, which tasks to run, which
 timers to arm and whether an execution has finished.
+
+A decision may cause decisions on other executions in the same transaction: an execution that
+ends reports its end to the task step waiting for it (a ``sync`` child's parent, or whoever passed
+a ``CallbackFnFTaskToken``), and one that is stopped or times out stops its running children.
+Those outcomes travel in ``Outcome.nested``.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from fnflow import engine
-from fnflow.engine import Decision, Env, Event, ExecState
-from fnflow.errors import Conflict, NotFound
-from fnflow.fdl.arn import FlowTarget, FunctionTarget, QueueTarget, TopicTarget, parse_resource_arn
+from fnflow.engine import FLOW_TIMEOUT, RUNTIME_ERROR, Decision, Env, Event, ExecState, Status, StopRequested
+from fnflow.errors import Conflict, InvalidArgument, NotFound
+from fnflow.integrations import After, Integrations, Parent, task_payload
 from fnflow.runtime.programs import ProgramCache
 from fnflow.runtime.tokens import TaskTokens
 from fnflow.store import ExecutionRecord, HistoryRecord, TaskRecord, TimerRecord, Tx
@@ -42,23 +46,27 @@ class Outcome:
     cancelled_timers: list[tuple[str, int]] = field(default_factory=list)
     execution: ExecutionRecord | None = None  # set by ``start``: the new (or existing) execution
     flow_name: str = ""
+    after: list[After] = field(default_factory=list)  # what integrations do once it is committed
+    nested: list[Outcome] = field(default_factory=list)  # decisions it caused on other executions
 
     @property
     def finished(self) -> bool:
         return self.applied and self.status != "Running"
 
 
-@functools.lru_cache(maxsize=1024)
-def task_kind(resource_arn: str) -> str:
-    target = parse_resource_arn(resource_arn)
-    if isinstance(target, FunctionTarget):
-        return "fc"
-    if isinstance(target, QueueTarget):
-        return "queue"
-    if isinstance(target, TopicTarget):
-        return "topic"
-    assert isinstance(target, FlowTarget)
-    return "flow"
+#: How deeply child executions may nest: a flow that (indirectly) starts itself stops here.
+MAX_DEPTH = 16
+
+
+def end_event(record: ExecutionRecord, activity: int) -> Event:
+    """What an execution's end means for the task step that waits for it (FnF's sub-flow semantics)."""
+    if record.status == "Succeeded":
+        return engine.TaskSucceeded(activity, json.loads(record.output) if record.output else {})
+    where = f"execution {record.name!r} of flow {record.flow_name!r}"
+    if record.status == "TimedOut":
+        return engine.TaskFailed(activity, FLOW_TIMEOUT, record.cause or f"{where} timed out")
+    how = "was stopped" if record.status == "Stopped" else "failed"
+    return engine.TaskFailed(activity, record.error or RUNTIME_ERROR, record.cause or f"{where} {how}")
 
 
 @dataclass
@@ -67,6 +75,7 @@ class Decider:
 
     programs: ProgramCache
     tokens: TaskTokens
+    integrations: Integrations
     node_id: str
     lease_seconds: float = 60.0
     max_data_bytes: int = 32 * 1024
@@ -83,12 +92,21 @@ class Decider:
         )
 
     def start(
-        self, tx: Tx, flow_name: str, name: str | None, input: dict[str, Any], now: datetime
+        self,
+        tx: Tx,
+        flow_name: str,
+        name: str | None,
+        input: dict[str, Any],
+        now: datetime,
+        *,
+        parent: Parent | None = None,
+        callback_token: str | None = None,
     ) -> Outcome:
         """Create an execution and run it to its first wait.
 
         Starting the same name with the same input again returns the existing execution
-        (``applied`` is False then); with a different input it is a Conflict.
+        (``applied`` is False then); with a different input it is a Conflict. A child names its
+        ``parent`` task attempt; ``callback_token`` is a task to settle when the execution ends.
         """
         flow = tx.get_flow(flow_name)
         if flow is None:
@@ -97,16 +115,34 @@ class Decider:
         if name is not None:
             existing = tx.get_execution(flow_name, name)
             if existing is not None:
+                theirs = (existing.parent_id, existing.parent_activity)
+                if parent is not None and theirs != (parent.execution_id, parent.activity):
+                    raise Conflict(
+                        f"execution {name!r} of flow {flow_name!r} exists, started by someone else"
+                    )
                 if json.loads(existing.input) != input:
                     raise Conflict(
                         f"execution {name!r} of flow {flow_name!r} already exists with a different input"
                     )
                 return Outcome(existing.id, existing.status, applied=False, execution=existing)
+        depth, started_by = 0, None
+        if parent is not None:
+            above = tx.get_execution_by_id(parent.execution_id)
+            if above is None:
+                raise NotFound("the parent execution no longer exists")
+            depth = above.depth + 1
+            if depth > MAX_DEPTH:
+                raise InvalidArgument(
+                    f"child executions nest at most {MAX_DEPTH} deep: does flow {flow_name!r} start itself?"
+                )
+            started_by = {"flowName": above.flow_name, "name": above.name}
+            callback_token = parent.token
+        if callback_token is not None:
+            self.tokens.parse(callback_token)  # InvalidArgument if it is not one of ours
         execution_id = str(uuid.uuid4())
         program = self.programs.get(flow.definition_hash, lambda: flow.definition)
-        decision = engine.start(
-            program, flow_name, name or execution_id, input, self._env(now, flow_name, execution_id)
-        )
+        env = self._env(now, flow_name, execution_id)
+        decision = engine.start(program, flow_name, name or execution_id, input, env, started_by)
         record = ExecutionRecord(
             id=execution_id,
             flow_name=flow_name,
@@ -115,6 +151,10 @@ class Decider:
             definition_hash=flow.definition_hash,
             input=input_text,
             started_at=now,
+            parent_id=parent.execution_id if parent else None,
+            parent_activity=parent.activity if parent else None,
+            depth=depth,
+            callback_token=callback_token,
         )
         tx.insert_execution(record)
         outcome = self._store(tx, record, decision, now)
@@ -161,6 +201,15 @@ class Decider:
         outcome = Outcome(record.id, state.status.value, flow_name=record.flow_name)
         if finished:
             tx.notify(FINISHED, record.id)
+            if record.callback_token is not None or state.status in (Status.STOPPED, Status.TIMED_OUT):
+                ended = replace(
+                    record,
+                    status=state.status.value,
+                    output=dumps(state.output) if state.output is not None else None,
+                    error=state.error,
+                    cause=state.cause,
+                )
+                self._ended(tx, ended, outcome, now)
         owner: str | None = None
         lease_until: datetime | None = None
         if self.take_tasks():
@@ -171,23 +220,12 @@ class Decider:
         cancelled_timers = {c.timer for c in commands if isinstance(c, engine.CancelTimer)}
         for command in commands:
             if isinstance(command, engine.ScheduleTask) and command.activity not in cancelled_tasks:
-                payload = {
-                    "flow": record.flow_name,
-                    "execution": state.execution_name,
-                    "step": command.step,
-                    "resourceArn": command.resource_arn,
-                    "pattern": command.pattern,
-                    "input": command.input,
-                    "serviceParams": command.service_params,
-                    "timeout": command.timeout,
-                    "token": command.token,
-                    "attempt": command.attempt,
-                }
+                payload = task_payload(record.flow_name, state.execution_name, command)
                 outcome.tasks.append(
                     TaskRecord(
                         record.id,
                         command.activity,
-                        task_kind(command.resource_arn),
+                        self.integrations.of(command.resource_arn).kind,
                         dumps(payload),
                         now,
                         owner,
@@ -198,6 +236,9 @@ class Decider:
                 outcome.timers.append(TimerRecord(record.id, command.timer, command.fire_at))
             elif isinstance(command, engine.CancelTask):
                 tx.delete_task(record.id, command.activity)
+                integration = self.integrations.of(command.resource_arn)
+                if (after := integration.cancel(tx, record.id, command.activity, now)) is not None:
+                    outcome.after.append(after)
             elif isinstance(command, engine.CancelTimer):
                 tx.delete_timer(record.id, command.timer)
                 outcome.cancelled_timers.append((record.id, command.timer))
@@ -206,3 +247,27 @@ class Decider:
             tx.notify(TASKS, "")
         tx.add_timers(outcome.timers)
         return outcome
+
+    def _ended(self, tx: Tx, record: ExecutionRecord, outcome: Outcome, now: datetime) -> None:
+        """An execution just ended: settle the task that waits for its end, stop its children."""
+        ended = record
+        if ended.callback_token is not None:
+            ref = self.tokens.parse(ended.callback_token)
+            tx.delete_task(ref.execution_id, ref.activity)  # the end settles the attempt, as a report does
+            reported = self.apply(tx, ref.execution_id, end_event(ended, ref.activity), now)
+            if reported.applied:
+                outcome.nested.append(reported)
+        if ended.status in ("Stopped", "TimedOut"):
+            why = f"its parent execution {ended.name!r} of flow {ended.flow_name!r} ended {ended.status}"
+            outcome.nested += self.stop_children(tx, ended.id, now, cause=why)
+
+    def stop_children(
+        self, tx: Tx, parent_id: str, now: datetime, *, activity: int | None = None, cause: str
+    ) -> list[Outcome]:
+        """Stop the running children of an execution (only the one a task attempt started, if given)."""
+        stopped = []
+        for child in tx.children(parent_id, running=True, activity=activity):
+            outcome = self.apply(tx, child.id, StopRequested("", cause), now)
+            if outcome.applied:
+                stopped.append(outcome)
+        return stopped

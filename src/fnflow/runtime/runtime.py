@@ -22,20 +22,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from fnflow.asyncq.policy import CallStatus
 from fnflow.background import Background
 from fnflow.engine import Event, StopRequested, TaskFailed, TaskSucceeded, TimerFired
 from fnflow.errors import NotFound, TaskAlreadyCompleted
-from fnflow.functions.service import FunctionService
-from fnflow.functions.spec import InvocationResult
+from fnflow.integrations import After, Integrations, Parent
 from fnflow.leasing import Claimer, LeaseKeeper
 from fnflow.metrics import Metrics
 from fnflow.runtime.decisions import FINISHED, TASKS, Decider, Outcome
 from fnflow.runtime.programs import ProgramCache
-from fnflow.runtime.tasks import TaskRunner, result_event
+from fnflow.runtime.tasks import TaskRunner
 from fnflow.runtime.timers import TimerWheel
 from fnflow.runtime.tokens import TaskTokens
-from fnflow.store import CallRecord, ExecutionRecord, Store, TaskRecord, TimerRecord, Tx
+from fnflow.store import ExecutionRecord, Store, TaskRecord, TimerRecord, Tx
 from fnflow.store.leases import TASKS as TASK_LEASES
 
 log = logging.getLogger(__name__)
@@ -45,8 +43,8 @@ class Runtime:
     def __init__(
         self,
         store: Store,
-        functions: FunctionService,
         keeper: LeaseKeeper,
+        integrations: Integrations,
         *,
         parallelism: int = 64,
         max_data_bytes: int = 32 * 1024,
@@ -66,8 +64,9 @@ class Runtime:
             period=keeper.lease_seconds / 3,
             what="tasks",
         )
+        self._integrations = integrations
         self.tasks = TaskRunner(
-            functions,
+            integrations,
             self._complete_task,
             parallelism=parallelism,
             metrics=self.metrics,
@@ -92,6 +91,7 @@ class Runtime:
         self.decider = Decider(
             ProgramCache(),
             TaskTokens(bytes.fromhex(secret)),
+            self._integrations,
             self.node_id,
             self._keeper.lease_seconds,
             **self._limits,
@@ -165,6 +165,10 @@ class Runtime:
             waiter = self._waiters.pop(outcome.execution_id, None)
             if waiter is not None:
                 waiter.set()
+        for action in outcome.after:
+            action()
+        for nested in outcome.nested:
+            self._after(nested)
 
     def _decider(self) -> Decider:
         assert self.decider is not None, "the runtime is not open"
@@ -173,12 +177,23 @@ class Runtime:
     # --- executions --------------------------------------------------------------------------------
 
     async def start_execution(
-        self, flow_name: str, name: str | None, input: dict[str, Any]
+        self,
+        flow_name: str,
+        name: str | None,
+        input: dict[str, Any],
+        *,
+        parent: Parent | None = None,
+        callback_token: str | None = None,
     ) -> tuple[ExecutionRecord, bool]:
-        """Start (or find, if the same name and input were started before); returns (record, created)."""
+        """Start (or find, if the same name and input were started before); returns (record, created).
+        A child names its ``parent`` task attempt; ``callback_token`` is a task to settle at the end."""
         decider = self._decider()
         now = self._now()
-        outcome = await self._commit(lambda tx: decider.start(tx, flow_name, name, input, now))
+        outcome = await self._commit(
+            lambda tx: decider.start(
+                tx, flow_name, name, input, now, parent=parent, callback_token=callback_token
+            )
+        )
         assert outcome.execution is not None
         return outcome.execution, outcome.applied
 
@@ -216,24 +231,24 @@ class Runtime:
                 "the task of this token has already completed, timed out or was stopped"
             )
 
-    def call_finished(
-        self, tx: Tx, call: CallRecord, status: CallStatus, result: InvocationResult | None
-    ) -> Callable[[], None] | None:
-        """In the transaction that settles an asynchronous call: wake the flow step waiting for it."""
-        if call.task_execution is None or call.task_activity is None:
-            return None
-        activity = call.task_activity
-        event: Event
-        if (status is CallStatus.SUCCEEDED and result is not None) or (result is not None and not result.ok):
-            event = result_event(activity, "requestResponse", result)
-        else:
-            error = {CallStatus.EXPIRED: "FC.EventExpired", CallStatus.STOPPED: "FC.InvocationStopped"}.get(
-                status, "FC.Unknown"
-            )
-            event = TaskFailed(activity, error, call.error or f"the asynchronous call ended {status.value}")
-        tx.delete_task(call.task_execution, activity)
-        outcome = self._decider().apply(tx, call.task_execution, event, self._now())
+    def settle(self, tx: Tx, execution_id: str, activity: int, event: Event) -> After | None:
+        """In a transaction of another adapter (a finished call, a child's end): apply a task
+        attempt's result to its execution; what to do after the commit."""
+        tx.delete_task(execution_id, activity)
+        outcome = self._decider().apply(tx, execution_id, event, self._now())
         return (lambda: self._after(outcome)) if outcome.applied else None
+
+    def stop_children(self, tx: Tx, execution_id: str, activity: int, why: str) -> After | None:
+        """In the transaction that gives a task attempt up: stop the child execution it started."""
+        stopped = self._decider().stop_children(tx, execution_id, self._now(), activity=activity, cause=why)
+        if not stopped:
+            return None
+
+        def after() -> None:
+            for outcome in stopped:
+                self._after(outcome)
+
+        return after
 
     async def wait_finished(self, execution_id: str, timeout: float) -> None:
         """Return when the execution finishes (on this node) or ``timeout`` passes; the caller re-reads it."""

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fnflow.errors import NotFound
+from fnflow.names import check_name
 from fnflow.schedules.cron import MINIMUM_INTERVAL, Timing, parse
 from fnflow.schedules.scheduler import CHANNEL
 from fnflow.schedules.spec import ScheduleSpec
 from fnflow.services.executions import check_size
-from fnflow.services.flows import check_name
 from fnflow.store import Page, ScheduleRecord, Store, Tx
 
 

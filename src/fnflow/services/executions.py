@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from fnflow.errors import InvalidArgument, NotFound, PayloadTooLarge
+from fnflow.names import check_name
 from fnflow.runtime import Runtime
-from fnflow.services.flows import check_name
 from fnflow.store import ExecutionRecord, Page, Store
 
 MAX_WAIT = 60.0
@@ -45,13 +45,25 @@ class ExecutionService:
         self.max_input_bytes = max_input_bytes
 
     async def start(
-        self, flow_name: str, name: str | None, input: dict[str, Any]
+        self, flow_name: str, name: str | None, input: dict[str, Any], *, callback_token: str | None = None
     ) -> tuple[ExecutionRecord, bool]:
-        """Start an execution; the same name and input again returns the existing one (created=False)."""
+        """Start an execution; the same name and input again returns the existing one (created=False).
+        ``callback_token``: a task token reported when the execution ends (FnF's CallbackFnFTaskToken)."""
         if name is not None:
             check_name("execution", name)
         check_size(input, "input", self.max_input_bytes)
-        return await self.runtime.start_execution(flow_name, name, input)
+        return await self.runtime.start_execution(flow_name, name, input, callback_token=callback_token)
+
+    async def parents(self, records: list[ExecutionRecord]) -> dict[str, ExecutionRecord]:
+        """The parents of those that are child executions, by id."""
+        ids = [r.parent_id for r in records if r.parent_id is not None]
+        if not ids:
+            return {}
+        return {p.id: p for p in await self.store.read(lambda tx: tx.get_executions_by_id(ids))}
+
+    async def children(self, record: ExecutionRecord) -> list[ExecutionRecord]:
+        """The child executions its task steps started, oldest first."""
+        return await self.store.read(lambda tx: tx.children(record.id))
 
     async def describe(self, flow_name: str, name: str, wait: float = 0) -> ExecutionRecord:
         """One execution; with ``wait`` > 0, long-poll until it finishes or ``wait`` seconds pass."""

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
-from fnflow.errors import Conflict, InvalidArgument, NotFound
-from fnflow.fdl import definition_hash, parse_flow
+from fnflow.errors import Conflict, InvalidDefinition, NotFound
+from fnflow.fdl import definition_hash, parse_flow, task_targets
+from fnflow.integrations import Integrations
+from fnflow.names import check_name
 from fnflow.store import FlowRecord, Page, Store, Tx
-
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
-
-
-def check_name(what: str, name: str) -> None:
-    if not NAME.match(name):
-        raise InvalidArgument(
-            f"{what} name {name!r} must be 1-128 characters of [A-Za-z0-9_-], not starting with a digit or -"
-        )
 
 
 class FlowService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, integrations: Integrations) -> None:
         self.store = store
+        self.integrations = integrations
 
     async def put(self, name: str, definition: str, description: str = "") -> tuple[FlowRecord, bool]:
         """Create or update a flow from FDL text; returns (flow, created).
@@ -30,6 +23,13 @@ class FlowService:
         """
         check_name("flow", name)
         parse_flow(definition, expected_name=name)  # raises InvalidDefinition with every problem found
+        problems = [
+            placed.problem(why)
+            for placed in task_targets(definition)
+            if (why := await self.integrations.check(placed.target)) is not None
+        ]
+        if problems:
+            raise InvalidDefinition(problems)
         digest = definition_hash(definition)
         now = datetime.now(UTC)
 

@@ -34,6 +34,10 @@ class ExecutionRecord:
     stopped_at: datetime | None = None
     state: str | None = None  # engine state JSON while running
     version: int = 1
+    parent_id: str | None = None  # a child execution: the parent's id …
+    parent_activity: int | None = None  # … and the task attempt that started it
+    depth: int = 0  # how deeply nested (0: started by a user, a schedule …)
+    callback_token: str | None = None  # the task token to report when this execution ends
 
 
 @dataclass(frozen=True)

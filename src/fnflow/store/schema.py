@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Column,
     Float,
     Index,
@@ -22,6 +23,16 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+# The values status columns may hold (CHECK constraints); a test holds them equal to the Python enums.
+EXECUTION_STATUSES = ("Running", "Succeeded", "Failed", "TimedOut", "Stopped")
+CALL_STATUSES = ("Enqueued", "Running", "Retrying", "Succeeded", "Failed", "Stopping", "Stopped", "Expired")
+
+
+def one_of(table: str, column: str, values: tuple[str, ...]) -> CheckConstraint:
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=f"ck_{table}_{column}")
+
 
 flows = Table(
     "flows",
@@ -60,9 +71,19 @@ executions = Table(
     Column("stopped_at", Float),
     Column("state", Text),  # engine state (JSON); NULL once finished
     Column("version", Integer, nullable=False, default=1),
+    # A child execution: the parent and its task step's attempt that started it, and how deep it is
+    # nested; NULL and 0 for a top-level one.
+    Column("parent_id", String(36)),
+    Column("parent_activity", Integer),
+    Column("depth", Integer, nullable=False, default=0),
+    # The task token to report when the execution ends (a sync child's parent step, or a
+    # StartExecution's CallbackFnFTaskToken).
+    Column("callback_token", Text),
     UniqueConstraint("flow_name", "name", name="uq_executions_flow_name"),
+    one_of("executions", "status", EXECUTION_STATUSES),
 )
 Index("ix_executions_flow_status", executions.c.flow_name, executions.c.status, executions.c.started_at)
+Index("ix_executions_parent", executions.c.parent_id)
 
 history = Table(
     "history",
@@ -169,9 +190,11 @@ calls = Table(
     Column("dead", Boolean, nullable=False, default=False),  # in the dead-letter list
     Column("task_execution", String(36)),  # a flow task step waiting for this call (pattern sync)
     Column("task_activity", Integer),
+    one_of("calls", "status", CALL_STATUSES),
 )
 Index("ix_calls_status_run_at", calls.c.status, calls.c.run_at)
 Index("ix_calls_function", calls.c.service, calls.c.function, calls.c.created_at)
+Index("ix_calls_task", calls.c.task_execution, calls.c.task_activity)
 
 # Outgoing HTTP posts that must be delivered: callbacks and destinations of finished calls.
 deliveries = Table(

@@ -261,6 +261,18 @@ class CallQueries(LeaseQueries):
         )
         return "Stopping" if running.rowcount else None
 
+    def stop_task_calls(self, execution_id: str, activity: int, now: datetime) -> list[tuple[str, str]]:
+        """Stop the calls a flow task attempt is waiting for (it was cancelled): (call id, new status)
+        of each that had not ended — Stopped, or Stopping while its runner ends it."""
+        query = select(calls.c.id).where(
+            calls.c.task_execution == execution_id, calls.c.task_activity == activity
+        )
+        stopped = []
+        for call_id in self.conn.execute(query).scalars():
+            if (status := self.stop_call(call_id, now)) is not None:
+                stopped.append((call_id, status))
+        return stopped
+
     def mark_stopped(self, call_id: str, now: datetime, holder: str) -> bool:
         """The runner of a Stopping (or Running) call gave up on it; False if ``holder`` does not
         hold it any more."""

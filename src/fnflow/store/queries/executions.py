@@ -64,6 +64,10 @@ def _execution(row: Row[Any] | tuple[Any, ...]) -> ExecutionRecord:
         stopped_at=from_ts(m["stopped_at"]),
         state=m["state"],
         version=m["version"],
+        parent_id=m["parent_id"],
+        parent_activity=m["parent_activity"],
+        depth=m["depth"],
+        callback_token=m["callback_token"],
     )
 
 
@@ -147,6 +151,23 @@ class ExecutionQueries(Queries):
             "stopped_at": to_ts(stopped_at) if stopped_at else None,
         }
         _UPDATE.execute(self.conn, params).close()
+
+    def get_executions_by_id(self, execution_ids: Sequence[str]) -> list[ExecutionRecord]:
+        if not execution_ids:
+            return []
+        query = select(executions).where(executions.c.id.in_(set(execution_ids)))
+        return [_execution(r) for r in self.conn.execute(query)]
+
+    def children(
+        self, parent_id: str, *, running: bool = False, activity: int | None = None
+    ) -> list[ExecutionRecord]:
+        """The child executions of ``parent_id`` (those still running; the one a task attempt started)."""
+        query = select(executions).where(executions.c.parent_id == parent_id)
+        if running:
+            query = query.where(executions.c.status == "Running")
+        if activity is not None:
+            query = query.where(executions.c.parent_activity == activity)
+        return [_execution(r) for r in self.conn.execute(query.order_by(executions.c.started_at))]
 
     def running_execution_ids(self) -> list[str]:
         query = select(executions.c.id).where(executions.c.status == "Running")

@@ -109,11 +109,7 @@ class FlowQueries(Queries):
         return self.conn.execute(delete(flows).where(flows.c.name == name)).rowcount > 0
 
     def has_running_executions(self, flow_name: str) -> bool:
-        query = select(
-            exists().where(
-                executions.c.flow_name == flow_name, executions.c.status.in_(("Running", "Starting"))
-            )
-        )
+        query = select(exists().where(executions.c.flow_name == flow_name, executions.c.status == "Running"))
         return bool(self.conn.execute(query).scalar())
 
     def count_flows(self) -> int:

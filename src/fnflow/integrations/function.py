@@ -1,0 +1,134 @@
+"""Task steps that call a function (``acs:fc:…:services/{service}/functions/{function}``).
+
+``requestResponse`` invokes the function and waits for its answer; ``waitForCallback`` invokes it
+(it gets the task token in its event) and waits for a report. An asynchronous invocation
+(``sync``, or ``serviceParams.InvocationType: Async``) goes through the durable call queue
+(``asyncq``), this integration's transport: ``sync`` waits until the call finishes, the others go
+on as soon as it is queued. The call id is ``serviceParams.StatefulAsyncInvocationID`` (with the
+attempt number on retries) or the attempt's key, so an attempt that runs again submits once.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from fnflow.asyncq.policy import CallStatus
+from fnflow.asyncq.service import CallService, Submission
+from fnflow.engine import Event, TaskFailed, TaskSubmitted, TaskSucceeded
+from fnflow.errors import Conflict, NotFound
+from fnflow.fdl.arn import FunctionTarget, ResourceTarget
+from fnflow.functions.service import FunctionService
+from fnflow.functions.spec import InvocationResult
+from fnflow.integrations.base import After, Task, TaskResults
+from fnflow.store import CallRecord, Tx
+
+
+def result_event(activity: int, pattern: str, result: InvocationResult) -> Event:
+    """The engine event for a finished invocation (FC semantics: a JSON body is the step's $local)."""
+    started = datetime.fromtimestamp(result.started_at, UTC)
+    if not result.ok:
+        return TaskFailed(activity, result.error_type or "FC.Unknown", result.error_body().decode(), started)
+    if pattern == "waitForCallback":
+        return TaskSubmitted(activity, started)
+    body = result.body.decode(errors="replace").strip()
+    if not body:
+        return TaskSucceeded(activity, {}, started)
+    try:
+        output = json.loads(body)
+    except ValueError:
+        output = body  # the engine reports that the output is not a JSON object
+    return TaskSucceeded(activity, output, started)
+
+
+def call_event(call: CallRecord, status: CallStatus, result: InvocationResult | None) -> Event:
+    """The event for the task step that waits for an asynchronous call that just ended."""
+    assert call.task_activity is not None
+    activity = call.task_activity
+    if (status is CallStatus.SUCCEEDED and result is not None) or (result is not None and not result.ok):
+        return result_event(activity, "requestResponse", result)
+    error = {CallStatus.EXPIRED: "FC.EventExpired", CallStatus.STOPPED: "FC.InvocationStopped"}.get(
+        status, "FC.Unknown"
+    )
+    return TaskFailed(activity, error, call.error or f"the asynchronous call ended {status.value}")
+
+
+class FunctionIntegration:
+    kind = "fc"
+
+    def __init__(self, functions: FunctionService, calls: CallService, results: TaskResults) -> None:
+        self._functions = functions
+        self._calls = calls
+        self._results = results
+        calls.dispatcher.when_final(self._call_finished)
+
+    async def submit(self, task: Task) -> Event:
+        target = task.target
+        assert isinstance(target, FunctionTarget)
+        activity = task.activity
+        if target.qualifier not in (None, "LATEST"):
+            return TaskFailed(
+                activity,
+                "FC.QualifierNotFound",
+                f"service qualifier {target.qualifier!r}: versions and aliases are not supported yet",
+            )
+        command = task.command
+        body = json.dumps(command.input, separators=(",", ":"), ensure_ascii=False).encode()
+        try:
+            if command.pattern == "sync" or command.service_params.get("InvocationType") == "Async":
+                return await self._invoke_async(task, target, body)
+            result = await self._functions.invoke(target.service, target.function, body, request_id=task.key)
+        except NotFound as e:
+            return TaskFailed(activity, "FC.FunctionNotFound", str(e))
+        return result_event(activity, command.pattern, result)
+
+    async def _invoke_async(self, task: Task, target: FunctionTarget, body: bytes) -> Event:
+        command = task.command
+        waits = command.pattern == "sync"
+        call_id = task.key
+        stateful = command.service_params.get("StatefulAsyncInvocationID")
+        if stateful:
+            call_id = str(stateful) if command.attempt == 1 else f"{stateful}-{command.attempt}"
+        try:
+            call = await self._calls.submit(
+                Submission(
+                    service=target.service,
+                    function=target.function,
+                    body=body,
+                    headers='[["Content-Type", "application/json"]]',
+                    call_id=call_id,
+                    exact_id=bool(stateful),
+                    task_execution=task.execution_id if waits else None,
+                    task_activity=task.activity if waits else None,
+                )
+            )
+        except Conflict as e:
+            return TaskFailed(task.activity, "FC.StatefulAsyncInvocationAlreadyExists", e.message)
+        if command.pattern == "requestResponse":
+            return TaskSucceeded(task.activity, {"callId": call.id})
+        return TaskSubmitted(task.activity, detail={"callId": call.id})
+
+    def _call_finished(
+        self, tx: Tx, call: CallRecord, status: CallStatus, result: InvocationResult | None
+    ) -> After | None:
+        """In the transaction that settles an asynchronous call: the flow step waiting for it goes on."""
+        if call.task_execution is None or call.task_activity is None:
+            return None
+        return self._results.settle(
+            tx, call.task_execution, call.task_activity, call_event(call, status, result)
+        )
+
+    def cancel(self, tx: Tx, execution_id: str, activity: int, now: datetime) -> After | None:
+        stopped = [call_id for call_id, _status in tx.stop_task_calls(execution_id, activity, now)]
+        if not stopped:
+            return None
+        dispatcher = self._calls.dispatcher
+
+        def drop() -> None:  # a running one is cancelled and settles as Stopped
+            for call_id in stopped:
+                dispatcher.drop(call_id)
+
+        return drop
+
+    async def check(self, target: ResourceTarget) -> str | None:
+        return None  # a function may be deployed after the flow that calls it
