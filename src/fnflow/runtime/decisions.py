@@ -13,11 +13,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from fnflow import engine
 from fnflow.engine import Decision, Env, Event, ExecState
-from fnflow.errors import Conflict, NotFound
+from fnflow.errors import Conflict, ExecutionAlreadyExists, FlowNotFound, WrongExecutionMode
 from fnflow.fdl.arn import FlowTarget, FunctionTarget, QueueTarget, TopicTarget, parse_resource_arn
 from fnflow.runtime.programs import ProgramCache
 from fnflow.runtime.tokens import TaskTokens
@@ -26,6 +27,13 @@ from fnflow.store import ExecutionRecord, HistoryRecord, TaskRecord, TimerRecord
 #: Channels other processes on a shared store listen on (``Store.listen``).
 FINISHED = "fnflow_finished"  # payload: the execution id (wakes long-polls on every node)
 TASKS = "fnflow_tasks"  # tasks nobody holds are waiting to be claimed
+
+
+class NameRule(StrEnum):
+    """What a start does with a name the flow already has an execution of."""
+
+    SAME_INPUT = "same-input"  # fnflow's: that execution if the input is the same, else Conflict
+    WHILE_RUNNING = "while-running"  # FnF's: that execution while it runs, ExecutionAlreadyExists after
 
 
 def dumps(value: Any) -> str:
@@ -42,6 +50,7 @@ class Outcome:
     cancelled_timers: list[tuple[str, int]] = field(default_factory=list)
     execution: ExecutionRecord | None = None  # set by ``start``: the new (or existing) execution
     flow_name: str = ""
+    first_event: int | None = None  # the id of the first history event this decision added
 
     @property
     def finished(self) -> bool:
@@ -83,21 +92,38 @@ class Decider:
         )
 
     def start(
-        self, tx: Tx, flow_name: str, name: str | None, input: dict[str, Any], now: datetime
+        self,
+        tx: Tx,
+        flow_name: str,
+        name: str | None,
+        input: dict[str, Any],
+        now: datetime,
+        *,
+        rule: NameRule = NameRule.SAME_INPUT,
+        mode: str | None = None,
     ) -> Outcome:
         """Create an execution and run it to its first wait.
 
-        Starting the same name with the same input again returns the existing execution
-        (``applied`` is False then); with a different input it is a Conflict.
+        A name the flow has an execution of goes by ``rule`` (``applied`` is False when that
+        execution is returned). With ``mode``, the flow must have that execution mode.
         """
         flow = tx.get_flow(flow_name)
         if flow is None:
-            raise NotFound(f"flow {flow_name!r} does not exist")
+            raise FlowNotFound(f"flow {flow_name!r} does not exist")
+        if mode is not None and flow.execution_mode != mode:
+            raise WrongExecutionMode(
+                f"flow {flow_name!r} runs in {flow.execution_mode} mode, not {mode}"
+                + (": start it with StartSyncExecution" if flow.execution_mode == "Express" else "")
+            )
         input_text = dumps(input)
         if name is not None:
             existing = tx.get_execution(flow_name, name)
             if existing is not None:
-                if json.loads(existing.input) != input:
+                if rule is NameRule.WHILE_RUNNING and existing.status not in ("Starting", "Running"):
+                    raise ExecutionAlreadyExists(
+                        f"execution {name!r} of flow {flow_name!r} already exists and has ended"
+                    )
+                if rule is NameRule.SAME_INPUT and json.loads(existing.input) != input:
                     raise Conflict(
                         f"execution {name!r} of flow {flow_name!r} already exists with a different input"
                     )
@@ -159,6 +185,8 @@ class Decider:
             ],
         )
         outcome = Outcome(record.id, state.status.value, flow_name=record.flow_name)
+        if decision.events:
+            outcome.first_event = decision.events[0].event_id
         if finished:
             tx.notify(FINISHED, record.id)
         owner: str | None = None

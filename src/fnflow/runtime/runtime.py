@@ -27,11 +27,11 @@ from fnflow.asyncq.policy import CallStatus
 from fnflow.background import Background
 from fnflow.claims import Claimer
 from fnflow.engine import Event, StopRequested, TaskFailed, TaskSucceeded, TimerFired
-from fnflow.errors import NotFound, TaskAlreadyCompleted
+from fnflow.errors import ExecutionNotFound, TaskAlreadyCompleted
 from fnflow.functions.service import FunctionService
 from fnflow.functions.spec import InvocationResult
 from fnflow.metrics import Metrics
-from fnflow.runtime.decisions import FINISHED, TASKS, Decider, Outcome
+from fnflow.runtime.decisions import FINISHED, TASKS, Decider, NameRule, Outcome
 from fnflow.runtime.programs import ProgramCache
 from fnflow.runtime.tasks import TaskRunner, result_event
 from fnflow.runtime.timers import TimerWheel
@@ -174,12 +174,20 @@ class Runtime:
     # --- executions --------------------------------------------------------------------------------
 
     async def start_execution(
-        self, flow_name: str, name: str | None, input: dict[str, Any]
+        self,
+        flow_name: str,
+        name: str | None,
+        input: dict[str, Any],
+        *,
+        rule: NameRule = NameRule.SAME_INPUT,
+        mode: str | None = None,
     ) -> tuple[ExecutionRecord, bool]:
-        """Start (or find, if the same name and input were started before); returns (record, created)."""
+        """Start (or find, as ``rule`` says for a name in use); returns (record, created)."""
         decider = self._decider()
         now = self._now()
-        outcome = await self._commit(lambda tx: decider.start(tx, flow_name, name, input, now))
+        outcome = await self._commit(
+            lambda tx: decider.start(tx, flow_name, name, input, now, rule=rule, mode=mode)
+        )
         assert outcome.execution is not None
         return outcome.execution, outcome.applied
 
@@ -196,8 +204,9 @@ class Runtime:
 
     async def report(
         self, token: str, *, output: Any = None, error: str | None = None, cause: str = ""
-    ) -> None:
-        """ReportTaskSucceeded (``error`` None) or ReportTaskFailed for a task token."""
+    ) -> int:
+        """ReportTaskSucceeded (``error`` None) or ReportTaskFailed for a task token; returns the id of
+        the history event that records it."""
         ref = self.tokens.parse(token)
         event: Event = (
             TaskSucceeded(ref.activity, output) if error is None else TaskFailed(ref.activity, error, cause)
@@ -206,7 +215,7 @@ class Runtime:
 
         def job(tx: Tx) -> Outcome:
             if tx.get_execution_by_id(ref.execution_id) is None:
-                raise NotFound("the execution of this task token no longer exists")
+                raise ExecutionNotFound("the execution of this task token no longer exists")
             # A report settles the attempt: drop its task row if the function is still queued.
             tx.delete_task(ref.execution_id, ref.activity)
             return decider.apply(tx, ref.execution_id, event, self._now())
@@ -216,6 +225,8 @@ class Runtime:
             raise TaskAlreadyCompleted(
                 "the task of this token has already completed, timed out or was stopped"
             )
+        assert outcome.first_event is not None  # an applied result is recorded in the history
+        return outcome.first_event
 
     def call_finished(
         self, tx: Tx, call: CallRecord, status: CallStatus, result: InvocationResult | None

@@ -11,6 +11,12 @@ from fnflow.errors import InvalidArgument, NotFound, Unauthorized
 from fnflow.store import ApiKeyRecord, Store
 
 SCOPES = ("admin", "invoke", "report-task")
+#: What each scope may do: admin everything, invoke run and read, report-task only report tasks.
+ALLOWED = {
+    "admin": {"admin", "invoke", "report-task"},
+    "invoke": {"invoke", "report-task"},
+    "report-task": {"report-task"},
+}
 
 
 def new_key(scope: str, description: str = "") -> ApiKeyRecord:
@@ -55,6 +61,11 @@ class KeyService:
         if record is None or not hmac.compare_digest(record.secret, secret):
             raise Unauthorized("the API key is not valid")
         return record
+
+    async def use_nonce(self, key_id: str, nonce: str, until: datetime) -> bool:
+        """Remember a signed request's nonce until ``until``; False if it was used (a replay)."""
+        now = datetime.now(UTC)
+        return await self.store.write(lambda tx: tx.use_nonce(key_id, nonce, until, now))
 
     async def list(self) -> list[ApiKeyRecord]:
         return await self.store.read(lambda tx: tx.list_keys())
