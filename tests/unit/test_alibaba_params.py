@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from fnflow import errors
-from fnflow.api.proxied import EXTENSION, authority, origin_path
+from fnflow.api.proxied import EXTENSION, as_origin, authority, names_server, origin_path
 from fnflow.compat.alibaba.errors import from_fnflow
 from fnflow.compat.alibaba.hosts import is_fnf_host
 from fnflow.compat.alibaba.params import MissingParameter, Params, decode
@@ -138,3 +138,15 @@ def test_absolute_targets_from_either_protocol() -> None:
 def test_errors_map_to_alibaba_codes(error: errors.FnflowError, status: int, code: str) -> None:
     mapped = from_fnflow(error)
     assert (mapped.status, mapped.code, mapped.message) == (status, code, error.message)
+
+
+def test_a_proxy_request_for_the_server_itself_is_an_ordinary_one() -> None:
+    scope = {"server": ("127.0.0.1", 8080), "path": "http://127.0.0.1:8080/api/v1/flows"}
+    assert names_server("127.0.0.1:8080", scope, "http://127.0.0.1:8080")
+    assert names_server("localhost:8080", scope, "http://127.0.0.1:8080")
+    assert names_server("fnflow.example.com", scope, "http://fnflow.example.com")  # its public URL
+    assert not names_server("127.0.0.1:9090", scope, "http://127.0.0.1:8080")
+    assert not names_server("example.com:8080", scope, "http://127.0.0.1:8080")
+    assert not names_server("127.0.0.1:port", scope, "http://127.0.0.1:8080")
+    assert as_origin(scope)["path"] == "/api/v1/flows" and as_origin(scope)["raw_path"] == b"/api/v1/flows"
+    assert as_origin({"path": "/x"}) == {"path": "/x"}

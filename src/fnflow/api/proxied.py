@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from starlette.types import Scope
 
+from fnflow.config import is_loopback
+
 EXTENSION = "fnflow.absolute_target"
 
 
@@ -33,6 +35,30 @@ def origin_path(scope: Scope) -> str:
     if path.startswith(("http://", "https://")):
         return urlsplit(path).path or "/"
     return path
+
+
+def as_origin(scope: Scope) -> Scope:
+    """``scope`` with an absolute target made an ordinary one (``/path``)."""
+    path = origin_path(scope)
+    if path == scope.get("path"):
+        return scope
+    return {**scope, "path": path, "raw_path": path.encode()}
+
+
+def names_server(target: str, scope: Scope, endpoint: str) -> bool:
+    """Whether ``target`` (``host[:port]``) is this server: its public endpoint, or the port it
+    listens on at a loopback address or the address it was reached at. A client whose
+    ``HTTP_PROXY`` is fnflow sends its requests for fnflow itself this way too."""
+    if target.lower() == urlsplit(endpoint).netloc.lower():
+        return True
+    parts = urlsplit(f"//{target}")
+    try:
+        port = parts.port or 80
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    server = scope.get("server") or ("", None)
+    return port == server[1] and (is_loopback(host) or host == server[0])
 
 
 def http_protocol() -> type[asyncio.Protocol] | str:

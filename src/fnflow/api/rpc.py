@@ -2,8 +2,9 @@
 
 A request is FnF's when it names an FnF endpoint (``cn-hangzhou.fnf.aliyuncs.com`` and the like),
 as a request to a proxy (``HTTP_PROXY=http://<fnflow>``) or in its ``Host``; or when it comes to
-``/`` with an ``Action`` (an SDK whose endpoint is fnflow's address). A request to a proxy for any
-other host is refused: fnflow forwards nothing. Everything else goes on to ``app``.
+``/`` with an ``Action`` (an SDK whose endpoint is fnflow's address). A request to a proxy for
+fnflow itself is an ordinary request; for any other host it is refused: fnflow forwards nothing.
+Everything else goes on to ``app``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class FnfRpc:
             return
         headers = dict(scope["headers"])
         target = proxied.authority(scope)
+        if target is not None and proxied.names_server(target, scope, self.fnflow.settings.endpoint):
+            scope, target = proxied.as_origin(scope), None  # a request for fnflow itself
         host = target or headers.get(b"host", b"").decode("latin-1")
         if is_fnf_host(host):
             await self._answer(scope, receive, send, host, headers)
