@@ -10,6 +10,7 @@ as before) and tell other dialects, such as FnF's RPC API, which resource is mea
     │   ├── PayloadTooLarge        body or input over the configured limit (413)
     │   └── WrongExecutionMode     a Standard start of an Express flow, or the other way round
     ├── Unauthorized               missing or bad credentials (401)
+    │   └── InvalidSecurityToken   temporary credentials that are forged, mismatched or expired
     ├── Forbidden                  the key's scope does not allow the action (403)
     ├── NotFound                   flow, execution, function, task token… (404)
     │   ├── FlowNotFound
@@ -97,6 +98,14 @@ class Unauthorized(FnflowError):
     """Missing or invalid credentials."""
 
     code = "Unauthorized"
+
+
+class InvalidSecurityToken(Unauthorized):
+    """The security token of temporary credentials is not valid."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # Malformed, MismatchWithAccessKey or Expired (as Alibaba's STS says)
 
 
 class Forbidden(FnflowError):

@@ -26,14 +26,42 @@ def create_key(db: str, scope: str) -> tuple[str, str]:
     return key["id"], key["secret"]
 
 
+def temporary_key(db: str, key_id: str, *options: str) -> dict[str, str]:
+    """STS-style credentials of a key, made with ``fnflow keys temporary``."""
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fnflow",
+            "keys",
+            "temporary",
+            key_id,
+            "--db",
+            db,
+            "--output",
+            "json",
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    credentials: dict[str, str] = json.loads(made.stdout)
+    return credentials
+
+
 class Fnf:
     """An ``AcsClient`` for cn-hangzhou and one way to reach fnflow: ``endpoint`` set on every
-    request, or none (then the SDK goes to cn-hangzhou.fnf.aliyuncs.com, through ``HTTP_PROXY``)."""
+    request, or none (then the SDK goes to cn-hangzhou.fnf.aliyuncs.com, through ``HTTP_PROXY``).
+    ``key`` is (AccessKeyId, AccessKeySecret), or an SDK credential such as StsTokenCredential."""
 
     def __init__(
-        self, key: tuple[str, str], endpoint: str | None = None, region: str = "cn-hangzhou"
+        self, key: tuple[str, str] | object, endpoint: str | None = None, region: str = "cn-hangzhou"
     ) -> None:
-        self.client = AcsClient(key[0], key[1], region)
+        if isinstance(key, tuple):
+            self.client = AcsClient(key[0], key[1], region)
+        else:
+            self.client = AcsClient(region_id=region, credential=key)
         self.endpoint = endpoint
 
     def prepare(self, request: type[RpcRequest], params: dict[str, Any]) -> RpcRequest:

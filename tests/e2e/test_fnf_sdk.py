@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from aliyunsdkcore.acs_exception.exceptions import ServerException
+from aliyunsdkcore.auth.credentials import StsTokenCredential
 from aliyunsdkcore.request import CommonRequest
 from aliyunsdkcore.utils import parameter_helper
 from aliyunsdkfnf.request.v20190315.CreateFlowRequest import CreateFlowRequest
@@ -37,7 +38,7 @@ from aliyunsdkfnf.request.v20190315.UpdateFlowRequest import UpdateFlowRequest
 from aliyunsdkfnf.request.v20190315.UpdateScheduleRequest import UpdateScheduleRequest
 
 from fnflow.testing import ServerProcess
-from tests.e2e.fnf import Fnf, create_key, write_echo_function
+from tests.e2e.fnf import Fnf, create_key, temporary_key, write_echo_function
 
 GREET = """version: v1
 type: flow
@@ -478,6 +479,24 @@ def test_keys_and_scopes(server: Server, proxied: None) -> None:
     invoke.fails(403, "AccessDenied", DeleteScheduleRequest, FlowName="x", ScheduleName="y")
     assert "Flows" in invoke(ListFlowsRequest)
     Fnf(server.keys["report-task"]).fails(403, "AccessDenied", ListFlowsRequest)
+
+
+def test_temporary_credentials_with_a_security_token(server: Server, proxied: None) -> None:
+    """What code inside Function Compute does with its role's credentials (StsTokenCredential)."""
+    made = temporary_key(server.process.db, server.keys["admin"][0], "--scope", "invoke", "--duration", "900")
+    assert made["AccessKeyId"].startswith("STS.") and made["Expiration"].endswith("Z")
+    sts = Fnf(StsTokenCredential(made["AccessKeyId"], made["AccessKeySecret"], made["SecurityToken"]))
+    assert "Flows" in sts(ListFlowsRequest)
+    sts.fails(403, "AccessDenied", CreateFlowRequest, Name="sts", Definition=GREET)  # invoke only
+
+    forged = made["SecurityToken"][:-4] + ("AAAA" if not made["SecurityToken"].endswith("AAAA") else "BBBB")
+    wrong = Fnf(StsTokenCredential(made["AccessKeyId"], made["AccessKeySecret"], forged))
+    wrong.fails(403, "InvalidSecurityToken.Malformed", ListFlowsRequest)
+    other = temporary_key(server.process.db, server.keys["invoke"][0])
+    mixed = Fnf(StsTokenCredential(made["AccessKeyId"], made["AccessKeySecret"], other["SecurityToken"]))
+    mixed.fails(403, "InvalidSecurityToken.MismatchWithAccessKey", ListFlowsRequest)
+    no_secret = Fnf(StsTokenCredential(made["AccessKeyId"], "guess", made["SecurityToken"]))
+    no_secret.fails(400, "InvalidAccessKeySecret", ListFlowsRequest)
 
 
 def test_a_replayed_request_is_refused_and_writes_nothing(

@@ -16,6 +16,7 @@ from fnflow.errors import (
     FnflowError,
     Forbidden,
     InvalidArgument,
+    InvalidSecurityToken,
     NotFound,
     PayloadTooLarge,
     ScheduleAlreadyExists,
@@ -59,6 +60,8 @@ _MAPPING: list[tuple[type[FnflowError], int, str]] = [
 
 
 def from_fnflow(error: FnflowError) -> RpcError:
+    if isinstance(error, InvalidSecurityToken):
+        return RpcError(403, f"InvalidSecurityToken.{error.reason}", error.message)
     for kind, status, code in _MAPPING:
         if isinstance(error, kind):
             return RpcError(status, code, error.message)
