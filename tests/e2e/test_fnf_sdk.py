@@ -456,6 +456,11 @@ def test_both_endpoint_styles_reach_the_same_server(server: Server, admin: Fnf, 
         )
     internal = Fnf(server.keys["invoke"], endpoint="cn-hangzhou-internal.fnf.aliyuncs.com")
     assert internal(DescribeFlowRequest, Name="styles")["Name"] == "styles"
+    whole_client = Fnf(server.keys["invoke"])
+    whole_client.client.add_endpoint("cn-hangzhou", "fnf", server.endpoint)  # no proxy needed then
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("HTTP_PROXY")
+        assert whole_client(DescribeFlowRequest, Name="styles")["Name"] == "styles"
 
 
 def test_fnflow_is_no_open_proxy(server: Server) -> None:
