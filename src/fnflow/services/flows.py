@@ -33,11 +33,13 @@ class FlowService:
         *,
         execution_mode: str | None = None,
         role_arn: str | None = None,
+        replace: bool = True,
     ) -> tuple[FlowRecord, bool]:
         """Create or update a flow from FDL text; returns (flow, created).
 
         Running executions keep the definition they started with. ``execution_mode`` (Standard or
-        Express) and ``role_arn`` of None keep the flow's (Standard and "" for a new flow).
+        Express) and ``role_arn`` of None keep the flow's (Standard and "" for a new flow). With
+        ``replace`` False an existing flow is ``FlowAlreadyExists`` (FnF's CreateFlow).
         """
         digest = self._check(name, definition, execution_mode)
         now = datetime.now(UTC)
@@ -45,26 +47,6 @@ class FlowService:
         def put(tx: Tx) -> tuple[FlowRecord, bool]:
             created = tx.get_flow(name) is None
             flow = tx.put_flow(
-                name, description, definition, digest, now, execution_mode=execution_mode, role_arn=role_arn
-            )
-            return flow, created
-
-        return await self.store.write(put)
-
-    async def create(
-        self,
-        name: str,
-        definition: str,
-        description: str = "",
-        *,
-        execution_mode: str | None = None,
-        role_arn: str | None = None,
-    ) -> FlowRecord:
-        """A new flow; ``FlowAlreadyExists`` if the name is taken."""
-        digest = self._check(name, definition, execution_mode)
-        now = datetime.now(UTC)
-        return await self.store.write(
-            lambda tx: tx.put_flow(
                 name,
                 description,
                 definition,
@@ -72,9 +54,11 @@ class FlowService:
                 now,
                 execution_mode=execution_mode,
                 role_arn=role_arn,
-                replace=False,
+                replace=replace,
             )
-        )
+            return flow, created
+
+        return await self.store.write(put)
 
     async def update(
         self,

@@ -67,12 +67,13 @@ def _flow_type(p: Params) -> None:
 async def create_flow(app: Fnflow, p: Params) -> dict[str, Any]:
     _flow_type(p)
     _unsupported(p, "ExternalStorageLocation")
-    record = await app.flows.create(
+    record, _ = await app.flows.put(
         p.required("Name"),
         p.required("Definition"),
         p.text("Description") or "",
         execution_mode=p.choice("ExecutionMode", EXECUTION_MODES),
         role_arn=p.text("RoleArn"),
+        replace=False,
     )
     return shapes.flow(record)
 
