@@ -1,16 +1,25 @@
 """Errors that cross a layer boundary, each with a stable ``code``.
 
 The API maps ``code`` to an HTTP status in one table (``fnflow.api.errors``); nothing else
-needs to know about HTTP. The tree::
+needs to know about HTTP. The subclasses below a kind keep its ``code`` (the native API answers
+as before) and tell other dialects, such as FnF's RPC API, which resource is meant. The tree::
 
     FnflowError
     ├── InvalidArgument            bad input (400)
     │   ├── InvalidDefinition      FDL that does not validate; carries every problem found
-    │   └── PayloadTooLarge        body or input over the configured limit (413)
+    │   ├── PayloadTooLarge        body or input over the configured limit (413)
+    │   └── WrongExecutionMode     a Standard start of an Express flow, or the other way round
     ├── Unauthorized               missing or bad credentials (401)
+    │   └── InvalidSecurityToken   temporary credentials that are forged, mismatched or expired
     ├── Forbidden                  the key's scope does not allow the action (403)
     ├── NotFound                   flow, execution, function, task token… (404)
+    │   ├── FlowNotFound
+    │   ├── ExecutionNotFound
+    │   └── ScheduleNotFound
     ├── Conflict                   already exists with different content (409)
+    │   ├── FlowAlreadyExists      a create of a flow that exists
+    │   ├── ScheduleAlreadyExists  a create of a schedule that exists
+    │   ├── ExecutionAlreadyExists a start of a name whose execution has ended (FnF's rule)
     │   └── TaskAlreadyCompleted   a report for a task that is no longer waiting
     └── Unavailable                store or worker pool not ready (503)
 """
@@ -91,10 +100,22 @@ class Unauthorized(FnflowError):
     code = "Unauthorized"
 
 
+class InvalidSecurityToken(Unauthorized):
+    """The security token of temporary credentials is not valid."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # Malformed, MismatchWithAccessKey or Expired (as Alibaba's STS says)
+
+
 class Forbidden(FnflowError):
     """The credentials do not allow this action."""
 
     code = "Forbidden"
+
+
+class WrongExecutionMode(InvalidArgument):
+    """The flow's execution mode does not allow this way of starting it."""
 
 
 class NotFound(FnflowError):
@@ -103,10 +124,34 @@ class NotFound(FnflowError):
     code = "NotFound"
 
 
+class FlowNotFound(NotFound):
+    """The flow does not exist."""
+
+
+class ExecutionNotFound(NotFound):
+    """The execution does not exist."""
+
+
+class ScheduleNotFound(NotFound):
+    """The schedule does not exist."""
+
+
 class Conflict(FnflowError):
     """Conflicts with what already exists."""
 
     code = "Conflict"
+
+
+class FlowAlreadyExists(Conflict):
+    """A flow of this name exists."""
+
+
+class ScheduleAlreadyExists(Conflict):
+    """A schedule of this name exists."""
+
+
+class ExecutionAlreadyExists(Conflict):
+    """An execution of this name has run and ended; the name cannot be used again."""
 
 
 class TaskAlreadyCompleted(Conflict):

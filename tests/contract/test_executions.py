@@ -271,3 +271,22 @@ def test_history_event_ids_are_unique_per_execution(store: Store) -> None:
 def test_history_rejects_a_bad_token(store: Store, token: str) -> None:
     with pytest.raises(InvalidArgument):
         store.read_sync(lambda tx: tx.history("e1", token=token))
+
+
+def test_list_executions_between_start_times(store: Store) -> None:
+    insert(store, *(execution(f"e{i}", started=i * 10) for i in range(5)))
+
+    def between(start: float | None, end: float | None) -> list[str]:
+        page = store.read_sync(
+            lambda tx: tx.list_executions(
+                "f",
+                started_from=None if start is None else at(start),
+                started_until=None if end is None else at(end),
+            )
+        )
+        return [e.name for e in page.items]
+
+    assert between(10, 30) == ["e3", "e2", "e1"]  # both bounds included, newest first
+    assert between(25, None) == ["e4", "e3"]
+    assert between(None, 5) == ["e0"]
+    assert between(31, 39) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fnflow.errors import InvalidArgument
+from fnflow.errors import FlowAlreadyExists, InvalidArgument
 from fnflow.store import FlowRecord, Page, Store, Tx
 from tests.contract.factories import T0, at, event, execution, insert
 
@@ -153,3 +153,29 @@ def test_has_running_executions(store: Store) -> None:
 
     store.write_sync(stop)
     assert store.read_sync(lambda tx: tx.has_running_executions("f")) is False
+
+
+def test_a_new_flow_is_standard_and_keeps_its_mode_and_role_until_told(store: Store) -> None:
+    assert (put(store, "plain").execution_mode, put(store, "plain").role_arn) == ("Standard", "")
+
+    def put_with(tx: Tx, description: str = "desc", **options: str | None) -> FlowRecord:
+        return tx.put_flow("fast", description, DEF1, "h1", at(1), **options)
+
+    created = store.write_sync(
+        lambda tx: put_with(tx, execution_mode="Express", role_arn="acs:ram::1:role/r")
+    )
+    assert (created.execution_mode, created.role_arn, created.revision) == ("Express", "acs:ram::1:role/r", 1)
+    assert store.read_sync(lambda tx: tx.get_flow("fast")) == created
+    kept = store.write_sync(lambda tx: put_with(tx, "other"))  # None: keep them
+    assert (kept.execution_mode, kept.role_arn, kept.revision) == ("Express", "acs:ram::1:role/r", 2)
+    changed = store.write_sync(lambda tx: put_with(tx, "other", role_arn=""))
+    assert (changed.execution_mode, changed.role_arn, changed.revision) == ("Express", "", 3)
+
+
+def test_put_flow_without_replace_refuses_an_existing_flow(store: Store) -> None:
+    first = put(store, "orders")
+    with pytest.raises(FlowAlreadyExists):
+        store.write_sync(lambda tx: tx.put_flow("orders", "new", DEF2, "h2", at(5), replace=False))
+    assert store.read_sync(lambda tx: tx.get_flow("orders")) == first
+    made = store.write_sync(lambda tx: tx.put_flow("new", "d", DEF2, "h2", at(5), replace=False))
+    assert made.revision == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fnflow.store import Store, Tx
-from tests.contract.factories import api_key
+from tests.contract.factories import api_key, at
 
 
 def test_put_get_list_delete_keys(store: Store) -> None:
@@ -55,3 +55,15 @@ def test_setting_or_create_is_stable_across_calls_and_reopen(
     assert reopened.write_sync(lambda tx: tx.setting_or_create("token-key", make)) == first
     assert made == ["secret-0"]  # ``make`` ran once, on the first start
     assert reopened.write_sync(lambda tx: tx.setting_or_create("other", make)) == "secret-1"
+
+
+def test_a_nonce_is_used_once_per_key_until_it_expires(store: Store) -> None:
+    def use(key: str, nonce: str, until: float, now: float) -> bool:
+        return store.write_sync(lambda tx: tx.use_nonce(key, nonce, at(until), at(now)))
+
+    assert use("k1", "n1", until=900, now=0) is True
+    assert use("k1", "n1", until=905, now=5) is False  # a replay
+    assert use("k2", "n1", until=905, now=5) is True  # another key's nonces are its own
+    assert use("k1", "n2", until=905, now=5) is True
+    assert use("k1", "n1", until=1800, now=901) is True  # forgotten once its request is out of the window
+    assert use("k1", "n1", until=1801, now=902) is False

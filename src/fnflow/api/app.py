@@ -11,10 +11,11 @@ from fnflow import __version__
 from fnflow.api import bins, calls, errors, executions, flows, functions, openfaas, schedules, system
 from fnflow.api.gateway import Gateway
 from fnflow.api.limits import BodyLimit
+from fnflow.api.rpc import FnfRpc
 from fnflow.app import Fnflow
 
 
-def create_app(fnflow: Fnflow) -> Gateway:
+def create_app(fnflow: Fnflow) -> FnfRpc:
     """Build the API around ``fnflow``, opened before the server starts (``fnflow server`` does that
     once the port and the database are its own) and closed when it shuts down."""
 
@@ -38,4 +39,4 @@ def create_app(fnflow: Fnflow) -> Gateway:
     for module in (system, flows, executions, schedules, functions, calls, bins, openfaas):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes)
-    return Gateway(app, fnflow)
+    return FnfRpc(Gateway(app, fnflow), fnflow)

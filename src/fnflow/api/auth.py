@@ -15,13 +15,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from fnflow.errors import Forbidden, Unauthorized
+from fnflow.services.keys import ALLOWED
 from fnflow.store import ApiKeyRecord
 
-ALLOWED = {
-    "admin": {"admin", "invoke", "report-task"},
-    "invoke": {"invoke", "report-task"},
-    "report-task": {"report-task"},
-}
+__all__ = ["ALLOWED", "Admin", "Invoke", "ReportTask", "parse_authorization", "require"]
 
 
 def parse_authorization(header: str | None) -> tuple[str, str]:

@@ -108,6 +108,45 @@ def create(
     )
 
 
+@app.command()
+def temporary(
+    key_id: Annotated[str, typer.Argument(help="The key the credentials come from (they end with it).")],
+    scope: Annotated[
+        Scope | None, typer.Option(help="The key's scope or a narrower one (default: the key's).")
+    ] = None,
+    duration: Annotated[int, typer.Option(help="Seconds they are good for, 900 to 43200.")] = 3600,
+    db: Db = None,
+    output: Output = Format.text,
+) -> None:
+    """Print temporary credentials of a key, as Alibaba's STS gives them: AccessKeyId,
+    AccessKeySecret and SecurityToken (for the SDKs' StsTokenCredential; FnF requests only).
+
+        fnflow keys temporary FNF0123… --scope report-task --duration 900 --output json
+    """
+    from datetime import UTC, datetime
+
+    from fnflow.errors import InvalidArgument
+    from fnflow.fdl.timestamps import format_timestamp
+    from fnflow.services.keys import issue_temporary, temporary_keys
+
+    with _store(db) as store:
+        parent = store.read_sync(lambda tx: tx.get_key(key_id))
+        if parent is None or not parent.enabled:
+            fail(f"key {key_id!r} does not exist")
+        maker = store.write_sync(temporary_keys)
+    try:
+        made = issue_temporary(maker, parent, scope.value if scope else None, duration, datetime.now(UTC))
+    except InvalidArgument as e:
+        fail(e.message)
+    credentials = {
+        "AccessKeyId": made.access_key_id,
+        "AccessKeySecret": made.access_key_secret,
+        "SecurityToken": made.security_token,
+        "Expiration": format_timestamp(made.expiration),
+    }
+    emit(output, credentials, lambda: "\n".join(f"{k}: {v}" for k, v in credentials.items()))
+
+
 @app.command("list")
 def list_(db: Db = None, output: Output = Format.text) -> None:
     """List keys: id, scope, created (never their secrets)."""

@@ -136,6 +136,7 @@ def serve(
     import uvicorn
 
     from fnflow.api.app import create_app
+    from fnflow.api.proxied import http_protocol
     from fnflow.app import Fnflow
 
     _logging(log_level)
@@ -143,7 +144,9 @@ def serve(
     # In this order, before anything runs: the database must be usable and ours, and the port
     # ours, before the server recovers work left by a previous process.
     listening = _prepare(fnflow, bind_to=(settings.host, settings.port))
-    config = uvicorn.Config(create_app(fnflow), log_level=log_level, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        create_app(fnflow), log_level=log_level, access_log=False, lifespan="on", http=http_protocol()
+    )
     server = uvicorn.Server(config)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(_serve(fnflow, server, listening))

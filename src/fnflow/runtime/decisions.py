@@ -17,11 +17,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from fnflow import engine
 from fnflow.engine import FLOW_TIMEOUT, RUNTIME_ERROR, Decision, Env, Event, ExecState, Status, StopRequested
-from fnflow.errors import Conflict, InvalidArgument, NotFound
+from fnflow.errors import (
+    Conflict,
+    ExecutionAlreadyExists,
+    FlowNotFound,
+    InvalidArgument,
+    NotFound,
+    WrongExecutionMode,
+)
 from fnflow.integrations import After, Integrations, Parent, task_payload
 from fnflow.runtime.programs import ProgramCache
 from fnflow.runtime.tokens import TaskTokens
@@ -30,6 +38,13 @@ from fnflow.store import ExecutionRecord, HistoryRecord, TaskRecord, TimerRecord
 #: Channels other processes on a shared store listen on (``Store.listen``).
 FINISHED = "fnflow_finished"  # payload: the execution id (wakes long-polls on every node)
 TASKS = "fnflow_tasks"  # tasks nobody holds are waiting to be claimed
+
+
+class NameRule(StrEnum):
+    """What a start does with a name the flow already has an execution of."""
+
+    SAME_INPUT = "same-input"  # fnflow's: that execution if the input is the same, else Conflict
+    WHILE_RUNNING = "while-running"  # FnF's: that execution while it runs, ExecutionAlreadyExists after
 
 
 def dumps(value: Any) -> str:
@@ -46,6 +61,7 @@ class Outcome:
     cancelled_timers: list[tuple[str, int]] = field(default_factory=list)
     execution: ExecutionRecord | None = None  # set by ``start``: the new (or existing) execution
     flow_name: str = ""
+    first_event: int | None = None  # the id of the first history event this decision added
     after: list[After] = field(default_factory=list)  # what integrations do once it is committed
     nested: list[Outcome] = field(default_factory=list)  # decisions it caused on other executions
 
@@ -99,18 +115,25 @@ class Decider:
         input: dict[str, Any],
         now: datetime,
         *,
+        rule: NameRule = NameRule.SAME_INPUT,
+        mode: str | None = None,
         parent: Parent | None = None,
         callback_token: str | None = None,
     ) -> Outcome:
         """Create an execution and run it to its first wait.
 
-        Starting the same name with the same input again returns the existing execution
-        (``applied`` is False then); with a different input it is a Conflict. A child names its
-        ``parent`` task attempt; ``callback_token`` is a task to settle when the execution ends.
+        A name the flow has an execution of goes by ``rule`` (``applied`` is False when that
+        execution is returned). With ``mode``, the flow must have that execution mode. A child
+        names its ``parent`` task attempt; ``callback_token`` is a task to settle when it ends.
         """
         flow = tx.get_flow(flow_name)
         if flow is None:
-            raise NotFound(f"flow {flow_name!r} does not exist")
+            raise FlowNotFound(f"flow {flow_name!r} does not exist")
+        if mode is not None and flow.execution_mode != mode:
+            raise WrongExecutionMode(
+                f"flow {flow_name!r} runs in {flow.execution_mode} mode, not {mode}"
+                + (": start it with StartSyncExecution" if flow.execution_mode == "Express" else "")
+            )
         input_text = dumps(input)
         if name is not None:
             existing = tx.get_execution(flow_name, name)
@@ -120,7 +143,11 @@ class Decider:
                     raise Conflict(
                         f"execution {name!r} of flow {flow_name!r} exists, started by someone else"
                     )
-                if json.loads(existing.input) != input:
+                if rule is NameRule.WHILE_RUNNING and existing.status != "Running":
+                    raise ExecutionAlreadyExists(
+                        f"execution {name!r} of flow {flow_name!r} already exists and has ended"
+                    )
+                if rule is NameRule.SAME_INPUT and json.loads(existing.input) != input:
                     raise Conflict(
                         f"execution {name!r} of flow {flow_name!r} already exists with a different input"
                     )
@@ -199,6 +226,8 @@ class Decider:
             ],
         )
         outcome = Outcome(record.id, state.status.value, flow_name=record.flow_name)
+        if decision.events:
+            outcome.first_event = decision.events[0].event_id
         if finished:
             tx.notify(FINISHED, record.id)
             if record.callback_token is not None or state.status in (Status.STOPPED, Status.TIMED_OUT):

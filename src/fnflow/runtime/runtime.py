@@ -24,11 +24,11 @@ from typing import Any
 
 from fnflow.background import Background
 from fnflow.engine import Event, StopRequested, TaskFailed, TaskSucceeded, TimerFired
-from fnflow.errors import NotFound, TaskAlreadyCompleted
+from fnflow.errors import ExecutionNotFound, TaskAlreadyCompleted
 from fnflow.integrations import After, Integrations, Parent
 from fnflow.leasing import Claimer, LeaseKeeper
 from fnflow.metrics import Metrics
-from fnflow.runtime.decisions import FINISHED, TASKS, Decider, Outcome
+from fnflow.runtime.decisions import FINISHED, TASKS, Decider, NameRule, Outcome
 from fnflow.runtime.programs import ProgramCache
 from fnflow.runtime.tasks import TaskRunner
 from fnflow.runtime.timers import TimerWheel
@@ -182,16 +182,26 @@ class Runtime:
         name: str | None,
         input: dict[str, Any],
         *,
+        rule: NameRule = NameRule.SAME_INPUT,
+        mode: str | None = None,
         parent: Parent | None = None,
         callback_token: str | None = None,
     ) -> tuple[ExecutionRecord, bool]:
-        """Start (or find, if the same name and input were started before); returns (record, created).
-        A child names its ``parent`` task attempt; ``callback_token`` is a task to settle at the end."""
+        """Start (or find, as ``rule`` says for a name in use); returns (record, created). A child
+        names its ``parent`` task attempt; ``callback_token`` is a task to settle at the end."""
         decider = self._decider()
         now = self._now()
         outcome = await self._commit(
             lambda tx: decider.start(
-                tx, flow_name, name, input, now, parent=parent, callback_token=callback_token
+                tx,
+                flow_name,
+                name,
+                input,
+                now,
+                rule=rule,
+                mode=mode,
+                parent=parent,
+                callback_token=callback_token,
             )
         )
         assert outcome.execution is not None
@@ -210,8 +220,9 @@ class Runtime:
 
     async def report(
         self, token: str, *, output: Any = None, error: str | None = None, cause: str = ""
-    ) -> None:
-        """ReportTaskSucceeded (``error`` None) or ReportTaskFailed for a task token."""
+    ) -> int:
+        """ReportTaskSucceeded (``error`` None) or ReportTaskFailed for a task token; returns the id of
+        the history event that records it."""
         ref = self.tokens.parse(token)
         event: Event = (
             TaskSucceeded(ref.activity, output) if error is None else TaskFailed(ref.activity, error, cause)
@@ -220,7 +231,7 @@ class Runtime:
 
         def job(tx: Tx) -> Outcome:
             if tx.get_execution_by_id(ref.execution_id) is None:
-                raise NotFound("the execution of this task token no longer exists")
+                raise ExecutionNotFound("the execution of this task token no longer exists")
             # A report settles the attempt: drop its task row if the function is still queued.
             tx.delete_task(ref.execution_id, ref.activity)
             return decider.apply(tx, ref.execution_id, event, self._now())
@@ -230,6 +241,8 @@ class Runtime:
             raise TaskAlreadyCompleted(
                 "the task of this token has already completed, timed out or was stopped"
             )
+        assert outcome.first_event is not None  # an applied result is recorded in the history
+        return outcome.first_event
 
     def settle(self, tx: Tx, execution_id: str, activity: int, event: Event) -> After | None:
         """In a transaction of another adapter (a finished call, a child's end): apply a task

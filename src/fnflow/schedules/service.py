@@ -6,8 +6,9 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from fnflow.errors import NotFound
+from fnflow.errors import FlowNotFound, ScheduleAlreadyExists, ScheduleNotFound
 from fnflow.names import check_name
 from fnflow.schedules.cron import MINIMUM_INTERVAL, Timing, parse
 from fnflow.schedules.scheduler import CHANNEL
@@ -36,14 +37,61 @@ class ScheduleService:
         The next tick is counted from now when the schedule is new, is enabled again, or fires
         at other times than before; otherwise it stays (changing only the payload skips nothing).
         """
+        return await self._save(flow_name, name, lambda current: spec)
+
+    async def create(self, flow_name: str, name: str, spec: ScheduleSpec) -> ScheduleRecord:
+        """A new schedule; ``ScheduleAlreadyExists`` if the flow has one of that name."""
+
+        def new(current: ScheduleRecord | None) -> ScheduleSpec:
+            if current is not None:
+                raise ScheduleAlreadyExists(f"schedule {name!r} of flow {flow_name!r} already exists")
+            return spec
+
+        record, _ = await self._save(flow_name, name, new)
+        return record
+
+    async def update(
+        self,
+        flow_name: str,
+        name: str,
+        *,
+        cron_expression: str | None = None,
+        payload: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        description: str | None = None,
+    ) -> ScheduleRecord:
+        """Change what is given of an existing schedule (``ScheduleNotFound`` if there is none)."""
+
+        def changed(current: ScheduleRecord | None) -> ScheduleSpec:
+            if current is None:
+                raise ScheduleNotFound(f"schedule {name!r} of flow {flow_name!r} does not exist")
+            spec = spec_of(current)
+            return ScheduleSpec(
+                # a new expression says its zone itself (CRON_TZ=), as in FnF
+                cron_expression=spec.cron_expression if cron_expression is None else cron_expression,
+                time_zone=spec.time_zone if cron_expression is None else "",
+                payload=spec.payload if payload is None else payload,
+                enabled=spec.enabled if enabled is None else enabled,
+                description=spec.description if description is None else description,
+            )
+
+        record, _ = await self._save(flow_name, name, changed)
+        return record
+
+    async def _save(
+        self, flow_name: str, name: str, build: Callable[[ScheduleRecord | None], ScheduleSpec]
+    ) -> tuple[ScheduleRecord, bool]:
+        """Store what ``build`` makes of the current schedule (None: there is none), in one
+        transaction; returns (schedule, created)."""
         check_name("schedule", name)
-        timing = parse(spec.cron_expression, spec.time_zone, min_interval=self.min_interval)
-        check_size(spec.payload, "payload", self.max_input_bytes)
 
         def put(tx: Tx) -> tuple[ScheduleRecord, bool]:
             if tx.get_flow(flow_name) is None:
-                raise NotFound(f"flow {flow_name!r} does not exist")
+                raise FlowNotFound(f"flow {flow_name!r} does not exist")
             current = tx.get_schedule(flow_name, name)
+            spec = build(current)
+            timing = parse(spec.cron_expression, spec.time_zone, min_interval=self.min_interval)
+            check_size(spec.payload, "payload", self.max_input_bytes)
             now = datetime.now(UTC)
             record = ScheduleRecord(
                 flow_name=flow_name,
@@ -70,7 +118,7 @@ class ScheduleService:
         found = await self.store.read(lambda tx: tx.get_schedule(flow_name, name))
         if found is None:
             await self._flow_exists(flow_name)
-            raise NotFound(f"schedule {name!r} of flow {flow_name!r} does not exist")
+            raise ScheduleNotFound(f"schedule {name!r} of flow {flow_name!r} does not exist")
         return found
 
     async def list(self, flow_name: str, limit: int = 60, token: str | None = None) -> Page:
@@ -85,12 +133,22 @@ class ScheduleService:
 
         if not await self.store.write(delete):
             await self._flow_exists(flow_name)
-            raise NotFound(f"schedule {name!r} of flow {flow_name!r} does not exist")
+            raise ScheduleNotFound(f"schedule {name!r} of flow {flow_name!r} does not exist")
         self._changed()
 
     async def _flow_exists(self, flow_name: str) -> None:
         if await self.store.read(lambda tx: tx.get_flow(flow_name)) is None:
-            raise NotFound(f"flow {flow_name!r} does not exist")
+            raise FlowNotFound(f"flow {flow_name!r} does not exist")
+
+
+def spec_of(record: ScheduleRecord) -> ScheduleSpec:
+    return ScheduleSpec(
+        cron_expression=record.cron_expression,
+        time_zone=record.time_zone,
+        payload=json.loads(record.payload),
+        enabled=record.enabled,
+        description=record.description,
+    )
 
 
 def _next_fire(

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import datetime
 from typing import Any
 
-from fnflow.errors import InvalidArgument, NotFound, PayloadTooLarge
+from fnflow.errors import ExecutionNotFound, FlowNotFound, InvalidArgument, PayloadTooLarge
 from fnflow.names import check_name
 from fnflow.runtime import Runtime
+from fnflow.runtime.decisions import NameRule
 from fnflow.store import ExecutionRecord, Page, Store
 
+__all__ = ["MAX_WAIT", "STATUSES", "SYNC_WAIT", "ExecutionService", "NameRule", "parse_json_object"]
+
 MAX_WAIT = 60.0
+SYNC_WAIT = 300.0  # the longest an Express execution runs in FnF (5 minutes)
 STATUSES = ("Starting", "Running", "Stopped", "Succeeded", "Failed", "TimedOut")
 
 
@@ -45,14 +51,40 @@ class ExecutionService:
         self.max_input_bytes = max_input_bytes
 
     async def start(
-        self, flow_name: str, name: str | None, input: dict[str, Any], *, callback_token: str | None = None
+        self,
+        flow_name: str,
+        name: str | None,
+        input: dict[str, Any],
+        *,
+        rule: NameRule = NameRule.SAME_INPUT,
+        mode: str | None = None,
+        callback_token: str | None = None,
     ) -> tuple[ExecutionRecord, bool]:
-        """Start an execution; the same name and input again returns the existing one (created=False).
-        ``callback_token``: a task token reported when the execution ends (FnF's CallbackFnFTaskToken)."""
+        """Start an execution; a name in use returns that execution (created=False) or fails, as
+        ``rule`` says. With ``mode``, the flow must have that execution mode. ``callback_token``: a
+        task token reported when the execution ends (FnF's CallbackFnFTaskToken)."""
         if name is not None:
             check_name("execution", name)
         check_size(input, "input", self.max_input_bytes)
-        return await self.runtime.start_execution(flow_name, name, input, callback_token=callback_token)
+        return await self.runtime.start_execution(
+            flow_name, name, input, rule=rule, mode=mode, callback_token=callback_token
+        )
+
+    async def run_sync(
+        self, flow_name: str, name: str | None, input: dict[str, Any], wait: float = SYNC_WAIT
+    ) -> ExecutionRecord:
+        """StartSyncExecution: start an execution of an Express flow under a name of its own
+        (``<name>:<uuid>``, so a name can be used again) and return it when it has ended, or after
+        ``wait`` seconds."""
+        if name is not None:
+            check_name("execution", name)
+        check_size(input, "input", self.max_input_bytes)
+        unique = f"{name}:{uuid.uuid4()}" if name else str(uuid.uuid4())
+        record, _ = await self.runtime.start_execution(flow_name, unique, input, mode="Express")
+        if record.status == "Running":
+            await self.runtime.wait_finished(record.id, wait)
+            record = await self._get(flow_name, unique)
+        return record
 
     async def parents(self, records: list[ExecutionRecord]) -> dict[str, ExecutionRecord]:
         """The parents of those that are child executions, by id."""
@@ -77,8 +109,8 @@ class ExecutionService:
         record = await self.store.read(lambda tx: tx.get_execution(flow_name, name))
         if record is None:
             if await self.store.read(lambda tx: tx.get_flow(flow_name)) is None:
-                raise NotFound(f"flow {flow_name!r} does not exist")
-            raise NotFound(f"execution {name!r} of flow {flow_name!r} does not exist")
+                raise FlowNotFound(f"flow {flow_name!r} does not exist")
+            raise ExecutionNotFound(f"execution {name!r} of flow {flow_name!r} does not exist")
         return record
 
     async def list(
@@ -87,16 +119,24 @@ class ExecutionService:
         *,
         status: str | None = None,
         name_prefix: str | None = None,
+        started_from: datetime | None = None,
+        started_until: datetime | None = None,
         limit: int = 60,
         token: str | None = None,
     ) -> Page:
         if status is not None and status not in STATUSES:
             raise InvalidArgument(f"status must be one of {', '.join(STATUSES)}")
         if await self.store.read(lambda tx: tx.get_flow(flow_name)) is None:
-            raise NotFound(f"flow {flow_name!r} does not exist")
+            raise FlowNotFound(f"flow {flow_name!r} does not exist")
         return await self.store.read(
             lambda tx: tx.list_executions(
-                flow_name, status=status, name_prefix=name_prefix, limit=limit, token=token
+                flow_name,
+                status=status,
+                name_prefix=name_prefix,
+                started_from=started_from,
+                started_until=started_until,
+                limit=limit,
+                token=token,
             )
         )
 
@@ -113,14 +153,15 @@ class ExecutionService:
         await self.runtime.stop(record, error, cause)
         return await self._get(flow_name, name)
 
-    async def report_succeeded(self, token: str, output: Any) -> None:
-        """ReportTaskSucceeded; ``output`` is a JSON value or a string holding JSON."""
+    async def report_succeeded(self, token: str, output: Any) -> int:
+        """ReportTaskSucceeded; ``output`` is a JSON value or a string holding JSON. Returns the id
+        of the history event that records it."""
         if isinstance(output, str):
             output = parse_json_object(output, "output", self.max_input_bytes)
         check_size(output, "output", self.max_input_bytes)
-        await self.runtime.report(token, output=output)
+        return await self.runtime.report(token, output=output)
 
-    async def report_failed(self, token: str, error: str, cause: str = "") -> None:
+    async def report_failed(self, token: str, error: str, cause: str = "") -> int:
         if not 1 <= len(error) <= 128 or len(cause) > 4096:
             raise InvalidArgument("error must have 1-128 characters and cause at most 4096")
-        await self.runtime.report(token, error=error, cause=cause)
+        return await self.runtime.report(token, error=error, cause=cause)

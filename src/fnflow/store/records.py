@@ -17,6 +17,8 @@ class FlowRecord:
     revision: int
     created_at: datetime
     updated_at: datetime
+    execution_mode: str = "Standard"  # FnF's: Standard or Express
+    role_arn: str = ""  # FnF's RoleArn, kept as given (fnflow has no RAM roles)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ flows = Table(
     Column("revision", Integer, nullable=False, default=1),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # FnF's ExecutionMode: Standard, or Express (started with StartSyncExecution only)
+    Column("execution_mode", String(16), nullable=False, server_default="Standard"),
+    Column("role_arn", Text, nullable=False, server_default=""),  # FnF's RoleArn, kept as given
 )
 
 # Content-addressed, immutable: each execution pins the hash it started with.
@@ -253,3 +256,14 @@ schedules = Table(
     Column("updated_at", Float, nullable=False),
 )
 Index("ix_schedules_next_fire_at", schedules.c.next_fire_at)
+
+# Nonces of signed requests (FnF's SignatureNonce), each kept as long as its request's timestamp is
+# accepted: a request whose key and nonce are here is a replay.
+request_nonces = Table(
+    "request_nonces",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("expires_at", Float, nullable=False),
+)
+Index("ix_request_nonces_expires_at", request_nonces.c.expires_at)

@@ -9,6 +9,7 @@ from fnflow.store.queries.executions import ExecutionQueries
 from fnflow.store.queries.flows import FlowQueries
 from fnflow.store.queries.functions import FunctionQueries
 from fnflow.store.queries.keys import KeyQueries
+from fnflow.store.queries.nonces import NonceQueries
 from fnflow.store.queries.notify import NotifyQueries
 from fnflow.store.queries.schedules import ScheduleQueries
 from fnflow.store.queries.settings import SettingQueries
@@ -27,5 +28,6 @@ class Tx(
     BinQueries,
     NotifyQueries,
     ScheduleQueries,
+    NonceQueries,
 ):
     """Queries bound to one connection inside one transaction."""

@@ -103,13 +103,19 @@ class ExecutionQueries(Queries):
         *,
         status: str | None = None,
         name_prefix: str | None = None,
+        started_from: datetime | None = None,
+        started_until: datetime | None = None,
         limit: int = 60,
         token: str | None = None,
     ) -> Page:
-        """Newest first."""
+        """Newest first; ``started_from`` and ``started_until`` bound the start time (both included)."""
         query = select(executions).where(executions.c.flow_name == flow_name)
         if status:
             query = query.where(executions.c.status == status)
+        if started_from is not None:
+            query = query.where(executions.c.started_at >= to_ts(started_from))
+        if started_until is not None:
+            query = query.where(executions.c.started_at <= to_ts(started_until))
         if name_prefix:  # not LIKE: SQLite's LIKE ignores case, and names are case-sensitive
             query = query.where(func.substr(executions.c.name, 1, len(name_prefix)) == name_prefix)
         if token:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, exists, func, or_, select, update
 
-from fnflow.errors import InvalidArgument
+from fnflow.errors import FlowAlreadyExists, InvalidArgument
 from fnflow.store.prepared import Prepared
 from fnflow.store.queries.base import Queries, decode_token, dialect_insert, encode_token, from_ts_req, to_ts
 from fnflow.store.records import FlowRecord, Page
@@ -24,6 +24,8 @@ _GET_FLOW = Prepared(
         flows.c.created_at,
         flows.c.updated_at,
         definitions.c.text,
+        flows.c.execution_mode,
+        flows.c.role_arn,
     )
     .join(definitions, definitions.c.hash == flows.c.definition_hash)
     .where(flows.c.name == bindparam("name"))
@@ -44,11 +46,22 @@ class FlowQueries(Queries):
         ).scalar()
 
     def put_flow(
-        self, name: str, description: str, definition: str, definition_hash: str, now: datetime
+        self,
+        name: str,
+        description: str,
+        definition: str,
+        definition_hash: str,
+        now: datetime,
+        *,
+        execution_mode: str | None = None,
+        role_arn: str | None = None,
+        replace: bool = True,
     ) -> FlowRecord:
         """Create the flow or make ``definition`` its current one (running executions keep theirs).
 
-        Insert first, update if it exists: two processes putting one flow at once both succeed."""
+        ``execution_mode`` and ``role_arn`` of None keep what the flow has (Standard and "" for a
+        new one); with ``replace`` False an existing flow is ``FlowAlreadyExists``. Insert first,
+        update if it exists: two processes putting one flow at once both succeed."""
         self.put_definition(definition_hash, definition, now)
         created = self.conn.execute(
             dialect_insert(self.conn.dialect.name, flows)
@@ -60,20 +73,24 @@ class FlowQueries(Queries):
                 revision=1,
                 created_at=to_ts(now),
                 updated_at=to_ts(now),
+                execution_mode=execution_mode or "Standard",
+                role_arn=role_arn or "",
             )
             .on_conflict_do_nothing()
         )
         if not created.rowcount:
-            changed = or_(flows.c.definition_hash != definition_hash, flows.c.description != description)
+            if not replace:
+                raise FlowAlreadyExists(f"flow {name!r} already exists")
+            values: dict[str, object] = {"description": description, "definition_hash": definition_hash}
+            if execution_mode is not None:
+                values["execution_mode"] = execution_mode
+            if role_arn is not None:
+                values["role_arn"] = role_arn
+            changed = or_(*(flows.c[column] != value for column, value in values.items()))
             self.conn.execute(
                 update(flows)
                 .where(flows.c.name == name, changed)
-                .values(
-                    description=description,
-                    definition_hash=definition_hash,
-                    revision=flows.c.revision + 1,
-                    updated_at=to_ts(now),
-                )
+                .values(**values, revision=flows.c.revision + 1, updated_at=to_ts(now))
             )
         flow = self.get_flow(name)
         assert flow is not None
@@ -85,9 +102,18 @@ class FlowQueries(Queries):
         cursor.close()
         if row is None:
             return None
-        name, id_, description, digest, revision, created, updated, text = row
+        name, id_, description, digest, revision, created, updated, text, mode, role_arn = row
         return FlowRecord(
-            name, id_, description, digest, text, revision, from_ts_req(created), from_ts_req(updated)
+            name,
+            id_,
+            description,
+            digest,
+            text,
+            revision,
+            from_ts_req(created),
+            from_ts_req(updated),
+            mode,
+            role_arn,
         )
 
     def list_flows(self, limit: int, token: str | None = None) -> Page:

@@ -1,0 +1,1 @@
+"""Other platforms' wire formats, as thin translations over ``fnflow.services``."""
