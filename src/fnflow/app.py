@@ -21,6 +21,7 @@ from fnflow.config import Settings
 from fnflow.functions.naming import metric_name
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.service import Caller, FunctionService
+from fnflow.functions.warm import Warmer
 from fnflow.manifest import find_manifests
 from fnflow.metrics import Metrics
 from fnflow.runtime import Runtime
@@ -135,6 +136,8 @@ class Fnflow:
             max_input_bytes=s.max_input_bytes,
         )
         await self.scheduler.open()
+        self.warmer = Warmer(self.functions)
+        self.warmer.open()
         for path in self._apply:
             await self.apply(path)
 
@@ -203,6 +206,7 @@ class Fnflow:
         if self._store is None:
             return
         await self.scheduler.close()
+        await self.warmer.close()
         await self.dispatcher.close()
         await self.deliverer.close()
         await self.runtime.close()

@@ -120,15 +120,8 @@ def test_up_reads_the_labs_stack_file_and_says_what_it_ignores(url: str, workdir
         2,
         30,
     )
-    assert [(i["function"], i["field"]) for i in doc["ignored"]] == [
-        ("long-task", "image"),
-        ("long-task", "secrets"),
-    ]
-    assert up.stderr.splitlines() == [
-        "Warning: long-task: image ignored: fnflow runs the handler folder's code, not images",
-        "Warning: long-task: secrets ignored: fnflow has no secret store; put the value in environment"
-        " or environment_file",
-    ]
+    assert (function["openfaas"]["image"], function["secrets"]) == ("me/long-task:latest", ["token"])
+    assert (doc["ignored"], up.stderr) == ([], "")
     refused = fnflow("up", "-f", "long-task.yml", url=url)
     assert refused.returncode == 2
     assert "function other: language 'node18' needs a container" in refused.stderr

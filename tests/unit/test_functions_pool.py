@@ -350,6 +350,21 @@ async def test_idle_workers_stop_after_the_idle_timeout() -> None:
 
 
 @async_test
+async def test_warm_workers_outlive_the_idle_timeout_and_extra_ones_do_not() -> None:
+    function = spec(max_instances=3)
+    async with running_pool(idle_timeout=0.2) as pool:
+        assert await pool.keep_warm(function, 1) == 1
+        assert (pool.is_warm("svc", "fn"), pool.workers("svc", "fn")) == (True, 1)
+        await asyncio.gather(*(pool.invoke(function, b"x", ctx()) for _ in range(3)))  # a burst: 3 workers
+        await wait_until(lambda: pool.stats()["workers"] == 1)  # the two extra ones stop
+        await asyncio.sleep(0.5)  # over two idle timeouts more: the warm one stays
+        assert pool.workers("svc", "fn") == 1
+        assert await pool.keep_warm(function, 0) == 1
+        assert not pool.is_warm("svc", "fn")
+        await wait_until(lambda: pool.stats()["workers"] == 0)
+
+
+@async_test
 async def test_close_leaves_no_processes_behind() -> None:
     pool = FunctionPool()
     function = spec("index.spawn_child", max_instances=3)

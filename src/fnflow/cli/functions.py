@@ -31,6 +31,7 @@ def show(f: Function) -> str:
             ("timeout", f"{f.timeout:g}s"),
             ("memory", f"{f.memory_mb} MB"),
             ("max instances", str(f.max_instances)),
+            ("warm instances", str(f.min_instances)),
             ("environment", _pairs(f.environment)),
             ("annotations", _pairs(f.annotations)),
             ("labels", _pairs(f.labels)),
@@ -95,6 +96,9 @@ def deploy(
     timeout: Annotated[float, typer.Option(help="Seconds an invocation may run.")] = 60,
     memory: Annotated[int, typer.Option(help="Memory in MB.")] = 128,
     max_instances: Annotated[int, typer.Option(help="Instances running at once, at most.")] = 4,
+    min_instances: Annotated[
+        int, typer.Option(help="Warm instances each server keeps started (python runtimes).")
+    ] = 0,
     env: Annotated[
         list[str] | None, typer.Option(help="KEY=VALUE environment variable; repeat for more.")
     ] = None,
@@ -134,6 +138,7 @@ def deploy(
             timeout=timeout,
             memory_mb=memory,
             max_instances=max_instances,
+            min_instances=min_instances,
             environment=_mapping(env, "--env"),
             annotations=annotations,
             labels=_mapping(label, "--label"),

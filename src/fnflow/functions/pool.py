@@ -85,6 +85,13 @@ class _Function:
         self.idle: dict[Generation, list[_Member]] = {}  # stacks: the most recently used is reused first
         self.output_logger = output_logger
         self.counters = dict.fromkeys(COUNTERS, 0)
+        self.warm: tuple[Generation, int] | None = None  # workers of that code kept started
+
+    def keeps(self, member: _Member) -> bool:
+        """Whether stopping this idle worker would go below the warm minimum."""
+        if self.warm is None or member.generation != self.warm[0]:
+            return False
+        return self.live(member.generation) <= self.warm[1]
 
     def live(self, generation: Generation | None = None) -> int:
         return sum(m.worker.alive and generation in (None, m.generation) for m in self.members.values())
@@ -187,11 +194,31 @@ class FunctionPool:
                 self._logger.warning("prewarm %s/%s: %s", spec.service, spec.name, failure.error_message)
         return fn.live(generation)
 
+    async def keep_warm(self, spec: FunctionSpec, n: int) -> int:
+        """Keep ``n`` workers of this code started (idle ones stop only above ``n``); start the missing
+        ones now. Returns how many run. ``n`` 0 lets them stop after their idle time again."""
+        fn = self._function(spec)
+        fn.warm = (_generation(spec), n) if n > 0 else None
+        return await self.prewarm(spec, n) if n > 0 else fn.live(_generation(spec))
+
+    def is_warm(self, service: str, name: str) -> bool:
+        """Whether this pool keeps workers of the function started (``keep_warm`` with n > 0)."""
+        fn = self._functions.get((service, name))
+        return fn is not None and fn.warm is not None
+
+    def workers(self, service: str, name: str) -> int:
+        """Worker processes of the function ready for calls (started, alive) in this pool now."""
+        fn = self._functions.get((service, name))
+        if fn is None:
+            return 0
+        return sum(m.worker.alive and m.worker.started for m in fn.members.values())
+
     async def evict(self, service: str, name: str) -> None:
         """Stop a function's workers (on delete or redeploy): idle ones now, busy ones after their call."""
         fn = self._functions.get((service, name))
         if fn is None:
             return
+        fn.warm = None
         stops = []
         for member in list(fn.members.values()):
             member.retired = True
@@ -387,6 +414,8 @@ class FunctionPool:
         if not member.idle:
             return
         left = member.idle_since + self._idle_timeout - asyncio.get_running_loop().time()
+        if left <= 0 and fn.keeps(member):
+            left = self._idle_timeout
         if left > 0:
             member.timer = asyncio.get_running_loop().call_later(left, self._expire_idle, fn, member)
             return

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fnflow.errors import InvalidArgument, NotFound
 from fnflow.functions import codepkg
-from fnflow.functions.config import FunctionConfig
+from fnflow.functions.config import PYTHON_RUNTIMES, FunctionConfig, config_of
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.spec import FunctionSpec, HttpRequest, InvocationContext, InvocationResult
 from fnflow.store import FunctionRecord, Store, Tx
@@ -47,6 +48,7 @@ class FunctionService:
         self._ttl = cache_ttl
         self._records: dict[tuple[str, str], tuple[float, FunctionRecord]] = {}
         self._specs: dict[tuple[str, str, str, object], FunctionSpec] = {}
+        self.changed: Callable[[], None] = _nothing  # a function's warm instances may need a change
 
     async def deploy(self, config: FunctionConfig, code: bytes | None) -> FunctionRecord:
         """Create or update a function; ``code`` is a zip (see ``codepkg``), None keeps the current code.
@@ -93,6 +95,7 @@ class FunctionService:
 
         stored = await self.store.write(put)
         self._records.pop((config.service, config.name), None)
+        self.changed()
         return stored
 
     async def get(self, service: str, name: str) -> FunctionRecord:
@@ -109,6 +112,35 @@ class FunctionService:
             raise NotFound(f"function {service}/{name} does not exist")
         self._records.pop((service, name), None)
         await self.pool.evict(service, name)
+
+    async def scale(self, service: str, name: str, replicas: int) -> FunctionRecord:
+        """Set the warm instances every process keeps started (0 to ``maxInstances``)."""
+        record = await self.get(service, name)
+        if not 0 <= replicas <= record.max_instances:
+            raise InvalidArgument(
+                f"replicas must be between 0 and the function's maxInstances ({record.max_instances}),"
+                f" got {replicas}: deploy it with a higher maximum (max_inflight, com.openfaas.scale.max)"
+            )
+        scaled = await self.store.write(
+            lambda tx: tx.scale_function(service, name, replicas, datetime.now(UTC))
+        )
+        if scaled is None:
+            raise NotFound(f"function {service}/{name} does not exist")
+        self._records.pop((service, name), None)
+        self.changed()
+        return scaled
+
+    async def warm(self, record: FunctionRecord) -> int:
+        """Start (or release) this process's warm instances of the function; how many run."""
+        spec = await self._spec(record)
+        return await self.pool.keep_warm(spec, config_of(record).min_instances)
+
+    def available(self, record: FunctionRecord) -> int:
+        """Instances ready for a call in this process: live Python workers; command and http
+        functions start nothing ahead of a call, so they are always ready (at least 1)."""
+        if record.runtime in PYTHON_RUNTIMES:
+            return self.pool.workers(record.service, record.name)
+        return max(1, config_of(record).min_instances)
 
     async def invoke(
         self,
@@ -183,3 +215,7 @@ class FunctionService:
         if code is None:
             raise NotFound(f"function {record.service}/{record.name} does not exist")
         return await asyncio.to_thread(codepkg.unpack, code, self.code_root)
+
+
+def _nothing() -> None:
+    pass
