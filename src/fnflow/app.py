@@ -18,6 +18,7 @@ from fnflow.asyncq.dispatcher import Dispatcher
 from fnflow.asyncq.service import CallService
 from fnflow.asyncq.targets import TargetPolicy
 from fnflow.config import Settings
+from fnflow.functions.logs import LogWriter
 from fnflow.functions.naming import metric_name
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.service import Caller, FunctionService
@@ -31,6 +32,7 @@ from fnflow.services.bins import BinService
 from fnflow.services.executions import ExecutionService
 from fnflow.services.flows import FlowService
 from fnflow.services.keys import KeyService, new_key
+from fnflow.services.logs import LogService
 from fnflow.store import ApiKeyRecord, Store, Tx, open_store
 from fnflow.store.owner import OwnerLock, claim_database
 
@@ -74,11 +76,15 @@ class Fnflow:
         self._slots = store.cluster_slots()
         if self._slots is not None:
             self._slots.open()
+        self.log_writer = LogWriter(store, max_age=s.function_log_age, max_bytes=s.function_log_bytes)
+        self.log_writer.open()
         self.pool = FunctionPool(
             environment={"FNFLOW_URL": s.endpoint, "FNFLOW_API_KEY": f"{internal.id}:{internal.secret}"},
             cluster=self._slots,
+            logs=self.log_writer,
         )
         self.functions = FunctionService(store, self.pool, s.data_dir, caller)
+        self.logs = LogService(store, self.functions, self.log_writer)
         self.metrics = Metrics()
         self.metrics.watch(self._gauges)
         self.runtime = Runtime(
@@ -211,6 +217,7 @@ class Fnflow:
         await self.deliverer.close()
         await self.runtime.close()
         await self.pool.close()
+        await self.log_writer.close()
         if self._slots is not None:
             await self._slots.close()
         await asyncio.to_thread(self._store.close)

@@ -154,7 +154,7 @@ async def _existing_service(request: Request, namespace: str) -> str:
     return service
 
 
-async def _named(request: Request, name: str, namespace: str | None) -> tuple[str, str]:
+async def named_function(request: Request, name: str, namespace: str | None) -> tuple[str, str]:
     """(service, function) of ``name`` or ``name.namespace``, with ``namespace`` from the query or body."""
     function, dot, suffix = name.rpartition(".")
     if not dot:
@@ -194,7 +194,7 @@ async def get_function(
     name: str, request: Request, _: Invoke, namespace: str | None = None
 ) -> dict[str, Any]:
     """One function, by ``name``, ``name.namespace`` or ``name`` and ``?namespace=``."""
-    service, function = await _named(request, name, namespace)
+    service, function = await named_function(request, name, namespace)
     app = request.app.state.fnflow
     record = await app.functions.get(service, function)
     return function_status(record, invocation_counts(app.metrics), app.functions.available(record))
@@ -207,7 +207,7 @@ async def scale_function(
     """Set the warm instances of a function (``replicas``, 0 to its maxInstances): 202; 404 if it does
     not exist; 400 above its maximum (fnflow does not clamp as OpenFaaS CE does)."""
     chosen = _namespace(namespace, body.namespace) if namespace or body.namespace else None
-    service, function = await _named(request, name, chosen)
+    service, function = await named_function(request, name, chosen)
     await request.app.state.fnflow.functions.scale(service, function, body.replicas)
     return Response(status_code=202)
 

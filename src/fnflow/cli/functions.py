@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +12,7 @@ import typer
 
 from fnflow.cli import render
 from fnflow.cli.common import EXIT_FAILED, Format, Output, Url, connect, emit, fail, read_arg, write_body
-from fnflow.client import Function
+from fnflow.client import Function, LogLine
 from fnflow.client.api import DEFAULT_SERVICE
 from fnflow.functions import openfaas
 
@@ -268,3 +270,62 @@ def delete(
     with connect(url) as client:
         client.delete_function(name, service)
     emit(output, None, lambda: f"deleted function {service}/{name}")
+
+
+@app.command()
+def logs(
+    name: str,
+    service: Service = DEFAULT_SERVICE,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only lines this recent (10m, 1h30m) or since this time (RFC 3339, with a zone)."),
+    ] = None,
+    tail: Annotated[int | None, typer.Option(min=1, help="Only the last N lines.")] = None,
+    call: Annotated[str | None, typer.Option("--call", help="Only the lines of this call id.")] = None,
+    url: Url = None,
+    output: Output = Format.text,
+) -> None:
+    """Print a function's log: what it wrote to stdout and stderr, each line with its time and call
+    id, and fnflow's notes on failed calls (lines starting "fnflow:").
+
+    Examples:
+
+        fnflow fn logs hello --since 10m
+        fnflow fn logs hello --call 5f0c7e9a-… --output json
+        fnflow fn logs hello -f
+    """
+    start = _since(since) if since else None
+    with connect(url) as client:
+        read = client.follow_function_logs if follow else client.function_logs
+        lines = read(name, service=service, since=start, tail=tail, call_id=call)
+        try:
+            for line in lines:
+                typer.echo(json.dumps(line.raw) if output is Format.json else _log_line(line))
+        except KeyboardInterrupt:
+            return
+
+
+def _since(text: str) -> datetime:
+    """``--since``: a duration back from now (``10m``), or an RFC 3339 time."""
+    try:
+        return datetime.now(UTC) - timedelta(seconds=openfaas.parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise typer.BadParameter(
+            f"{text!r} is neither a duration (10m, 1h30m) nor a time with a zone (2024-05-01T12:00:00Z)",
+            param_hint="--since",
+        )
+    return when
+
+
+def _log_line(line: LogLine) -> str:
+    when = line.time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return f"{when} {line.call_id or '-'} {line.text}"

@@ -151,6 +151,7 @@ def serve(
 
 async def _serve(fnflow: Fnflow, server: uvicorn.Server, listening: list[socket.socket]) -> None:
     await _open(fnflow)
+    fnflow.logs.stopping = lambda: server.should_exit  # followers of logs end, so shutdown need not wait
     host, port = listening[0].getsockname()[:2]
     logging.getLogger("fnflow").info("serving http://%s:%d", f"[{host}]" if ":" in host else host, port)
     await server.serve(sockets=listening)  # the app's lifespan closes fnflow

@@ -11,6 +11,7 @@ from typing import Any
 from fnflow.client.errors import ApiError
 from fnflow.client.gateway import GatewayMethods
 from fnflow.client.http import api_path, items
+from fnflow.client.logs import LogMethods
 from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invocation, Page
 from fnflow.client.schedules import Schedule, ScheduleMethods
 from fnflow.functions import codepkg
@@ -22,7 +23,7 @@ MAX_WAIT = 60.0  # the longest long-poll the server grants at once
 POLL_FLOOR = 0.2  # never ask again sooner than this when the server answers a long-poll early
 
 
-class Client(GatewayMethods, ScheduleMethods):
+class Client(GatewayMethods, ScheduleMethods, LogMethods):
     """A connection to one fnflow server.
 
     ``url`` defaults to ``$FNFLOW_URL`` (else ``http://127.0.0.1:8080``), ``api_key`` to
@@ -38,7 +39,9 @@ class Client(GatewayMethods, ScheduleMethods):
 
     The gateway methods (``invoke``, ``invoke_async``, ``get_call``, ``wait_call``,
     ``bin_requests``…) come from :class:`~fnflow.client.gateway.GatewayMethods`, the schedule
-    methods (``put_schedule``, ``list_schedules``…) from :class:`~fnflow.client.schedules.ScheduleMethods`.
+    methods (``put_schedule``, ``list_schedules``…) from :class:`~fnflow.client.schedules.ScheduleMethods`,
+    the function logs (``function_logs``, ``follow_function_logs``) from
+    :class:`~fnflow.client.logs.LogMethods`.
     """
 
     # --- flows ------------------------------------------------------------------------------------

@@ -108,7 +108,15 @@ class FunctionService:
         return await self.store.read(lambda tx: tx.list_functions(service))
 
     async def delete(self, service: str, name: str) -> None:
-        if not await self.store.write(lambda tx: tx.delete_function(service, name)):
+        """Delete a function and its logs, and stop its workers."""
+
+        def drop(tx: Tx) -> bool:
+            if not tx.delete_function(service, name):
+                return False
+            tx.delete_function_logs(service, name)
+            return True
+
+        if not await self.store.write(drop):
             raise NotFound(f"function {service}/{name} does not exist")
         self._records.pop((service, name), None)
         await self.pool.evict(service, name)
