@@ -28,11 +28,13 @@ from fnflow.metrics import Metrics
 from fnflow.runtime import Runtime
 from fnflow.schedules.scheduler import Scheduler
 from fnflow.schedules.service import ScheduleService
+from fnflow.secretbox import KEY_FILE, SecretBox
 from fnflow.services.bins import BinService
 from fnflow.services.executions import ExecutionService
 from fnflow.services.flows import FlowService
 from fnflow.services.keys import KeyService, new_key
 from fnflow.services.logs import LogService
+from fnflow.services.secrets import SecretService
 from fnflow.store import ApiKeyRecord, Store, Tx, open_store
 from fnflow.store.owner import OwnerLock, claim_database
 
@@ -83,7 +85,11 @@ class Fnflow:
             cluster=self._slots,
             logs=self.log_writer,
         )
-        self.functions = FunctionService(store, self.pool, s.data_dir, caller)
+        # One process on SQLite makes its key on first start; processes sharing PostgreSQL are given one.
+        box = SecretBox.load(s.secret_key_file or s.data_dir / KEY_FILE, create=not store.shared)
+        self.secrets = SecretService(store, box)
+        await self.secrets.check_key()
+        self.functions = FunctionService(store, self.pool, s.data_dir, caller, secrets=self.secrets)
         self.logs = LogService(store, self.functions, self.log_writer)
         self.metrics = Metrics()
         self.metrics.watch(self._gauges)
@@ -217,6 +223,7 @@ class Fnflow:
         await self.deliverer.close()
         await self.runtime.close()
         await self.pool.close()
+        self.functions.close()
         await self.log_writer.close()
         if self._slots is not None:
             await self._slots.close()

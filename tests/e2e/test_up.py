@@ -110,6 +110,11 @@ def test_up_reads_the_labs_stack_file_and_says_what_it_ignores(url: str, workdir
         'FROM alpine\nENV fprocess="sleep 1"\nCMD ["fwatchdog"]\n'
     )
     (workdir / "long-task.yml").write_text(LAB_STACK)
+    refused = fnflow("up", "-f", "long-task.yml", "--filter", "long-*", url=url)
+    assert refused.returncode == 2
+    assert "function long-task names secret(s) that do not exist in its namespace: token" in refused.stderr
+    made = httpx.post(f"{url}/system/secrets", json={"name": "token", "value": "t0k3n"})
+    assert made.status_code == 201
     up = fnflow("up", "-f", "long-task.yml", "--filter", "long-*", "-o", "json", url=url)
     assert up.returncode == 0, up.stderr
     doc = json.loads(up.stdout)

@@ -139,7 +139,7 @@ def deployment_config(body: FunctionDeployment) -> tuple[FunctionConfig, list[op
     return config, notes
 
 
-def _namespace(query: str | None, body: str = "") -> str:
+def namespace_in(query: str | None, body: str = "") -> str:
     """The namespace a request names in its query or its body (they must agree), else the default."""
     if query and body and service_of(query) != service_of(body):
         raise InvalidArgument(f"the query names namespace {query!r} and the body {body!r}: name one")
@@ -159,11 +159,11 @@ async def named_function(request: Request, name: str, namespace: str | None) -> 
     function, dot, suffix = name.rpartition(".")
     if not dot:
         function, suffix = name, ""
-    return await _existing_service(request, _namespace(namespace, suffix)), function
+    return await _existing_service(request, namespace_in(namespace, suffix)), function
 
 
 async def _deploy(request: Request, body: FunctionDeployment, namespace: str | None) -> dict[str, Any]:
-    body.namespace = _namespace(namespace, body.namespace)
+    body.namespace = namespace_in(namespace, body.namespace)
     config, notes = deployment_config(body)
     await request.app.state.fnflow.functions.deploy(config, None)
     return {"ignored": [{"function": n.function, "field": n.field, "reason": n.reason} for n in notes]}
@@ -183,7 +183,7 @@ async def list_namespaces(request: Request, _: Invoke) -> list[str]:
 async def list_functions(request: Request, _: Invoke, namespace: str | None = None) -> list[dict[str, Any]]:
     """Every function of a namespace (the default one unless ``?namespace=``), with its invocation count."""
     app = request.app.state.fnflow
-    service = await _existing_service(request, _namespace(namespace))
+    service = await _existing_service(request, namespace_in(namespace))
     records = await app.functions.list(service)
     counts = invocation_counts(app.metrics)
     return [function_status(r, counts, app.functions.available(r)) for r in records]
@@ -206,7 +206,7 @@ async def scale_function(
 ) -> Response:
     """Set the warm instances of a function (``replicas``, 0 to its maxInstances): 202; 404 if it does
     not exist; 400 above its maximum (fnflow does not clamp as OpenFaaS CE does)."""
-    chosen = _namespace(namespace, body.namespace) if namespace or body.namespace else None
+    chosen = namespace_in(namespace, body.namespace) if namespace or body.namespace else None
     service, function = await named_function(request, name, chosen)
     await request.app.state.fnflow.functions.scale(service, function, body.replicas)
     return Response(status_code=202)
@@ -225,7 +225,7 @@ async def update_function(
     body: FunctionDeployment, request: Request, _: Admin, namespace: str | None = None
 ) -> dict[str, Any]:
     """Replace a deployed function's settings (404 if it does not exist: faas-cli then POSTs)."""
-    service = service_of(_namespace(namespace, body.namespace))
+    service = service_of(namespace_in(namespace, body.namespace))
     await request.app.state.fnflow.functions.get(service, body.service)
     return await _deploy(request, body, namespace)
 
@@ -236,7 +236,7 @@ async def delete_function(
 ) -> Response:
     """Delete a function of the namespace the query or the body names, never of another (200; 404 if
     that namespace has no such function)."""
-    service = await _existing_service(request, _namespace(namespace, body.namespace))
+    service = await _existing_service(request, namespace_in(namespace, body.namespace))
     await request.app.state.fnflow.functions.delete(service, body.functionName)
     return Response(status_code=200)
 

@@ -467,6 +467,7 @@ class FunctionPool:
         self._stop_later(member.worker)
 
     def _stop_later(self, worker: Worker) -> None:
+        worker.alive = False  # counted out now, not when the stop task first runs (warm minimum)
         self._stopping.spawn(worker.stop())
 
     def _forget(self, fn: _Function, worker: Worker) -> None:
