@@ -60,10 +60,7 @@ def create(
         printf %s "$DB_PASSWORD" | fnflow secret create db-password
         fnflow secret create tls-key --from-file key.pem --service payments
     """
-    value = _value(from_file, trim)
-    with connect(url) as client:
-        client.create_secret(name, value, service=service)
-    emit(output, None, lambda: f"created secret {name} in service {service}")
+    _put(name, service, _value(from_file, trim), url, output, create=True)
 
 
 @app.command()
@@ -76,10 +73,14 @@ def update(
     output: Output = Format.text,
 ) -> None:
     """Replace a secret's value; the functions that read it see the new one within seconds."""
-    value = _value(from_file, trim)
+    _put(name, service, _value(from_file, trim), url, output, create=False)
+
+
+def _put(name: str, service: str, value: bytes, url: str | None, output: Format, *, create: bool) -> None:
     with connect(url) as client:
-        client.update_secret(name, value, service=service)
-    emit(output, None, lambda: f"updated secret {name} in service {service}")
+        (client.create_secret if create else client.update_secret)(name, value, service=service)
+    done = "created" if create else "updated"
+    emit(output, None, lambda: f"{done} secret {name} in service {service}")
 
 
 @app.command("list")
