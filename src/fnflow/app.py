@@ -20,9 +20,11 @@ from fnflow.asyncq.service import CallService
 from fnflow.asyncq.targets import TargetPolicy
 from fnflow.config import Settings
 from fnflow.fdl.arn import FlowTarget, FunctionTarget
+from fnflow.functions.logs import LogWriter
 from fnflow.functions.naming import metric_name
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.service import Caller, FunctionService
+from fnflow.functions.warm import Warmer
 from fnflow.integrations import Integrations
 from fnflow.integrations.flow import FlowIntegration
 from fnflow.integrations.function import FunctionIntegration
@@ -32,10 +34,13 @@ from fnflow.metrics import Metrics
 from fnflow.runtime import Runtime
 from fnflow.schedules.scheduler import Scheduler
 from fnflow.schedules.service import ScheduleService
+from fnflow.secretbox import KEY_FILE, SecretBox
 from fnflow.services.bins import BinService
 from fnflow.services.executions import ExecutionService
 from fnflow.services.flows import FlowService
 from fnflow.services.keys import KeyService, new_key
+from fnflow.services.logs import LogService
+from fnflow.services.secrets import SecretService
 from fnflow.store import ApiKeyRecord, Store, Tx, open_store
 from fnflow.store.owner import OwnerLock, claim_database
 
@@ -79,11 +84,19 @@ class Fnflow:
         self._slots = store.cluster_slots()
         if self._slots is not None:
             self._slots.open()
+        self.log_writer = LogWriter(store, max_age=s.function_log_age, max_bytes=s.function_log_bytes)
+        self.log_writer.open()
         self.pool = FunctionPool(
             environment={"FNFLOW_URL": s.endpoint, "FNFLOW_API_KEY": f"{internal.id}:{internal.secret}"},
             cluster=self._slots,
+            logs=self.log_writer,
         )
-        self.functions = FunctionService(store, self.pool, s.data_dir, caller)
+        # One process on SQLite makes its key on first start; processes sharing PostgreSQL are given one.
+        box = SecretBox.load(s.secret_key_file or s.data_dir / KEY_FILE, create=not store.shared)
+        self.secrets = SecretService(store, box)
+        await self.secrets.check_key()
+        self.functions = FunctionService(store, self.pool, s.data_dir, caller, secrets=self.secrets)
+        self.logs = LogService(store, self.functions, self.log_writer)
         self.metrics = Metrics()
         self.metrics.watch(self._gauges)
         self.keeper = keeper = LeaseKeeper(store, uuid.uuid4().hex, s.lease_seconds)
@@ -140,6 +153,8 @@ class Fnflow:
         )
         await self.scheduler.open()
         self._keeping = asyncio.create_task(keeper.run(), name="leases")
+        self.warmer = Warmer(self.functions)
+        self.warmer.open()
         for path in self._apply:
             await self.apply(path)
 
@@ -210,10 +225,13 @@ class Fnflow:
         self._keeping.cancel()
         await asyncio.gather(self._keeping, return_exceptions=True)
         await self.scheduler.close()
+        await self.warmer.close()
         await self.dispatcher.close()
         await self.deliverer.close()
         await self.runtime.close()
         await self.pool.close()
+        self.functions.close()
+        await self.log_writer.close()
         if self._slots is not None:
             await self._slots.close()
         await asyncio.to_thread(self._store.close)

@@ -48,6 +48,9 @@ class Settings:
     callback_allow_networks: list[str] = field(default_factory=list)  # CIDRs allowed even if private
     sqlite_synchronous: str = "full"
     public_url: str | None = None  # how functions reach this server; default http://host:port
+    secret_key_file: Path | None = None  # None: <data_dir>/secret.key
+    function_log_age: float = 86_400.0  # function log lines older than this are dropped
+    function_log_bytes: int = 1024 * 1024  # of each function's newest log text, kept
     # Shortest time between a schedule's ticks: FnF's one minute. Only tests lower it (env below).
     schedule_min_interval: float = 60.0
 
@@ -60,12 +63,18 @@ class Settings:
         s.auth = _env_bool("FNFLOW_AUTH")
         s.data_dir = Path(os.environ.get("FNFLOW_DATA_DIR", str(s.data_dir)))
         s.public_url = os.environ.get("FNFLOW_PUBLIC_URL") or None
+        if os.environ.get("FNFLOW_SECRET_KEY_FILE"):
+            s.secret_key_file = Path(os.environ["FNFLOW_SECRET_KEY_FILE"])
         s.callback_allow_private = _env_bool("FNFLOW_CALLBACK_ALLOW_PRIVATE") or False
         s.callback_allow_networks = [
             n for n in os.environ.get("FNFLOW_CALLBACK_ALLOW", "").split(",") if n.strip()
         ]
         if "FNFLOW_SCHEDULE_MIN_INTERVAL" in os.environ:  # for tests only: lets a schedule fire every second
             s.schedule_min_interval = float(os.environ["FNFLOW_SCHEDULE_MIN_INTERVAL"])
+        if "FNFLOW_FUNCTION_LOG_AGE" in os.environ:
+            s.function_log_age = float(os.environ["FNFLOW_FUNCTION_LOG_AGE"])
+        if "FNFLOW_FUNCTION_LOG_BYTES" in os.environ:
+            s.function_log_bytes = int(os.environ["FNFLOW_FUNCTION_LOG_BYTES"])
         if "FNFLOW_PARALLELISM" in os.environ:
             s.parallelism = int(os.environ["FNFLOW_PARALLELISM"])
         if "FNFLOW_ASYNC_PARALLELISM" in os.environ:

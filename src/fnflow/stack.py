@@ -4,7 +4,8 @@ The file is read as faas-cli reads it — ``${VAR}`` and ``${VAR:-default}`` sub
 environment first, ``environment_file`` entries merged over ``environment`` — and each function
 is mapped by ``fnflow.functions.openfaas``. A ``dockerfile`` function's ``fprocess`` may come from
 its Dockerfile (``ENV fprocess="sleep 1"``), as the OpenFaaS labs write it. What fnflow builds
-nothing from (images, secrets, build options, constraints…) comes back as ``Ignored`` notes.
+nothing from (build options, constraints…) comes back as ``Ignored`` notes; the image is kept as
+metadata, and secrets are read from fnflow's secret store.
 Nothing here writes or deploys; ``fnflow up`` does.
 """
 
@@ -32,18 +33,18 @@ IGNORED_TOP = {
     "configuration": "fnflow uses no templates and builds no images",
 }
 IGNORED_FIELDS = {
-    "image": "fnflow runs the handler folder's code, not images",
     "skip_build": "fnflow builds nothing",
     "build_options": "fnflow builds nothing",
     "build_args": "fnflow builds nothing",
     "build_secrets": "fnflow builds nothing",
     "platforms": "fnflow builds nothing",
-    "secrets": "fnflow has no secret store; put the value in environment or environment_file",
     "constraints": "fnflow places no containers",
     "requests": "fnflow reserves nothing ahead of calls",
     "readonly_root_filesystem": "functions run as processes of the server's user, not containers",
 }
 KNOWN_FIELDS = {
+    "image",
+    "secrets",
     "namespace",
     "lang",
     "handler",
@@ -168,6 +169,11 @@ def _function(
         labels=_strings(fields.get("labels"), "labels"),
         annotations=_strings(fields.get("annotations"), "annotations"),
         limits=_strings(fields.get("limits"), "limits"),
+        image=str(fields.get("image") or ""),
+        requests=_strings(fields.get("requests"), "requests"),
+        secrets=tuple(_list(fields.get("secrets"), "secrets")),
+        constraints=tuple(_list(fields.get("constraints"), "constraints")),
+        read_only_root_filesystem=bool(fields.get("readonly_root_filesystem", False)),
     )
     config, mapped = function_config(deployment, service=service)
     config.validate()

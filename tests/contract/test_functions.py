@@ -66,3 +66,13 @@ def test_delete_function(store: Store) -> None:
     assert store.read_sync(lambda tx: tx.get_function("svc", "hello")) is None
     assert store.read_sync(lambda tx: tx.get_function_code("svc", "hello")) is None
     assert store.read_sync(lambda tx: tx.get_function("other", "hello")) is not None
+
+
+def test_scale_function_sets_the_warm_instances_and_keeps_the_rest(store: Store) -> None:
+    put(store, replace(function("hello"), options={"labels": {"a": "b"}}), b"code")
+    scaled = store.write_sync(lambda tx: tx.scale_function("svc", "hello", 2, at(30)))
+    assert scaled is not None
+    assert scaled.options == {"labels": {"a": "b"}, "minInstances": 2}
+    assert (scaled.updated_at, scaled.code_checksum) == (at(30), function("hello").code_checksum)
+    assert store.read_sync(lambda tx: tx.get_function("svc", "hello")) == scaled
+    assert store.write_sync(lambda tx: tx.scale_function("svc", "nope", 1, at(30))) is None

@@ -4,6 +4,8 @@ deploy as PUT then POST, remove, info), their shapes, status codes and scopes.""
 from __future__ import annotations
 
 import platform
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -56,13 +58,13 @@ def test_faas_cli_deploy_puts_then_posts_and_the_function_runs(url: str) -> None
         "labels": {"team": "a"},
         "annotations": {"com.openfaas.queue": "slow"},
         "limits": {"memory": "256Mi", "cpu": "100m"},
-        "secrets": ["api-key"],
+        "requests": {"memory": "5Mi"},
     }
     updated = httpx.put(f"{url}/system/functions", json=update)
     assert updated.status_code == 200
     assert [(n["field"], n["function"]) for n in updated.json()["ignored"]] == [
         ("limits.cpu", "cat-fn"),
-        ("secrets", "cat-fn"),
+        ("requests", "cat-fn"),
     ]
     described = status(url, "cat-fn")
     created_at = datetime.fromisoformat(described.pop("createdAt"))
@@ -70,19 +72,43 @@ def test_faas_cli_deploy_puts_then_posts_and_the_function_runs(url: str) -> None
     assert described == {
         "name": "cat-fn",
         "namespace": "openfaas-fn",
-        "image": "",
+        "image": "ghcr.io/openfaas/alpine:latest",
         "envProcess": "cat",
         "envVars": {"exec_timeout": "5s", "GREETING": "hi"},
         "labels": {"team": "a"},
         "annotations": {"com.openfaas.queue": "slow"},
-        "limits": {"memory": "256Mi"},
-        "replicas": 4,
-        "availableReplicas": 4,
+        "limits": {"memory": "256Mi", "cpu": "100m"},
+        "requests": {"memory": "5Mi"},
+        "replicas": 0,
+        "availableReplicas": 1,
         "invocationCount": 1.0,
     }
     native = httpx.get(f"{url}/api/v1/functions/default/cat-fn").json()
     assert (native["runtime"], native["timeout"], native["memoryMB"]) == ("command", 5, 256)
     assert native["asyncPolicy"]["queue"] == "slow"
+
+
+def test_the_status_echoes_what_was_deployed_and_leaves_out_what_was_not(url: str) -> None:
+    """A 5Mi limit comes back as 5Mi (the 64 MiB minimum applies, and is noted); nothing deployed,
+    nothing reported."""
+    small = {**CAT, "service": "small", "limits": {"memory": "5Mi"}, "constraints": ["lowmem=true"]}
+    deployed = httpx.post(f"{url}/system/functions", json=small)
+    assert [n["field"] for n in deployed.json()["ignored"]] == ["limits.memory", "constraints"]
+    described = status(url, "small")
+    assert (described["limits"], described["constraints"]) == ({"memory": "5Mi"}, ["lowmem=true"])
+    assert httpx.get(f"{url}/api/v1/functions/default/small").json()["memoryMB"] == 64
+    bare = {"service": "bare", "image": "", "envProcess": "cat"}
+    httpx.post(f"{url}/system/functions", json=bare).raise_for_status()
+    assert set(status(url, "bare")) == {
+        "name",
+        "namespace",
+        "image",
+        "envProcess",
+        "replicas",
+        "availableReplicas",
+        "invocationCount",
+        "createdAt",
+    }
 
 
 def test_list_and_get_by_name_namespace_and_query(url: str) -> None:
@@ -181,17 +207,19 @@ def test_delete_with_the_namespace_in_the_query_never_touches_another_namespace(
 
 
 def test_info(url: str) -> None:
+    """The sha is the commit this checkout is at (the tests run from one), as git says."""
     response = httpx.get(f"{url}/system/info")
     assert response.status_code == 200
-    assert response.json() == {
-        "provider": {
-            "provider": "fnflow",
-            "orchestration": "process",
-            "version": {"sha": "", "release": fnflow.__version__},
-        },
-        "version": {"commit_message": "", "sha": "", "release": fnflow.__version__},
-        "arch": platform.machine(),
-    }
+    git = ["git", "-C", str(Path(fnflow.__file__).parent), "log", "-1", "--format=%H%n%s"]
+    sha, subject = subprocess.run(git, capture_output=True, text=True, check=True).stdout.splitlines()
+    info = response.json()
+    assert info["provider"]["provider"] == "fnflow"
+    assert info["provider"]["orchestration"] == "process"
+    for version in (info["provider"]["version"], info["version"]):
+        assert version["release"] == fnflow.__version__
+        assert version["sha"].removesuffix("-dirty") == sha
+    assert info["version"]["commit_message"] == subject
+    assert info["arch"] == platform.machine()
 
 
 def test_reads_need_an_invoke_key_and_writes_an_admin_key(tmp_path: Path) -> None:
@@ -228,3 +256,63 @@ def test_reads_need_an_invoke_key_and_writes_an_admin_key(tmp_path: Path) -> Non
         )
     finally:
         server.stop()
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "functions_fixtures"
+
+
+def scale(url: str, name: str, replicas: int, **body: str) -> httpx.Response:
+    """What faas-cli's ScaleFunction sends (openfaas/faas-cli proxy/scale.go)."""
+    return httpx.post(
+        f"{url}/system/scale-function/{name}", json={"serviceName": name, "replicas": replicas, **body}
+    )
+
+
+def wait_for(url: str, name: str, available: int) -> dict[str, Any]:
+    """The status once ``availableReplicas`` is ``available`` (workers start in the background)."""
+    deadline = time.monotonic() + 30
+    while (found := status(url, name))["availableReplicas"] != available:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.05)
+    return found
+
+
+def test_scale_sets_the_warm_instances_that_replicas_reports(url: str) -> None:
+    with fnflow.Client(url) as client:
+        client.deploy_function(
+            "warm", FIXTURES / "basic", runtime="python3", handler="index.echo", max_instances=3
+        )
+    described = status(url, "warm")
+    assert (described["replicas"], described["availableReplicas"]) == (0, 0), "none started yet"
+    accepted = scale(url, "warm", 2)
+    assert (accepted.status_code, accepted.content) == (202, b"")
+    assert wait_for(url, "warm", available=2)["replicas"] == 2
+    assert httpx.post(f"{url}/function/warm", content=b"hi").text == "hi"
+    assert status(url, "warm")["availableReplicas"] == 2, "a call uses a warm instance"
+    assert scale(url, "warm", 0).status_code == 202
+    assert status(url, "warm")["replicas"] == 0
+    assert httpx.post(f"{url}/function/warm", content=b"again").text == "again", "scaled to zero: still runs"
+    native = httpx.get(f"{url}/api/v1/functions/default/warm").json()
+    assert native["minInstances"] == 0
+
+
+def test_scale_in_a_namespace_and_its_bad_input(url: str) -> None:
+    body = {**CAT, "service": "scaled", "namespace": "scaling", "labels": {"com.openfaas.scale.min": "2"}}
+    httpx.post(f"{url}/system/functions", json=body).raise_for_status()
+    assert status(url, "scaled.scaling")["replicas"] == 2, "the scale.min label sets the warm instances"
+    assert scale(url, "scaled", 3, namespace="scaling").status_code == 202
+    described = status(url, "scaled", namespace="scaling")
+    assert (described["replicas"], described["availableReplicas"]) == (3, 3)
+    too_many = scale(url, "scaled.scaling", 5)
+    assert too_many.status_code == 400
+    assert too_many.json() == {
+        "code": "InvalidArgument",
+        "message": "replicas must be between 0 and the function's maxInstances (4), got 5: deploy it"
+        " with a higher maximum (max_inflight, com.openfaas.scale.max)",
+    }
+    assert scale(url, "scaled.scaling", -1).status_code == 400
+    missing = httpx.post(f"{url}/system/scale-function/scaled.scaling", json={"serviceName": "scaled"})
+    assert missing.status_code == 400 and missing.json()["code"] == "InvalidArgument"
+    assert scale(url, "nobody", 1).status_code == 404
+    assert scale(url, "scaled", 1, namespace="nowhere").status_code == 400
+    assert status(url, "scaled.scaling")["replicas"] == 3, "refused scales change nothing"

@@ -110,6 +110,11 @@ def test_up_reads_the_labs_stack_file_and_says_what_it_ignores(url: str, workdir
         'FROM alpine\nENV fprocess="sleep 1"\nCMD ["fwatchdog"]\n'
     )
     (workdir / "long-task.yml").write_text(LAB_STACK)
+    refused = fnflow("up", "-f", "long-task.yml", "--filter", "long-*", url=url)
+    assert refused.returncode == 2
+    assert "function long-task names secret(s) that do not exist in its namespace: token" in refused.stderr
+    made = httpx.post(f"{url}/system/secrets", json={"name": "token", "value": "t0k3n"})
+    assert made.status_code == 201
     up = fnflow("up", "-f", "long-task.yml", "--filter", "long-*", "-o", "json", url=url)
     assert up.returncode == 0, up.stderr
     doc = json.loads(up.stdout)
@@ -120,15 +125,8 @@ def test_up_reads_the_labs_stack_file_and_says_what_it_ignores(url: str, workdir
         2,
         30,
     )
-    assert [(i["function"], i["field"]) for i in doc["ignored"]] == [
-        ("long-task", "image"),
-        ("long-task", "secrets"),
-    ]
-    assert up.stderr.splitlines() == [
-        "Warning: long-task: image ignored: fnflow runs the handler folder's code, not images",
-        "Warning: long-task: secrets ignored: fnflow has no secret store; put the value in environment"
-        " or environment_file",
-    ]
+    assert (function["openfaas"]["image"], function["secrets"]) == ("me/long-task:latest", ["token"])
+    assert (doc["ignored"], up.stderr) == ([], "")
     refused = fnflow("up", "-f", "long-task.yml", url=url)
     assert refused.returncode == 2
     assert "function other: language 'node18' needs a container" in refused.stderr

@@ -111,13 +111,14 @@ def test_limits_memory_and_what_has_no_effect() -> None:
     made, notes = config(
         lang="python3",
         limits={"memory": "40Mi", "cpu": "100m"},
-        labels={"com.openfaas.scale.min": "1", "team": "a"},
+        labels={"com.openfaas.scale.zero": "true", "team": "a"},
         annotations={"com.openfaas.health.http.path": "/ready", "topic": "payments"},
         environment={"read_timeout": "10s", "marshal_request": "true"},
     )
     assert made.memory_mb == 64
+    assert made.limits == {"memory": "40Mi", "cpu": "100m"}, "kept as given, to be shown as deployed"
     assert (made.labels, made.annotations) == (
-        {"com.openfaas.scale.min": "1", "team": "a"},
+        {"com.openfaas.scale.zero": "true", "team": "a"},
         {"com.openfaas.health.http.path": "/ready", "topic": "payments"},
     )
     assert notes == [
@@ -125,11 +126,42 @@ def test_limits_memory_and_what_has_no_effect() -> None:
         "fn: environment.marshal_request ignored: the body always reaches stdin as it came",
         "fn: limits.cpu ignored: fnflow limits memory, not CPU",
         "fn: limits.memory ignored: 40Mi is below fnflow's minimum of 64 MB, which applies",
-        "fn: labels.com.openfaas.scale.min ignored:"
-        " instances start on demand and stop after five idle minutes",
+        "fn: labels.com.openfaas.scale.zero ignored:"
+        " fnflow does not autoscale: instances start on demand up to the maximum",
         "fn: annotations.com.openfaas.health.http.path ignored: fnflow checks no health:"
         " it watches its own processes",
     ]
+
+
+def test_the_scale_min_label_sets_the_warm_instances() -> None:
+    assert config(lang="python3", labels={"com.openfaas.scale.min": "2"})[0].min_instances == 2
+    assert config(lang="python3")[0].min_instances == 0, "none: instances start on demand"
+    above, notes = config(
+        lang="python3", labels={"com.openfaas.scale.min": "9", "com.openfaas.scale.max": "3"}
+    )
+    assert (above.min_instances, above.max_instances) == (3, 3)
+    assert notes == [
+        "fn: labels.com.openfaas.scale.min ignored: 9 is above the maximum of 3 instances, which applies"
+    ]
+    bad, notes = config(lang="python3", labels={"com.openfaas.scale.min": "two"})
+    assert bad.min_instances == 0
+    assert notes == ["fn: labels.com.openfaas.scale.min ignored: 'two' is not a whole number of instances"]
+
+
+def test_image_secrets_and_requests_are_kept_as_deployed() -> None:
+    made, _ = config(
+        lang="python3",
+        image="ghcr.io/acme/fn:1",
+        secrets=("db-password",),
+        requests={"memory": "5Mi"},
+        constraints=("node.platform.os == linux",),
+    )
+    assert (made.image, made.secrets, made.requests, made.constraints) == (
+        "ghcr.io/acme/fn:1",
+        ("db-password",),
+        {"memory": "5Mi"},
+        ("node.platform.os == linux",),
+    )
 
 
 def test_annotations_make_the_async_policy() -> None:

@@ -293,22 +293,73 @@ async def test_at_max_instances_a_new_version_replaces_an_idle_old_worker() -> N
         await wait_until(lambda: pool.stats()["workers"] == 1)
 
 
+class Sink:
+    """Keeps what a pool writes to its log sink."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, str, str, str, str]] = []
+
+    def write(self, service: str, function: str, call_id: str, instance: str, stream: str, text: str) -> None:
+        self.lines.append((service, function, call_id, instance, stream, text))
+
+    def stream(self, name: str) -> list[str]:
+        return [line[5] for line in self.lines if line[4] == name]
+
+
 @async_test
-async def test_output_is_logged_per_request_and_does_not_disturb_the_result(
+async def test_output_is_logged_per_request_and_stream_and_does_not_disturb_the_result(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="fnflow.functions")
-    async with running_pool() as pool:
+    sink = Sink()
+    async with running_pool(logs=sink) as pool:
         result = await pool.invoke(spec("index.chatty"), b"", ctx("req-chatty"))
         assert result.body == b"done"
         lines = [r.getMessage() for r in caplog.records if r.name == "fnflow.functions.svc.fn"]
-    assert lines == [
-        "[req-chatty] line from print",
-        "[req-chatty] line to stderr",
-        "[req-chatty] [INFO] root: line from logging",
-        "[req-chatty] [WARNING] app: warned",
-        "[req-chatty] no newline at the end",
-    ]
+    expected = {
+        "stdout": ["line from print", "no newline at the end"],
+        "stderr": ["line to stderr", "[INFO] root: line from logging", "[WARNING] app: warned"],
+    }
+    assert {name: sink.stream(name) for name in expected} == expected, "each stream in its own order"
+    assert {(s, f, call) for s, f, call, *_ in sink.lines} == {("svc", "fn", "req-chatty")}
+    assert len({instance for _, _, _, instance, _, _ in sink.lines}) == 1, "one worker wrote them all"
+    assert sorted(lines) == sorted(f"[req-chatty] {text}" for texts in expected.values() for text in texts)
+
+
+@async_test
+async def test_failures_are_logged_with_the_function_name(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="fnflow.functions")
+    sink = Sink()
+    async with running_pool(logs=sink) as pool:
+        crashed = await pool.invoke(spec("index.os_exit"), b"", ctx("req-crash"))
+        assert (crashed.ok, crashed.status) == (False, 502)
+        command = spec("", code=None, runtime="command", command="sh -c 'echo oops >&2; exit 3'")
+        command_env = spec("", code=None, runtime="command", command="cat", name="cat")
+        assert (await pool.invoke(command, b"", ctx("req-exit"))).status == 500
+        assert (await pool.invoke(command_env, b"hello", ctx("req-cat"))).body == b"hello"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings[0].startswith(
+        "function svc/fn failed (call req-crash, HTTP 502): FC.Unknown: Process exited"
+    )
+    assert (
+        warnings[1]
+        == "function svc/fn failed (call req-exit, HTTP 500): FC.InternalServerError: exit status 3"
+    )
+    notes = [(call, text) for _, _, call, _, _, text in sink.lines]
+    assert (
+        "req-crash",
+        warnings[0].replace(
+            "function svc/fn failed (call req-crash, HTTP 502)", "fnflow: the call failed (HTTP 502)"
+        ),
+    ) in notes
+    forked, wrote = (text for call, text in notes if call == "req-cat")
+    assert (forked, wrote[: len("Wrote 5 Bytes - Duration: ")]) == (
+        "Forking fprocess.",
+        "Wrote 5 Bytes - Duration: ",
+    )
+    assert ("req-exit", "oops") not in notes, (
+        "a command's stderr is part of its answer unless combine_output=false"
+    )
 
 
 @async_test
@@ -347,6 +398,21 @@ async def test_idle_workers_stop_after_the_idle_timeout() -> None:
         worker, child = json.loads(pids.body).values()
         await wait_until(lambda: pool.stats()["workers"] == 0)
         await wait_until(lambda: not running(worker) and not running(child))
+
+
+@async_test
+async def test_warm_workers_outlive_the_idle_timeout_and_extra_ones_do_not() -> None:
+    function = spec(max_instances=3)
+    async with running_pool(idle_timeout=0.2) as pool:
+        assert await pool.keep_warm(function, 1) == 1
+        assert (pool.is_warm("svc", "fn"), pool.workers("svc", "fn")) == (True, 1)
+        await asyncio.gather(*(pool.invoke(function, b"x", ctx()) for _ in range(3)))  # a burst: 3 workers
+        await wait_until(lambda: pool.stats()["workers"] == 1)  # the two extra ones stop
+        await asyncio.sleep(0.5)  # over two idle timeouts more: the warm one stays
+        assert pool.workers("svc", "fn") == 1
+        assert await pool.keep_warm(function, 0) == 1
+        assert not pool.is_warm("svc", "fn")
+        await wait_until(lambda: pool.stats()["workers"] == 0)
 
 
 @async_test

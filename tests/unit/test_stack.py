@@ -51,9 +51,8 @@ def test_the_labs_long_task_is_a_command_function_from_its_dockerfile(tmp_path: 
     assert (function.config.runtime, function.config.command) == ("command", "sleep 1")
     assert function.code_dir == tmp_path / "long-task"
     assert stack.gateway == "http://127.0.0.1:8080"
-    assert [str(n) for n in stack.ignored] == [
-        "long-task: image ignored: fnflow runs the handler folder's code, not images"
-    ]
+    assert stack.ignored == [], "the image is kept as metadata"
+    assert function.config.image == "alexellis2/long-task:latest"
     function.config.validate()
 
 
@@ -96,7 +95,7 @@ functions:
       max_inflight: 5
       debug: true
     environment_file: [env.yml, env2.yml]
-    secrets: [s3_access_key]
+    secrets: [s3-access-key]
     labels: {com.openfaas.scale.max: "10", app: pinger}
     annotations: {com.openfaas.queue: slow-queue, com.openfaas.retry.attempts: "5"}
     limits: {memory: 256Mi, cpu: 100m}
@@ -133,14 +132,14 @@ configuration:
         "B": "from-file-2",
     }
     assert config.labels == {"com.openfaas.scale.max": "10", "app": "pinger"}
+    assert (config.image, config.secrets) == ("r.example/url-ping:0.2", ("s3-access-key",))
+    assert (config.limits, config.requests) == ({"memory": "256Mi", "cpu": "100m"}, {"memory": "20Mi"})
     assert config.async_policy == AsyncPolicy(retries=4, queue="slow-queue")
     assert function.code_dir == tmp_path / "url-ping"
     assert [(n.function, n.field) for n in stack.ignored] == [
         ("", "configuration"),
-        ("url-ping", "image"),
         ("url-ping", "build_args"),
         ("url-ping", "platforms"),
-        ("url-ping", "secrets"),
         ("url-ping", "constraints"),
         ("url-ping", "requests"),
         ("url-ping", "readonly_root_filesystem"),

@@ -8,7 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fnflow import __version__
-from fnflow.api import bins, calls, errors, executions, flows, functions, openfaas, schedules, system
+from fnflow.api import (
+    bins,
+    calls,
+    errors,
+    executions,
+    flows,
+    functions,
+    logs,
+    openfaas,
+    schedules,
+    secrets,
+    system,
+)
 from fnflow.api.gateway import Gateway
 from fnflow.api.limits import BodyLimit
 from fnflow.api.rpc import FnfRpc
@@ -36,7 +48,7 @@ def create_app(fnflow: Fnflow) -> FnfRpc:
     )
     app.state.fnflow = fnflow
     errors.install(app)
-    for module in (system, flows, executions, schedules, functions, calls, bins, openfaas):
+    for module in (system, flows, executions, schedules, functions, calls, bins, openfaas, logs, secrets):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes)
     return FnfRpc(Gateway(app, fnflow), fnflow)

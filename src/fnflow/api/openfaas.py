@@ -1,5 +1,6 @@
-"""OpenFaaS' system API, so that faas-cli (list, describe, deploy, remove) and OpenFaaS' SDKs work
-against fnflow: ``/system/functions``, ``/system/function/{name}``, ``/system/info``.
+"""OpenFaaS' system API, so that faas-cli (list, describe, deploy, remove, scale) and OpenFaaS' SDKs
+work against fnflow: ``/system/functions``, ``/system/function/{name}``, ``/system/scale-function/{name}``,
+``/system/namespaces``, ``/system/info``.
 
 A namespace is an fnflow service; OpenFaaS' ``openfaas-fn``, or none, is the default service,
 and is reported as ``openfaas-fn``. A namespace comes from ``?namespace=`` or the body's
@@ -8,21 +9,22 @@ from a namespace with no functions is a 400, as OpenFaaS answers for a namespace
 fnflow runs no images: a deployment runs as a command function when it has an ``envProcess``
 (``fprocess``), or proxies to the URL in its ``fnflow.upstream`` annotation; one with only an
 image has nothing to run and is refused, pointing to ``fnflow up``, which deploys code from the
-handler folders. ``replicas`` is the most instances that may run at once; every deployed
-function counts as available, because fnflow starts instances when calls arrive.
+handler folders. ``replicas`` is the number of warm instances (``minInstances``, what a scale
+sets), ``availableReplicas`` the instances ready in this process (see ``FunctionService.available``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import platform
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from fnflow import __version__
 from fnflow.api.auth import Admin, Invoke
+from fnflow.buildinfo import build_info
 from fnflow.errors import InvalidArgument
 from fnflow.fdl.timestamps import format_timestamp
 from fnflow.functions import openfaas
@@ -36,7 +38,6 @@ router = APIRouter(prefix="/system", tags=["openfaas"])
 
 # FunctionDeployment fields that mean nothing without containers, and why (as in a stack file).
 IGNORED = {
-    "secrets": IGNORED_FIELDS["secrets"],
     "constraints": IGNORED_FIELDS["constraints"],
     "requests": IGNORED_FIELDS["requests"],
     "readOnlyRootFilesystem": IGNORED_FIELDS["readonly_root_filesystem"],
@@ -65,6 +66,14 @@ class DeleteFunction(BaseModel):
     namespace: str = ""
 
 
+class ScaleFunction(BaseModel):
+    """faas-provider's ``types.ScaleServiceRequest``."""
+
+    serviceName: str = ""
+    namespace: str = ""
+    replicas: int = Field(ge=0)
+
+
 def invocation_counts(metrics: Metrics) -> dict[str, float]:
     """``gateway_function_invocation_total`` summed over status codes, by ``function_name``."""
     counts: collections.defaultdict[str, float] = collections.defaultdict(float)
@@ -75,20 +84,28 @@ def invocation_counts(metrics: Metrics) -> dict[str, float]:
     return counts
 
 
-def function_status(record: FunctionRecord, counts: dict[str, float]) -> dict[str, Any]:
-    """faas-provider's ``types.FunctionStatus`` of a deployed function."""
+def function_status(record: FunctionRecord, counts: dict[str, float], available: int) -> dict[str, Any]:
+    """faas-provider's ``types.FunctionStatus`` of a deployed function: what was deployed, as it was
+    given (empty settings left out, as OpenFaaS leaves them out), and how many instances run."""
     config = config_of(record)
+    given: dict[str, Any] = {
+        "envProcess": config.command,
+        "envVars": config.environment,
+        "constraints": list(config.constraints),
+        "secrets": list(config.secrets),
+        "labels": config.labels,
+        "annotations": config.annotations,
+        "limits": config.limits,
+        "requests": config.requests,
+        "readOnlyRootFilesystem": config.read_only_root_filesystem,
+    }
     return {
         "name": record.name,
         "namespace": namespace_of(record.service),
-        "image": "",
-        "envProcess": config.command,
-        "envVars": config.environment,
-        "labels": config.labels,
-        "annotations": config.annotations,
-        "limits": {"memory": f"{config.memory_mb}Mi"},
-        "replicas": config.max_instances,
-        "availableReplicas": config.max_instances,
+        "image": config.image,
+        **{field: value for field, value in given.items() if value},
+        "replicas": config.min_instances,
+        "availableReplicas": available,
         "invocationCount": counts.get(metric_name(record.service, record.name), 0.0),
         "createdAt": format_timestamp(record.created_at) if record.created_at else None,
     }
@@ -103,6 +120,11 @@ def deployment_config(body: FunctionDeployment) -> tuple[FunctionConfig, list[op
         labels=body.labels or {},
         annotations=body.annotations or {},
         limits=body.limits or {},
+        image=body.image,
+        requests=body.requests or {},
+        secrets=tuple(body.secrets or ()),
+        constraints=tuple(body.constraints or ()),
+        read_only_root_filesystem=body.readOnlyRootFilesystem,
     )
     try:
         config, notes = openfaas.function_config(deployment, service=service_of(body.namespace))
@@ -117,7 +139,7 @@ def deployment_config(body: FunctionDeployment) -> tuple[FunctionConfig, list[op
     return config, notes
 
 
-def _namespace(query: str | None, body: str = "") -> str:
+def namespace_in(query: str | None, body: str = "") -> str:
     """The namespace a request names in its query or its body (they must agree), else the default."""
     if query and body and service_of(query) != service_of(body):
         raise InvalidArgument(f"the query names namespace {query!r} and the body {body!r}: name one")
@@ -132,8 +154,16 @@ async def _existing_service(request: Request, namespace: str) -> str:
     return service
 
 
+async def named_function(request: Request, name: str, namespace: str | None) -> tuple[str, str]:
+    """(service, function) of ``name`` or ``name.namespace``, with ``namespace`` from the query or body."""
+    function, dot, suffix = name.rpartition(".")
+    if not dot:
+        function, suffix = name, ""
+    return await _existing_service(request, namespace_in(namespace, suffix)), function
+
+
 async def _deploy(request: Request, body: FunctionDeployment, namespace: str | None) -> dict[str, Any]:
-    body.namespace = _namespace(namespace, body.namespace)
+    body.namespace = namespace_in(namespace, body.namespace)
     config, notes = deployment_config(body)
     await request.app.state.fnflow.functions.deploy(config, None)
     return {"ignored": [{"function": n.function, "field": n.field, "reason": n.reason} for n in notes]}
@@ -153,10 +183,10 @@ async def list_namespaces(request: Request, _: Invoke) -> list[str]:
 async def list_functions(request: Request, _: Invoke, namespace: str | None = None) -> list[dict[str, Any]]:
     """Every function of a namespace (the default one unless ``?namespace=``), with its invocation count."""
     app = request.app.state.fnflow
-    service = await _existing_service(request, _namespace(namespace))
+    service = await _existing_service(request, namespace_in(namespace))
     records = await app.functions.list(service)
     counts = invocation_counts(app.metrics)
-    return [function_status(r, counts) for r in records]
+    return [function_status(r, counts, app.functions.available(r)) for r in records]
 
 
 @router.get("/function/{name}")
@@ -164,13 +194,22 @@ async def get_function(
     name: str, request: Request, _: Invoke, namespace: str | None = None
 ) -> dict[str, Any]:
     """One function, by ``name``, ``name.namespace`` or ``name`` and ``?namespace=``."""
-    function, dot, suffix = name.rpartition(".")
-    if not dot:
-        function, suffix = name, ""
-    service = await _existing_service(request, _namespace(namespace, suffix))
+    service, function = await named_function(request, name, namespace)
     app = request.app.state.fnflow
     record = await app.functions.get(service, function)
-    return function_status(record, invocation_counts(app.metrics))
+    return function_status(record, invocation_counts(app.metrics), app.functions.available(record))
+
+
+@router.post("/scale-function/{name}", status_code=202)
+async def scale_function(
+    name: str, body: ScaleFunction, request: Request, _: Admin, namespace: str | None = None
+) -> Response:
+    """Set the warm instances of a function (``replicas``, 0 to its maxInstances): 202; 404 if it does
+    not exist; 400 above its maximum (fnflow does not clamp as OpenFaaS CE does)."""
+    chosen = namespace_in(namespace, body.namespace) if namespace or body.namespace else None
+    service, function = await named_function(request, name, chosen)
+    await request.app.state.fnflow.functions.scale(service, function, body.replicas)
+    return Response(status_code=202)
 
 
 @router.post("/functions", status_code=202)
@@ -186,7 +225,7 @@ async def update_function(
     body: FunctionDeployment, request: Request, _: Admin, namespace: str | None = None
 ) -> dict[str, Any]:
     """Replace a deployed function's settings (404 if it does not exist: faas-cli then POSTs)."""
-    service = service_of(_namespace(namespace, body.namespace))
+    service = service_of(namespace_in(namespace, body.namespace))
     await request.app.state.fnflow.functions.get(service, body.service)
     return await _deploy(request, body, namespace)
 
@@ -197,20 +236,19 @@ async def delete_function(
 ) -> Response:
     """Delete a function of the namespace the query or the body names, never of another (200; 404 if
     that namespace has no such function)."""
-    service = await _existing_service(request, _namespace(namespace, body.namespace))
+    service = await _existing_service(request, namespace_in(namespace, body.namespace))
     await request.app.state.fnflow.functions.delete(service, body.functionName)
     return Response(status_code=200)
 
 
 @router.get("/info")
 async def info(_: Invoke) -> dict[str, Any]:
-    """The provider and gateway versions, as OpenFaaS' gateway reports them."""
+    """The provider and gateway versions, as OpenFaaS' gateway reports them (the sha is
+    ``"unknown"`` when fnflow was installed from a file that records no commit)."""
+    build = await asyncio.to_thread(build_info)
+    version = {"sha": build.sha, "release": build.release}
     return {
-        "provider": {
-            "provider": "fnflow",
-            "orchestration": "process",
-            "version": {"sha": "", "release": __version__},
-        },
-        "version": {"commit_message": "", "sha": "", "release": __version__},
+        "provider": {"provider": "fnflow", "orchestration": "process", "version": version},
+        "version": {"commit_message": build.commit_message, **version},
         "arch": platform.machine(),
     }

@@ -162,6 +162,19 @@ class AsyncPolicyDoc(BaseModel):
     onFailure: str = Field("", description="destination: a URL or a function name")
 
 
+class OpenFaaSDoc(BaseModel):
+    """OpenFaaS settings kept as deployed and shown by /system/function (fnflow enforces none of them;
+    ``limits.memory`` sets ``memoryMB`` only when an OpenFaaS deployment or stack file is mapped)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str = ""
+    limits: dict[str, str] = {}
+    requests: dict[str, str] = {}
+    constraints: list[str] = []
+    readOnlyRootFilesystem: bool = False
+
+
 class FunctionIn(Body):
     runtime: str = Field(
         "python3", description="python3, python3-http, python3-flask, python3-classic, command, http"
@@ -179,6 +192,12 @@ class FunctionIn(Body):
     labels: dict[str, str] = {}
     description: str = ""
     asyncPolicy: AsyncPolicyDoc = Field(default_factory=AsyncPolicyDoc)
+    minInstances: int = Field(0, description="warm instances each process keeps started")
+    secrets: list[str] = Field([], description="secrets read as files in $OPENFAAS_SECRETS_PATH")
+    secretEnvironment: dict[str, str] = Field(
+        {}, description="environment variable -> secret whose value it holds"
+    )
+    openfaas: OpenFaaSDoc = Field(default_factory=OpenFaaSDoc)
     code: str | None = Field(
         None, description="base64 of a zip of the code directory; omit to keep the code (or to have none)"
     )
@@ -199,6 +218,14 @@ class FunctionIn(Body):
             labels=self.labels,
             description=self.description,
             async_policy=AsyncPolicy.from_api(self.asyncPolicy.model_dump()),
+            min_instances=self.minInstances,
+            secrets=tuple(self.secrets),
+            secret_environment=self.secretEnvironment,
+            image=self.openfaas.image,
+            limits=self.openfaas.limits,
+            requests=self.openfaas.requests,
+            constraints=tuple(self.openfaas.constraints),
+            read_only_root_filesystem=self.openfaas.readOnlyRootFilesystem,
         )
 
 
@@ -217,6 +244,10 @@ class FunctionOut(BaseModel):
     labels: dict[str, str]
     description: str
     asyncPolicy: AsyncPolicyDoc
+    minInstances: int
+    secrets: list[str]
+    secretEnvironment: dict[str, str]
+    openfaas: OpenFaaSDoc
     codeChecksum: str
     createdTime: str | None
     lastModifiedTime: str | None
@@ -239,6 +270,16 @@ class FunctionOut(BaseModel):
             labels=config.labels,
             description=f.description,
             asyncPolicy=AsyncPolicyDoc(**config.async_policy.to_api()),
+            minInstances=config.min_instances,
+            secrets=list(config.secrets),
+            secretEnvironment=config.secret_environment,
+            openfaas=OpenFaaSDoc(
+                image=config.image,
+                limits=config.limits,
+                requests=config.requests,
+                constraints=list(config.constraints),
+                readOnlyRootFilesystem=config.read_only_root_filesystem,
+            ),
             codeChecksum=f.code_checksum,
             createdTime=format_timestamp(f.created_at) if f.created_at else None,
             lastModifiedTime=format_timestamp(f.updated_at) if f.updated_at else None,

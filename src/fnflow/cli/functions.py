@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +12,7 @@ import typer
 
 from fnflow.cli import render
 from fnflow.cli.common import EXIT_FAILED, Format, Output, Url, connect, emit, fail, read_arg, write_body
-from fnflow.client import Function
+from fnflow.client import Function, LogLine
 from fnflow.client.api import DEFAULT_SERVICE
 from fnflow.functions import openfaas
 
@@ -31,9 +33,12 @@ def show(f: Function) -> str:
             ("timeout", f"{f.timeout:g}s"),
             ("memory", f"{f.memory_mb} MB"),
             ("max instances", str(f.max_instances)),
+            ("warm instances", str(f.min_instances)),
             ("environment", _pairs(f.environment)),
             ("annotations", _pairs(f.annotations)),
             ("labels", _pairs(f.labels)),
+            ("secrets", " ".join(f.secrets)),
+            ("secret environment", _pairs(f.secret_environment)),
             ("async retries", f"{policy.retries} on {','.join(map(str, policy.retry_codes))}"),
             ("async queue", policy.queue),
             ("description", f.description),
@@ -95,6 +100,9 @@ def deploy(
     timeout: Annotated[float, typer.Option(help="Seconds an invocation may run.")] = 60,
     memory: Annotated[int, typer.Option(help="Memory in MB.")] = 128,
     max_instances: Annotated[int, typer.Option(help="Instances running at once, at most.")] = 4,
+    min_instances: Annotated[
+        int, typer.Option(help="Warm instances each server keeps started (python runtimes).")
+    ] = 0,
     env: Annotated[
         list[str] | None, typer.Option(help="KEY=VALUE environment variable; repeat for more.")
     ] = None,
@@ -103,6 +111,14 @@ def deploy(
         typer.Option(help="KEY=VALUE annotation (com.openfaas.queue, com.openfaas.retry.*…); repeatable."),
     ] = None,
     label: Annotated[list[str] | None, typer.Option(help="KEY=VALUE label; repeatable.")] = None,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(help="A secret the function reads as a file in $OPENFAAS_SECRETS_PATH; repeatable."),
+    ] = None,
+    secret_env: Annotated[
+        list[str] | None,
+        typer.Option(help="VARIABLE=SECRET: an environment variable holding a secret's value; repeatable."),
+    ] = None,
     description: Annotated[str, typer.Option(help="What the function does.")] = "",
     url: Url = None,
     output: Output = Format.text,
@@ -134,6 +150,9 @@ def deploy(
             timeout=timeout,
             memory_mb=memory,
             max_instances=max_instances,
+            min_instances=min_instances,
+            secrets=secret or [],
+            secret_environment=_mapping(secret_env, "--secret-env"),
             environment=_mapping(env, "--env"),
             annotations=annotations,
             labels=_mapping(label, "--label"),
@@ -263,3 +282,62 @@ def delete(
     with connect(url) as client:
         client.delete_function(name, service)
     emit(output, None, lambda: f"deleted function {service}/{name}")
+
+
+@app.command()
+def logs(
+    name: str,
+    service: Service = DEFAULT_SERVICE,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only lines this recent (10m, 1h30m) or since this time (RFC 3339, with a zone)."),
+    ] = None,
+    tail: Annotated[int | None, typer.Option(min=1, help="Only the last N lines.")] = None,
+    call: Annotated[str | None, typer.Option("--call", help="Only the lines of this call id.")] = None,
+    url: Url = None,
+    output: Output = Format.text,
+) -> None:
+    """Print a function's log: what it wrote to stdout and stderr, each line with its time and call
+    id, and fnflow's notes on failed calls (lines starting "fnflow:").
+
+    Examples:
+
+        fnflow fn logs hello --since 10m
+        fnflow fn logs hello --call 5f0c7e9a-… --output json
+        fnflow fn logs hello -f
+    """
+    start = _since(since) if since else None
+    with connect(url) as client:
+        read = client.follow_function_logs if follow else client.function_logs
+        lines = read(name, service=service, since=start, tail=tail, call_id=call)
+        try:
+            for line in lines:
+                typer.echo(json.dumps(line.raw) if output is Format.json else _log_line(line))
+        except KeyboardInterrupt:
+            return
+
+
+def _since(text: str) -> datetime:
+    """``--since``: a duration back from now (``10m``), or an RFC 3339 time."""
+    try:
+        return datetime.now(UTC) - timedelta(seconds=openfaas.parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise typer.BadParameter(
+            f"{text!r} is neither a duration (10m, 1h30m) nor a time with a zone (2024-05-01T12:00:00Z)",
+            param_hint="--since",
+        )
+    return when
+
+
+def _log_line(line: LogLine) -> str:
+    when = line.time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return f"{when} {line.call_id or '-'} {line.text}"

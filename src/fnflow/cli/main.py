@@ -14,6 +14,7 @@ from fnflow.cli import (
     keys,
     scaffold,
     schedules,
+    secrets,
     server,
     tasks,
     up,
@@ -34,6 +35,7 @@ app.add_typer(tasks.app, name="task")
 app.add_typer(functions.app, name="fn")
 app.add_typer(calls.app, name="call")
 app.add_typer(bins.app, name="bin")
+app.add_typer(secrets.app, name="secret")
 app.command("apply")(apply.apply)
 app.command("new")(scaffold.new)
 app.command("up")(up.up)

@@ -49,6 +49,14 @@ LeaseSeconds = Annotated[
 PublicUrl = Annotated[
     str | None, typer.Option(help="The URL functions use to call fnflow back (env FNFLOW_PUBLIC_URL)")
 ]
+SecretKeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        help="The key that encrypts secrets (env FNFLOW_SECRET_KEY_FILE; default <data dir>/secret.key, made"
+        " on first start on SQLite); every process sharing a PostgreSQL database needs the same one",
+        dir_okay=False,
+    ),
+]
 LogLevel = Annotated[str, typer.Option(help="debug, info, warning or error")]
 
 
@@ -62,6 +70,7 @@ def _settings(
     callback_allow: list[str],
     lease_seconds: float | None,
     public_url: str | None,
+    secret_key_file: Path | None,
 ) -> Settings:
     settings = Settings.from_env()
     settings.db = db or settings.db
@@ -72,6 +81,7 @@ def _settings(
     settings.callback_allow_networks += callback_allow
     settings.lease_seconds = lease_seconds or settings.lease_seconds
     settings.public_url = public_url or settings.public_url
+    settings.secret_key_file = secret_key_file or settings.secret_key_file
     for item in queue:
         name, _, count = item.partition("=")
         if not name or not count.isdigit() or int(count) < 1:
@@ -107,6 +117,7 @@ def serve(
     callback_allow: CallbackAllow = [],  # noqa: B006
     lease_seconds: LeaseSeconds = None,
     public_url: PublicUrl = None,
+    secret_key_file: SecretKeyFile = None,
     log_level: LogLevel = "info",
 ) -> None:
     """Run the fnflow server (stops cleanly on SIGTERM or Ctrl-C)."""
@@ -120,6 +131,7 @@ def serve(
         callback_allow,
         lease_seconds,
         public_url,
+        secret_key_file,
     )
     settings.host = host or settings.host
     settings.port = port or settings.port
@@ -154,6 +166,7 @@ def serve(
 
 async def _serve(fnflow: Fnflow, server: uvicorn.Server, listening: list[socket.socket]) -> None:
     await _open(fnflow)
+    fnflow.logs.stopping = lambda: server.should_exit  # followers of logs end, so shutdown need not wait
     host, port = listening[0].getsockname()[:2]
     logging.getLogger("fnflow").info("serving http://%s:%d", f"[{host}]" if ":" in host else host, port)
     await server.serve(sockets=listening)  # the app's lifespan closes fnflow
@@ -190,6 +203,7 @@ def work(
     callback_allow: CallbackAllow = [],  # noqa: B006
     lease_seconds: LeaseSeconds = None,
     public_url: PublicUrl = None,
+    secret_key_file: SecretKeyFile = None,
     log_level: LogLevel = "info",
 ) -> None:
     """Run flows, asynchronous calls, callbacks and schedules without the HTTP API: one more process
@@ -204,6 +218,7 @@ def work(
         callback_allow,
         lease_seconds,
         public_url,
+        secret_key_file,
     )
     if not settings.db.startswith(("postgresql", "postgres")):
         typer.echo(

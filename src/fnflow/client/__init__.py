@@ -12,6 +12,7 @@ from fnflow.client.errors import (
     UnauthorizedError,
 )
 from fnflow.client.gateway import verify_callback
+from fnflow.client.logs import LogLine
 from fnflow.client.models import (
     BinRequest,
     Call,
@@ -45,6 +46,7 @@ __all__ = [
     "HistoryEvent",
     "InvalidArgumentError",
     "Invocation",
+    "LogLine",
     "NotFoundError",
     "Page",
     "Schedule",

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from fnflow.client.errors import ApiError
 from fnflow.client.gateway import GatewayMethods
 from fnflow.client.http import api_path, items
+from fnflow.client.logs import LogMethods
 from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invocation, Page
 from fnflow.client.schedules import Schedule, ScheduleMethods
+from fnflow.client.secrets import SecretMethods
 from fnflow.functions import codepkg
 from fnflow.functions.config import DEFAULT_SERVICE, AsyncPolicy, FunctionConfig
 
@@ -22,7 +24,7 @@ MAX_WAIT = 60.0  # the longest long-poll the server grants at once
 POLL_FLOOR = 0.2  # never ask again sooner than this when the server answers a long-poll early
 
 
-class Client(GatewayMethods, ScheduleMethods):
+class Client(GatewayMethods, ScheduleMethods, LogMethods, SecretMethods):
     """A connection to one fnflow server.
 
     ``url`` defaults to ``$FNFLOW_URL`` (else ``http://127.0.0.1:8080``), ``api_key`` to
@@ -38,7 +40,10 @@ class Client(GatewayMethods, ScheduleMethods):
 
     The gateway methods (``invoke``, ``invoke_async``, ``get_call``, ``wait_call``,
     ``bin_requests``…) come from :class:`~fnflow.client.gateway.GatewayMethods`, the schedule
-    methods (``put_schedule``, ``list_schedules``…) from :class:`~fnflow.client.schedules.ScheduleMethods`.
+    methods (``put_schedule``, ``list_schedules``…) from :class:`~fnflow.client.schedules.ScheduleMethods`,
+    the function logs (``function_logs``, ``follow_function_logs``) from
+    :class:`~fnflow.client.logs.LogMethods`, the secrets (``create_secret``, ``update_secret``,
+    ``delete_secret``, ``list_secrets``) from :class:`~fnflow.client.secrets.SecretMethods`.
     """
 
     # --- flows ------------------------------------------------------------------------------------
@@ -172,6 +177,9 @@ class Client(GatewayMethods, ScheduleMethods):
         timeout: float = 60,
         memory_mb: int = 128,
         max_instances: int = 4,
+        min_instances: int = 0,
+        secrets: Sequence[str] = (),
+        secret_environment: Mapping[str, str] | None = None,
         environment: Mapping[str, str] | None = None,
         annotations: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
@@ -198,6 +206,9 @@ class Client(GatewayMethods, ScheduleMethods):
             timeout=timeout,
             memory_mb=memory_mb,
             max_instances=max_instances,
+            min_instances=min_instances,
+            secrets=tuple(secrets),
+            secret_environment=dict(secret_environment or {}),
             environment=dict(environment or {}),
             annotations=dict(annotations or {}),
             labels=dict(labels or {}),
@@ -309,4 +320,14 @@ def function_body(config: FunctionConfig) -> dict[str, Any]:
         "labels": dict(config.labels),
         "description": config.description,
         "asyncPolicy": config.async_policy.to_api(),
+        "minInstances": config.min_instances,
+        "secrets": list(config.secrets),
+        "secretEnvironment": dict(config.secret_environment),
+        "openfaas": {
+            "image": config.image,
+            "limits": dict(config.limits),
+            "requests": dict(config.requests),
+            "constraints": list(config.constraints),
+            "readOnlyRootFilesystem": config.read_only_root_filesystem,
+        },
     }

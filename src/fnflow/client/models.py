@@ -157,6 +157,9 @@ class Function:
     annotations: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     async_policy: AsyncPolicy = field(default_factory=AsyncPolicy)
+    min_instances: int = 0
+    secrets: list[str] = field(default_factory=list)
+    secret_environment: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -177,6 +180,9 @@ class Function:
             annotations=d.get("annotations") or {},
             labels=d.get("labels") or {},
             async_policy=AsyncPolicy.from_api(d.get("asyncPolicy") or {}),
+            min_instances=d.get("minInstances", 0),
+            secrets=d.get("secrets") or [],
+            secret_environment=d.get("secretEnvironment") or {},
             created_time=_time(d.get("createdTime")),
             last_modified_time=_time(d.get("lastModifiedTime")),
             raw=d,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import shlex
 import shutil
@@ -19,12 +18,22 @@ import signal
 import tempfile
 import time
 from collections.abc import Mapping
+from typing import Protocol
 
 from fnflow.functions import _cgi, _responses
 from fnflow.functions.spec import FunctionSpec, Headers, HttpRequest, InvocationResult
 
 CHUNK = 64 * 1024
 KILLED = b"Killed process.\n"
+
+
+class Lines(Protocol):
+    """Where a call's lines go: what the process wrote (``output``), and what the watchdog would
+    have logged about it (``note``: the function's log only, not the server's)."""
+
+    def output(self, call_id: str | None, instance: str, stream: str, text: str) -> None: ...
+
+    def note(self, call_id: str, instance: str, text: str) -> None: ...
 
 
 class CommandRunner:
@@ -39,10 +48,13 @@ class CommandRunner:
         spec: FunctionSpec,
         request: HttpRequest,
         request_id: str,
-        output: logging.Logger,
+        lines: Lines,
         deadline: float,
     ) -> InvocationResult:
-        """Run the command once for ``request``; whatever happens comes back as a result."""
+        """Run the command once for ``request``; whatever happens comes back as a result.
+
+        Its stderr, when it is not part of the response, goes to ``lines``, and so does what the
+        classic watchdog logs for each call ("Forking fprocess.", "Wrote N Bytes - Duration: S seconds")."""
         loop = asyncio.get_running_loop()
         started_at, t0 = time.time(), loop.time()
         settings = spec.environment
@@ -71,6 +83,8 @@ class CommandRunner:
                 500, (("Content-Type", _responses.TEXT),), body, started_at=started_at, duration=0.0
             )
         self._running.add(proc)
+        instance = str(proc.pid)
+        lines.note(request_id, instance, "Forking fprocess.")
         try:
             exchange = _Exchange(proc, request.body)
             try:
@@ -98,7 +112,9 @@ class CommandRunner:
                 await asyncio.to_thread(shutil.rmtree, scratch, True)
         duration = loop.time() - t0
         for line in exchange.stderr.decode("utf-8", "replace").splitlines():
-            output.info("[%s] %s", request_id, line, extra={"request_id": request_id})
+            lines.output(request_id, instance, "stderr", line)
+        wrote = f"Wrote {len(exchange.stdout)} Bytes - Duration: {duration:f} seconds"
+        lines.note(request_id, instance, wrote)
         if exchange.overflow:
             message = f"The function's output is larger than {_responses.MAX_BODY_BYTES} bytes"
             return _responses.failure(

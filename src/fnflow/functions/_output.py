@@ -1,24 +1,27 @@
-"""Forward a worker's stdout and stderr (one pipe) to ``logging``, line by line, tagged with the request.
+"""Forward a worker's stdout or stderr (one pipe each) line by line, tagged with the request.
 
 The pipe is read from the event loop without blocking (``add_reader``), and drained once more when
 a result frame arrives: the worker writes its output before the frame, so every line a call printed
-is logged under that call's request id, never under the next one.
+goes out under that call's request id, never under the next one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
+from collections.abc import Callable
 
 MAX_LINE = 64 * 1024  # longer lines are split rather than buffered without bound
 
 
+Emit = Callable[[str | None, str], None]  # (request id or None between calls, line)
+
+
 class OutputForwarder:
-    def __init__(self, fd: int, logger: logging.Logger) -> None:
+    def __init__(self, fd: int, emit: Emit) -> None:
         self.request_id: str | None = None
         self._fd = fd
-        self._logger = logger
+        self._emit_line = emit
         self._partial = b""
         self._loop = asyncio.get_running_loop()
         os.set_blocking(fd, False)
@@ -60,8 +63,4 @@ class OutputForwarder:
             self._fd = -1
 
     def _emit(self, line: bytes) -> None:
-        text = line.decode("utf-8", "replace").rstrip("\r")
-        if self.request_id:
-            self._logger.info("[%s] %s", self.request_id, text, extra={"request_id": self.request_id})
-        else:
-            self._logger.info("%s", text)
+        self._emit_line(self.request_id, line.decode("utf-8", "replace").rstrip("\r"))

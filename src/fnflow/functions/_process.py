@@ -1,7 +1,7 @@
 """One worker subprocess as the event loop sees it: spawn, handshake, call, stop, notice its death.
 
-Frames travel over a socketpair whose child end is passed with ``pass_fds``; stdout and stderr share
-one pipe read by ``OutputForwarder``. The worker leads its own process group, so killing it also
+Frames travel over a socketpair whose child end is passed with ``pass_fds``; stdout and stderr are
+two pipes, each read by an ``OutputForwarder``. The worker leads its own process group, so killing it also
 kills whatever its handler started. Its exit is noticed through a pidfd (no thread, no polling) and
 reaped with ``wait4``, which also gives the peak memory that FC's crash message reports.
 """
@@ -32,6 +32,7 @@ STOP_GRACE = 2.0  # seconds a stopped worker gets to exit by itself (atexit hook
 NOT_STARTED = CRASHED = 502
 TIMED_OUT = 504
 Frame = tuple[int, dict[str, Any], bytes]
+Output = Callable[[str | None, str, str, str], None]  # (request id, instance, stream, line)
 
 
 class WorkerExited(Exception):
@@ -96,7 +97,7 @@ class Worker:
         self,
         proc: subprocess.Popen[bytes],
         sock: socket.socket,
-        output: OutputForwarder,
+        outputs: tuple[OutputForwarder, OutputForwarder],
         logger: logging.Logger,
         on_exit: Callable[[Worker], None],
         runtime: str,
@@ -109,7 +110,7 @@ class Worker:
         self._proc = proc
         self._sock: socket.socket | None = sock  # until the transport takes it over
         self._transport: asyncio.Transport | None = None
-        self._output = output
+        self._outputs = outputs
         self._logger = logger
         self._on_exit = on_exit
         self._waiter: asyncio.Future[tuple[int, bytes, bytes]] | None = None
@@ -128,7 +129,7 @@ class Worker:
         *,
         python: str,
         env: Mapping[str, str],
-        output_logger: logging.Logger,
+        output: Output,
         logger: logging.Logger,
         on_exit: Callable[[Worker], None],
     ) -> Worker:
@@ -142,7 +143,8 @@ class Worker:
             "timeout": spec.timeout,
         }
         parent, child = socket.socketpair()
-        log_r, log_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
         try:
             argv = [
                 python,
@@ -156,8 +158,8 @@ class Worker:
             proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
-                stdout=log_w,
-                stderr=log_w,
+                stdout=out_w,
+                stderr=err_w,
                 pass_fds=(child.fileno(),),
                 cwd=spec.code_dir,
                 env=dict(env),
@@ -165,19 +167,26 @@ class Worker:
             )
         except BaseException:
             parent.close()
-            os.close(log_r)
+            os.close(out_r)
+            os.close(err_r)
             raise
         finally:
             child.close()
-            os.close(log_w)
-        return cls(proc, parent, OutputForwarder(log_r, output_logger), logger, on_exit, spec.runtime)
+            os.close(out_w)
+            os.close(err_w)
+        instance = str(proc.pid)
+        outputs = (
+            OutputForwarder(out_r, lambda request_id, line: output(request_id, instance, "stdout", line)),
+            OutputForwarder(err_r, lambda request_id, line: output(request_id, instance, "stderr", line)),
+        )
+        return cls(proc, parent, outputs, logger, on_exit, spec.runtime)
 
     async def ready(
         self, *, deadline: float, timeout: float, request_id: str | None
     ) -> InvocationResult | None:
         """Wait until the handler is imported: None when ready, else why it failed."""
         started_at, t0 = time.time(), self._loop.time()
-        self._output.request_id = request_id  # what the import prints belongs to the call that caused it
+        self._tag(request_id)  # what the import prints belongs to the call that caused it
         try:
             if self._sock is not None:
                 sock, self._sock = self._sock, None
@@ -203,7 +212,7 @@ class Worker:
         """Run one call (``meta`` as ``_protocol.INVOKE`` says); every failure comes back as a result."""
         assert self._transport is not None, "call() before ready()"
         started_at, t0 = time.time(), self._loop.time()
-        self._output.request_id = request_id
+        self._tag(request_id)
         self._expecting = True
         for buffer in _protocol.frame(_protocol.INVOKE, json.dumps(meta).encode(), body):
             self._transport.write(buffer)  # not writelines: 3.11 joins
@@ -257,8 +266,9 @@ class Worker:
             if isinstance(received, InvocationResult):
                 return received
             kind, meta, body = received
-        self._output.flush()  # the worker wrote its output before the frame: log it under this request
-        self._output.request_id = None
+        for output in self._outputs:  # the worker wrote its output before the frame: it is this call's
+            output.flush()
+        self._tag(None)
         return kind, json.loads(meta), body
 
     async def _receive(
@@ -316,6 +326,10 @@ class Worker:
             stack_trace=meta.get("stackTrace"),
         )
 
+    def _tag(self, request_id: str | None) -> None:
+        for output in self._outputs:
+            output.request_id = request_id
+
     def _since(self, t0: float) -> float:
         return self._loop.time() - t0
 
@@ -364,7 +378,8 @@ class Worker:
             self._max_rss_kib = usage.ru_maxrss
         except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): status and memory unknown
             self._proc.returncode = -1
-        self._output.close()
+        for output in self._outputs:
+            output.close()
         self.alive = False
         if self._transport is not None:
             self._transport.close()

@@ -30,6 +30,10 @@ if TYPE_CHECKING:  # the store imports SQLAlchemy: clients that build configs sh
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$")
 QUEUE = re.compile(r"^[a-z0-9_-]{1,64}$")
+# OpenFaaS' secret names: a Kubernetes DNS-1123 subdomain
+SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+SECRET_NAME_MAX = 253
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FC_RUNTIME = "python3"  # answers as Function Compute does; every other runtime as OpenFaaS functions do
 PYTHON_RUNTIMES = ("python3", "python3-http", "python3-flask", "python3-classic")
 # module.function called when a deploy names none: FC's index.handler, the OpenFaaS templates' handler.handle
@@ -111,6 +115,15 @@ class FunctionConfig:
     labels: dict[str, str] = field(default_factory=dict)
     description: str = ""
     async_policy: AsyncPolicy = field(default_factory=AsyncPolicy)
+    min_instances: int = 0  # warm instances each process keeps started (OpenFaaS replicas)
+    secrets: tuple[str, ...] = ()  # read as files in $OPENFAAS_SECRETS_PATH
+    secret_environment: dict[str, str] = field(default_factory=dict)  # variable -> secret
+    # OpenFaaS metadata, kept and shown as deployed; fnflow runs no image and enforces only memory
+    image: str = ""
+    limits: dict[str, str] = field(default_factory=dict)
+    requests: dict[str, str] = field(default_factory=dict)
+    constraints: tuple[str, ...] = ()
+    read_only_root_filesystem: bool = False
 
     def __post_init__(self) -> None:
         if not self.handler:
@@ -147,11 +160,26 @@ class FunctionConfig:
             raise InvalidArgument("memoryMB must be between 64 and 32768")
         if not 1 <= self.max_instances <= 1000:
             raise InvalidArgument("maxInstances must be between 1 and 1000")
+        if not 0 <= self.min_instances <= self.max_instances:
+            raise InvalidArgument(
+                f"minInstances (warm instances) must be between 0 and maxInstances ({self.max_instances}),"
+                f" got {self.min_instances}"
+            )
+        for secret in self.named_secrets:
+            check_secret_name(secret)
+        for variable in self.secret_environment:
+            if not ENV_NAME.match(variable):
+                raise InvalidArgument(f"secretEnvironment: {variable!r} is not an environment variable name")
         self.async_policy.validate()
 
     @property
     def needs_code(self) -> bool:
         return self.runtime in PYTHON_RUNTIMES
+
+    @property
+    def named_secrets(self) -> tuple[str, ...]:
+        """Every secret the function reads: its files and its secret environment variables."""
+        return tuple(sorted({*self.secrets, *self.secret_environment.values()}))
 
     def options(self) -> dict[str, Any]:
         """The settings stored beside the fixed columns (``functions.options``)."""
@@ -161,12 +189,32 @@ class FunctionConfig:
             "annotations": self.annotations,
             "labels": self.labels,
             "async": self.async_policy.to_dict(),
+            "minInstances": self.min_instances,
+            "secrets": list(self.secrets),
+            "secretEnvironment": self.secret_environment,
+            "openfaas": {
+                "image": self.image,
+                "limits": self.limits,
+                "requests": self.requests,
+                "constraints": list(self.constraints),
+                "readOnlyRootFilesystem": self.read_only_root_filesystem,
+            },
         }
+
+
+def check_secret_name(name: str) -> None:
+    """OpenFaaS' rule for secret names (a DNS-1123 subdomain); InvalidArgument says what is wrong."""
+    if len(name) > SECRET_NAME_MAX or not SECRET_NAME.match(name):
+        raise InvalidArgument(
+            f"invalid secret name {name!r}: at most {SECRET_NAME_MAX} lower-case letters, digits, '-' and"
+            " '.', starting and ending with a letter or digit"
+        )
 
 
 def config_of(record: FunctionRecord) -> FunctionConfig:
     """The configuration a stored function was deployed with."""
     options = record.options
+    openfaas = options.get("openfaas", {})
     return FunctionConfig(
         service=record.service,
         name=record.name,
@@ -182,4 +230,12 @@ def config_of(record: FunctionRecord) -> FunctionConfig:
         labels=dict(options.get("labels", {})),
         description=record.description,
         async_policy=AsyncPolicy.from_dict(options.get("async", {})),
+        min_instances=int(options.get("minInstances", 0)),
+        secrets=tuple(options.get("secrets", ())),
+        secret_environment=dict(options.get("secretEnvironment", {})),
+        image=str(openfaas.get("image", "")),
+        limits=dict(openfaas.get("limits", {})),
+        requests=dict(openfaas.get("requests", {})),
+        constraints=tuple(openfaas.get("constraints", ())),
+        read_only_root_filesystem=bool(openfaas.get("readOnlyRootFilesystem", False)),
     )

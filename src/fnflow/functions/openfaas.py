@@ -10,7 +10,9 @@ Precedence: an upstream (annotation ``fnflow.upstream`` or environment ``upstrea
 http function; otherwise an ``fprocess`` makes a command function; otherwise the language picks
 the Python runtime. The timeout is the smaller of the watchdog's ``exec_timeout`` and
 ``write_timeout``; ``max_inflight`` (the watchdog's concurrency limit) sets the maximum of
-instances, and the label ``com.openfaas.scale.max`` does only when ``max_inflight`` is not set.
+instances, and the label ``com.openfaas.scale.max`` does only when ``max_inflight`` is not set;
+``com.openfaas.scale.min`` is the number of warm instances. The image, limits, requests,
+constraints and secrets are kept as deployed, so tools read them back.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ LANGUAGES = {
 Ignore = Callable[[str, str], None]  # (field, reason): note a setting that has no effect
 MIN_MEMORY_MB = 64
 UPSTREAM_ANNOTATION = "fnflow.upstream"
+SCALE_LABELS = ("com.openfaas.scale.min", "com.openfaas.scale.max")
 HANDLER_ANNOTATION = "fnflow.handler"
 # Watchdog settings fnflow does not act on (they stay in the environment).
 WATCHDOG_IGNORED = {
@@ -107,6 +110,11 @@ class Deployment:
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
     limits: Mapping[str, str] = field(default_factory=dict)
+    image: str = ""
+    requests: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    constraints: tuple[str, ...] = ()
+    read_only_root_filesystem: bool = False
 
 
 def parse_duration(text: str) -> float:
@@ -168,6 +176,12 @@ def function_config(d: Deployment, *, service: str) -> tuple[FunctionConfig, lis
         annotations=annotations,
         labels=dict(d.labels),
         async_policy=async_policy(annotations, ignore),
+        secrets=tuple(d.secrets),
+        image=d.image,
+        limits=dict(d.limits),
+        requests=dict(d.requests),
+        constraints=tuple(d.constraints),
+        read_only_root_filesystem=d.read_only_root_filesystem,
     )
     timeout = _timeout(env, ignore)
     if timeout is not None:
@@ -178,9 +192,14 @@ def function_config(d: Deployment, *, service: str) -> tuple[FunctionConfig, lis
     memory = _memory(d.limits, ignore)
     if memory is not None:
         config = replace(config, memory_mb=memory)
+    warm = _min_instances(d.labels, config.max_instances, ignore)
+    if warm is not None:
+        config = replace(config, min_instances=warm)
     for label in sorted(d.labels):
-        if label.startswith("com.openfaas.scale.") and label != "com.openfaas.scale.max":
-            ignore(f"labels.{label}", "instances start on demand and stop after five idle minutes")
+        if label.startswith("com.openfaas.scale.") and label not in SCALE_LABELS:
+            ignore(
+                f"labels.{label}", "fnflow does not autoscale: instances start on demand up to the maximum"
+            )
     for annotation in sorted(annotations):
         if annotation.startswith("com.openfaas.health."):
             ignore(f"annotations.{annotation}", "fnflow checks no health: it watches its own processes")
@@ -253,6 +272,25 @@ def _max_instances(env: Mapping[str, str], labels: Mapping[str, str], ignore: Ig
         else:
             ignore(where, "environment.max_inflight sets the maximum of instances")
     return found
+
+
+def _min_instances(labels: Mapping[str, str], maximum: int, ignore: Ignore) -> int | None:
+    """Warm instances from ``com.openfaas.scale.min``, at most the maximum of instances."""
+    value = labels.get("com.openfaas.scale.min")
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        ignore("labels.com.openfaas.scale.min", f"{value!r} is not a whole number of instances")
+        return None
+    if number > maximum:
+        reason = f"{number} is above the maximum of {maximum} instances, which applies"
+        ignore("labels.com.openfaas.scale.min", reason)
+        return maximum
+    return number
 
 
 def _memory(limits: Mapping[str, str], ignore: Ignore) -> int | None:

@@ -40,6 +40,14 @@ CLASSIC_WATCHDOG = ("command", "python3-classic")  # answer 405 to methods the c
 THROTTLED = 429
 
 
+class LogSink(Protocol):
+    """Where the lines functions write go besides the server's log (``fnflow.functions.logs``)."""
+
+    def write(self, service: str, function: str, call_id: str, instance: str, stream: str, text: str) -> None:
+        """Keep one line; called from the event loop, so it must not block."""
+        ...
+
+
 class ClusterSlots(Protocol):
     """A limit shared by every process of a cluster (``fnflow.store.slots`` on PostgreSQL)."""
 
@@ -79,12 +87,36 @@ class _Member:
 class _Function:
     """Admission, workers and counters of one (service, name)."""
 
-    def __init__(self, output_logger: logging.Logger) -> None:
+    def __init__(self, service: str, name: str, logger: logging.Logger, sink: LogSink | None) -> None:
+        self.service = service
+        self.name = name
         self.admission = Admission(1)
         self.members: dict[Worker, _Member] = {}
         self.idle: dict[Generation, list[_Member]] = {}  # stacks: the most recently used is reused first
-        self.output_logger = output_logger
+        self.logger = logger
+        self.sink = sink
         self.counters = dict.fromkeys(COUNTERS, 0)
+        self.warm: tuple[Generation, int] | None = None  # workers of that code kept started
+
+    def output(self, call_id: str | None, instance: str, stream: str, text: str) -> None:
+        """A line the function wrote: to the server's log at info, and to the sink (the store)."""
+        if call_id:
+            self.logger.info("[%s] %s", call_id, text, extra={"request_id": call_id})
+        else:
+            self.logger.info("%s", text)
+        if self.sink is not None:
+            self.sink.write(self.service, self.name, call_id or "", instance, stream, text)
+
+    def note(self, call_id: str, instance: str, text: str) -> None:
+        """A line about a call for the function's log only (the server's log is not its place)."""
+        if self.sink is not None:
+            self.sink.write(self.service, self.name, call_id, instance, "stderr", text)
+
+    def keeps(self, member: _Member) -> bool:
+        """Whether stopping this idle worker would go below the warm minimum."""
+        if self.warm is None or member.generation != self.warm[0]:
+            return False
+        return self.live(member.generation) <= self.warm[1]
 
     def live(self, generation: Generation | None = None) -> int:
         return sum(m.worker.alive and generation in (None, m.generation) for m in self.members.values())
@@ -130,10 +162,12 @@ class FunctionPool:
         environment: Mapping[str, str] | None = None,
         logger: logging.Logger | None = None,
         cluster: ClusterSlots | None = None,
+        logs: LogSink | None = None,
     ) -> None:
         """``cluster``: a ``max_instances`` limit that holds across processes, taken after this
-        process's own (FIFO) admission."""
+        process's own (FIFO) admission. ``logs``: where function output goes besides ``logging``."""
         self._python = python
+        self._logs = logs
         self._cluster = cluster
         self._idle_timeout = idle_timeout
         self._environment = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
@@ -157,7 +191,23 @@ class FunctionPool:
         result = await self._admitted(fn, spec, as_request(request), context)
         if not result.ok:
             fn.counters["errors"] += 1
+            if result.status >= 500 or result.status in (408, THROTTLED):
+                self._failed(fn, context.request_id, result)
         return result
+
+    def _failed(self, fn: _Function, call_id: str, result: InvocationResult) -> None:
+        """Say in the server's log, and in the function's, that a call failed and why."""
+        why = (result.error_message or "").strip().splitlines()
+        message = f"{result.error_type}: {why[0][:300] if why else ''}".rstrip(": ")
+        self._logger.warning(
+            "function %s/%s failed (call %s, HTTP %d): %s",
+            fn.service,
+            fn.name,
+            call_id,
+            result.status,
+            message,
+        )
+        fn.note(call_id, "", f"fnflow: the call failed (HTTP {result.status}): {message}")
 
     async def prewarm(self, spec: FunctionSpec, n: int) -> int:
         """Start workers until ``n`` (at most ``max_instances``) run this code; returns how many do.
@@ -187,11 +237,31 @@ class FunctionPool:
                 self._logger.warning("prewarm %s/%s: %s", spec.service, spec.name, failure.error_message)
         return fn.live(generation)
 
+    async def keep_warm(self, spec: FunctionSpec, n: int) -> int:
+        """Keep ``n`` workers of this code started (idle ones stop only above ``n``); start the missing
+        ones now. Returns how many run. ``n`` 0 lets them stop after their idle time again."""
+        fn = self._function(spec)
+        fn.warm = (_generation(spec), n) if n > 0 else None
+        return await self.prewarm(spec, n) if n > 0 else fn.live(_generation(spec))
+
+    def is_warm(self, service: str, name: str) -> bool:
+        """Whether this pool keeps workers of the function started (``keep_warm`` with n > 0)."""
+        fn = self._functions.get((service, name))
+        return fn is not None and fn.warm is not None
+
+    def workers(self, service: str, name: str) -> int:
+        """Worker processes of the function ready for calls (started, alive) in this pool now."""
+        fn = self._functions.get((service, name))
+        if fn is None:
+            return 0
+        return sum(m.worker.alive and m.worker.started for m in fn.members.values())
+
     async def evict(self, service: str, name: str) -> None:
         """Stop a function's workers (on delete or redeploy): idle ones now, busy ones after their call."""
         fn = self._functions.get((service, name))
         if fn is None:
             return
+        fn.warm = None
         stops = []
         for member in list(fn.members.values()):
             member.retired = True
@@ -243,7 +313,7 @@ class FunctionPool:
                     return self._throttled(fn, spec, started_at, loop.time() - t0, where="in the cluster ")
             deadline = loop.time() + spec.timeout
             if spec.runtime == "command":
-                return await self._commands.run(spec, request, context.request_id, fn.output_logger, deadline)
+                return await self._commands.run(spec, request, context.request_id, fn, deadline)
             if spec.runtime == "http":
                 return await self._http_proxy().forward(spec, request, deadline)
             return await self._call_worker(fn, spec, request, context, deadline)
@@ -318,7 +388,8 @@ class FunctionPool:
         fn = self._functions.get((spec.service, spec.name))
         if fn is None:
             output_logger = logging.getLogger(f"{self._logger.name}.{spec.service}.{spec.name}")
-            fn = self._functions[(spec.service, spec.name)] = _Function(output_logger)
+            fn = _Function(spec.service, spec.name, output_logger, self._logs)
+            self._functions[(spec.service, spec.name)] = fn
         if fn.admission.capacity != spec.max_instances:
             fn.admission.resize(spec.max_instances)
         return fn
@@ -349,7 +420,7 @@ class FunctionPool:
                 spec,
                 python=self._python,
                 env=env,
-                output_logger=fn.output_logger,
+                output=fn.output,
                 logger=self._logger,
                 on_exit=functools.partial(self._forget, fn),
             )
@@ -387,6 +458,8 @@ class FunctionPool:
         if not member.idle:
             return
         left = member.idle_since + self._idle_timeout - asyncio.get_running_loop().time()
+        if left <= 0 and fn.keeps(member):
+            left = self._idle_timeout
         if left > 0:
             member.timer = asyncio.get_running_loop().call_later(left, self._expire_idle, fn, member)
             return
@@ -394,6 +467,7 @@ class FunctionPool:
         self._stop_later(member.worker)
 
     def _stop_later(self, worker: Worker) -> None:
+        worker.alive = False  # counted out now, not when the stop task first runs (warm minimum)
         self._stopping.spawn(worker.stop())
 
     def _forget(self, fn: _Function, worker: Worker) -> None:

@@ -3,23 +3,38 @@
 Code lives in the database (so every node can run it) and is unpacked once per checksum
 under ``<data_dir>/code/``; command and http functions may have none. Function records are
 cached for a moment on the invoke path; a deploy or delete on this node drops the cached
-entry at once.
+entry at once. The secrets a function names must exist when it is deployed; their values are
+written to its secrets folder (``secretfiles``) when its spec is built, and again when one of
+them changes (seen, like the record, within the cache's few seconds).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
-from fnflow.errors import InvalidArgument, NotFound
-from fnflow.functions import codepkg
-from fnflow.functions.config import FunctionConfig
+from fnflow.errors import FnflowError, InvalidArgument, NotFound
+from fnflow.functions import _responses, codepkg
+from fnflow.functions.config import PYTHON_RUNTIMES, FunctionConfig, config_of
 from fnflow.functions.pool import FunctionPool
+from fnflow.functions.secretfiles import SecretFiles
 from fnflow.functions.spec import FunctionSpec, HttpRequest, InvocationContext, InvocationResult
 from fnflow.store import FunctionRecord, Store, Tx
+
+SECRETS_PATH_VARIABLES = ("OPENFAAS_SECRETS_PATH", "secret_mount_path")  # the latter: OpenFaaS' SDKs
+Versions = tuple[tuple[str, float], ...]  # (secret, last change) of the secrets a function names
+
+
+class SecretSource(Protocol):
+    async def values(self, service: str, names: Sequence[str]) -> dict[str, bytes]:
+        """The secrets' values; an FnflowError naming the secret if one cannot be had."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -39,14 +54,18 @@ class FunctionService:
         data_dir: Path,
         caller: Caller | None = None,
         cache_ttl: float = 2.0,
+        secrets: SecretSource | None = None,
     ) -> None:
         self.store = store
         self.pool = pool
         self.code_root = data_dir / "code"
         self.caller = caller or Caller()
+        self.secrets = secrets
+        self.secret_files = SecretFiles(data_dir)
         self._ttl = cache_ttl
-        self._records: dict[tuple[str, str], tuple[float, FunctionRecord]] = {}
-        self._specs: dict[tuple[str, str, str, object], FunctionSpec] = {}
+        self._records: dict[tuple[str, str], tuple[float, FunctionRecord, Versions]] = {}
+        self._specs: dict[tuple[str, str, str, object, Versions], FunctionSpec] = {}
+        self.changed: Callable[[], None] = _nothing  # a function's warm instances may need a change
 
     async def deploy(self, config: FunctionConfig, code: bytes | None) -> FunctionRecord:
         """Create or update a function; ``code`` is a zip (see ``codepkg``), None keeps the current code.
@@ -77,6 +96,13 @@ class FunctionService:
         now = datetime.now(UTC)
 
         def put(tx: Tx) -> FunctionRecord:
+            named = config.named_secrets
+            missing = sorted(set(named) - {n for n, _ in tx.secret_versions(config.service, named)})
+            if missing:
+                raise InvalidArgument(
+                    f"function {config.name} names secret(s) that do not exist in its namespace:"
+                    f" {', '.join(missing)} (create them with `fnflow secret create NAME`)"
+                )
             stored_code = code
             if code is None:
                 current = tx.get_function(config.service, config.name)
@@ -93,6 +119,7 @@ class FunctionService:
 
         stored = await self.store.write(put)
         self._records.pop((config.service, config.name), None)
+        self.changed()
         return stored
 
     async def get(self, service: str, name: str) -> FunctionRecord:
@@ -105,10 +132,48 @@ class FunctionService:
         return await self.store.read(lambda tx: tx.list_functions(service))
 
     async def delete(self, service: str, name: str) -> None:
-        if not await self.store.write(lambda tx: tx.delete_function(service, name)):
+        """Delete a function and its logs, and stop its workers."""
+
+        def drop(tx: Tx) -> bool:
+            if not tx.delete_function(service, name):
+                return False
+            tx.delete_function_logs(service, name)
+            return True
+
+        if not await self.store.write(drop):
             raise NotFound(f"function {service}/{name} does not exist")
         self._records.pop((service, name), None)
         await self.pool.evict(service, name)
+        self.secret_files.remove(service, name)
+
+    async def scale(self, service: str, name: str, replicas: int) -> FunctionRecord:
+        """Set the warm instances every process keeps started (0 to ``maxInstances``)."""
+        record = await self.get(service, name)
+        if not 0 <= replicas <= record.max_instances:
+            raise InvalidArgument(
+                f"replicas must be between 0 and the function's maxInstances ({record.max_instances}),"
+                f" got {replicas}: deploy it with a higher maximum (max_inflight, com.openfaas.scale.max)"
+            )
+        scaled = await self.store.write(
+            lambda tx: tx.scale_function(service, name, replicas, datetime.now(UTC))
+        )
+        if scaled is None:
+            raise NotFound(f"function {service}/{name} does not exist")
+        self._records.pop((service, name), None)
+        self.changed()
+        return scaled
+
+    async def warm(self, record: FunctionRecord) -> int:
+        """Start (or release) this process's warm instances of the function; how many run."""
+        spec = await self._spec(record, await self._versions(record))
+        return await self.pool.keep_warm(spec, config_of(record).min_instances)
+
+    def available(self, record: FunctionRecord) -> int:
+        """Instances ready for a call in this process: live Python workers; command and http
+        functions start nothing ahead of a call, so they are always ready (at least 1)."""
+        if record.runtime in PYTHON_RUNTIMES:
+            return self.pool.workers(record.service, record.name)
+        return max(1, config_of(record).min_instances)
 
     async def invoke(
         self,
@@ -124,8 +189,11 @@ class FunctionService:
         ``request`` is the HTTP request the gateway received (sub-path, query, headers, body), or
         bytes: an event, sent as a POST with that body (flows, the native invoke API).
         """
-        record = await self._record(service, name)
-        spec = await self._spec(record)
+        record, versions = await self._record(service, name)
+        try:
+            spec = await self._spec(record, versions)
+        except FnflowError as e:  # a secret it cannot have: the call fails, saying why
+            return self._cannot_run(record, request_id, e.message)
         context = InvocationContext(
             request_id=request_id,
             qualifier=qualifier,
@@ -137,22 +205,50 @@ class FunctionService:
 
     async def lookup(self, service: str, name: str) -> FunctionRecord:
         """The function, from a cache a few seconds old at most; NotFound if it is not deployed."""
-        return await self._record(service, name)
+        return (await self._record(service, name))[0]
 
-    async def _record(self, service: str, name: str) -> FunctionRecord:
+    def close(self) -> None:
+        """Remove the secrets folders of this process."""
+        self.secret_files.close()
+
+    async def _record(self, service: str, name: str) -> tuple[FunctionRecord, Versions]:
         key = (service, name)
         cached = self._records.get(key)
         if cached is not None and time.monotonic() - cached[0] < self._ttl:
-            return cached[1]
+            return cached[1], cached[2]
         record = await self.get(service, name)
-        self._records[key] = (time.monotonic(), record)
-        return record
+        versions = await self._versions(record)
+        self._records[key] = (time.monotonic(), record, versions)
+        return record, versions
 
-    async def _spec(self, record: FunctionRecord) -> FunctionSpec:
-        key = (record.service, record.name, record.code_checksum, record.updated_at)
+    async def _versions(self, record: FunctionRecord) -> Versions:
+        named = config_of(record).named_secrets
+        if not named:
+            return ()
+        return tuple(await self.store.read(lambda tx: tx.secret_versions(record.service, named)))
+
+    def _cannot_run(self, record: FunctionRecord, request_id: str, why: str) -> InvocationResult:
+        message = f"function {record.service}/{record.name} cannot run: {why}"
+        log.error("%s (call %s)", message, request_id)
+        result = _responses.failure(
+            record.runtime,
+            "FC.InternalServerError",
+            message,
+            status=500,
+            started_at=time.time(),
+            duration=0.0,
+        )
+        return result
+
+    async def _spec(self, record: FunctionRecord, versions: Versions) -> FunctionSpec:
+        key = (record.service, record.name, record.code_checksum, record.updated_at, versions)
         spec = self._specs.get(key)
         if spec is not None:
             return spec
+        environment = dict(record.environment)
+        config = config_of(record)
+        if config.named_secrets:
+            environment.update(await self._secret_environment(config))
         code_dir = await self._code_dir(record)
         spec = FunctionSpec(
             service=record.service,
@@ -163,7 +259,7 @@ class FunctionService:
             checksum=record.code_checksum,
             timeout=record.timeout,
             memory_mb=record.memory_mb,
-            environment=record.environment,
+            environment=environment,
             max_instances=record.max_instances,
             command=str(record.options.get("command", "")),
             upstream=str(record.options.get("upstream", "")),
@@ -171,6 +267,28 @@ class FunctionService:
         self._specs = {k: v for k, v in self._specs.items() if k[:2] != key[:2]}  # one spec per function
         self._specs[key] = spec
         return spec
+
+    async def _secret_environment(self, config: FunctionConfig) -> dict[str, str]:
+        """Write the function's secrets folder; the variables that name it, and those that hold a
+        secret (``secretEnvironment``)."""
+        if self.secrets is None:
+            raise InvalidArgument("this fnflow has no secret store")
+        values = await self.secrets.values(config.service, config.named_secrets)
+        folder = await asyncio.to_thread(
+            self.secret_files.write,
+            config.service,
+            config.name,
+            {name: values[name] for name in config.secrets},
+        )
+        environment = dict.fromkeys(SECRETS_PATH_VARIABLES, str(folder))
+        for variable, secret in config.secret_environment.items():
+            try:
+                environment[variable] = values[secret].decode()
+            except UnicodeDecodeError:
+                raise InvalidArgument(
+                    f"secret {secret!r} is not UTF-8 text, so it cannot be the variable {variable}"
+                ) from None
+        return environment
 
     async def _code_dir(self, record: FunctionRecord) -> Path | None:
         """Where the function's code is unpacked (None if it has none), unpacking it on first use."""
@@ -183,3 +301,10 @@ class FunctionService:
         if code is None:
             raise NotFound(f"function {record.service}/{record.name} does not exist")
         return await asyncio.to_thread(codepkg.unpack, code, self.code_root)
+
+
+log = logging.getLogger(__name__)
+
+
+def _nothing() -> None:
+    pass

@@ -17,7 +17,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
 from sqlalchemy.sql import ClauseElement
 
 
@@ -86,3 +86,39 @@ class _Compiled:
         if len(self.order) == 1:
             return (params[self.order[0]],)
         return operator.itemgetter(*self.order)(params)  # type: ignore[no-any-return]
+
+
+class ManyRows:
+    """An INSERT of many rows as few statements of up to ``chunk`` rows each (``VALUES (…), (…)``).
+
+    A driver's ``executemany`` steps the statement once per row, and SQLite's driver lets go of
+    the GIL at each step: under load every row becomes a hand-over between the writer thread
+    and the event loop, which then waits. One statement per chunk makes that one step.
+    """
+
+    def __init__(self, table: Table, columns: Sequence[str], chunk: int = 200) -> None:
+        self._table = table
+        self._columns = tuple(columns)
+        self._chunk = chunk
+        self._sql: dict[tuple[str, int], str] = {}
+
+    def insert(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for start in range(0, len(rows), self._chunk):
+                part = rows[start : start + self._chunk]
+                cursor.execute(self._statement(conn, len(part)), [v for row in part for v in row])
+        finally:
+            cursor.close()
+
+    def _statement(self, conn: Connection, n: int) -> str:
+        dialect = conn.dialect
+        sql = self._sql.get((dialect.name, n))
+        if sql is None:
+            quote = dialect.identifier_preparer.quote
+            marker = "?" if dialect.paramstyle == "qmark" else "%s"
+            row = "(" + ", ".join([marker] * len(self._columns)) + ")"
+            columns = ", ".join(quote(c) for c in self._columns)
+            sql = f"INSERT INTO {quote(self._table.name)} ({columns}) VALUES " + ", ".join([row] * n)
+            self._sql[(dialect.name, n)] = sql
+        return sql

@@ -192,3 +192,29 @@ class ScheduleRecord:
     next_fire_at: datetime | None  # None while disabled
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """A line a function wrote (or fnflow wrote about one of its calls)."""
+
+    service: str
+    function: str
+    call_id: str  # "" outside a call
+    instance: str  # the worker or process that wrote it
+    stream: str  # stdout | stderr
+    time: datetime
+    text: str
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class SecretRecord:
+    """A secret's encrypted value; only ``fnflow.secretbox`` can read it."""
+
+    service: str
+    name: str
+    value: bytes  # encrypted
+    key_id: str  # the key it is encrypted with
+    created_at: datetime
+    updated_at: datetime

@@ -267,3 +267,32 @@ request_nonces = Table(
     Column("expires_at", Float, nullable=False),
 )
 Index("ix_request_nonces_expires_at", request_nonces.c.expires_at)
+# What functions printed (stdout, stderr) and what fnflow noted about their calls, newest last.
+# Bounded per function by age and size (``LogQueries.prune_function_logs``).
+function_logs = Table(
+    "function_logs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service", String(128), nullable=False),
+    Column("function", String(128), nullable=False),
+    Column("call_id", String(128), nullable=False, default=""),  # "" outside a call (a worker's start)
+    Column("instance", String(64), nullable=False, default=""),
+    Column("stream", String(8), nullable=False),  # stdout | stderr
+    Column("time", Float, nullable=False),
+    Column("text", Text, nullable=False),
+)
+Index("ix_function_logs_function", function_logs.c.service, function_logs.c.function, function_logs.c.id)
+Index("ix_function_logs_time", function_logs.c.time)
+
+# Secrets functions read (OpenFaaS' /system/secrets): values encrypted with a key kept outside the
+# database (``fnflow.secretbox``); ``key_id`` names the key, so a process can tell it lacks it.
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("service", String(128), primary_key=True),  # the OpenFaaS namespace
+    Column("name", String(253), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

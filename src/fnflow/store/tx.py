@@ -9,9 +9,11 @@ from fnflow.store.queries.executions import ExecutionQueries
 from fnflow.store.queries.flows import FlowQueries
 from fnflow.store.queries.functions import FunctionQueries
 from fnflow.store.queries.keys import KeyQueries
+from fnflow.store.queries.logs import LogQueries
 from fnflow.store.queries.nonces import NonceQueries
 from fnflow.store.queries.notify import NotifyQueries
 from fnflow.store.queries.schedules import ScheduleQueries
+from fnflow.store.queries.secrets import SecretQueries
 from fnflow.store.queries.settings import SettingQueries
 from fnflow.store.queries.work import WorkQueries
 
@@ -29,5 +31,7 @@ class Tx(
     NotifyQueries,
     ScheduleQueries,
     NonceQueries,
+    LogQueries,
+    SecretQueries,
 ):
     """Queries bound to one connection inside one transaction."""

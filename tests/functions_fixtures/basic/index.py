@@ -122,3 +122,16 @@ def record(event, context):
 
 
 not_callable = 42
+
+
+def read_secret(event, context):
+    """The secret named by the event, as a file in $OPENFAAS_SECRETS_PATH, and $DB_PASSWORD."""
+    folder = os.environ["OPENFAAS_SECRETS_PATH"]
+    with open(os.path.join(folder, event.decode())) as f:
+        value = f.read()
+    return {
+        "value": value,
+        "env": os.environ.get("DB_PASSWORD"),
+        "same_path": os.environ.get("secret_mount_path") == folder,  # noqa: SIM112 - OpenFaaS' SDKs' name
+        "files": sorted(os.listdir(folder)),
+    }

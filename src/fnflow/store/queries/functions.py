@@ -62,6 +62,21 @@ class FunctionQueries(Queries):
         assert stored is not None
         return stored
 
+    def scale_function(
+        self, service: str, name: str, min_instances: int, now: datetime
+    ) -> FunctionRecord | None:
+        """Set a function's warm instances (``options.minInstances``); None if it does not exist."""
+        current = self.get_function(service, name)
+        if current is None:
+            return None
+        options = {**current.options, "minInstances": min_instances}
+        self.conn.execute(
+            update(functions)
+            .where(functions.c.service == service, functions.c.name == name)
+            .values(options=json.dumps(options, sort_keys=True), updated_at=to_ts(now))
+        )
+        return self.get_function(service, name)
+
     def get_function(self, service: str, name: str) -> FunctionRecord | None:
         row = self.conn.execute(
             select(*_COLUMNS).where(functions.c.service == service, functions.c.name == name)
