@@ -10,8 +10,10 @@ from fnflow.store.queries.flows import FlowQueries
 from fnflow.store.queries.functions import FunctionQueries
 from fnflow.store.queries.keys import KeyQueries
 from fnflow.store.queries.notify import NotifyQueries
+from fnflow.store.queries.queues import QueueQueries
 from fnflow.store.queries.schedules import ScheduleQueries
 from fnflow.store.queries.settings import SettingQueries
+from fnflow.store.queries.topics import TopicQueries
 from fnflow.store.queries.work import WorkQueries
 
 
@@ -27,5 +29,7 @@ class Tx(
     BinQueries,
     NotifyQueries,
     ScheduleQueries,
+    QueueQueries,
+    TopicQueries,
 ):
     """Queries bound to one connection inside one transaction."""
