@@ -25,6 +25,8 @@ from fnflow.functions.service import Caller, FunctionService
 from fnflow.leasing import LeaseKeeper
 from fnflow.manifest import find_manifests
 from fnflow.metrics import Metrics
+from fnflow.queues.arrivals import Arrivals
+from fnflow.queues.sweeper import Sweeper
 from fnflow.runtime import Runtime
 from fnflow.schedules.scheduler import Scheduler
 from fnflow.schedules.service import ScheduleService
@@ -32,6 +34,8 @@ from fnflow.services.bins import BinService
 from fnflow.services.executions import ExecutionService
 from fnflow.services.flows import FlowService
 from fnflow.services.keys import KeyService, new_key
+from fnflow.services.queues import QueueService
+from fnflow.services.topics import TopicService
 from fnflow.store import ApiKeyRecord, Store, Tx, open_store
 from fnflow.store.owner import OwnerLock, claim_database
 
@@ -134,7 +138,19 @@ class Fnflow:
             max_input_bytes=s.max_input_bytes,
         )
         await self.scheduler.open()
+        self.arrivals = Arrivals(store)
+        self.arrivals.open()
+        self.queues = QueueService(store, self.arrivals)
+        self.topics = TopicService(
+            store,
+            self.arrivals,
+            keeper,
+            targets=targets,
+            on_deliveries=self.deliverer.submit,
+            on_calls=self.dispatcher.take,
+        )
         self._keeping = asyncio.create_task(keeper.run(), name="leases")
+        self._sweeping = asyncio.create_task(Sweeper(store).run(), name="retention")
         for path in self._apply:
             await self.apply(path)
 
@@ -202,8 +218,10 @@ class Fnflow:
     async def close(self) -> None:
         if self._store is None:
             return
+        self.arrivals.close()
         self._keeping.cancel()
-        await asyncio.gather(self._keeping, return_exceptions=True)
+        self._sweeping.cancel()
+        await asyncio.gather(self._keeping, self._sweeping, return_exceptions=True)
         await self.scheduler.close()
         await self.dispatcher.close()
         await self.deliverer.close()

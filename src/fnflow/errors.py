@@ -6,10 +6,16 @@ needs to know about HTTP. The tree::
     FnflowError
     ├── InvalidArgument            bad input (400)
     │   ├── InvalidDefinition      FDL that does not validate; carries every problem found
-    │   └── PayloadTooLarge        body or input over the configured limit (413)
+    │   ├── PayloadTooLarge        body or input over the configured limit (413)
+    │   └── InvalidReceiptHandle   not a receipt handle fnflow made
     ├── Unauthorized               missing or bad credentials (401)
     ├── Forbidden                  the key's scope does not allow the action (403)
     ├── NotFound                   flow, execution, function, task token… (404)
+    │   ├── QueueNotFound, TopicNotFound, SubscriptionNotFound
+    │   └── MessageNotHeld         a receipt handle whose receive holds the message no more
+
+The subclasses under InvalidArgument and NotFound keep their parent's code (the native API
+answers the same); they let a translation (the MNS API) tell the cases apart.
     ├── Conflict                   already exists with different content (409)
     │   └── TaskAlreadyCompleted   a report for a task that is no longer waiting
     └── Unavailable                store or worker pool not ready (503)
@@ -101,6 +107,27 @@ class NotFound(FnflowError):
     """Not found."""
 
     code = "NotFound"
+
+
+class QueueNotFound(NotFound):
+    """The queue does not exist."""
+
+
+class TopicNotFound(NotFound):
+    """The topic does not exist."""
+
+
+class SubscriptionNotFound(NotFound):
+    """The subscription does not exist."""
+
+
+class MessageNotHeld(NotFound):
+    """The receipt handle is no longer valid: the message's visibility timeout passed, it was
+    deleted, or another receive got it since."""
+
+
+class InvalidReceiptHandle(InvalidArgument):
+    """The receipt handle is not one fnflow made."""
 
 
 class Conflict(FnflowError):
