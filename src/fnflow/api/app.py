@@ -8,7 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fnflow import __version__
-from fnflow.api import bins, calls, errors, executions, flows, functions, openfaas, schedules, system
+from fnflow.api import (
+    bins,
+    calls,
+    errors,
+    executions,
+    flows,
+    functions,
+    openfaas,
+    queues,
+    schedules,
+    system,
+    topics,
+)
 from fnflow.api.gateway import Gateway
 from fnflow.api.limits import BodyLimit
 from fnflow.app import Fnflow
@@ -35,7 +47,7 @@ def create_app(fnflow: Fnflow) -> Gateway:
     )
     app.state.fnflow = fnflow
     errors.install(app)
-    for module in (system, flows, executions, schedules, functions, calls, bins, openfaas):
+    for module in (system, flows, executions, schedules, functions, calls, queues, topics, bins, openfaas):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes)
     return Gateway(app, fnflow)

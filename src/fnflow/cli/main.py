@@ -12,10 +12,12 @@ from fnflow.cli import (
     flows,
     functions,
     keys,
+    queues,
     scaffold,
     schedules,
     server,
     tasks,
+    topics,
     up,
 )
 
@@ -33,6 +35,8 @@ app.add_typer(schedules.app, name="schedule")
 app.add_typer(tasks.app, name="task")
 app.add_typer(functions.app, name="fn")
 app.add_typer(calls.app, name="call")
+app.add_typer(queues.app, name="queue")
+app.add_typer(topics.app, name="topic")
 app.add_typer(bins.app, name="bin")
 app.command("apply")(apply.apply)
 app.command("new")(scaffold.new)

@@ -12,7 +12,9 @@ from fnflow.client.errors import ApiError
 from fnflow.client.gateway import GatewayMethods
 from fnflow.client.http import api_path, items
 from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invocation, Page
+from fnflow.client.queues import QueueMethods
 from fnflow.client.schedules import Schedule, ScheduleMethods
+from fnflow.client.topics import TopicMethods
 from fnflow.functions import codepkg
 from fnflow.functions.config import DEFAULT_SERVICE, AsyncPolicy, FunctionConfig
 
@@ -22,7 +24,7 @@ MAX_WAIT = 60.0  # the longest long-poll the server grants at once
 POLL_FLOOR = 0.2  # never ask again sooner than this when the server answers a long-poll early
 
 
-class Client(GatewayMethods, ScheduleMethods):
+class Client(GatewayMethods, ScheduleMethods, QueueMethods, TopicMethods):
     """A connection to one fnflow server.
 
     ``url`` defaults to ``$FNFLOW_URL`` (else ``http://127.0.0.1:8080``), ``api_key`` to
@@ -38,7 +40,10 @@ class Client(GatewayMethods, ScheduleMethods):
 
     The gateway methods (``invoke``, ``invoke_async``, ``get_call``, ``wait_call``,
     ``bin_requests``…) come from :class:`~fnflow.client.gateway.GatewayMethods`, the schedule
-    methods (``put_schedule``, ``list_schedules``…) from :class:`~fnflow.client.schedules.ScheduleMethods`.
+    methods (``put_schedule``, ``list_schedules``…) from :class:`~fnflow.client.schedules.ScheduleMethods`,
+    the queue methods (``put_queue``, ``send_message``, ``receive_messages``, ``delete_message``…) from
+    :class:`~fnflow.client.queues.QueueMethods` and the topic methods (``put_topic``, ``subscribe``,
+    ``publish``…) from :class:`~fnflow.client.topics.TopicMethods`.
     """
 
     # --- flows ------------------------------------------------------------------------------------
