@@ -1,0 +1,369 @@
+"""Built-in queues and topics against a real server: send, receive (long-poll), delete, visibility,
+redelivery and dead letters; topics pushing to an HTTP endpoint, a function and a queue; bad input;
+kill -9 with messages in flight; and a long-poll woken by a send on another process (PostgreSQL)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fnflow import Client, signing
+from fnflow.client import ConflictError, InvalidArgumentError, Message, NotFoundError
+from fnflow.functions.codepkg import pack_directory
+from fnflow.testing import NoPostgres, ServerProcess, throwaway_database
+from tests.e2e.cli import fnflow
+
+COLLECTOR = Path(__file__).parent / "fixtures" / "gateway" / "collector"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path_factory.mktemp("queues")).start()
+    yield process
+    process.stop()
+    assert "Traceback" not in process.log(), process.log()[-5000:]
+
+
+@pytest.fixture
+def fnf(server: ServerProcess) -> Iterator[Client]:
+    with Client(server.url, api_key="") as client:
+        yield client
+
+
+def receive_one(fnf: Client, queue: str, **options: Any) -> Message:
+    got = fnf.receive_messages(queue, **{"wait": 10, **options})
+    assert len(got) == 1, got
+    return got[0]
+
+
+def test_send_receive_delete(fnf: Client) -> None:
+    fnf.put_queue("basic")
+    sent = fnf.send_message("basic", '{"task": 1}')
+    assert fnf.get_queue("basic").active_messages == 1
+    got = receive_one(fnf, "basic")
+    assert (got.message_id, got.body, got.body_md5, got.receive_count) == (
+        sent.message_id,
+        '{"task": 1}',
+        sent.body_md5,
+        1,
+    )
+    assert got.receipt_handle and got.next_visible_time and got.first_dequeue_time
+    assert fnf.get_queue("basic").inactive_messages == 1
+    assert fnf.receive_messages("basic", wait=0) == [], "invisible while received"
+    fnf.delete_message("basic", got.receipt_handle)
+    with pytest.raises(NotFoundError, match="no longer valid"):
+        fnf.delete_message("basic", got.receipt_handle)
+    queue = fnf.get_queue("basic")
+    assert (queue.active_messages, queue.inactive_messages, queue.delay_messages) == (0, 0, 0)
+
+
+def test_priority_batches_delay_and_peek(fnf: Client) -> None:
+    fnf.put_queue("batch")
+    for i in range(3):
+        fnf.send_message("batch", f"m{i}")
+    fnf.send_message("batch", "urgent", priority=1)
+    fnf.send_message("batch", "later", delay_seconds=1)
+    assert [m.body for m in fnf.peek_messages("batch", max=16)] == ["urgent", "m0", "m1", "m2"]
+    assert fnf.get_queue("batch").delay_messages == 1
+    got = fnf.receive_messages("batch", max=16, wait=0)
+    assert [m.body for m in got] == ["urgent", "m0", "m1", "m2"]
+    assert [m.body for m in fnf.receive_messages("batch", wait=10)] == ["later"], "once its delay passed"
+
+
+def test_a_long_poll_wakes_when_a_message_arrives(fnf: Client, server: ServerProcess) -> None:
+    fnf.put_queue("wake")
+    got: list[Message] = []
+    started = time.monotonic()
+
+    def wait() -> None:
+        with Client(server.url, api_key="") as other:
+            got.extend(other.receive_messages("wake", wait=20))
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.5)
+    fnf.send_message("wake", "ding")
+    waiter.join()
+    assert [m.body for m in got] == ["ding"]
+    assert time.monotonic() - started < 15, "it returned with the message, not when its wait ran out"
+
+
+def test_an_undeleted_message_comes_back_after_its_visibility_timeout(fnf: Client) -> None:
+    fnf.put_queue("again", visibility_timeout=1)
+    fnf.send_message("again", "work")
+    first = receive_one(fnf, "again")
+    second = receive_one(fnf, "again")
+    assert second.message_id == first.message_id and second.receive_count == 2
+    assert first.receipt_handle and second.receipt_handle
+    with pytest.raises(NotFoundError):
+        fnf.delete_message("again", first.receipt_handle)  # that receive holds it no more
+    longer = fnf.change_message_visibility("again", second.receipt_handle, 60)
+    assert longer.next_visible_time and second.next_visible_time
+    assert longer.next_visible_time > second.next_visible_time
+    assert fnf.receive_messages("again", wait=1.5) == []
+    fnf.change_message_visibility("again", second.receipt_handle, 0)
+    third = receive_one(fnf, "again", wait=0)
+    assert third.receive_count == 3 and third.receipt_handle
+    fnf.delete_message("again", third.receipt_handle)
+
+
+def test_a_message_received_too_often_goes_to_the_dead_letter_queue(fnf: Client) -> None:
+    fnf.put_queue("poison-dead")
+    fnf.put_queue("poison", visibility_timeout=1, max_receive_count=2, dead_letter_queue="poison-dead")
+    sent = fnf.send_message("poison", "boom")
+    assert receive_one(fnf, "poison").receive_count == 1
+    assert receive_one(fnf, "poison").receive_count == 2
+    assert fnf.receive_messages("poison", wait=2) == []
+    dead = receive_one(fnf, "poison-dead")
+    assert (dead.message_id, dead.body, dead.receive_count) == (sent.message_id, "boom", 1)
+    with pytest.raises(ConflictError, match="dead-letter queue of 'poison'"):
+        fnf.delete_queue("poison-dead")
+
+
+def test_a_sender_id_sends_once_even_after_the_message_was_deleted(fnf: Client) -> None:
+    fnf.put_queue("once")
+    first = fnf.send_message("once", "a", message_id="exec-1/step-2")
+    got = receive_one(fnf, "once")
+    assert got.receipt_handle
+    fnf.delete_message("once", got.receipt_handle)
+    again = fnf.send_message("once", "a", message_id="exec-1/step-2")
+    assert again.message_id == first.message_id == "exec-1/step-2"
+    assert fnf.receive_messages("once", wait=0) == []
+
+
+def test_bad_input_is_a_clear_4xx_that_writes_nothing(fnf: Client, server: ServerProcess) -> None:
+    api = f"{server.url}/api/v1"
+    cases = [
+        (httpx.get(f"{api}/queues/nope"), 404, "NotFound"),
+        (httpx.post(f"{api}/queues/nope/messages", json={"body": "x"}), 404, "NotFound"),
+        (httpx.put(f"{api}/queues/bad", json={"visibilityTimeout": 0}), 400, "InvalidArgument"),
+        (httpx.put(f"{api}/queues/9bad", json={}), 400, "InvalidArgument"),
+        (
+            httpx.put(f"{api}/queues/bad", json={"maxReceiveCount": 2, "deadLetterQueue": "none"}),
+            404,
+            "NotFound",
+        ),
+        (httpx.put(f"{api}/queues/bad", json={"unknown": 1}), 400, "InvalidArgument"),
+    ]
+    fnf.put_queue("small", maximum_message_size=1024)
+    cases += [
+        (httpx.post(f"{api}/queues/small/messages", json={"body": "x" * 1025}), 413, "PayloadTooLarge"),
+        (
+            httpx.post(f"{api}/queues/small/messages", json={"body": "x", "priority": 0}),
+            400,
+            "InvalidArgument",
+        ),
+        (httpx.post(f"{api}/queues/small/messages", json={}), 400, "InvalidArgument"),
+        (httpx.get(f"{api}/queues/small/messages", params={"max": 17}), 400, "InvalidArgument"),
+        (httpx.get(f"{api}/queues/small/messages", params={"wait": 31}), 400, "InvalidArgument"),
+        (httpx.delete(f"{api}/queues/small/messages/not-a-handle"), 400, "InvalidArgument"),
+        (httpx.put(f"{api}/topics/t1/subscriptions/s", json={"endpoint": "http://x"}), 404, "NotFound"),
+        (httpx.post(f"{api}/topics/t1/messages", json={"body": "x"}), 404, "NotFound"),
+    ]
+    for response, status, code in cases:
+        assert (response.status_code, response.json()["code"]) == (status, code), response.text
+        assert response.json()["message"]
+    assert fnf.get_queue("small").active_messages == 0
+    assert [q.name for q in fnf.iter_queues(prefix="bad")] == []
+
+
+def test_the_routes_are_in_the_openapi_document(server: ServerProcess) -> None:
+    paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
+    for path in (
+        "/api/v1/queues/{queue}/messages",
+        "/api/v1/queues/{queue}/messages/{receipt_handle}",
+        "/api/v1/queues/{queue}/messages/{receipt_handle}/visibility",
+        "/api/v1/topics/{topic}/messages",
+        "/api/v1/topics/{topic}/subscriptions/{name}",
+    ):
+        assert path in paths
+
+
+def test_the_command_line(server: ServerProcess) -> None:
+    def run(*args: str, code: int = 0) -> Any:
+        done = fnflow(*args, "--output", "json", url=server.url)
+        assert done.returncode == code, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else done.stderr
+
+    assert run("queue", "create", "cli", "--visibility-timeout", "60")["visibilityTimeout"] == 60
+    sent = run("queue", "send", "cli", '{"n": 1}', "--message-id", "one")
+    assert sent["messageId"] == "one"
+    [got] = run("queue", "receive", "cli", "--wait", "5")["messages"]
+    assert (got["body"], got["receiveCount"]) == ('{"n": 1}', 1)
+    run("queue", "delete-message", "cli", got["receiptHandle"])
+    assert "no longer valid" in run("queue", "delete-message", "cli", got["receiptHandle"], code=2)
+    run("topic", "create", "cli-topic")
+    run("topic", "subscribe", "cli-topic", "to-queue", "acs:mns:::queues/cli", "--format", "SIMPLIFIED")
+    run("topic", "publish", "cli-topic", "hello", "--tag", "t", "--attribute", "k=v")
+    assert [m["body"] for m in run("queue", "peek", "cli", "--max", "5")["messages"]] == ["hello"]
+    assert run("queue", "get", "cli")["activeMessages"] == 1
+
+
+class Receiver:
+    """An HTTP subscriber on a loopback port (a real server, not a mock); fails its first answers."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        received = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(500 if len(received.requests) <= fail_first else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, count: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count:
+            assert time.monotonic() < deadline, f"got {len(self.requests)} pushes, expected {count}"
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver(fail_first=1)
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def test_a_topic_pushes_to_an_http_endpoint_signed_and_retried(
+    fnf: Client, server: ServerProcess, receiver: Receiver
+) -> None:
+    fnf.put_topic("orders")
+    fnf.subscribe("orders", "hook", receiver.url)
+    published = fnf.publish("orders", '{"order": 7}', tag="paid", message_id="order-7")
+    receiver.wait(2)  # the first answer was a 500: pushed again
+    headers, body = receiver.requests[1]
+    assert receiver.requests[0][1] == body
+    notification = json.loads(body)
+    assert notification["Message"] == '{"order": 7}' and notification["MessageTag"] == "paid"
+    assert (notification["TopicName"], notification["SubscriptionName"]) == ("orders", "hook")
+    assert notification["MessageId"] == published.message_id == "order-7"
+    assert notification["MessageMD5"] == published.body_md5 and int(notification["PublishTime"]) > 0
+    assert headers["x-mns-message-id"] == "order-7" and headers["content-type"] == "application/json"
+    key = httpx.get(f"{server.url}/api/v1/system/callback-key").json()["key"]
+    assert signing.verify(key, headers["x-fnflow-signature"], "order-7", body)
+    assert fnf.publish("orders", '{"order": 7}', message_id="order-7").message_id == "order-7"
+    time.sleep(1)
+    assert len(receiver.requests) == 2, "the same message id again pushes nothing"
+
+
+def test_a_topic_pushes_into_a_queue_a_function_and_the_request_bin_by_tag(
+    fnf: Client, server: ServerProcess, tmp_path: Path
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    code = base64.b64encode(pack_directory(COLLECTOR)).decode()
+    body = {"runtime": "python3", "environment": {"LOG_DIR": str(logs)}, "code": code}
+    assert httpx.put(f"{server.url}/api/v1/functions/default/audit", json=body, timeout=30).status_code == 200
+    fnf.put_queue("inbox")
+    fnf.put_topic("events")
+    fnf.subscribe(
+        "events", "to-queue", "acs:mns:cn-hangzhou:123:queues/inbox", notify_content_format="SIMPLIFIED"
+    )
+    fnf.subscribe("events", "to-function", "acs:fc:::services/default/functions/audit")
+    fnf.subscribe(
+        "events", "to-bin", f"{server.url}/bin/events", filter_tag="vip", notify_content_format="XML"
+    )
+    assert [s.name for s in fnf.list_subscriptions("events").items] == ["to-bin", "to-function", "to-queue"]
+    fnf.publish("events", "plain")
+    fnf.publish("events", "special", tag="vip")
+    assert sorted(
+        m.body for m in fnf.receive_messages("inbox", max=16, wait=10) + fnf.receive_messages("inbox", wait=5)
+    ) == ["plain", "special"]
+    deadline = time.monotonic() + 30
+    while not (
+        (logs / "collected.log").exists() and len((logs / "collected.log").read_text().splitlines()) == 2
+    ):
+        assert time.monotonic() < deadline, "the function did not get both messages"
+        time.sleep(0.1)
+    events = [json.loads(line) for line in (logs / "collected.log").read_text().splitlines()]
+    assert sorted(e["Message"] for e in events) == ["plain", "special"]
+    while not (pushed := fnf.bin_requests("events")):
+        assert time.monotonic() < deadline, "the bin got nothing"
+        time.sleep(0.1)
+    assert len(pushed) == 1 and b"<Message>special</Message>" in pushed[0].body
+    fnf.unsubscribe("events", "to-bin")
+    with pytest.raises(NotFoundError):
+        fnf.get_subscription("events", "to-bin")
+    with pytest.raises(InvalidArgumentError, match="metadata"):
+        fnf.subscribe("events", "bad", "http://169.254.169.254/latest")
+
+
+def test_kill_9_with_messages_in_flight_loses_none(tmp_path: Path) -> None:
+    """Messages sent, some received and not deleted, then kill -9: after a restart the unreceived
+    are there at once, the received come back when their visibility timeout ends (receivers hold
+    them, not the dead server), and none is lost."""
+    server = ServerProcess(tmp_path).start()
+    visibility = 6.0
+    try:
+        with Client(server.url, api_key="") as fnf:
+            fnf.put_queue("durable")
+            sent = {fnf.send_message("durable", f"m{i}").message_id for i in range(20)}
+            received = time.monotonic()
+            got = fnf.receive_messages("durable", max=8, wait=0, visibility=visibility)
+            in_flight = {m.message_id for m in got}
+            assert len(in_flight) == 8
+        server.kill()
+        server.start()
+        with Client(server.url, api_key="") as fnf:
+            at_once: set[str] = set()
+            while got := fnf.receive_messages("durable", max=16, wait=0):
+                at_once |= {m.message_id for m in got}
+            if time.monotonic() - received < visibility - 1:  # else they are back already: no telling
+                assert at_once == sent - in_flight, "received ones stay invisible after the restart"
+            back = at_once & in_flight
+            while back != in_flight:
+                back |= {m.message_id for m in fnf.receive_messages("durable", max=16, wait=10)}
+            assert at_once | back == sent
+    finally:
+        server.stop()
+
+
+def test_a_long_poll_wakes_when_another_process_sends_postgresql(tmp_path: Path) -> None:
+    try:
+        with throwaway_database() as db:
+            a = ServerProcess(tmp_path / "a", db=db).start()
+            b = ServerProcess(tmp_path / "b", db=db).start()
+            try:
+                _wake_across(a, b)
+            finally:
+                a.stop()
+                b.stop()
+    except NoPostgres as e:
+        pytest.skip(f"POSTGRES MULTI-PROCESS QUEUE TEST NOT RUN: {e}")
+
+
+def _wake_across(a: ServerProcess, b: ServerProcess) -> None:
+    with Client(a.url, api_key="") as on_a, Client(b.url, api_key="") as on_b:
+        on_a.put_queue("shared")
+        got: list[Message] = []
+        waiter = threading.Thread(target=lambda: got.extend(on_a.receive_messages("shared", wait=25)))
+        started = time.monotonic()
+        waiter.start()
+        time.sleep(0.5)
+        on_b.send_message("shared", "from b")
+        waiter.join()
+        assert [m.body for m in got] == ["from b"]
+        assert time.monotonic() - started < 20, "woken by B's NOTIFY, not by the end of its wait"
+        assert got[0].receipt_handle
+        on_b.delete_message("shared", got[0].receipt_handle)
