@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fnflow import Client, signing
+from fnflow import Client, signing, verify_callback
 from fnflow.client import ConflictError, InvalidArgumentError, Message, NotFoundError
 from fnflow.functions.codepkg import pack_directory
 from fnflow.testing import NoPostgres, ServerProcess, throwaway_database
@@ -262,6 +262,7 @@ def test_a_topic_pushes_to_an_http_endpoint_signed_and_retried(
     assert headers["x-mns-message-id"] == "order-7" and headers["content-type"] == "application/json"
     key = httpx.get(f"{server.url}/api/v1/system/callback-key").json()["key"]
     assert signing.verify(key, headers["x-fnflow-signature"], "order-7", body)
+    assert verify_callback(headers, body, key) and not verify_callback(headers, body + b" ", key)
     assert fnf.publish("orders", '{"order": 7}', message_id="order-7").message_id == "order-7"
     time.sleep(1)
     assert len(receiver.requests) == 2, "the same message id again pushes nothing"

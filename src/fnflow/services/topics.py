@@ -162,6 +162,7 @@ class TopicService:
         format = _choice("notifyContentFormat", notify_content_format, NotifyFormat)
         target = parse_endpoint(endpoint)
         if isinstance(target, HttpEndpoint):
+            await self.get(topic)  # an unknown topic is said first, before the host is resolved
             await check_target(target.url, self.targets)
         now = datetime.now(UTC)
 
