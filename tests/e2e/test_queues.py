@@ -9,7 +9,6 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,13 @@ import httpx
 import pytest
 
 from fnflow import Client, signing, verify_callback
-from fnflow.client import ConflictError, InvalidArgumentError, Message, NotFoundError
+from fnflow.client import ConflictError, ForbiddenError, InvalidArgumentError, Message, NotFoundError
 from fnflow.functions.codepkg import pack_directory
+from fnflow.services.keys import new_key
+from fnflow.store import open_store
 from fnflow.testing import NoPostgres, ServerProcess, throwaway_database
 from tests.e2e.cli import fnflow
+from tests.e2e.test_gateway import Receiver
 
 COLLECTOR = Path(__file__).parent / "fixtures" / "gateway" / "collector"
 
@@ -79,22 +81,29 @@ def test_priority_batches_delay_and_peek(fnf: Client) -> None:
     assert [m.body for m in fnf.receive_messages("batch", wait=10)] == ["later"], "once its delay passed"
 
 
-def test_a_long_poll_wakes_when_a_message_arrives(fnf: Client, server: ServerProcess) -> None:
-    fnf.put_queue("wake")
+def woken(waiting_on: str, sender: Client, queue: str) -> Message:
+    """The message ``sender`` sends while a receive on the server at ``waiting_on`` long-polls
+    ``queue``; that receive must answer with it, not when its wait runs out."""
     got: list[Message] = []
-    started = time.monotonic()
 
     def wait() -> None:
-        with Client(server.url, api_key="") as other:
-            got.extend(other.receive_messages("wake", wait=20))
+        with Client(waiting_on, api_key="") as receiver:
+            got.extend(receiver.receive_messages(queue, wait=25))
 
     waiter = threading.Thread(target=wait)
+    started = time.monotonic()
     waiter.start()
     time.sleep(0.5)
-    fnf.send_message("wake", "ding")
+    sender.send_message(queue, "ding")
     waiter.join()
     assert [m.body for m in got] == ["ding"]
-    assert time.monotonic() - started < 15, "it returned with the message, not when its wait ran out"
+    assert time.monotonic() - started < 20, "it answered with the message, not when its wait ran out"
+    return got[0]
+
+
+def test_a_long_poll_wakes_when_a_message_arrives(fnf: Client, server: ServerProcess) -> None:
+    fnf.put_queue("wake")
+    woken(server.url, fnf, "wake")
 
 
 def test_an_undeleted_message_comes_back_after_its_visibility_timeout(fnf: Client) -> None:
@@ -208,38 +217,10 @@ def test_the_command_line(server: ServerProcess) -> None:
     assert run("queue", "get", "cli")["activeMessages"] == 1
 
 
-class Receiver:
-    """An HTTP subscriber on a loopback port (a real server, not a mock); fails its first answers."""
-
-    def __init__(self, fail_first: int = 0) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        received = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(500 if len(received.requests) <= fail_first else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, count: int, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count:
-            assert time.monotonic() < deadline, f"got {len(self.requests)} pushes, expected {count}"
-            time.sleep(0.05)
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver(fail_first=1)
+    r = Receiver()
+    r.fail_first = 1
     yield r
     r.server.shutdown()
     r.server.server_close()
@@ -310,6 +291,52 @@ def test_a_topic_pushes_into_a_queue_a_function_and_the_request_bin_by_tag(
         fnf.subscribe("events", "bad", "http://169.254.169.254/latest")
 
 
+def test_queues_and_topics_are_changed_by_admin_and_used_by_invoke(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, "--auth", "on")
+    keys = {scope: new_key(scope) for scope in ("admin", "invoke", "report-task")}
+    store = open_store(server.db)
+    try:
+        store.write_sync(lambda tx: [tx.put_key(k) for k in keys.values()])
+    finally:
+        store.close()
+    server.start()
+
+    def client(scope: str) -> Client:
+        return Client(server.url, api_key=f"{keys[scope].id}:{keys[scope].secret}")
+
+    try:
+        with client("admin") as admin:
+            admin.put_queue("work")
+            admin.put_topic("news")
+            admin.subscribe("news", "to-work", "acs:mns:::queues/work")
+        with client("invoke") as invoke:
+            invoke.publish("news", "hello")
+            [got] = invoke.receive_messages("work", wait=5)
+            assert got.receipt_handle
+            invoke.delete_message("work", got.receipt_handle)
+            assert invoke.get_queue("work").name == "work"
+            assert [s.name for s in invoke.list_subscriptions("news").items] == ["to-work"]
+            for forbidden in (
+                lambda: invoke.put_queue("other"),
+                lambda: invoke.delete_queue("work"),
+                lambda: invoke.put_topic("other"),
+                lambda: invoke.subscribe("news", "mine", "acs:mns:::queues/work"),
+                lambda: invoke.unsubscribe("news", "to-work"),
+            ):
+                with pytest.raises(ForbiddenError):
+                    forbidden()
+        with client("report-task") as report:
+            for forbidden in (
+                lambda: report.send_message("work", "x"),
+                lambda: report.receive_messages("work", wait=0),
+                lambda: report.publish("news", "x"),
+            ):
+                with pytest.raises(ForbiddenError):
+                    forbidden()
+    finally:
+        server.stop()
+
+
 def test_kill_9_with_messages_in_flight_loses_none(tmp_path: Path) -> None:
     """Messages sent, some received and not deleted, then kill -9: after a restart the unreceived
     are there at once, the received come back when their visibility timeout ends (receivers hold
@@ -357,14 +384,6 @@ def test_a_long_poll_wakes_when_another_process_sends_postgresql(tmp_path: Path)
 def _wake_across(a: ServerProcess, b: ServerProcess) -> None:
     with Client(a.url, api_key="") as on_a, Client(b.url, api_key="") as on_b:
         on_a.put_queue("shared")
-        got: list[Message] = []
-        waiter = threading.Thread(target=lambda: got.extend(on_a.receive_messages("shared", wait=25)))
-        started = time.monotonic()
-        waiter.start()
-        time.sleep(0.5)
-        on_b.send_message("shared", "from b")
-        waiter.join()
-        assert [m.body for m in got] == ["from b"]
-        assert time.monotonic() - started < 20, "woken by B's NOTIFY, not by the end of its wait"
-        assert got[0].receipt_handle
-        on_b.delete_message("shared", got[0].receipt_handle)
+        got = woken(a.url, on_b, "shared")  # B's NOTIFY wakes A
+        assert got.receipt_handle
+        on_b.delete_message("shared", got.receipt_handle)

@@ -64,6 +64,15 @@ class Queries:
         one writer at a time needs no row locks."""
         return query.with_for_update(skip_locked=True) if self.lock_rows else query
 
+    def _upsert(self, table: Table, values: dict[str, Any], key: tuple[str, ...]) -> None:
+        """Insert a row, or update the one with the same ``key``; that one keeps its key and
+        ``created_at``."""
+        insert = dialect_insert(self.conn.dialect.name, table).values(values)
+        changed = {k: v for k, v in values.items() if k not in (*key, "created_at")}
+        self.conn.execute(
+            insert.on_conflict_do_update(index_elements=[table.c[k] for k in key], set_=changed)
+        )
+
     def _page_by_name(
         self,
         query: Select[Any],

@@ -93,9 +93,7 @@ class QueueQueries(LeaseQueries):
         values = {c.name: getattr(record, c.name) for c in queues.c}
         for name in _QUEUE_TIMES:
             values[name] = to_ts(values[name])
-        changed = {k: v for k, v in values.items() if k not in ("name", "created_at")}
-        insert = dialect_insert(self.conn.dialect.name, queues).values(values)
-        self.conn.execute(insert.on_conflict_do_update(index_elements=[queues.c.name], set_=changed))
+        self._upsert(queues, values, ("name",))
         stored = self.get_queue(record.name)
         assert stored is not None
         return stored

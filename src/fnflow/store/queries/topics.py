@@ -43,10 +43,7 @@ class TopicQueries(Queries):
 
     def put_topic(self, record: TopicRecord) -> TopicRecord:
         """Create a topic, or set the attributes of one that exists (it keeps its creation time)."""
-        values = _values(record, ("created_at", "updated_at"))
-        changed = {k: v for k, v in values.items() if k not in ("name", "created_at")}
-        insert = dialect_insert(self.conn.dialect.name, topics).values(values)
-        self.conn.execute(insert.on_conflict_do_update(index_elements=[topics.c.name], set_=changed))
+        self._upsert(topics, _values(record, ("created_at", "updated_at")), ("name",))
         stored = self.get_topic(record.name)
         assert stored is not None
         return stored
@@ -72,11 +69,7 @@ class TopicQueries(Queries):
 
     def put_subscription(self, record: SubscriptionRecord) -> SubscriptionRecord:
         """Create a subscription, or change one that exists (it keeps its creation time)."""
-        values = _values(record, ("created_at", "updated_at"))
-        changed = {k: v for k, v in values.items() if k not in ("topic", "name", "created_at")}
-        insert = dialect_insert(self.conn.dialect.name, subscriptions).values(values)
-        key = [subscriptions.c.topic, subscriptions.c.name]
-        self.conn.execute(insert.on_conflict_do_update(index_elements=key, set_=changed))
+        self._upsert(subscriptions, _values(record, ("created_at", "updated_at")), ("topic", "name"))
         stored = self.get_subscription(record.topic, record.name)
         assert stored is not None
         return stored
