@@ -11,7 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fnflow.errors import InvalidArgument, InvalidReceiptHandle, PayloadTooLarge
-from fnflow.queues.attributes import QueueAttributes, TopicAttributes, check_message_id, check_tag
+from fnflow.queues.attributes import (
+    QueueAttributes,
+    TopicAttributes,
+    check_attributes,
+    check_message_id,
+    check_tag,
+)
 from fnflow.queues.endpoints import FunctionEndpoint, HttpEndpoint, QueueEndpoint, parse_endpoint
 from fnflow.queues.handles import parse_receipt_handle, receipt_handle
 from fnflow.queues.notify import (
@@ -66,6 +72,8 @@ def test_subscription_endpoints(text: str, endpoint: object) -> None:
         ("acs:mns:::queues/9bad", "queue name"),
         ("acs:mns:::topics/t", "is not one of"),
         ("mail:directmail:a@b.c", "is not one of"),
+        ("http://a\x00b/", "printable"),
+        ("http://a b/", "printable"),
     ],
 )
 def test_bad_subscription_endpoints_say_why(text: str, says: str) -> None:
@@ -162,6 +170,10 @@ def test_sender_ids_and_tags() -> None:
     for bad in ("", "x" * 129, "has space", "new\nline"):
         with pytest.raises(InvalidArgument, match="messageId"):
             check_message_id(bad)
+    check_attributes({"k": "v", "_a.b-c": ""})
+    for bad in ({"a b": "v"}, {"1a": "v"}, {"k": "\x00"}):
+        with pytest.raises(InvalidArgument, match="attribute"):
+            check_attributes(bad)
     check_tag("tag", None)
     check_tag("tag", "x" * 16)
     with pytest.raises(InvalidArgument, match="tag must be"):
@@ -180,6 +192,8 @@ def test_a_new_message_takes_the_queue_s_delay_and_retention() -> None:
     assert (now.lease_until, now.priority, now.id, now.keyed) == (None, 1, "mine", True)
     with pytest.raises(PayloadTooLarge, match="1025 bytes"):
         new_message(queue, OutgoingMessage("é" * 512 + "x"), NOW)
+    with pytest.raises(InvalidArgument, match="NUL"):
+        new_message(queue, OutgoingMessage("a\x00b"), NOW)
 
 
 @pytest.mark.parametrize(

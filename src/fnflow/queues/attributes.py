@@ -6,6 +6,8 @@ is an ``InvalidArgument`` naming the field as the native API spells it.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fnflow.errors import InvalidArgument, PayloadTooLarge
@@ -72,7 +74,10 @@ class TopicAttributes:
 
 
 def check_body(body: str, limit: int, where: str) -> int:
-    """The size of ``body`` in bytes; PayloadTooLarge over ``limit``."""
+    """The size of ``body`` in bytes; PayloadTooLarge over ``limit``, InvalidArgument if it holds a
+    NUL character (no text column of PostgreSQL, and no XML, can hold one)."""
+    if "\x00" in body:
+        raise InvalidArgument("the message body must not contain NUL characters (base64-encode binary data)")
     size = len(body.encode())
     if size > limit:
         raise PayloadTooLarge(f"the message body is {size} bytes; {where} takes at most {limit}")
@@ -85,6 +90,21 @@ def check_message_id(message_id: str) -> None:
         c.isprintable() and not c.isspace() for c in message_id
     ):
         raise InvalidArgument(f"messageId must be 1-{MESSAGE_ID_LENGTH} printable characters without spaces")
+
+
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+
+
+def check_attributes(attributes: Mapping[str, str]) -> None:
+    """A published message's attributes: names fit for an XML element, values without NUL."""
+    for name, value in attributes.items():
+        if not _ATTRIBUTE_NAME.fullmatch(name):
+            raise InvalidArgument(
+                f"attribute name {name!r} must be 1-64 letters, digits, '_', '.' or '-', "
+                "starting with a letter or '_'"
+            )
+        if "\x00" in value:
+            raise InvalidArgument(f"attribute {name!r} must not contain NUL characters")
 
 
 def check_tag(field: str, tag: str | None) -> None:

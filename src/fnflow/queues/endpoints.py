@@ -47,6 +47,8 @@ _MNS_QUEUE = re.compile(r"acs:mns:[A-Za-z0-9-]*:[A-Za-z0-9_-]*:queues/(?P<queue>
 
 def parse_endpoint(text: str) -> Endpoint:
     """The endpoint ``text`` names; InvalidArgument listing the accepted forms if none."""
+    if not text.isprintable() or " " in text:
+        raise InvalidArgument(f"endpoint {text!r} must be printable characters without spaces")
     if text.startswith(("http://", "https://")):
         parse_target(text)
         return HttpEndpoint(text)

@@ -34,6 +34,7 @@ from fnflow.queues.attributes import (
     MAX_SUBSCRIPTIONS,
     TOPIC_MESSAGE_RETENTION,
     TopicAttributes,
+    check_attributes,
     check_body,
     check_message_id,
     check_tag,
@@ -241,6 +242,7 @@ class TopicService:
         if message_id is not None:
             check_message_id(message_id)
         extra = {str(k): str(v) for k, v in (attributes or {}).items()}
+        check_attributes(extra)
         now = datetime.now(UTC)
         owner, until = self.keeper.owner, self.keeper.until()
 
