@@ -14,8 +14,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, case, delete, func, or_, select, update
 
+from fnflow.store.prepared import Prepared
 from fnflow.store.queries.base import dialect_insert, from_ts, from_ts_req, to_ts
 from fnflow.store.queries.leases import Key, Lease, LeaseQueries
 from fnflow.store.records import MessageRecord, Page, QueueCounts, QueueRecord
@@ -26,6 +27,14 @@ DEAD_LETTER_ROUNDS = 4
 
 _QUEUE_TIMES = ("created_at", "updated_at")
 _MESSAGE_TIMES = ("enqueued_at", "expires_at", "first_dequeued_at", "lease_until")
+#: Sending is the hot path: its insert is compiled once (an existing id is skipped, not an error).
+_SEND = Prepared(
+    lambda dialect: (
+        dialect_insert(dialect, queue_messages)
+        .values({c.name: bindparam(c.name) for c in queue_messages.c})
+        .on_conflict_do_nothing()
+    )
+)
 
 #: Active messages are received highest priority (lowest number) first, then oldest first, once
 #: visible; each receive counts.
@@ -143,9 +152,9 @@ class QueueQueries(LeaseQueries):
         (or its tombstone) is kept, is the message already stored — sending it twice sends it once.
         """
         stored = []
-        insert = dialect_insert(self.conn.dialect.name, queue_messages).on_conflict_do_nothing()
-        for record in records:
-            if self.conn.execute(insert.values(_message_values(record))).rowcount:
+        counts = _SEND.execute_each(self.conn, [_message_values(r) for r in records])
+        for record, count in zip(records, counts, strict=True):
+            if count:
                 stored.append((record, True))
             else:
                 existing = self.get_message(record.queue, record.id)
