@@ -11,6 +11,7 @@ published and pushes nothing.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -64,6 +65,7 @@ from fnflow.store import (
 from fnflow.store.queries.deliveries import NOTIFY
 
 E = TypeVar("E", NotifyFormat, NotifyStrategy)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -74,6 +76,7 @@ class FanOut:
     deliveries: list[DeliveryRecord] = field(default_factory=list)  # pushes to HTTP endpoints
     calls: list[CallRecord] = field(default_factory=list)  # calls of subscribed functions
     queues: set[str] = field(default_factory=set)  # queues that got a message
+    failed: list[str] = field(default_factory=list)  # why pushes failed at once (endpoint gone)
 
 
 def _existing(tx: Tx, name: str) -> TopicRecord:
@@ -267,6 +270,8 @@ class TopicService:
             return fan_out
 
         fan_out = await self.store.write(publish)
+        for failure in fan_out.failed:
+            log.warning("message %s of topic %r not pushed to %s", fan_out.message.id, topic, failure)
         for queue in fan_out.queues:
             self.arrivals.wake(queue)
         if fan_out.calls:
@@ -330,6 +335,7 @@ def _push(
             failure = f"queue {endpoint.queue!r} does not exist"
     failed = _delivery(message, subscription.endpoint, sent, text, 0, now, status="Failed")
     fan_out.deliveries.append(replace(failed, last_error=failure))
+    fan_out.failed.append(f"subscription {subscription.name!r}: {failure}")
 
 
 def _delivery(
