@@ -289,6 +289,12 @@ def test_a_topic_pushes_into_a_queue_a_function_and_the_request_bin_by_tag(
         fnf.get_subscription("events", "to-bin")
     with pytest.raises(InvalidArgumentError, match="metadata"):
         fnf.subscribe("events", "bad", "http://169.254.169.254/latest")
+    fnf.delete_queue("inbox")
+    assert fnf.publish("events", "the queue is gone").message_id  # its push fails; the others go
+    while len((logs / "collected.log").read_text().splitlines()) < 3:
+        assert time.monotonic() < deadline, "the function did not get the third message"
+        time.sleep(0.1)
+    assert "not pushed to subscription 'to-queue': queue 'inbox' does not exist" in server.log()
 
 
 def test_queues_and_topics_are_changed_by_admin_and_used_by_invoke(tmp_path: Path) -> None:
