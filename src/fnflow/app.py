@@ -31,6 +31,8 @@ from fnflow.integrations.function import FunctionIntegration
 from fnflow.leasing import LeaseKeeper
 from fnflow.manifest import find_manifests
 from fnflow.metrics import Metrics
+from fnflow.queues.arrivals import Arrivals
+from fnflow.queues.sweeper import Sweeper
 from fnflow.runtime import Runtime
 from fnflow.schedules.scheduler import Scheduler
 from fnflow.schedules.service import ScheduleService
@@ -40,7 +42,9 @@ from fnflow.services.executions import ExecutionService
 from fnflow.services.flows import FlowService
 from fnflow.services.keys import KeyService, new_key
 from fnflow.services.logs import LogService
+from fnflow.services.queues import QueueService
 from fnflow.services.secrets import SecretService
+from fnflow.services.topics import TopicService
 from fnflow.store import ApiKeyRecord, Store, Tx, open_store
 from fnflow.store.owner import OwnerLock, claim_database
 
@@ -152,9 +156,21 @@ class Fnflow:
             max_input_bytes=s.max_input_bytes,
         )
         await self.scheduler.open()
+        self.arrivals = Arrivals(store)
+        self.arrivals.open()
+        self.queues = QueueService(store, self.arrivals)
+        self.topics = TopicService(
+            store,
+            self.arrivals,
+            keeper,
+            targets=targets,
+            on_deliveries=self.deliverer.submit,
+            on_calls=self.dispatcher.take,
+        )
         self._keeping = asyncio.create_task(keeper.run(), name="leases")
         self.warmer = Warmer(self.functions)
         self.warmer.open()
+        self._sweeping = asyncio.create_task(Sweeper(store).run(), name="retention")
         for path in self._apply:
             await self.apply(path)
 
@@ -222,8 +238,10 @@ class Fnflow:
     async def close(self) -> None:
         if self._store is None:
             return
+        self.arrivals.close()
         self._keeping.cancel()
-        await asyncio.gather(self._keeping, return_exceptions=True)
+        self._sweeping.cancel()
+        await asyncio.gather(self._keeping, self._sweeping, return_exceptions=True)
         await self.scheduler.close()
         await self.warmer.close()
         await self.dispatcher.close()

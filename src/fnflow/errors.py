@@ -8,14 +8,15 @@ as before) and tell other dialects, such as FnF's RPC API, which resource is mea
     ├── InvalidArgument            bad input (400)
     │   ├── InvalidDefinition      FDL that does not validate; carries every problem found
     │   ├── PayloadTooLarge        body or input over the configured limit (413)
-    │   └── WrongExecutionMode     a Standard start of an Express flow, or the other way round
+    │   ├── WrongExecutionMode     a Standard start of an Express flow, or the other way round
+    │   └── InvalidReceiptHandle   not a receipt handle fnflow made
     ├── Unauthorized               missing or bad credentials (401)
     │   └── InvalidSecurityToken   temporary credentials that are forged, mismatched or expired
     ├── Forbidden                  the key's scope does not allow the action (403)
     ├── NotFound                   flow, execution, function, task token… (404)
-    │   ├── FlowNotFound
-    │   ├── ExecutionNotFound
-    │   └── ScheduleNotFound
+    │   ├── FlowNotFound, ExecutionNotFound, ScheduleNotFound
+    │   ├── QueueNotFound, TopicNotFound, SubscriptionNotFound
+    │   └── MessageNotHeld         a receipt handle whose receive holds the message no more
     ├── Conflict                   already exists with different content (409)
     │   ├── FlowAlreadyExists      a create of a flow that exists
     │   ├── ScheduleAlreadyExists  a create of a schedule that exists
@@ -134,6 +135,27 @@ class ExecutionNotFound(NotFound):
 
 class ScheduleNotFound(NotFound):
     """The schedule does not exist."""
+
+
+class QueueNotFound(NotFound):
+    """The queue does not exist."""
+
+
+class TopicNotFound(NotFound):
+    """The topic does not exist."""
+
+
+class SubscriptionNotFound(NotFound):
+    """The subscription does not exist."""
+
+
+class MessageNotHeld(NotFound):
+    """The receipt handle is no longer valid: the message's visibility timeout passed, it was
+    deleted, or another receive got it since."""
+
+
+class InvalidReceiptHandle(InvalidArgument):
+    """The receipt handle is not one fnflow made."""
 
 
 class Conflict(FnflowError):

@@ -1,5 +1,7 @@
 """One lease primitive for every kind of leased work: the same claim, renew, release and takeover
-rules hold for tasks, asynchronous calls and deliveries (and every kind added later)."""
+rules hold for tasks, asynchronous calls, deliveries and queue messages (and every kind added later).
+Messages are never released or taken over by fnflow's processes (receivers hold them), but the
+primitive's rules are the same for them."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ from typing import Any
 import pytest
 
 from fnflow.store import Store, Tx
-from fnflow.store.leases import CALLS, DELIVERIES, TASKS, Key, Lease
+from fnflow.store.leases import CALLS, DELIVERIES, MESSAGES, TASKS, Key, Lease
 from tests.contract.factories import at, task
 from tests.contract.test_calls import call, delivery
+from tests.contract.test_queues import message, queue
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,18 @@ def _delivery_holder(tx: Tx, key: Key) -> tuple[str | None, float | None]:
     return record.lease_owner, record.lease_until.timestamp() if record.lease_until else None
 
 
+def _message_holder(tx: Tx, key: Key) -> tuple[str | None, float | None]:
+    record = tx.get_message(*key)
+    assert record is not None
+    return record.lease_owner, record.lease_until.timestamp() if record.lease_until else None
+
+
+def _add_messages(tx: Tx, n: int) -> list[Key]:
+    tx.put_queue(queue())
+    tx.send_messages([message(f"m{i:02d}", sent=i) for i in range(n)])
+    return [("q", f"m{i:02d}") for i in range(n)]
+
+
 def _add_tasks(tx: Tx, n: int) -> list[Key]:
     tx.add_tasks([task("e", i, created=i) for i in range(n)])
     return [("e", i) for i in range(n)]
@@ -57,6 +72,7 @@ KINDS = {
     "tasks": Kind(TASKS, _add_tasks, _task_holder),
     "calls": Kind(CALLS, _add_calls, _call_holder),
     "deliveries": Kind(DELIVERIES, _add_deliveries, _delivery_holder),
+    "messages": Kind(MESSAGES, _add_messages, _message_holder),
 }
 
 

@@ -17,9 +17,11 @@ from fnflow.api import (
     functions,
     logs,
     openfaas,
+    queues,
     schedules,
     secrets,
     system,
+    topics,
 )
 from fnflow.api.gateway import Gateway
 from fnflow.api.limits import BodyLimit
@@ -48,7 +50,8 @@ def create_app(fnflow: Fnflow) -> FnfRpc:
     )
     app.state.fnflow = fnflow
     errors.install(app)
-    for module in (system, flows, executions, schedules, functions, calls, bins, openfaas, logs, secrets):
+    routers = (system, flows, executions, schedules, functions, calls, queues, topics, bins, openfaas, logs)
+    for module in (*routers, secrets):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes)
     return FnfRpc(Gateway(app, fnflow), fnflow)

@@ -1,4 +1,4 @@
-"""Callbacks and destinations of finished calls, delivered at least once.
+"""Callbacks and destinations of finished calls, and pushes of topic messages, delivered at least once.
 
 A finished call's callback (``X-Callback-Url``) and its function's destinations (Function
 Compute's ``onSuccess``/``onFailure``) are stored in the transaction that settles the call,
@@ -31,10 +31,14 @@ from fnflow.functions.spec import InvocationResult
 from fnflow.leasing import LeaseKeeper
 from fnflow.store import CallRecord, DeliveryRecord, Store, Tx
 from fnflow.store.leases import DELIVERIES
+from fnflow.store.queries.deliveries import NOTIFY
 
 log = logging.getLogger(__name__)
 
 CALLBACK_ATTEMPTS = 8  # waits of 1, 2, 4 … 64 s: about two minutes for a receiver to come back
+#: Deliveries signed with ``X-Fnflow-Signature`` over their ``call_id``: callbacks (the call id) and
+#: topic pushes (``notify``: the message id, also in their ``x-mns-message-id`` header).
+SIGNED = frozenset({"callback", NOTIFY})
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -170,7 +174,15 @@ def destination_call(
 ) -> CallRecord | None:
     """An asynchronous call of the destination function (``name`` or ``service/name``), if it exists."""
     service, _, name = target.rpartition("/")
-    service = service or record.service
+    headers = [("Content-Type", "application/json"), ("X-Source-Call-Id", record.id)]
+    return async_call(tx, service or record.service, name, body, headers, now)
+
+
+def async_call(
+    tx: Tx, service: str, name: str, body: bytes, headers: list[tuple[str, str]], now: datetime
+) -> CallRecord | None:
+    """A new asynchronous call (a POST of ``body``) of a function, under its async policy; None if the
+    function does not exist. The caller stores it."""
     function = tx.get_function(service, name)
     if function is None:
         return None
@@ -183,7 +195,7 @@ def destination_call(
         method="POST",
         path="/",
         query="",
-        headers=json.dumps([["Content-Type", "application/json"], ["X-Source-Call-Id", record.id]]),
+        headers=json.dumps([list(h) for h in headers]),
         body=body,
         created_at=now,
         run_at=now,
@@ -261,7 +273,7 @@ class Deliverer:
                 status, error = await self._post(record)
             await self._record(record, status, error)
         except Exception:
-            log.exception("delivery %s of call %s failed; it is tried again later", record.id, record.call_id)
+            log.exception("delivery %s (of %s) failed; it is tried again later", record.id, record.call_id)
         finally:
             if isinstance(self._held.get(record.id), asyncio.Task):
                 self._held.pop(record.id, None)
@@ -273,7 +285,7 @@ class Deliverer:
         except InvalidArgument as e:
             return None, f"refused: {e.message}"
         headers = [(k, v) for k, v in json.loads(record.headers)]
-        if record.kind == "callback":
+        if record.kind in SIGNED:
             headers.append((signing.HEADER, signing.sign(self._signing_key(), record.call_id, record.body)))
         try:
             response = await self._client.post(record.target, content=record.body, headers=headers)
@@ -310,7 +322,7 @@ class Deliverer:
             self.delivered += 1
         elif outcome == "Failed":
             log.warning(
-                "gave up delivering the %s of call %s to %s: %s",
+                "gave up delivering the %s of %s to %s: %s",
                 record.kind,
                 record.call_id,
                 record.target,

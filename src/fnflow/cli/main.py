@@ -12,11 +12,13 @@ from fnflow.cli import (
     flows,
     functions,
     keys,
+    queues,
     scaffold,
     schedules,
     secrets,
     server,
     tasks,
+    topics,
     up,
 )
 
@@ -34,6 +36,8 @@ app.add_typer(schedules.app, name="schedule")
 app.add_typer(tasks.app, name="task")
 app.add_typer(functions.app, name="fn")
 app.add_typer(calls.app, name="call")
+app.add_typer(queues.app, name="queue")
+app.add_typer(topics.app, name="topic")
 app.add_typer(bins.app, name="bin")
 app.add_typer(secrets.app, name="secret")
 app.command("apply")(apply.apply)

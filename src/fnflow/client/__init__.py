@@ -26,7 +26,9 @@ from fnflow.client.models import (
     Invocation,
     Page,
 )
+from fnflow.client.queues import Message, Queue, SentMessage
 from fnflow.client.schedules import Schedule
+from fnflow.client.topics import PublishedMessage, Subscription, Topic
 
 __all__ = [
     "ApiError",
@@ -47,9 +49,15 @@ __all__ = [
     "InvalidArgumentError",
     "Invocation",
     "LogLine",
+    "Message",
     "NotFoundError",
     "Page",
+    "PublishedMessage",
+    "Queue",
     "Schedule",
+    "SentMessage",
+    "Subscription",
+    "Topic",
     "UnauthorizedError",
     "verify_callback",
 ]

@@ -13,8 +13,10 @@ from fnflow.client.gateway import GatewayMethods
 from fnflow.client.http import api_path, items
 from fnflow.client.logs import LogMethods
 from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invocation, Page
+from fnflow.client.queues import QueueMethods
 from fnflow.client.schedules import Schedule, ScheduleMethods
 from fnflow.client.secrets import SecretMethods
+from fnflow.client.topics import TopicMethods
 from fnflow.functions import codepkg
 from fnflow.functions.config import DEFAULT_SERVICE, AsyncPolicy, FunctionConfig
 
@@ -24,7 +26,7 @@ MAX_WAIT = 60.0  # the longest long-poll the server grants at once
 POLL_FLOOR = 0.2  # never ask again sooner than this when the server answers a long-poll early
 
 
-class Client(GatewayMethods, ScheduleMethods, LogMethods, SecretMethods):
+class Client(GatewayMethods, ScheduleMethods, LogMethods, SecretMethods, QueueMethods, TopicMethods):
     """A connection to one fnflow server.
 
     ``url`` defaults to ``$FNFLOW_URL`` (else ``http://127.0.0.1:8080``), ``api_key`` to
@@ -43,7 +45,10 @@ class Client(GatewayMethods, ScheduleMethods, LogMethods, SecretMethods):
     methods (``put_schedule``, ``list_schedules``…) from :class:`~fnflow.client.schedules.ScheduleMethods`,
     the function logs (``function_logs``, ``follow_function_logs``) from
     :class:`~fnflow.client.logs.LogMethods`, the secrets (``create_secret``, ``update_secret``,
-    ``delete_secret``, ``list_secrets``) from :class:`~fnflow.client.secrets.SecretMethods`.
+    ``delete_secret``, ``list_secrets``) from :class:`~fnflow.client.secrets.SecretMethods`,
+    the queue methods (``put_queue``, ``send_message``, ``receive_messages``, ``delete_message``…) from
+    :class:`~fnflow.client.queues.QueueMethods` and the topic methods (``put_topic``, ``subscribe``,
+    ``publish``…) from :class:`~fnflow.client.topics.TopicMethods`.
     """
 
     # --- flows ------------------------------------------------------------------------------------

@@ -184,14 +184,15 @@ def verify_callback(
     headers: Mapping[str, str] | Iterable[tuple[str, str]], body: bytes, key: str, *, tolerance: float = 300
 ) -> bool:
     """Whether a callback came from fnflow: its ``X-Fnflow-Signature`` signs ``body`` for its
-    ``X-Call-Id`` with ``key`` (``fnflow keys callback-key``), at most ``tolerance`` seconds ago.
+    ``X-Call-Id`` (a topic's push: its ``x-mns-message-id``) with ``key`` (``fnflow keys
+    callback-key``), at most ``tolerance`` seconds ago.
 
     ``headers`` is a mapping or (name, value) pairs, in any case: a web framework's request
     headers, ``BaseHTTPRequestHandler.headers``, or ``BinRequest.headers``.
     """
     pairs = headers.items() if hasattr(headers, "items") else headers
     found = {str(k).lower(): str(v) for k, v in pairs}
-    call_id = found.get("x-call-id")
+    call_id = found.get("x-call-id") or found.get("x-mns-message-id")
     if call_id is None:
         return False
     return signing.verify(key, found.get(signing.HEADER.lower()), call_id, body, tolerance=tolerance)

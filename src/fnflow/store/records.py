@@ -218,3 +218,82 @@ class SecretRecord:
     key_id: str  # the key it is encrypted with
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueRecord:
+    """A built-in queue and its attributes (MNS's: VisibilityTimeout, DelaySeconds …; times in seconds)."""
+
+    name: str
+    visibility_timeout: float  # how long a received message stays invisible
+    delay_seconds: float  # how long a sent message stays invisible, unless its sender says
+    maximum_message_size: int  # bytes of a body (UTF-8)
+    message_retention_period: float  # how long a message is kept, received or not
+    polling_wait_seconds: float  # how long a receive waits for a message, unless it says
+    created_at: datetime
+    updated_at: datetime
+    max_receive_count: int | None = None  # receives a message gets before it is dead-lettered
+    dead_letter_queue: str | None = None  # where it goes then (None: it is dropped)
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """How many messages of a queue are in each state (MNS's ActiveMessages …)."""
+
+    active: int  # visible: the next receive may get them
+    inactive: int  # received, invisible until their visibility timeout
+    delayed: int  # sent with a delay that has not passed yet
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """A message of a queue. ``lease_owner`` names the receive that holds it; ``lease_until`` is
+    when it is visible again (MNS's NextVisibleTime) while it is delayed or received."""
+
+    queue: str
+    id: str
+    body: str
+    body_md5: str  # upper-case hex
+    priority: int  # 1 (received first) … 16
+    enqueued_at: datetime
+    expires_at: datetime
+    status: str = "Active"  # Active | Deleted (a tombstone of a message whose sender chose its id)
+    keyed: bool = False  # the sender chose the id
+    first_dequeued_at: datetime | None = None
+    dequeue_count: int = 0
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TopicRecord:
+    name: str
+    maximum_message_size: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    """Where a topic pushes its messages: an HTTP endpoint, a function or a queue (``endpoint``)."""
+
+    topic: str
+    name: str
+    endpoint: str
+    notify_strategy: str  # BACKOFF_RETRY | EXPONENTIAL_DECAY_RETRY
+    notify_content_format: str  # JSON | XML | SIMPLIFIED
+    created_at: datetime
+    updated_at: datetime
+    filter_tag: str | None = None  # only messages with this tag (None: all)
+
+
+@dataclass(frozen=True)
+class TopicMessageRecord:
+    """A message published to a topic (its body went out with the fan-out and is not kept)."""
+
+    topic: str
+    id: str
+    body_md5: str
+    published_at: datetime
+    expires_at: datetime
+    tag: str | None = None

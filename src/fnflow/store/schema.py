@@ -204,8 +204,8 @@ deliveries = Table(
     "deliveries",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("call_id", String(128), nullable=False),
-    Column("kind", String(16), nullable=False),  # callback | on_success | on_failure
+    Column("call_id", String(128), nullable=False),  # the call; for kind notify, the topic message
+    Column("kind", String(16), nullable=False),  # callback | on_success | on_failure | notify
     Column("target", Text, nullable=False),  # a URL or a function
     Column("headers", Text, nullable=False),
     Column("body", LargeBinary, nullable=False),
@@ -296,3 +296,96 @@ secrets = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# Built-in queues (what MNS queues are to FDL's ``acs:mns:::/queues/{q}/messages``): attributes.
+queues = Table(
+    "queues",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("visibility_timeout", Float, nullable=False),
+    Column("delay_seconds", Float, nullable=False),
+    Column("maximum_message_size", Integer, nullable=False),
+    Column("message_retention_period", Float, nullable=False),
+    Column("polling_wait_seconds", Float, nullable=False),
+    Column("max_receive_count", Integer),  # NULL: receive a message any number of times
+    Column("dead_letter_queue", String(128)),  # where it goes after max_receive_count (NULL: dropped)
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# A queue's messages. A message is leased to the receive that got it: ``lease_owner`` names the
+# receive (its receipt handles carry it), ``lease_until`` is the message's next visible time —
+# in the future while it is delayed (no owner) or received (an owner). A Deleted row is a
+# tombstone kept until ``expires_at`` so that the sender's own message id stays an idempotency key.
+MESSAGE_STATUSES = ("Active", "Deleted")
+queue_messages = Table(
+    "queue_messages",
+    metadata,
+    Column("queue", String(128), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("body_md5", String(32), nullable=False),  # upper-case hex, as MNS's MessageBodyMD5
+    Column("priority", Integer, nullable=False),  # 1 (first) … 16
+    Column("status", String(16), nullable=False),
+    Column("keyed", Boolean, nullable=False),  # the sender chose the id
+    Column("enqueued_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),  # the end of its retention period
+    Column("first_dequeued_at", Float),
+    Column("dequeue_count", Integer, nullable=False, default=0),
+    Column("lease_owner", String(64)),
+    Column("lease_until", Float),
+    one_of("queue_messages", "status", MESSAGE_STATUSES),
+)
+Index(
+    "ix_queue_messages_claim",
+    queue_messages.c.queue,
+    queue_messages.c.status,
+    queue_messages.c.priority,
+    queue_messages.c.enqueued_at,
+)
+Index(
+    "ix_queue_messages_visible", queue_messages.c.queue, queue_messages.c.status, queue_messages.c.lease_until
+)
+Index("ix_queue_messages_expires", queue_messages.c.expires_at)
+
+# Built-in topics and their subscriptions; a publish fans out in its own transaction into
+# deliveries (HTTP endpoints), asynchronous calls (functions) and queue messages (queues).
+topics = Table(
+    "topics",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("maximum_message_size", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+NOTIFY_STRATEGIES = ("BACKOFF_RETRY", "EXPONENTIAL_DECAY_RETRY")
+NOTIFY_FORMATS = ("JSON", "XML", "SIMPLIFIED")
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("topic", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("endpoint", Text, nullable=False),  # a URL, acs:fc:…:functions/{f} or acs:mns:…:queues/{q}
+    Column("filter_tag", String(16)),  # NULL: every message
+    Column("notify_strategy", String(32), nullable=False),
+    Column("notify_content_format", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    one_of("subscriptions", "notify_strategy", NOTIFY_STRATEGIES),
+    one_of("subscriptions", "notify_content_format", NOTIFY_FORMATS),
+)
+
+# Messages published to a topic, kept for a day so that a publisher's message id is an
+# idempotency key (the bodies went out with the fan-out; they are not kept).
+topic_messages = Table(
+    "topic_messages",
+    metadata,
+    Column("topic", String(128), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("body_md5", String(32), nullable=False),
+    Column("tag", String(16)),
+    Column("published_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+Index("ix_topic_messages_expires", topic_messages.c.expires_at)

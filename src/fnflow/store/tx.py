@@ -12,9 +12,11 @@ from fnflow.store.queries.keys import KeyQueries
 from fnflow.store.queries.logs import LogQueries
 from fnflow.store.queries.nonces import NonceQueries
 from fnflow.store.queries.notify import NotifyQueries
+from fnflow.store.queries.queues import QueueQueries
 from fnflow.store.queries.schedules import ScheduleQueries
 from fnflow.store.queries.secrets import SecretQueries
 from fnflow.store.queries.settings import SettingQueries
+from fnflow.store.queries.topics import TopicQueries
 from fnflow.store.queries.work import WorkQueries
 
 
@@ -33,5 +35,7 @@ class Tx(
     NonceQueries,
     LogQueries,
     SecretQueries,
+    QueueQueries,
+    TopicQueries,
 ):
     """Queries bound to one connection inside one transaction."""

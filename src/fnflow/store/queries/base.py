@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, Table
+from sqlalchemy import ColumnElement, Connection, Row, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
+
+from fnflow.errors import InvalidArgument
+from fnflow.store.records import Page
+
+T = TypeVar("T")
 
 
 def to_ts(value: datetime) -> float:
@@ -57,3 +63,34 @@ class Queries:
         (so concurrent claimers never wait for, or take, each other's rows); as is on SQLite, whose
         one writer at a time needs no row locks."""
         return query.with_for_update(skip_locked=True) if self.lock_rows else query
+
+    def _upsert(self, table: Table, values: dict[str, Any], key: tuple[str, ...]) -> None:
+        """Insert a row, or update the one with the same ``key``; that one keeps its key and
+        ``created_at``."""
+        insert = dialect_insert(self.conn.dialect.name, table).values(values)
+        changed = {k: v for k, v in values.items() if k not in (*key, "created_at")}
+        self.conn.execute(
+            insert.on_conflict_do_update(index_elements=[table.c[k] for k in key], set_=changed)
+        )
+
+    def _page_by_name(
+        self,
+        query: Select[Any],
+        name: ColumnElement[str],
+        limit: int,
+        token: str | None,
+        build: Callable[[Row[Any]], T],
+    ) -> Page:
+        """One page of ``query``'s rows in the order of their unique ``name``, after ``token``'s."""
+        query = query.order_by(name).limit(limit + 1)
+        if token:
+            parts = decode_token(token, 1)
+            if parts is None:
+                raise InvalidArgument("nextToken is not valid")
+            query = query.where(name > parts[0])
+        rows = list(self.conn.execute(query))
+        more = len(rows) > limit
+        return Page(
+            [build(r) for r in rows[:limit]],
+            encode_token(rows[limit - 1]._mapping[name]) if more else None,
+        )

@@ -14,6 +14,8 @@ from fnflow.store.records import DeliveryRecord
 from fnflow.store.schema import deliveries
 
 _TIMES = ("run_at", "created_at", "lease_until", "delivered_at")
+#: The kind of the pushes of topic messages to HTTP endpoints; their ``call_id`` is the message id.
+NOTIFY = "notify"
 
 
 #: Pending deliveries are claimable once due.
@@ -50,7 +52,12 @@ class DeliveryQueries(LeaseQueries):
         return ids
 
     def deliveries_of(self, call_id: str) -> list[DeliveryRecord]:
-        query = select(deliveries).where(deliveries.c.call_id == call_id).order_by(deliveries.c.id)
+        """The callback and destinations of a call (not the pushes of a topic message of that id)."""
+        query = (
+            select(deliveries)
+            .where(deliveries.c.call_id == call_id, deliveries.c.kind != NOTIFY)
+            .order_by(deliveries.c.id)
+        )
         return [_delivery(r) for r in self.conn.execute(query)]
 
     def claim_deliveries(

@@ -31,11 +31,11 @@ class Lease:
     key: tuple[str, ...]  # the primary key's columns
     #: rows that may be claimed at ``now`` (float seconds), besides those whose lease is free
     ready: Callable[[Table, float], ColumnElement[bool]]
-    order: str  # claimed oldest first by this column
+    order: str | tuple[str, ...]  # claimed in this order (oldest first, or by priority then age)
     #: rows a holder may still hold past their lease and lose to a claimer (running work of a dead holder)
     lapsed: Callable[[Table, float], ColumnElement[bool]] | None = None
-    #: values set on every claimed row, as a function of the table (e.g. counting attempts)
-    on_claim: Callable[[Table], Mapping[str, Any]] = lambda _table: {}
+    #: values set on every claimed row, as a function of the table and ``now`` (e.g. counting attempts)
+    on_claim: Callable[[Table, float], Mapping[str, Any]] = lambda _table, _now: {}
     #: status changes when a row leaves its holder: (which rows, the values they get); applied on
     #: release and takeover of the holder's rows, in order
     handover: Callable[[Table], Sequence[tuple[ColumnElement[bool], Mapping[str, Any]]]] = lambda _t: ()
@@ -47,6 +47,10 @@ class Lease:
     def free(self, now: float) -> ColumnElement[bool]:
         t = self.table
         return or_(t.c.lease_until.is_(None), t.c.lease_until < now)
+
+    def ordering(self) -> list[ColumnElement[Any]]:
+        names = (self.order,) if isinstance(self.order, str) else self.order
+        return [self.table.c[name] for name in names]
 
     def keys_in(self, keys: Sequence[Key]) -> ColumnElement[bool]:
         columns = [self.table.c[name] for name in self.key]
@@ -60,32 +64,59 @@ class Lease:
 
 
 class LeaseQueries(Queries):
-    def claim(self, lease: Lease, owner: str, now: datetime, until: datetime, limit: int) -> list[Key]:
-        """Lease up to ``limit`` claimable rows to ``owner``, oldest first; their keys. On PostgreSQL
-        rows another transaction is claiming are passed over, so concurrent claimers split the work."""
+    def claim(
+        self,
+        lease: Lease,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        *,
+        among: ColumnElement[bool] | None = None,
+    ) -> list[Key]:
+        """Lease up to ``limit`` claimable rows to ``owner`` (of those ``among`` selects, if given), in
+        the lease's order; their keys. On PostgreSQL rows another transaction is claiming are passed
+        over, so concurrent claimers split the work."""
         t, at = lease.table, to_ts(now)
         claimable = and_(lease.ready(t, at), lease.free(at))
         if lease.lapsed is not None:
             claimable = or_(claimable, lease.lapsed(t, at))
-        query = select(*(t.c[n] for n in lease.key)).where(claimable).order_by(t.c[lease.order]).limit(limit)
+        if among is not None:
+            claimable = and_(among, claimable)
+        query = select(*(t.c[n] for n in lease.key)).where(claimable).order_by(*lease.ordering()).limit(limit)
         keys = [lease.key_of(row) for row in self.conn.execute(self._skip_locked(query))]
         if not keys:
             return []
         mine = lease.keys_in(keys)
         for which, values in lease.on_takeover(t):
             self.conn.execute(update(t).where(mine, which).values(values))
-        values = {"lease_owner": owner, "lease_until": to_ts(until), **lease.on_claim(t)}
+        values = {"lease_owner": owner, "lease_until": to_ts(until), **lease.on_claim(t, at)}
         self.conn.execute(update(t).where(mine).values(values))
         return keys
 
-    def renew(self, lease: Lease, owner: str, keys: Sequence[Key], until: datetime) -> None:
-        """Extend the leases ``owner`` still holds among ``keys`` (lost ones stay lost)."""
+    def renew(
+        self,
+        lease: Lease,
+        owner: str,
+        keys: Sequence[Key],
+        until: datetime,
+        *,
+        alive_at: datetime | None = None,
+    ) -> int:
+        """Set until when ``owner`` holds the rows it still holds among ``keys`` (lost ones stay
+        lost; with ``alive_at``, so do those whose lease had run out by then, even if nobody took
+        them yet); how many it still held."""
         t = lease.table
+        held = t.c.lease_owner == owner
+        if alive_at is not None:
+            held = and_(held, t.c.lease_until >= to_ts(alive_at))
+        renewed = 0
         for start in range(0, len(keys), CHUNK):
             chunk = lease.keys_in(keys[start : start + CHUNK])
-            self.conn.execute(
-                update(t).where(chunk, t.c.lease_owner == owner).values(lease_until=to_ts(until))
-            )
+            renewed += self.conn.execute(
+                update(t).where(chunk, held).values(lease_until=to_ts(until))
+            ).rowcount
+        return renewed
 
     def release(self, lease: Lease, owner: str, keys: Sequence[Key] | None = None) -> int:
         """Give back the rows ``owner`` holds (all of them: it stops; or those of ``keys``: it has no

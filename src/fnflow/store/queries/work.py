@@ -30,7 +30,7 @@ TASK_LEASE = Lease(
     ("execution_id", "activity"),
     ready=lambda _t, _now: true(),
     order="created_at",
-    on_claim=lambda t: {"attempts": t.c.attempts + 1},
+    on_claim=lambda t, _now: {"attempts": t.c.attempts + 1},
 )
 
 
