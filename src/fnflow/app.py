@@ -19,7 +19,7 @@ from fnflow.asyncq.dispatcher import Dispatcher
 from fnflow.asyncq.service import CallService
 from fnflow.asyncq.targets import TargetPolicy
 from fnflow.config import Settings
-from fnflow.fdl.arn import FlowTarget, FunctionTarget
+from fnflow.fdl.arn import FlowTarget, FunctionTarget, QueueTarget, TopicTarget
 from fnflow.functions.logs import LogWriter
 from fnflow.functions.naming import metric_name
 from fnflow.functions.pool import FunctionPool
@@ -28,6 +28,7 @@ from fnflow.functions.warm import Warmer
 from fnflow.integrations import Integrations
 from fnflow.integrations.flow import FlowIntegration
 from fnflow.integrations.function import FunctionIntegration
+from fnflow.integrations.messages import MessageIntegration
 from fnflow.leasing import LeaseKeeper
 from fnflow.manifest import find_manifests
 from fnflow.metrics import Metrics
@@ -139,8 +140,21 @@ class Fnflow:
         self.calls = CallService(
             store, self.functions, self.dispatcher, targets=targets, max_body=s.async_max_bytes
         )
+        self.arrivals = Arrivals(store)
+        self.arrivals.open()
+        self.queues = QueueService(store, self.arrivals)
+        self.topics = TopicService(
+            store,
+            self.arrivals,
+            keeper,
+            targets=targets,
+            on_deliveries=self.deliverer.submit,
+            on_calls=self.dispatcher.take,
+        )
         self.integrations.add(FunctionTarget, FunctionIntegration(self.functions, self.calls, self.runtime))
         self.integrations.add(FlowTarget, FlowIntegration(self.runtime))
+        self.integrations.add(QueueTarget, MessageIntegration(self.queues, self.topics, "queue"))
+        self.integrations.add(TopicTarget, MessageIntegration(self.queues, self.topics, "topic"))
         await self.runtime.open()
         await self.dispatcher.open(recover=not store.shared)
         await self.deliverer.open(recover=not store.shared)
@@ -156,17 +170,6 @@ class Fnflow:
             max_input_bytes=s.max_input_bytes,
         )
         await self.scheduler.open()
-        self.arrivals = Arrivals(store)
-        self.arrivals.open()
-        self.queues = QueueService(store, self.arrivals)
-        self.topics = TopicService(
-            store,
-            self.arrivals,
-            keeper,
-            targets=targets,
-            on_deliveries=self.deliverer.submit,
-            on_calls=self.dispatcher.take,
-        )
         self._keeping = asyncio.create_task(keeper.run(), name="leases")
         self.warmer = Warmer(self.functions)
         self.warmer.open()
@@ -179,14 +182,22 @@ class Fnflow:
         for manifest in await asyncio.to_thread(find_manifests, path):
             for config, code in manifest.functions:
                 await self.functions.deploy(config, code)
+            for queue in manifest.queues:
+                await self.queues.create(queue.name, queue.attributes)
+            for topic in manifest.topics:
+                await self.topics.create(topic.name)
+                for s in topic.subscriptions:
+                    await self.topics.subscribe(topic.name, s.name, s.endpoint, filter_tag=s.filter_tag)
             for flow in manifest.flows:
                 await self.flows.put(flow.name, flow.definition, flow.description)
             for schedule in manifest.schedules:
                 await self.schedules.put(schedule.flow, schedule.name, schedule.spec)
             log.info(
-                "applied %s: %d function(s), %d flow(s), %d schedule(s)",
+                "applied %s: %d function(s), %d queue(s), %d topic(s), %d flow(s), %d schedule(s)",
                 manifest.path,
                 len(manifest.functions),
+                len(manifest.queues),
+                len(manifest.topics),
                 len(manifest.flows),
                 len(manifest.schedules),
             )

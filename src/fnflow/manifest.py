@@ -6,6 +6,14 @@
       - {name: poll-job, definition: flow.yaml, description: Poll a job until it is done}
     schedules:   # optional; fields as in PUT /api/v1/flows/{flow}/schedules/{name}
       - {flow: poll-job, name: hourly, cronExpression: "0 0 * * * *", payload: {delay: 5}}
+    queues:      # optional; attributes as in PUT /api/v1/queues/{queue}
+      - {name: jobs, visibilityTimeout: 60}
+    topics:      # optional; subscriptions as in PUT /api/v1/topics/{topic}/subscriptions/{name}
+      - name: approvals
+        subscriptions:
+          - {name: reviewer, endpoint: "acs:fc:::services/fnf-demo/functions/review"}
+
+Queues and topics are made before the flows that send to them, after the functions they push to.
 
 Paths are relative to the manifest. A directory without ``fnflow.yaml`` stands for every
 subdirectory that has one (so ``examples/`` deploys all examples).
@@ -21,6 +29,7 @@ import yaml
 
 from fnflow.functions import codepkg
 from fnflow.functions.config import DEFAULT_SERVICE, FunctionConfig
+from fnflow.queues.attributes import QueueAttributes
 from fnflow.schedules.spec import ScheduleSpec
 
 MANIFEST = "fnflow.yaml"
@@ -41,11 +50,44 @@ class FlowSchedule:
 
 
 @dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    attributes: QueueAttributes
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    name: str
+    endpoint: str
+    filter_tag: str | None = None
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    subscriptions: list[SubscriptionSpec]
+
+
+@dataclass(frozen=True)
 class Manifest:
     path: Path
     functions: list[tuple[FunctionConfig, bytes]]
     flows: list[FlowSpec]
     schedules: list[FlowSchedule] = field(default_factory=list)
+    queues: list[QueueSpec] = field(default_factory=list)
+    topics: list[TopicSpec] = field(default_factory=list)
+
+
+#: a queue's attributes as the API names them, and as QueueAttributes does
+QUEUE_FIELDS = {
+    "visibilityTimeout": "visibility_timeout",
+    "delaySeconds": "delay_seconds",
+    "maximumMessageSize": "maximum_message_size",
+    "messageRetentionPeriod": "message_retention_period",
+    "pollingWaitSeconds": "polling_wait_seconds",
+    "maxReceiveCount": "max_receive_count",
+    "deadLetterQueue": "dead_letter_queue",
+}
 
 
 def _function(base: Path, item: dict[str, Any]) -> tuple[FunctionConfig, bytes]:
@@ -79,6 +121,22 @@ def _schedule(item: dict[str, Any]) -> FlowSchedule:
     return FlowSchedule(str(item["flow"]), str(item["name"]), spec)
 
 
+def _queue(item: dict[str, Any]) -> QueueSpec:
+    unknown = set(item) - {"name", *QUEUE_FIELDS}
+    if unknown:
+        raise ValueError(f"queue {item.get('name')!r}: unknown fields {sorted(unknown)}")
+    attributes = QueueAttributes(**{QUEUE_FIELDS[k]: v for k, v in item.items() if k != "name"})
+    return QueueSpec(str(item["name"]), attributes)
+
+
+def _topic(item: dict[str, Any]) -> TopicSpec:
+    subscriptions = [
+        SubscriptionSpec(str(s["name"]), str(s["endpoint"]), s.get("filterTag"))
+        for s in item.get("subscriptions") or []
+    ]
+    return TopicSpec(str(item["name"]), subscriptions)
+
+
 def load_manifest(path: Path) -> Manifest:
     """Read one manifest (``path`` is the file or its directory); ValueError says what is wrong."""
     file = path / MANIFEST if path.is_dir() else path
@@ -88,9 +146,11 @@ def load_manifest(path: Path) -> Manifest:
         functions = [_function(base, item) for item in doc.get("functions") or []]
         flows = [_flow(base, item) for item in doc.get("flows") or []]
         schedules = [_schedule(item) for item in doc.get("schedules") or []]
+        queues = [_queue(item) for item in doc.get("queues") or []]
+        topics = [_topic(item) for item in doc.get("topics") or []]
     except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as e:
         raise ValueError(f"{file}: {e}") from None
-    return Manifest(file, functions, flows, schedules)
+    return Manifest(file, functions, flows, schedules, queues, topics)
 
 
 def find_manifests(path: Path) -> list[Manifest]:

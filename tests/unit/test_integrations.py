@@ -15,6 +15,7 @@ from fnflow.functions.spec import InvocationResult
 from fnflow.integrations import Integrations, Parent, Task
 from fnflow.integrations.flow import FlowIntegration, child_name
 from fnflow.integrations.function import FunctionIntegration, call_event
+from fnflow.integrations.messages import MessageIntegration
 from fnflow.store import CallRecord, ExecutionRecord
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -194,8 +195,83 @@ def test_a_finished_call_becomes_the_waiting_step_s_event() -> None:
 def test_a_kind_without_an_integration_is_refused_when_a_flow_is_created() -> None:
     kinds = Integrations()
     kinds.add(type(parse_resource_arn("acs:fnf:::flow/x")), FlowIntegration(FakeExecutions()))
-    assert run(kinds.check(parse_resource_arn("acs:fnf:::flow/x"))) is None
-    assert (
-        run(kinds.check(parse_resource_arn("acs:mns:::/queues/q/messages")))
-        == "queue tasks are not supported yet"
+    assert run(kinds.check(parse_resource_arn("acs:fnf:::flow/x"), "sync")) is None
+    queue = parse_resource_arn("acs:mns:::/queues/q/messages")
+    assert run(kinds.check(queue, "waitForCallback")) == "queue tasks are not supported yet"
+
+
+# --- queues and topics -------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeQueues:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    missing: bool = False
+
+    async def send(self, queue: str, body: str, **options: Any) -> Any:
+        if self.missing:
+            raise NotFound(f"queue {queue!r} does not exist")
+        self.sent.append({"queue": queue, "body": body, **options})
+        return type("Sent", (), {"body_md5": "MD5"})()
+
+    async def exists(self, name: str) -> bool:
+        return not self.missing
+
+
+@dataclass
+class FakeTopics:
+    published: list[dict[str, Any]] = field(default_factory=list)
+
+    async def publish(self, topic: str, body: str, **options: Any) -> Any:
+        self.published.append({"topic": topic, "body": body, **options})
+        return type("Published", (), {"body_md5": "MD5"})()
+
+    async def exists(self, name: str) -> bool:
+        return True
+
+
+def test_a_queue_step_sends_its_mapped_input_once_per_attempt_and_waits() -> None:
+    queues = FakeQueues()
+    integration = MessageIntegration(queues, FakeTopics(), "queue")  # type: ignore[arg-type]
+    attempt = task(
+        "acs:mns:::/queues/jobs/messages",
+        "waitForCallback",
+        MessageBody={"a": 1, "taskToken": "tok"},
+        Priority=1,
     )
+    first = run(integration.submit(attempt))
+    again = run(integration.submit(attempt))  # the same attempt after a crash: the same message id
+    [one, two] = queues.sent
+    assert one == two
+    assert (one["body"], one["priority"], one["delay_seconds"]) == ('{"a":1,"taskToken":"tok"}', 1, None)
+    assert first == again == TaskSubmitted(7, detail={"queue": "jobs", "messageId": one["message_id"]})
+    other = run(integration.submit(replace(attempt, command=replace(attempt.command, activity=9))))
+    assert isinstance(other, TaskSubmitted) and other.detail["messageId"] != one["message_id"]
+
+
+def test_a_topic_step_publishes_a_text_body_as_it_is_with_its_tag_and_answers_the_message_id() -> None:
+    topics = FakeTopics()
+    integration = MessageIntegration(FakeQueues(), topics, "topic")  # type: ignore[arg-type]
+    event = run(
+        integration.submit(task("acs:mns:::/topics/news/messages", MessageBody="hello", MessageTag="t1"))
+    )
+    [published] = topics.published
+    assert (published["body"], published["tag"]) == ("hello", "t1")
+    assert isinstance(event, TaskSucceeded)
+    assert event.output == {
+        "MessageId": published["message_id"],
+        "MessageBodyMD5": "MD5",
+        "RequestId": published["message_id"],
+    }
+
+
+def test_a_missing_queue_or_a_bad_parameter_fails_the_step_and_flows_are_checked() -> None:
+    missing = MessageIntegration(FakeQueues(missing=True), FakeTopics(), "queue")  # type: ignore[arg-type]
+    queue = parse_resource_arn("acs:mns:::/queues/gone/messages")
+    event = run(missing.submit(task("acs:mns:::/queues/gone/messages")))
+    assert isinstance(event, TaskFailed) and event.error == "MNS.QueueNotExist"
+    assert "does not exist" in (run(missing.check(queue, "waitForCallback")) or "")
+    bad = MessageIntegration(FakeQueues(), FakeTopics(), "queue")  # type: ignore[arg-type]
+    wrong = run(bad.submit(task("acs:mns:::/queues/q/messages", Priority="high")))
+    assert isinstance(wrong, TaskFailed) and wrong.error == "MNS.InvalidArgument"
+    assert "not sync" in (run(bad.check(queue, "sync")) or "")

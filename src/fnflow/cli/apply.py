@@ -1,4 +1,4 @@
-"""``fnflow apply``: deploy the functions and flows an example's ``fnflow.yaml`` lists."""
+"""``fnflow apply``: deploy what an example's ``fnflow.yaml`` lists."""
 
 from __future__ import annotations
 
@@ -9,11 +9,30 @@ import typer
 
 from fnflow.cli.common import Format, Output, Url, connect, emit
 from fnflow.client import Flow, Function, Schedule
+from fnflow.client.api import Applied
+from fnflow.client.queues import Queue
+from fnflow.client.topics import Subscription, Topic
+
+#: (what, key in --output json) of each kind of item, in the order they are deployed
+KINDS: list[tuple[type, str]] = [
+    (Function, "functions"),
+    (Queue, "queues"),
+    (Topic, "topics"),
+    (Subscription, "subscriptions"),
+    (Flow, "flows"),
+    (Schedule, "schedules"),
+]
 
 
-def _line(item: Function | Flow | Schedule) -> str:
+def _line(item: Applied) -> str:
     if isinstance(item, Function):
         return f"function {item.service}/{item.name} deployed (code {item.code_checksum[:12]})"
+    if isinstance(item, Queue):
+        return f"queue {item.name} applied"
+    if isinstance(item, Topic):
+        return f"topic {item.name} applied"
+    if isinstance(item, Subscription):
+        return f"subscription {item.topic}/{item.name} applied ({item.endpoint})"
     if isinstance(item, Schedule):
         return f"schedule {item.flow_name}/{item.name} applied ({item.cron_expression})"
     return f"flow {item.name} applied (revision {item.revision})"
@@ -32,7 +51,8 @@ def apply(
     url: Url = None,
     output: Output = Format.text,
 ) -> None:
-    """Deploy an example through the API: its functions first, then its flows and schedules.
+    """Deploy an example through the API: its functions first, then its queues and topics, its
+    flows and its schedules.
 
     Example:
 
@@ -42,14 +62,6 @@ def apply(
     progress = (lambda item: typer.echo(_line(item))) if output is Format.text else None
     with connect(url) as client:
         items = client.apply(path, progress)
-    functions = [i.raw for i in items if isinstance(i, Function)]
-    flows = [i.raw for i in items if isinstance(i, Flow)]
-    schedules = [i.raw for i in items if isinstance(i, Schedule)]
-    emit(
-        output,
-        {"functions": functions, "flows": flows, "schedules": schedules},
-        lambda: (
-            f"applied {path}: {len(functions)} function(s), {len(flows)} flow(s), "
-            f"{len(schedules)} schedule(s)"
-        ),
-    )
+    applied = {key: [i.raw for i in items if isinstance(i, kind)] for kind, key in KINDS}
+    summary = ", ".join(f"{len(found)} {key}" for key, found in applied.items() if found)
+    emit(output, applied, lambda: f"applied {path}: {summary or 'nothing'}")

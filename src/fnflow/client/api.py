@@ -13,14 +13,17 @@ from fnflow.client.gateway import GatewayMethods
 from fnflow.client.http import api_path, items
 from fnflow.client.logs import LogMethods
 from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invocation, Page
-from fnflow.client.queues import QueueMethods
+from fnflow.client.queues import Queue, QueueMethods
 from fnflow.client.schedules import Schedule, ScheduleMethods
 from fnflow.client.secrets import SecretMethods
-from fnflow.client.topics import TopicMethods
+from fnflow.client.topics import Subscription, Topic, TopicMethods
 from fnflow.functions import codepkg
 from fnflow.functions.config import DEFAULT_SERVICE, AsyncPolicy, FunctionConfig
 
 __all__ = ["DEFAULT_SERVICE", "Client", "function_body"]
+
+#: what ``Client.apply`` deploys
+Applied = Function | Queue | Topic | Subscription | Flow | Schedule
 
 MAX_WAIT = 60.0  # the longest long-poll the server grants at once
 POLL_FLOOR = 0.2  # never ask again sooner than this when the server answers a long-poll early
@@ -271,20 +274,18 @@ class Client(GatewayMethods, ScheduleMethods, LogMethods, SecretMethods, QueueMe
             raise
         return True
 
-    def apply(
-        self, path: Path, progress: Callable[[Function | Flow | Schedule], None] | None = None
-    ) -> list[Function | Flow | Schedule]:
-        """Deploy what the ``fnflow.yaml`` manifests at ``path`` list (per manifest: functions, flows,
-        then schedules).
+    def apply(self, path: Path, progress: Callable[[Applied], None] | None = None) -> list[Applied]:
+        """Deploy what the ``fnflow.yaml`` manifests at ``path`` list (per manifest: functions, queues,
+        topics with their subscriptions, flows, then schedules).
 
-        ``progress`` is called with each function, flow and schedule as it is deployed. A manifest
-        that cannot be read raises ValueError before anything of it is deployed.
+        ``progress`` is called with each item as it is deployed. A manifest that cannot be read
+        raises ValueError before anything of it is deployed.
         """
         from fnflow.manifest import find_manifests  # imports server-side modules; only apply needs them
 
-        done: list[Function | Flow | Schedule] = []
+        done: list[Applied] = []
 
-        def record(item: Function | Flow | Schedule) -> None:
+        def record(item: Applied) -> None:
             done.append(item)
             if progress is not None:
                 progress(item)
@@ -292,6 +293,12 @@ class Client(GatewayMethods, ScheduleMethods, LogMethods, SecretMethods, QueueMe
         for manifest in find_manifests(Path(path)):
             for config, code in manifest.functions:
                 record(self.deploy(config, code))
+            for queue in manifest.queues:
+                record(self.put_queue(queue.name, **vars(queue.attributes)))
+            for topic in manifest.topics:
+                record(self.put_topic(topic.name))
+                for sub in topic.subscriptions:
+                    record(self.subscribe(topic.name, sub.name, sub.endpoint, filter_tag=sub.filter_tag))
             for flow in manifest.flows:
                 record(self.put_flow(flow.name, flow.definition, flow.description))
             for s in manifest.schedules:

@@ -78,6 +78,7 @@ class PlacedTarget:
 
     step: str
     target: ResourceTarget
+    pattern: str
     problem: Callable[[str], DefinitionProblem]
 
 
@@ -91,5 +92,6 @@ def task_targets(text: str) -> list[PlacedTarget]:
         for p in steps:
             if isinstance(p.step, TaskStep):
                 problem = functools.partial(problem_at, positions, (*p.loc, "resourceArn"), step=p.step.name)
-                placed.append(PlacedTarget(p.step.name, parse_resource_arn(p.step.resourceArn), problem))
+                target = parse_resource_arn(p.step.resourceArn)
+                placed.append(PlacedTarget(p.step.name, target, p.step.pattern, problem))
     return placed

@@ -10,7 +10,8 @@ kinds itself, so adding one is one new module here. An integration:
   the attempt's task token (waitForCallback);
 - ``cancel``s, inside the transaction that gives an attempt up (it timed out, its execution ended),
   whatever it started outside that would otherwise run on;
-- ``check``s, when a flow is created, that a target it names can be used (a queue that exists).
+- ``check``s, when a flow is created, that a target it names can be used, with the step's pattern
+  (a queue that exists; no ``sync`` for a message).
 
 Delivery is at least once: a submit may run again for the same attempt after a crash, so
 whatever it starts is keyed by the attempt (``Task.key``) and starting it twice starts it once.
@@ -119,8 +120,8 @@ class Integration(Protocol):
         """In the transaction that gives an attempt up: stop what it started; what to do after the commit."""
         ...
 
-    async def check(self, target: ResourceTarget) -> str | None:
-        """Why a flow may not name ``target`` (None: it may)."""
+    async def check(self, target: ResourceTarget, pattern: str) -> str | None:
+        """Why a flow's task step may not call ``target`` with ``pattern`` (None: it may)."""
         ...
 
 
@@ -139,10 +140,10 @@ class Integrations:
             resource = target(resource)
         return self._by_type[type(resource)]
 
-    async def check(self, resource: ResourceTarget) -> str | None:
-        """Why a flow may not name ``resource`` (None: it may)."""
+    async def check(self, resource: ResourceTarget, pattern: str) -> str | None:
+        """Why a flow's task step may not call ``resource`` with ``pattern`` (None: it may)."""
         integration = self._by_type.get(type(resource))
         if integration is None:
             kind = type(resource).__name__.removesuffix("Target").lower()
             return f"{kind} tasks are not supported yet"
-        return await integration.check(resource)
+        return await integration.check(resource, pattern)

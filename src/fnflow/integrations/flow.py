@@ -96,5 +96,5 @@ class FlowIntegration:
     def cancel(self, tx: Tx, execution_id: str, activity: int, now: datetime) -> After | None:
         return self._executions.stop_children(tx, execution_id, activity, "the parent's step was given up")
 
-    async def check(self, target: ResourceTarget) -> str | None:
+    async def check(self, target: ResourceTarget, pattern: str) -> str | None:
         return None  # a child flow may be created after its parent

@@ -130,5 +130,5 @@ class FunctionIntegration:
 
         return drop
 
-    async def check(self, target: ResourceTarget) -> str | None:
+    async def check(self, target: ResourceTarget, pattern: str) -> str | None:
         return None  # a function may be deployed after the flow that calls it

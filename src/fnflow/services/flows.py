@@ -93,7 +93,7 @@ class FlowService:
         problems = [
             placed.problem(why)
             for placed in task_targets(definition)
-            if (why := await self.integrations.check(placed.target)) is not None
+            if (why := await self.integrations.check(placed.target, placed.pattern)) is not None
         ]
         if problems:
             raise InvalidDefinition(problems)
