@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8080
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,9 +17,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/fnflow server --port $(PORT) --apply examples
 
-## test: lint, type-check and run every test (unit, store contract, end to end, examples)
-test: lint
+## test: lint, type-check and run every test (unit, store contract, end to end, examples, browser)
+test: lint browser
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+## browser: Debian's Chromium for the console's browser tests, installed if missing (as root, with apt)
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) || \
+	  echo "could not install chromium: the browser tests will say so"
 
 ## lint: ruff and mypy
 lint: $(STAMP)

@@ -36,7 +36,16 @@ def test_the_flow_calls_hello_on_schedule_with_the_payload(tmp_path: Path) -> No
     try:
         listed = fnflow("schedule", "list", "timer", url=server.url)
         assert listed.returncode == 0, listed.stderr
-        assert listed.stdout.splitlines()[1].split()[:7] == ["every-minute", "0", "*", "*", "*", "*", "*"]
+        assert listed.stdout.splitlines()[1].split()[:8] == [
+            "timer",
+            "every-minute",
+            "0",
+            "*",
+            "*",
+            "*",
+            "*",
+            "*",
+        ]
         with Client(server.url) as client:
             every_minute = client.get_schedule("timer", "every-minute")
             assert every_minute.enabled and every_minute.payload == {"name": "fnflow"}

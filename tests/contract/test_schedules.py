@@ -73,6 +73,10 @@ def test_list_by_flow_and_name_in_pages(store: Store) -> None:
     rest = store.read_sync(lambda tx: tx.list_schedules("f", 2, first.next_token))
     assert [s.name for s in rest.items] == ["s3"] and rest.next_token is None
     assert store.read_sync(lambda tx: tx.list_schedules("none", 10)).items == []
+    every = store.read_sync(lambda tx: tx.list_schedules(None, 3))
+    assert [(s.flow_name, s.name) for s in every.items] == [("f", "s1"), ("f", "s2"), ("f", "s3")]
+    last = store.read_sync(lambda tx: tx.list_schedules(None, 3, every.next_token))
+    assert [(s.flow_name, s.name) for s in last.items] == [("g", "x")] and last.next_token is None
 
 
 def test_delete_the_schedules_of_a_flow(store: Store) -> None:

@@ -230,8 +230,19 @@ def test_cli_create_update_get_list_delete(url: str) -> None:
     assert shown["next fire"]
     listed = fnflow("schedule", "list", "echo", url=url)
     assert listed.returncode == 0
-    assert listed.stdout.splitlines()[0].split() == ["NAME", "CRON", "ENABLED", "NEXT", "FIRE", "PAYLOAD"]
+    assert listed.stdout.splitlines()[0].split() == [
+        "FLOW",
+        "NAME",
+        "CRON",
+        "ENABLED",
+        "NEXT",
+        "FIRE",
+        "PAYLOAD",
+    ]
     assert "nightly" in listed.stdout
+    everything = fnflow("schedule", "list", url=url)
+    assert everything.returncode == 0
+    assert any(line.split()[:2] == ["echo", "nightly"] for line in everything.stdout.splitlines())
     got = fnflow("schedule", "get", "echo", "nightly", url=url)
     assert got.returncode == 0 and "the nightly report" in got.stdout
     too_often = fnflow("schedule", "create", "echo", "x", "--cron", "* * * * * *", url=url)

@@ -7,14 +7,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from fnflow import __version__
+from fnflow import __version__, console
 from fnflow.api import (
     bins,
     calls,
+    documented,
     errors,
     executions,
     flows,
     functions,
+    graphs,
     logs,
     openfaas,
     queues,
@@ -44,14 +46,16 @@ def create_app(fnflow: Fnflow) -> FnfRpc:
         title="fnflow",
         version=__version__,
         lifespan=lifespan,
-        docs_url=None,  # the Swagger page loads its scripts from a CDN; /openapi.json is the contract
+        docs_url=None,  # FastAPI's page loads its scripts from a CDN; the console serves its own /docs
         redoc_url=None,
         description="Durable FDL workflows and functions, self-hosted. Errors are {code, message}.",
     )
     app.state.fnflow = fnflow
     errors.install(app)
-    routers = (system, flows, executions, schedules, functions, calls, queues, topics, bins, openfaas, logs)
-    for module in (*routers, secrets):
+    routers = (system, flows, executions, graphs, schedules, functions, calls, queues, topics, bins, openfaas)
+    for module in (*routers, logs, secrets):
         app.include_router(module.router)
+    console.install(app)
+    documented.install(app)
     app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes)
     return FnfRpc(Gateway(app, fnflow), fnflow)

@@ -124,6 +124,15 @@ async def list_schedules(
     return ScheduleList(schedules=[ScheduleOut.of(s) for s in page.items], nextToken=page.next_token)
 
 
+@router.get("/schedules")
+async def list_all_schedules(
+    request: Request, _: Invoke, limit: int = Query(60, ge=1, le=1000), nextToken: str | None = None
+) -> ScheduleList:
+    """Every flow's schedules, by flow and name."""
+    page = await _service(request).list(None, limit, nextToken)
+    return ScheduleList(schedules=[ScheduleOut.of(s) for s in page.items], nextToken=page.next_token)
+
+
 @router.delete("/flows/{flow}/schedules/{name}", status_code=204)
 async def delete_schedule(flow: str, name: str, request: Request, _: Admin) -> Response:
     """Delete a schedule; executions it started are left as they are."""

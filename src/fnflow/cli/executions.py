@@ -41,12 +41,17 @@ def start(
         bool, typer.Option("--wait", "-w", help="Wait for the end and print the output.")
     ] = False,
     timeout: Annotated[
-        float | None, typer.Option(min=0, help="With --wait: give up after this many seconds.")
+        float | None,
+        typer.Option(min=0, help="With --wait: give up when nothing happened for this many seconds."),
     ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="With --wait: do not report the steps on stderr.")
+    ] = False,
     url: Url = None,
     output: Output = Format.text,
 ) -> None:
-    """Start an execution; with --wait, print its output and exit 1 unless it succeeded.
+    """Start an execution; with --wait, report its steps as they happen (on stderr), print its
+    output and exit 1 unless it succeeded.
 
     Examples:
 
@@ -59,7 +64,13 @@ def start(
     with connect(url) as client:
         execution = client.start_execution(flow, value, name)
         if wait:
-            execution = client.wait_execution(flow, execution.name, timeout)
+            if not quiet:
+                typer.echo(f"started {flow}/{execution.name}", err=True)
+            for progress in client.watch_execution(flow, execution.name, timeout):
+                for event in progress.events if not quiet else []:
+                    if line := render.step_event(event):
+                        typer.echo(line, err=True)
+            execution = client.describe_execution(flow, execution.name)
     if wait and execution.succeeded:
         emit(output, execution.raw, lambda: json.dumps(execution.output, indent=2, ensure_ascii=False))
         return

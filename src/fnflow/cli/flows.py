@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -112,3 +113,28 @@ def delete(name: str, url: Url = None, output: Output = Format.text) -> None:
     with connect(url) as client:
         client.delete_flow(name)
     emit(output, None, lambda: f"deleted flow {name}")
+
+
+class GraphFormat(StrEnum):
+    svg = "svg"
+    mermaid = "mermaid"
+    json = "json"
+
+
+@app.command()
+def graph(
+    name: str,
+    format: Annotated[
+        GraphFormat, typer.Option("--format", "-f", help="svg (as the console draws it), mermaid or json.")
+    ] = GraphFormat.svg,
+    url: Url = None,
+) -> None:
+    """Draw a flow's current definition as a graph (the console's drawing).
+
+    Examples:
+
+        fnflow flow graph poll-job > poll-job.svg
+        fnflow flow graph poll-job --format mermaid
+    """
+    with connect(url) as client:
+        typer.echo(client.flow_graph(name, format.value), nl=False)

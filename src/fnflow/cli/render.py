@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fnflow.client import Execution, HistoryEvent
@@ -30,7 +30,8 @@ def fields(pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def when(t: datetime | None) -> str:
-    return t.strftime("%Y-%m-%d %H:%M:%S") if t else ""
+    """A time in UTC, saying so (the server's times are UTC; so is what the CLI prints)."""
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if t else ""
 
 
 def clip(text: str, width: int = WIDTH) -> str:
@@ -81,6 +82,33 @@ def executions(items: Iterable[Execution]) -> str:
         for e in items
     ]
     return table(("NAME", "STATUS", "STARTED", "DURATION", "PARENT", "ERROR"), rows)
+
+
+#: what `exec start --wait` reports of a history event: its type as a verb, and what of its detail
+STEP_EVENTS = {
+    "StepEntered": "entered",
+    "StepExited": "done",
+    "StepFailed": "failed",
+    "TaskScheduled": "scheduled",
+    "TaskSubmitted": "handed over, waiting",
+    "TaskFailed": "attempt failed",
+    "TaskTimedOut": "timed out",
+    "ExecutionSucceeded": "succeeded",
+    "ExecutionFailed": "failed",
+    "ExecutionTimedOut": "timed out",
+    "ExecutionStopped": "stopped",
+}
+
+
+def step_event(e: HistoryEvent) -> str | None:
+    """One line for a step's progress (None for the events not worth a line)."""
+    verb = STEP_EVENTS.get(e.type)
+    if verb is None:
+        return None
+    what = e.step_name or "execution"
+    detail = e.detail if isinstance(e.detail, dict) else {}
+    error = f": {detail['error']}" if detail.get("error") else ""
+    return f"{when(e.time)[11:]}  {what}  {verb}{error}"
 
 
 def timeline(events: Sequence[HistoryEvent]) -> str:

@@ -142,17 +142,18 @@ def get(flow: str, name: str, url: Url = None, output: Output = Format.text) -> 
 
 @app.command("list")
 def list_(
-    flow: str,
+    flow: Annotated[str | None, typer.Argument(help="Only this flow's (default: every flow's).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many per page.")] = 100,
     next_token: NextToken = None,
     url: Url = None,
     output: Output = Format.text,
 ) -> None:
-    """List a flow's schedules by name."""
+    """List a flow's schedules by name, or every flow's."""
     with connect(url) as client:
         page = client.list_schedules(flow, limit, next_token)
     rows = [
         (
+            s.flow_name,
             s.name,
             s.cron_expression,
             "yes" if s.enabled else "no",
@@ -161,7 +162,8 @@ def list_(
         )
         for s in page.items
     ]
-    emit(output, page.raw, lambda: render.table(("NAME", "CRON", "ENABLED", "NEXT FIRE", "PAYLOAD"), rows))
+    header = ("FLOW", "NAME", "CRON", "ENABLED", "NEXT FIRE", "PAYLOAD")
+    emit(output, page.raw, lambda: render.table(header, rows))
     more(page.next_token, output)
 
 

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import socket
+from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -60,6 +63,29 @@ SecretKeyFile = Annotated[
 LogLevel = Annotated[str, typer.Option(help="debug, info, warning or error")]
 
 
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+Logs = Annotated[LogFormat, typer.Option("--log-format", help="text, or json: one object per line")]
+
+
+class JsonLines(logging.Formatter):
+    """A log record as one JSON object: time (UTC), level, logger, message, and the traceback if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
 def _settings(
     db: str | None,
     data_dir: Path | None,
@@ -90,8 +116,13 @@ def _settings(
     return settings
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _logging(level: str, form: LogFormat = LogFormat.text) -> None:
+    if form is LogFormat.json:
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonLines())
+        logging.basicConfig(level=level.upper(), handlers=[handler])
+    else:
+        logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def serve(
@@ -119,6 +150,7 @@ def serve(
     public_url: PublicUrl = None,
     secret_key_file: SecretKeyFile = None,
     log_level: LogLevel = "info",
+    log_format: Logs = LogFormat.text,
 ) -> None:
     """Run the fnflow server (stops cleanly on SIGTERM or Ctrl-C)."""
     settings = _settings(
@@ -146,18 +178,24 @@ def serve(
         raise typer.Exit(2) from None
     # Imported here: every other command would pay for loading the server (about 1.5 s).
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from fnflow.api.app import create_app
     from fnflow.api.proxied import http_protocol
     from fnflow.app import Fnflow
 
-    _logging(log_level)
+    _logging(log_level, log_format)
     fnflow = Fnflow(settings, apply=apply)
     # In this order, before anything runs: the database must be usable and ours, and the port
     # ours, before the server recovers work left by a previous process.
     listening = _prepare(fnflow, bind_to=(settings.host, settings.port))
     config = uvicorn.Config(
-        create_app(fnflow), log_level=log_level, access_log=False, lifespan="on", http=http_protocol()
+        create_app(fnflow),
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        http=http_protocol(),
+        log_config=None if log_format is LogFormat.json else LOGGING_CONFIG,  # json: uvicorn logs as ours
     )
     server = uvicorn.Server(config)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
@@ -166,7 +204,8 @@ def serve(
 
 async def _serve(fnflow: Fnflow, server: uvicorn.Server, listening: list[socket.socket]) -> None:
     await _open(fnflow)
-    fnflow.logs.stopping = lambda: server.should_exit  # followers of logs end, so shutdown need not wait
+    # Followers of logs and of executions end, so a shutdown need not wait for them.
+    fnflow.logs.stopping = fnflow.executions.stopping = lambda: server.should_exit
     host, port = listening[0].getsockname()[:2]
     logging.getLogger("fnflow").info("serving http://%s:%d", f"[{host}]" if ":" in host else host, port)
     await server.serve(sockets=listening)  # the app's lifespan closes fnflow
@@ -205,6 +244,7 @@ def work(
     public_url: PublicUrl = None,
     secret_key_file: SecretKeyFile = None,
     log_level: LogLevel = "info",
+    log_format: Logs = LogFormat.text,
 ) -> None:
     """Run flows, asynchronous calls, callbacks and schedules without the HTTP API: one more process
     sharing a PostgreSQL database with `fnflow server` processes (stops cleanly on SIGTERM)."""
@@ -227,7 +267,7 @@ def work(
         raise typer.Exit(2)
     from fnflow.app import Fnflow
 
-    _logging(log_level)
+    _logging(log_level, log_format)
     fnflow = Fnflow(settings)
     _prepare(fnflow)
     asyncio.run(_work(fnflow))

@@ -25,6 +25,7 @@ from fnflow.client.models import (
     HistoryEvent,
     Invocation,
     Page,
+    Progress,
 )
 from fnflow.client.queues import Message, Queue, SentMessage
 from fnflow.client.schedules import Schedule
@@ -52,6 +53,7 @@ __all__ = [
     "Message",
     "NotFoundError",
     "Page",
+    "Progress",
     "PublishedMessage",
     "Queue",
     "Schedule",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from fnflow.client.errors import ApiError
 from fnflow.client.gateway import GatewayMethods
 from fnflow.client.http import api_path, items
 from fnflow.client.logs import LogMethods
-from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invocation, Page
+from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invocation, Page, Progress
 from fnflow.client.queues import Queue, QueueMethods
 from fnflow.client.schedules import Schedule, ScheduleMethods
 from fnflow.client.secrets import SecretMethods
@@ -152,6 +153,18 @@ class Client(GatewayMethods, ScheduleMethods, LogMethods, SecretMethods, QueueMe
             return Page.from_json(response, "events", HistoryEvent.from_json)
 
         return list(items(page))
+
+    def watch_execution(self, flow: str, name: str, timeout: float | None = None) -> Iterator[Progress]:
+        """Where the execution's steps stand now and at every change (with the new history events),
+        until it ends — or ``timeout`` seconds pass without a change."""
+        path = api_path("flows", flow, "executions", name, "watch")
+        for line in self._lines(path, {}, read_timeout=timeout):
+            if line.startswith("data: "):
+                yield Progress.from_json(json.loads(line[len("data: ") :]))
+
+    def flow_graph(self, name: str, format: str = "svg") -> str:
+        """The flow's current definition drawn as ``svg``, ``mermaid`` or ``json`` (the layout)."""
+        return self._send("GET", api_path("flows", name, "graph"), params={"format": format}).text
 
     def stop_execution(self, flow: str, name: str, error: str = "", cause: str = "") -> Execution:
         """Stop a running execution (status Stopped, with ``error`` and ``cause`` recorded)."""

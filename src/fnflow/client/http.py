@@ -47,6 +47,24 @@ class Transport:
         """Close the connection pool."""
         self._http.close()
 
+    def _lines(
+        self, path: str, params: Mapping[str, str], read_timeout: float | None = None
+    ) -> Iterator[str]:
+        """The lines of a streamed answer as they come (it may wait for a long time between them: no
+        read timeout unless ``read_timeout`` is given, which ends the lines quietly)."""
+        timeout = httpx.Timeout(self.timeout, read=read_timeout)
+        try:
+            with self._http.stream("GET", path, params=params, timeout=timeout) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise api_error(response.status_code, json_or_none(response), response.text)
+                yield from response.iter_lines()
+        except httpx.ReadTimeout:
+            if read_timeout is None:
+                raise
+        except httpx.TransportError as e:
+            raise ConnectionError(self.url, str(e) or type(e).__name__) from e
+
     def _send(
         self,
         method: str,

@@ -8,10 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
-
-from fnflow.client.errors import ConnectionError, api_error
-from fnflow.client.http import Transport, api_path, json_or_none
+from fnflow.client.http import Transport, api_path
 from fnflow.functions.config import DEFAULT_SERVICE
 
 
@@ -95,15 +92,6 @@ class LogMethods(Transport):
         if instance:
             params["instance"] = instance
         path = api_path("functions", service, name, "logs")
-        try:
-            with self._http.stream(
-                "GET", path, params=params, timeout=httpx.Timeout(self.timeout, read=None)
-            ) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise api_error(response.status_code, json_or_none(response), response.text)
-                for text in response.iter_lines():
-                    if text:
-                        yield LogLine.from_json(json.loads(text))
-        except httpx.TransportError as e:
-            raise ConnectionError(self.url, str(e) or type(e).__name__) from e
+        for text in self._lines(path, params):
+            if text:
+                yield LogLine.from_json(json.loads(text))

@@ -139,6 +139,21 @@ class HistoryEvent:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """Where an execution's steps stand: its ``status``, each step's progress by name (``state``,
+    ``waitingFor``, ``entered``, ``attempts``, ``retries``, ``input``, ``output``, ``error``…), and
+    the history ``events`` since the last look."""
+
+    status: str
+    steps: dict[str, dict[str, Any]]
+    events: list[HistoryEvent]
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Progress:
+        return cls(d["status"], d["steps"], [HistoryEvent.from_json(e) for e in d.get("events", [])])
+
+
+@dataclass(frozen=True)
 class Function:
     service: str
     name: str

@@ -80,14 +80,17 @@ class ScheduleMethods(Transport):
     def get_schedule(self, flow: str, name: str) -> Schedule:
         return Schedule.from_json(self._json("GET", api_path("flows", flow, "schedules", name)))
 
-    def list_schedules(self, flow: str, limit: int = 60, next_token: str | None = None) -> Page[Schedule]:
-        """One page of a flow's schedules, by name."""
+    def list_schedules(
+        self, flow: str | None = None, limit: int = 60, next_token: str | None = None
+    ) -> Page[Schedule]:
+        """One page of a flow's schedules by name (every flow's, by flow and name, without ``flow``)."""
         params = {"limit": limit, "nextToken": next_token}
-        response = self._json("GET", api_path("flows", flow, "schedules"), params=params)
+        path = api_path("flows", flow, "schedules") if flow else api_path("schedules")
+        response = self._json("GET", path, params=params)
         return Page.from_json(response, "schedules", Schedule.from_json)
 
-    def iter_schedules(self, flow: str, page_size: int = 100) -> Iterator[Schedule]:
-        """Every schedule of a flow, fetching pages as the iteration needs them."""
+    def iter_schedules(self, flow: str | None = None, page_size: int = 100) -> Iterator[Schedule]:
+        """Every schedule of a flow (or of every flow), fetching pages as the iteration needs them."""
         return items(lambda token: self.list_schedules(flow, page_size, token))
 
     def delete_schedule(self, flow: str, name: str) -> None:

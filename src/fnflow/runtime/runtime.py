@@ -79,6 +79,7 @@ class Runtime:
             self._load_timers, self._fire_timer, on_late=self.metrics.timer_lateness.observe
         )
         self._waiters: dict[str, asyncio.Event] = {}
+        self._watchers: dict[str, set[asyncio.Event]] = {}  # executions someone follows step by step
         self._background: list[asyncio.Task[None]] = []
         self.decider: Decider | None = None
 
@@ -165,6 +166,9 @@ class Runtime:
             waiter = self._waiters.pop(outcome.execution_id, None)
             if waiter is not None:
                 waiter.set()
+        if self._watchers and (watching := self._watchers.get(outcome.execution_id)):
+            for watcher in watching:
+                watcher.set()
         for action in outcome.after:
             action()
         for nested in outcome.nested:
@@ -273,6 +277,20 @@ class Runtime:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter.wait(), timeout)
+
+    async def wait_changed(self, execution_id: str, timeout: float) -> None:
+        """Return when a decision of this process changes the execution, or after ``timeout`` seconds
+        (decisions of other processes are seen then)."""
+        watcher = asyncio.Event()
+        self._watchers.setdefault(execution_id, set()).add(watcher)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(watcher.wait(), timeout)
+        finally:
+            watching = self._watchers[execution_id]
+            watching.discard(watcher)
+            if not watching:
+                del self._watchers[execution_id]
 
     # --- timers and leases -------------------------------------------------------------------------
 

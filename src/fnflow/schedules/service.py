@@ -121,8 +121,10 @@ class ScheduleService:
             raise ScheduleNotFound(f"schedule {name!r} of flow {flow_name!r} does not exist")
         return found
 
-    async def list(self, flow_name: str, limit: int = 60, token: str | None = None) -> Page:
-        await self._flow_exists(flow_name)
+    async def list(self, flow_name: str | None, limit: int = 60, token: str | None = None) -> Page:
+        """A flow's schedules, or (``flow_name`` None) every flow's."""
+        if flow_name is not None:
+            await self._flow_exists(flow_name)
         return await self.store.read(lambda tx: tx.list_schedules(flow_name, limit, token))
 
     async def delete(self, flow_name: str, name: str) -> None:

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from fnflow.errors import ExecutionNotFound, FlowNotFound, InvalidArgument, PayloadTooLarge
+from fnflow.fdl import Flow, WaitStep, parse_flow
+from fnflow.fdl.checks import step_lists
 from fnflow.names import check_name
 from fnflow.runtime import Runtime
 from fnflow.runtime.decisions import NameRule
-from fnflow.store import ExecutionRecord, Page, Store
+from fnflow.services.progress import StepProgress, progress
+from fnflow.store import ExecutionRecord, HistoryRecord, Page, Store
 
 __all__ = ["MAX_WAIT", "STATUSES", "SYNC_WAIT", "ExecutionService", "NameRule", "parse_json_object"]
 
 MAX_WAIT = 60.0
+MAX_EVENTS = 100_000  # more than an execution may have
+WATCH_FALLBACK = 2.0  # seconds between looks when no wake-up comes (decisions of other processes)
 SYNC_WAIT = 300.0  # the longest an Express execution runs in FnF (5 minutes)
 STATUSES = ("Starting", "Running", "Stopped", "Succeeded", "Failed", "TimedOut")
 
@@ -44,11 +51,25 @@ def check_size(value: Any, what: str, limit: int) -> None:
         raise PayloadTooLarge(f"the {what} is {size} bytes; the limit is {limit} bytes")
 
 
+@dataclass(frozen=True)
+class Watched:
+    """One look at an execution being watched: it, its new history events, where its steps stand."""
+
+    execution: ExecutionRecord
+    events: list[HistoryRecord]
+    steps: dict[str, StepProgress]
+
+
+def wait_steps(flow: Flow) -> frozenset[str]:
+    return frozenset(p.step.name for steps in step_lists(flow) for p in steps if isinstance(p.step, WaitStep))
+
+
 class ExecutionService:
     def __init__(self, store: Store, runtime: Runtime, *, max_input_bytes: int = 32 * 1024) -> None:
         self.store = store
         self.runtime = runtime
         self.max_input_bytes = max_input_bytes
+        self.stopping: Callable[[], bool] = lambda: False  # the server is shutting down: watchers end
 
     async def start(
         self,
@@ -145,6 +166,35 @@ class ExecutionService:
     ) -> Page:
         record = await self._get(flow_name, name)
         return await self.store.read(lambda tx: tx.history(record.id, limit=limit, token=token))
+
+    async def watch(self, flow_name: str, name: str, after: int = 0) -> AsyncIterator[Watched]:
+        """The execution's progress now (with the events after ``after``) and after each change (with
+        the events since the last look); ends once the execution has ended, or the server stops."""
+        record = await self._get(flow_name, name)
+        definition = await self._definition(record)
+        waits = wait_steps(definition)
+        while True:
+            record = await self._get(flow_name, name)  # before the history: an end it shows is complete
+            events = await self._all_history(record.id)
+            new = [e for e in events.items if e.event_id > after]
+            finished = record.status != "Running"
+            if new or finished or after == 0:
+                yield Watched(record, new, progress(events.items, finished, waits))
+                after = events.items[-1].event_id if events.items else after
+            if finished or self.stopping():
+                return
+            await self.runtime.wait_changed(record.id, WATCH_FALLBACK)
+
+    async def definition(self, flow_name: str, name: str) -> Flow:
+        """The definition an execution runs (the one it started with)."""
+        return await self._definition(await self._get(flow_name, name))
+
+    async def _definition(self, record: ExecutionRecord) -> Flow:
+        text = await self.store.read(lambda tx: tx.get_definition(record.definition_hash))
+        return parse_flow(text or "")
+
+    async def _all_history(self, execution_id: str) -> Page:
+        return await self.store.read(lambda tx: tx.history(execution_id, limit=MAX_EVENTS))
 
     async def stop(self, flow_name: str, name: str, error: str = "", cause: str = "") -> ExecutionRecord:
         if len(error) > 128 or len(cause) > 4096:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fnflow.errors import Conflict, FlowNotFound, InvalidArgument, InvalidDefinition
-from fnflow.fdl import definition_hash, parse_flow, task_targets
+from fnflow.fdl import Flow, definition_hash, parse_flow, task_targets
 from fnflow.integrations import Integrations
 from fnflow.names import check_name
 from fnflow.store import FlowRecord, Page, Store, Tx
@@ -98,6 +98,10 @@ class FlowService:
         if problems:
             raise InvalidDefinition(problems)
         return definition_hash(definition)
+
+    async def model(self, name: str) -> Flow:
+        """The flow's current definition, parsed."""
+        return parse_flow((await self.get(name)).definition)
 
     async def get(self, name: str) -> FlowRecord:
         flow = await self.store.read(lambda tx: tx.get_flow(name))

@@ -1,4 +1,10 @@
-"""PostgreSQL ``LISTEN`` on a connection of its own, in a thread, handing messages to an asyncio loop.
+"""PostgreSQL ``LISTEN`` on one connection per process, in a thread, handing messages to the asyncio
+loops of its subscribers.
+
+One connection carries every channel a process listens on (the runtime's, the call queue's, the
+schedules', the queues', the function slots'): a process holds as few connections as it can,
+because ``max_connections`` is shared by every process of a cluster. A subscriber added later
+has its channels listened to on the same connection.
 
 Why a thread: the connection must outlive hiccups of the caller's loop and reconnect by itself
 (with back-off) when the server restarts or a network drops it; the loop only ever sees
@@ -18,6 +24,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -39,73 +46,118 @@ CONNECT: dict[str, Any] = {
 POLL_SECONDS = 0.2
 
 
+@dataclass(frozen=True)
+class _Subscriber:
+    channels: frozenset[str]
+    on_message: Callable[[str, str], None]
+    loop: asyncio.AbstractEventLoop
+
+
 class Listener:
-    def __init__(self, conninfo: str, channels: list[str], on_message: Callable[[str, str], None]) -> None:
-        """Listen at once (raises if the database cannot be reached); deliver on the running loop."""
+    def __init__(self, conninfo: str) -> None:
+        """Connect at once (raises if the database cannot be reached); listen as subscribers ask."""
         self._conninfo = conninfo
-        self._channels = list(dict.fromkeys(channels))
-        self._on_message = on_message
-        self._loop = asyncio.get_running_loop()
         self._stopped = threading.Event()
-        self._pending: dict[tuple[str, str], None] = {}  # insertion-ordered set
         self._lock = threading.Lock()
-        conn = self._connect()
-        self._thread = threading.Thread(target=self._run, args=(conn,), name="fnflow-listen", daemon=True)
+        self._subscribers: list[_Subscriber] = []
+        self._pending: dict[asyncio.AbstractEventLoop, dict[tuple[str, str], None]] = {}  # ordered sets
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = self._connect(set())
+        self._thread = threading.Thread(target=self._run, name="fnflow-listen", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop without waiting (the thread ends within ``POLL_SECONDS``); nothing is delivered after."""
-        self._stopped.set()
+    def subscribe(self, channels: list[str], on_message: Callable[[str, str], None]) -> Callable[[], None]:
+        """Deliver what is notified on ``channels`` to ``on_message``, on the running loop; returns a
+        function that stops it."""
+        subscriber = _Subscriber(frozenset(channels), on_message, asyncio.get_running_loop())
+        with self._lock:
+            new = subscriber.channels - self._channels()
+            self._subscribers.append(subscriber)
+            conn = self._conn
+        if new and conn is not None:
+            try:  # psycopg serialises this with the thread's wait on the same connection
+                for channel in sorted(new):
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            except psycopg.Error:
+                pass  # the thread reconnects and listens to every channel again
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if subscriber in self._subscribers:
+                    self._subscribers.remove(subscriber)
+
+        return unsubscribe
 
     def join(self) -> None:
+        """Stop and wait for the thread (it ends within ``POLL_SECONDS``); nothing is delivered after."""
         self._stopped.set()
         self._thread.join()
 
-    def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
+    def _channels(self) -> set[str]:
+        return {c for s in self._subscribers for c in s.channels}
+
+    def _connect(self, channels: set[str]) -> psycopg.Connection[tuple[object, ...]]:
         conn = psycopg.connect(self._conninfo, autocommit=True, **CONNECT)
-        for channel in self._channels:
+        for channel in sorted(channels):
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         return conn
 
-    def _run(self, conn: psycopg.Connection[tuple[object, ...]] | None) -> None:
+    def _run(self) -> None:
         delay = 0.05
         while not self._stopped.is_set():
             try:
+                conn = self._conn
                 if conn is None:
-                    conn = self._connect()
-                    log.info("listening again on %s", ", ".join(self._channels))
+                    with self._lock:
+                        channels = self._channels()
+                    conn = self._connect(channels)
+                    with self._lock:
+                        self._conn = conn
+                        missed = self._channels() - channels  # subscribed while it reconnected
+                    for channel in sorted(missed):
+                        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    log.info("listening again on %s", ", ".join(sorted(channels | missed)))
                     delay = 0.05
                 for notify in conn.notifies(timeout=POLL_SECONDS):
                     self._received(notify.channel, notify.payload)
                     if self._stopped.is_set():
                         break
             except psycopg.Error as e:
-                if conn is not None:
+                with self._lock:
+                    lost, self._conn = self._conn, None
+                if lost is not None:
                     log.warning("lost the LISTEN connection (%s); reconnecting", e)
-                    conn.close()
-                    conn = None
+                    lost.close()
                 self._stopped.wait(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, 5.0)
+        with self._lock:
+            conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
 
     def _received(self, channel: str, payload: str) -> None:
         with self._lock:
-            first = not self._pending
-            self._pending[(channel, payload)] = None
-        if first:
+            loops = {s.loop for s in self._subscribers if channel in s.channels}
+            first = [loop for loop in loops if not self._pending.get(loop)]
+            for loop in loops:
+                self._pending.setdefault(loop, {})[(channel, payload)] = None
+        for loop in first:
             try:
-                self._loop.call_soon_threadsafe(self._deliver)
-            except RuntimeError:  # the loop is closed: nobody is listening any more
-                self._stopped.set()
+                loop.call_soon_threadsafe(self._deliver, loop)
+            except RuntimeError:  # the loop is closed: its subscribers are gone
+                with self._lock:
+                    self._pending.pop(loop, None)
 
-    def _deliver(self) -> None:
+    def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
-            pending, self._pending = self._pending, {}
+            pending = self._pending.pop(loop, {})
+            subscribers = [s for s in self._subscribers if s.loop is loop]
         for channel, payload in pending:
-            if self._stopped.is_set():
-                return
-            try:
-                self._on_message(channel, payload)
-            except Exception:
-                log.exception("a LISTEN callback failed on %s", channel)
+            for subscriber in subscribers:
+                if self._stopped.is_set():
+                    return
+                if channel not in subscriber.channels:
+                    continue
+                try:
+                    subscriber.on_message(channel, payload)
+                except Exception:
+                    log.exception("a LISTEN callback failed on %s", channel)

@@ -92,8 +92,8 @@ class PostgresStore(Store):
             raise ValueError("synchronous must be 'full' or 'normal'")
         address = engine_url(url)
         self._conninfo = address.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._listeners: list[Listener] = []
-        self._listeners_lock = threading.Lock()
+        self._listener: Listener | None = None  # one LISTEN connection for every subscriber
+        self._listener_lock = threading.Lock()
         reads = _engine(
             address,
             pool_size=readers,
@@ -107,22 +107,23 @@ class PostgresStore(Store):
         super().__init__(url, reads, writes, readers=readers, writers=writers, retryable=lost_race)
 
     def listen(self, channels: list[str], on_message: Callable[[str, str], None]) -> Callable[[], None]:
-        """Listen on a connection of its own (see ``listener.py``); raises if the database cannot be
-        reached now, reconnects by itself later. Call it from the asyncio loop that should run
-        ``on_message``; a burst of the same (channel, payload) may be delivered once."""
-        listener = Listener(self._conninfo, channels, on_message)
-        with self._listeners_lock:
-            self._listeners.append(listener)
-        return listener.stop
+        """Listen on the store's one LISTEN connection (see ``listener.py``); raises if the database
+        cannot be reached now, reconnects by itself later. Call it from the asyncio loop that should
+        run ``on_message``; a burst of the same (channel, payload) may be delivered once."""
+        with self._listener_lock:
+            if self._listener is None:
+                self._listener = Listener(self._conninfo)
+            listener = self._listener
+        return listener.subscribe(channels, on_message)
 
     def cluster_slots(self) -> AdvisorySlots:
         """Advisory-lock slots on a connection of their own (see ``slots.py``)."""
         return AdvisorySlots(self._conninfo, self.listen)
 
     def close(self) -> None:
-        with self._listeners_lock:
-            listeners, self._listeners = self._listeners, []
-        for listener in listeners:
+        with self._listener_lock:
+            listener, self._listener = self._listener, None
+        if listener is not None:
             listener.join()
         super().close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, delete, select, tuple_, update
 
 from fnflow.errors import InvalidArgument
 from fnflow.store.queries.base import (
@@ -73,22 +73,20 @@ class ScheduleQueries(Queries):
         ).first()
         return None if row is None else _schedule(row)
 
-    def list_schedules(self, flow_name: str, limit: int, token: str | None = None) -> Page:
-        """A flow's schedules by name."""
-        query = (
-            select(schedules)
-            .where(schedules.c.flow_name == flow_name)
-            .order_by(schedules.c.name)
-            .limit(limit + 1)
-        )
+    def list_schedules(self, flow_name: str | None, limit: int, token: str | None = None) -> Page:
+        """A flow's schedules by name (every flow's, by flow and name, if ``flow_name`` is None)."""
+        query = select(schedules).order_by(schedules.c.flow_name, schedules.c.name).limit(limit + 1)
+        if flow_name is not None:
+            query = query.where(schedules.c.flow_name == flow_name)
         if token:
-            parts = decode_token(token, 1)
+            parts = decode_token(token, 2)
             if parts is None:
                 raise InvalidArgument("nextToken is not valid")
-            query = query.where(schedules.c.name > parts[0])
+            query = query.where(tuple_(schedules.c.flow_name, schedules.c.name) > (parts[0], parts[1]))
         found = [_schedule(r) for r in self.conn.execute(query)]
         more = len(found) > limit
-        return Page(found[:limit], encode_token(found[limit - 1].name) if more else None)
+        last = found[limit - 1] if more else None
+        return Page(found[:limit], encode_token(last.flow_name, last.name) if last else None)
 
     def delete_schedule(self, flow_name: str, name: str) -> bool:
         result = self.conn.execute(
