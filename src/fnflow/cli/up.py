@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from fnflow.cli.common import Format, Output, Url, connect, fail
+from fnflow.cli.functions import say
 from fnflow.client import Function
 from fnflow.client.api import DEFAULT_SERVICE
 from fnflow.functions import codepkg
@@ -57,7 +58,7 @@ def up(
     deployed: list[Function] = []
     with connect(url or stack.gateway or None) as client:
         for function, code in zip(stack.functions, packages, strict=True):
-            deployed.append(client.deploy(function.config, code))
+            deployed.append(client.deploy(function.config, code, progress=say))
             if output is Format.text:
                 done = deployed[-1]
                 typer.echo(f"Deployed: {done.name} ({done.runtime})")

@@ -83,6 +83,7 @@ class _Member:
 
     worker: Worker
     generation: Generation
+    spec: FunctionSpec
     idle: bool = False
     idle_since: float = 0.0
     timer: asyncio.TimerHandle | None = None
@@ -175,7 +176,8 @@ class FunctionPool:
         ``provided_root``: where the folder of packages fnflow provides to functions is made
         (``fnflow.functions.provided``; default: under the temporary directory)."""
         self._python = python
-        self._provided_root = provided_root or Path(tempfile.gettempdir()) / f"fnflow-{os.getuid()}-provided"
+        default = Path(tempfile.gettempdir()) / f"fnflow-{os.getuid()}-provided"
+        self._provided_root = (provided_root or default).resolve()  # workers run in their code folder
         self._provided: Path | None = None
         self._logs = logs
         self._cluster = cluster
@@ -279,6 +281,16 @@ class FunctionPool:
                 fn.unpark(member)
                 stops.append(member.worker.stop())
         await asyncio.gather(*stops)
+
+    def folders_in_use(self) -> set[str]:
+        """The code folders and import folders of every live worker (a prune must leave them)."""
+        found: set[str] = set()
+        for fn in self._functions.values():
+            for member in fn.members.values():
+                if member.worker.alive:
+                    spec = member.spec
+                    found.update(str(spec.code_dir), *spec.python_path)
+        return found
 
     def stats(self) -> dict[str, Any]:
         """Counters and gauges, in total and per ``"service/name"``, for /metrics and the console."""
@@ -447,7 +459,7 @@ class FunctionPool:
                 started_at=time.time(),
                 duration=0.0,
             )
-        member = fn.members[worker] = _Member(worker, generation)
+        member = fn.members[worker] = _Member(worker, generation, spec)
         return member
 
     def _release(self, fn: _Function, member: _Member) -> None:

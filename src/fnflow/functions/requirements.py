@@ -15,6 +15,7 @@ import re
 import sys
 import sysconfig
 import zipfile
+from pathlib import Path
 
 FILE = "requirements.txt"
 MAX_BYTES = 256 * 1024
@@ -53,6 +54,14 @@ def from_package(code: bytes) -> str:
         return normalize(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ValueError(f"{FILE} is not UTF-8 text") from None
+
+
+def from_folder(code_dir: Path) -> str:
+    """The normalized ``requirements.txt`` of an unpacked code folder ("" if it has none)."""
+    try:
+        return normalize((code_dir / FILE).read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        return ""
 
 
 def environment_hash(requirements: str, python: str) -> str:
