@@ -192,8 +192,6 @@ class FunctionService:
             stored_code = code if code is not None or current is not None else b""  # no code yet: none
             return tx.put_function(record, stored_code, now)
 
-        if progress is not None:
-            progress(f"Deploying {config.service}/{config.name}")
         stored = await self.store.write(put)
         self._records.pop((config.service, config.name), None)
         self.changed()
