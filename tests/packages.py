@@ -1,25 +1,19 @@
-"""Tiny local packages for tests that install requirements offline: ``greeting`` 1.0 and 2.0."""
+"""Tiny local packages for tests that install requirements offline: ``greeting`` 1.0 and 2.0, as
+``examples/dependencies/make_wheels.py`` writes them."""
 
 from __future__ import annotations
 
+import runpy
+from collections.abc import Callable
 from pathlib import Path
 
-from fnflow.testing import write_wheel
-
-VERSIONS = ("1.0", "2.0")
-GREETING = """VERSION = "{version}"
-
-
-def hello(name):
-    return f"hello {{name}} from greeting {version}"
-"""
+MAKE_WHEELS = Path(__file__).resolve().parents[1] / "examples" / "dependencies" / "make_wheels.py"
 
 
 def greeting_wheels(folder: Path) -> Path:
     """Write the wheels of ``greeting`` 1.0 and 2.0 into ``folder``; the folder."""
-    for version in VERSIONS:
-        write_wheel(folder, "greeting", version, {"greeting/__init__.py": GREETING.format(version=version)})
-    return folder
+    make: Callable[[Path], Path] = runpy.run_path(str(MAKE_WHEELS))["greeting_wheels"]
+    return make(folder)
 
 
 def offline_pip(wheels: Path) -> dict[str, str]:

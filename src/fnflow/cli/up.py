@@ -38,7 +38,8 @@ def up(
 ) -> None:
     """Deploy (create or update) the functions of an OpenFaaS stack.yml.
 
-    The handler folder is the code; lang python3, python3-http, python3-flask and python3-fc run
+    The handler folder is the code (its requirements.txt is installed by the server first, with
+    pip's output on stderr); lang python3, python3-http, python3-flask and python3-fc run
     in fnflow's Python workers, dockerfile (or any fprocess) as a command. What needs containers
     (image, secrets, build options…) is ignored, with a warning for each. The server is --url,
     else FNFLOW_URL, else the stack's provider.gateway.
