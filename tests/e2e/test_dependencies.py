@@ -23,7 +23,7 @@ from fnflow.testing import NoPostgres, ServerProcess, throwaway_database
 from tests.e2e.cli import fnflow
 from tests.packages import greeting_wheels, offline_pip
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("dependencies")]  # one server for the module
 
 VERSION_HANDLER = """\
 import greeting
@@ -48,8 +48,8 @@ def write(folder: Path, files: dict[str, str]) -> Path:
     return folder
 
 
-def pinned(folder: Path, version: str) -> Path:
-    return write(folder, {"index.py": VERSION_HANDLER, "requirements.txt": f"greeting=={version}\n"})
+def pinned(folder: Path, version: str, spec: str = "==") -> Path:
+    return write(folder, {"index.py": VERSION_HANDLER, "requirements.txt": f"greeting{spec}{version}\n"})
 
 
 @pytest.fixture(scope="module")
@@ -190,17 +190,16 @@ def test_a_function_sees_its_packages_and_fnflows_client_but_not_the_servers(
 
 
 def test_gc_removes_what_no_function_uses(client: Client, server: ServerProcess, tmp_path: Path) -> None:
-    gone = client.deploy_function("short-lived", pinned(tmp_path / "gone", "2.0"), service="gc")
-    client.deploy_function("short-lived", pinned(tmp_path / "gone-again", "1.0"), service="gc")
-    assert gone.dependencies is not None
+    gone = client.deploy_function("short-lived", pinned(tmp_path / "gone", "2.0", spec=">="), service="gc")
+    kept = client.deploy_function("short-lived", pinned(tmp_path / "kept", "1.0", spec="<="), service="gc")
+    assert gone.dependencies is not None and kept.dependencies is not None
     envs = server.root / "envs"
-    assert (envs / gone.dependencies.hash).is_dir(), "still named by deps/v2 and others"
-    client.delete_function("v2", "deps")
-    client.delete_function("probe", "deps")
-    client.delete_function("greet")
+    assert (envs / gone.dependencies.hash).is_dir(), "named by no function, not pruned yet"
     cli = fnflow("fn", "gc", "-o", "json", url=client.url)
     assert cli.returncode == 0, cli.stderr
+    assert gone.dependencies.hash in json.loads(cli.stdout)["environments"]
     assert not (envs / gone.dependencies.hash).exists()
+    assert (envs / kept.dependencies.hash).is_dir()
     assert client.invoke_function("short-lived", service="gc").body == b"hello fc from greeting 1.0"
 
 

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, Table, delete, select, update
 
 from fnflow.store.queries.base import Queries, dialect_insert, from_ts_req, to_ts
 from fnflow.store.records import EnvironmentRecord
@@ -61,11 +61,7 @@ class DependencyQueries(Queries):
 
     def prune_environments(self, keep: Collection[str], unused_since: datetime) -> list[str]:
         """Delete the environments not in ``keep`` and not used since ``unused_since``; their hashes."""
-        table = function_environments
-        query = delete(table).where(table.c.used_at < to_ts(unused_since))
-        if keep:
-            query = query.where(table.c.hash.not_in(list(keep)))
-        return sorted(self.conn.execute(query.returning(table.c.hash)).scalars())
+        return self._prune(function_environments, "hash", keep, unused_since)
 
     def put_layer(self, checksum: str, code: bytes, now: datetime) -> None:
         """Store a layer's zip under its checksum (once), or mark the stored one used."""
@@ -89,8 +85,10 @@ class DependencyQueries(Queries):
 
     def prune_layers(self, keep: Collection[str], unused_since: datetime) -> list[str]:
         """Delete the layers not in ``keep`` and not used since ``unused_since``; their checksums."""
-        table = function_layers
+        return self._prune(function_layers, "checksum", keep, unused_since)
+
+    def _prune(self, table: Table, key: str, keep: Collection[str], unused_since: datetime) -> list[str]:
         query = delete(table).where(table.c.used_at < to_ts(unused_since))
         if keep:
-            query = query.where(table.c.checksum.not_in(list(keep)))
-        return sorted(self.conn.execute(query.returning(table.c.checksum)).scalars())
+            query = query.where(table.c[key].not_in(list(keep)))
+        return sorted(self.conn.execute(query.returning(table.c[key])).scalars())
