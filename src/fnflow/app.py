@@ -20,6 +20,7 @@ from fnflow.asyncq.service import CallService
 from fnflow.asyncq.targets import TargetPolicy
 from fnflow.config import Settings
 from fnflow.fdl.arn import FlowTarget, FunctionTarget, QueueTarget, TopicTarget
+from fnflow.functions.housekeeping import prune_every
 from fnflow.functions.logs import LogWriter
 from fnflow.functions.naming import metric_name
 from fnflow.functions.pool import FunctionPool
@@ -95,6 +96,7 @@ class Fnflow:
             environment={"FNFLOW_URL": s.endpoint, "FNFLOW_API_KEY": f"{internal.id}:{internal.secret}"},
             cluster=self._slots,
             logs=self.log_writer,
+            provided_root=s.data_dir / "provided",
         )
         # One process on SQLite makes its key on first start; processes sharing PostgreSQL are given one.
         box = SecretBox.load(s.secret_key_file or s.data_dir / KEY_FILE, create=not store.shared)
@@ -174,6 +176,7 @@ class Fnflow:
         self.warmer = Warmer(self.functions)
         self.warmer.open()
         self._sweeping = asyncio.create_task(Sweeper(store).run(), name="retention")
+        self._pruning = asyncio.create_task(prune_every(self.functions), name="function-housekeeping")
         for path in self._apply:
             await self.apply(path)
 
@@ -252,7 +255,8 @@ class Fnflow:
         self.arrivals.close()
         self._keeping.cancel()
         self._sweeping.cancel()
-        await asyncio.gather(self._keeping, self._sweeping, return_exceptions=True)
+        self._pruning.cancel()
+        await asyncio.gather(self._keeping, self._sweeping, self._pruning, return_exceptions=True)
         await self.scheduler.close()
         await self.warmer.close()
         await self.dispatcher.close()

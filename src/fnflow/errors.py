@@ -9,7 +9,8 @@ as before) and tell other dialects, such as FnF's RPC API, which resource is mea
     │   ├── InvalidDefinition      FDL that does not validate; carries every problem found
     │   ├── PayloadTooLarge        body or input over the configured limit (413)
     │   ├── WrongExecutionMode     a Standard start of an Express flow, or the other way round
-    │   └── InvalidReceiptHandle   not a receipt handle fnflow made
+    │   ├── InvalidReceiptHandle   not a receipt handle fnflow made
+    │   └── InstallFailed          a function's requirements.txt could not be installed (pip's error)
     ├── Unauthorized               missing or bad credentials (401)
     │   └── InvalidSecurityToken   temporary credentials that are forged, mismatched or expired
     ├── Forbidden                  the key's scope does not allow the action (403)
@@ -51,6 +52,12 @@ class InvalidArgument(FnflowError):
     """The request is not valid."""
 
     code = "InvalidArgument"
+
+
+class InstallFailed(InvalidArgument):
+    """A function's requirements could not be installed; the message ends with the installer's own."""
+
+    code = "InstallFailed"
 
 
 @dataclass(frozen=True)

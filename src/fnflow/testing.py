@@ -20,7 +20,9 @@ answers, else a throwaway cluster this process starts itself (initdb/pg_ctl from
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
+import hashlib
 import os
 import re
 import shlex
@@ -33,6 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -408,3 +411,27 @@ def throwaway_database() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         _execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def write_wheel(folder: Path, name: str, version: str, modules: dict[str, str]) -> Path:
+    """Write a tiny pure-Python wheel into ``folder`` (made if missing) and return its path, so tests
+    install packages offline: ``PIP_NO_INDEX=1 PIP_FIND_LINKS=<folder>``. ``modules`` maps file paths
+    inside the wheel (``greeting/__init__.py``) to their text."""
+    folder.mkdir(parents=True, exist_ok=True)
+    project = re.sub(r"[-_.]+", "_", name)
+    info = f"{project}-{version}.dist-info"
+    files = {
+        **modules,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
+    wheel = folder / f"{project}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, text in files.items():
+            zf.writestr(path, text)
+    return wheel

@@ -16,6 +16,7 @@ log = logging.getLogger("fnflow.api")
 STATUS = {
     "InvalidArgument": 400,
     "InvalidDefinition": 400,
+    "InstallFailed": 400,
     "PayloadTooLarge": 413,
     "Unauthorized": 401,
     "Forbidden": 403,

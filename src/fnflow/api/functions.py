@@ -5,31 +5,94 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
 
 from fnflow.api.auth import Admin, Invoke
-from fnflow.api.schemas import FunctionIn, FunctionList, FunctionOut
+from fnflow.api.progress import NDJSON, stream
+from fnflow.api.schemas import FunctionIn, FunctionList, FunctionOut, LayerIn
 from fnflow.errors import InvalidArgument
-from fnflow.functions.config import FC_RUNTIME
+from fnflow.functions import codepkg
+from fnflow.functions.config import FC_RUNTIME, Layer
 from fnflow.functions.spec import HttpRequest
 
 router = APIRouter(prefix="/api/v1/functions", tags=["functions"])
 
 
-@router.put("/{service}/{name}", response_model=FunctionOut)
-async def deploy_function(
-    service: str, name: str, body: FunctionIn, request: Request, _: Admin
-) -> FunctionOut:
-    """Create or update a function; ``code`` is the base64 of a zip of its directory."""
-    code = None
-    if body.code is not None:
-        try:
-            code = base64.b64decode(body.code, validate=True)
-        except binascii.Error:
-            raise InvalidArgument("code must be base64 of a zip archive") from None
-    config = body.config(service, name)
-    return FunctionOut.of(await request.app.state.fnflow.functions.deploy(config, code))
+class PruneOut(BaseModel):
+    environments: list[str]
+    layers: list[str]
+    code: list[str]
+    storedEnvironments: list[str]
+    storedLayers: list[str]
+
+
+@router.put(
+    "/{service}/{name}",
+    response_model=FunctionOut,
+    responses={200: {"content": {NDJSON: {}}, "description": "with Accept: application/x-ndjson, progress"}},
+)
+async def deploy_function(service: str, name: str, body: FunctionIn, request: Request, _: Admin) -> Any:
+    """Create or update a function; ``code`` is the base64 of a zip of its directory.
+
+    A ``requirements.txt`` in it is installed before the function changes, which may take a while.
+    With ``Accept: application/x-ndjson`` the answer is a stream of JSON lines as it goes:
+    ``{"event": "progress", "message"}``…, then ``{"event": "deployed", "function": {…}}`` or
+    ``{"event": "error", "status", "code", "message"}``. Errors found before anything is installed
+    are plain error answers either way.
+    """
+    code = _base64(body.code, "code") if body.code is not None else None
+    layers, uploads = _layers(body.layers)
+    functions = request.app.state.fnflow.functions
+    deployment = await functions.prepare(body.config(service, name, layers), code, uploads)
+    if NDJSON in request.headers.get("accept", ""):
+        return stream(
+            lambda progress: functions.commit(deployment, progress),
+            lambda record: {"event": "deployed", "function": FunctionOut.of(record).model_dump()},
+        )
+    return FunctionOut.of(await functions.commit(deployment))
+
+
+@router.post("/gc")
+async def prune(request: Request, _: Admin) -> PruneOut:
+    """Remove the environments, layers and unpacked code that no deployed function uses, in this
+    process's data folder and in the store."""
+    pruned = await request.app.state.fnflow.functions.prune()
+    return PruneOut(
+        environments=pruned.environments,
+        layers=pruned.layers,
+        code=pruned.code,
+        storedEnvironments=pruned.stored_environments,
+        storedLayers=pruned.stored_layers,
+    )
+
+
+def _base64(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise InvalidArgument(f"{what} must be base64 of a zip archive") from None
+
+
+def _layers(given: list[LayerIn]) -> tuple[tuple[Layer, ...], dict[str, bytes]]:
+    """The layers as the function names them, and the zips of those sent, by checksum."""
+    layers, uploads = [], {}
+    for place, layer in enumerate(given, 1):
+        name = layer.name or f"layer-{place}"
+        if layer.code is not None:
+            data = _base64(layer.code, f"layer {name}: code")
+            checksum = codepkg.checksum(data)
+            if layer.checksum and layer.checksum != checksum:
+                raise InvalidArgument(f"layer {name}: its code does not have the checksum given")
+            uploads[checksum] = data
+        elif layer.checksum:
+            checksum = layer.checksum
+        else:
+            raise InvalidArgument(f"layer {name}: give its code or the checksum of a stored layer")
+        layers.append(Layer(name, checksum))
+    return tuple(layers), uploads
 
 
 @router.get("")
@@ -40,7 +103,8 @@ async def list_functions(request: Request, _: Invoke, service: str | None = None
 
 @router.get("/{service}/{name}")
 async def get_function(service: str, name: str, request: Request, _: Invoke) -> FunctionOut:
-    return FunctionOut.of(await request.app.state.fnflow.functions.get(service, name))
+    """The function, with the requirements and installed packages of its environment, if any."""
+    return FunctionOut.of(*await request.app.state.fnflow.functions.describe(service, name))
 
 
 @router.delete("/{service}/{name}", status_code=204)

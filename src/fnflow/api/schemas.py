@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from fnflow.fdl.timestamps import format_timestamp
-from fnflow.functions.config import RETRY_CODES, AsyncPolicy, FunctionConfig, config_of
-from fnflow.store import ExecutionRecord, FlowRecord, FunctionRecord, HistoryRecord
+from fnflow.functions.config import RETRY_CODES, AsyncPolicy, FunctionConfig, Layer, config_of
+from fnflow.functions.dependencies import environment_of
+from fnflow.store import EnvironmentRecord, ExecutionRecord, FlowRecord, FunctionRecord, HistoryRecord
 
 
 class Body(BaseModel):
@@ -175,6 +176,33 @@ class OpenFaaSDoc(BaseModel):
     readOnlyRootFilesystem: bool = False
 
 
+class LayerIn(Body):
+    name: str = Field("", description="what to call it; empty: layer-1, layer-2… by its place")
+    code: str | None = Field(None, description="base64 of a zip of the layer's folder")
+    checksum: str = Field("", description="sha256 of a layer stored already (instead of its code)")
+
+
+class LayerDoc(BaseModel):
+    name: str
+    checksum: str
+
+
+class PackageDoc(BaseModel):
+    name: str
+    version: str
+
+
+class DependenciesDoc(BaseModel):
+    """The environment a function's requirements.txt made."""
+
+    hash: str = Field(description="names the environment (requirements and Python); shared by functions")
+    python: str = Field(description="the Python it was installed for")
+    requirements: list[str] | None = Field(None, description="as hashed (one function's GET only)")
+    packages: list[PackageDoc] | None = Field(
+        None, description="installed when it was first built (one function's GET only)"
+    )
+
+
 class FunctionIn(Body):
     runtime: str = Field(
         "python3", description="python3, python3-http, python3-flask, python3-classic, command, http"
@@ -201,8 +229,9 @@ class FunctionIn(Body):
     code: str | None = Field(
         None, description="base64 of a zip of the code directory; omit to keep the code (or to have none)"
     )
+    layers: list[LayerIn] = Field([], description="layers on its import path, in order (python runtimes)")
 
-    def config(self, service: str, name: str) -> FunctionConfig:
+    def config(self, service: str, name: str, layers: tuple[Layer, ...] = ()) -> FunctionConfig:
         return FunctionConfig(
             service=service,
             name=name,
@@ -226,6 +255,7 @@ class FunctionIn(Body):
             requests=self.openfaas.requests,
             constraints=tuple(self.openfaas.constraints),
             read_only_root_filesystem=self.openfaas.readOnlyRootFilesystem,
+            layers=layers,
         )
 
 
@@ -249,12 +279,22 @@ class FunctionOut(BaseModel):
     secretEnvironment: dict[str, str]
     openfaas: OpenFaaSDoc
     codeChecksum: str
+    layers: list[LayerDoc]
+    dependencies: DependenciesDoc | None = Field(None, description="none: it has no requirements.txt")
     createdTime: str | None
     lastModifiedTime: str | None
 
     @classmethod
-    def of(cls, f: FunctionRecord) -> FunctionOut:
+    def of(cls, f: FunctionRecord, environment: EnvironmentRecord | None = None) -> FunctionOut:
+        """``environment``: the one its requirements made, to show what it asked for and installed."""
         config = config_of(f)
+        deployed = environment_of(f)
+        dependencies = None
+        if deployed.get("hash"):
+            dependencies = DependenciesDoc(hash=str(deployed["hash"]), python=str(deployed.get("python", "")))
+            if environment is not None:
+                dependencies.requirements = environment.requirements.splitlines()
+                dependencies.packages = [PackageDoc(name=n, version=v) for n, v in environment.packages]
         return cls(
             service=f.service,
             name=f.name,
@@ -281,6 +321,8 @@ class FunctionOut(BaseModel):
                 readOnlyRootFilesystem=config.read_only_root_filesystem,
             ),
             codeChecksum=f.code_checksum,
+            layers=[LayerDoc(name=layer.name, checksum=layer.checksum) for layer in config.layers],
+            dependencies=dependencies,
             createdTime=format_timestamp(f.created_at) if f.created_at else None,
             lastModifiedTime=format_timestamp(f.updated_at) if f.updated_at else None,
         )

@@ -43,10 +43,29 @@ def show(f: Function) -> str:
             ("async queue", policy.queue),
             ("description", f.description),
             ("code sha256", f.code_checksum),
+            ("layers", " ".join(f"{name}@{checksum[:12]}" for name, checksum in f.layers)),
+            *_dependencies(f),
             ("created", render.when(f.created_time)),
             ("modified", render.when(f.last_modified_time)),
         ]
     )
+
+
+def _dependencies(f: Function) -> list[tuple[str, str]]:
+    """The environment its requirements.txt made: hash, Python, what it asked for and has."""
+    deps = f.dependencies
+    if deps is None:
+        return []
+    return [
+        ("environment", f"{deps.hash} ({deps.python})"),
+        ("requirements", " ".join(deps.requirements)),
+        ("packages", " ".join(f"{name}=={version}" for name, version in deps.packages)),
+    ]
+
+
+def say(line: str) -> None:
+    """A progress line of the server's, on stderr (stdout is for the result)."""
+    typer.echo(line, err=True)
 
 
 def _pairs(values: dict[str, str]) -> str:
@@ -120,10 +139,24 @@ def deploy(
         typer.Option(help="VARIABLE=SECRET: an environment variable holding a secret's value; repeatable."),
     ] = None,
     description: Annotated[str, typer.Option(help="What the function does.")] = "",
+    layer: Annotated[
+        list[Path] | None,
+        typer.Option(
+            exists=True,
+            file_okay=False,
+            help="A layer: a folder of packages (in python/, as Function Compute lays them out) put on"
+            " the function's import path; repeat for more, in import order.",
+        ),
+    ] = None,
     url: Url = None,
     output: Output = Format.text,
 ) -> None:
     """Create or update a function.
+
+    A requirements.txt in the code folder is installed by the server (with pip, as its pip
+    configuration says) before the function changes; its output is shown on stderr. If it
+    fails, the function stays as it was. Packages vendored in the code (python/,
+    .fun/python/lib/python3.X/site-packages) and layers (--layer) need no install.
 
     The OpenFaaS annotations com.openfaas.queue and com.openfaas.retry.attempts, .codes,
     .min_wait and .max_wait set how asynchronous calls are queued and retried.
@@ -131,6 +164,7 @@ def deploy(
     Examples:
 
         fnflow fn deploy hello --code ./hello --handler index.handler --env GREETING=hi
+        fnflow fn deploy report --code ./report --layer ./layers/pandas
         fnflow fn deploy long-task --runtime command --command 'sleep 1'
         fnflow fn deploy remote --runtime http --upstream http://127.0.0.1:5000/
     """
@@ -158,6 +192,8 @@ def deploy(
             labels=_mapping(label, "--label"),
             description=description,
             async_policy=policy,
+            layers=layer or [],
+            progress=say,
         )
     emit(output, function.raw, lambda: show(function))
 
@@ -268,10 +304,34 @@ def list_(
 
 @app.command()
 def get(name: str, service: Service = DEFAULT_SERVICE, url: Url = None, output: Output = Format.text) -> None:
-    """Show a function's settings."""
+    """Show a function's settings, layers and environment (its hash and installed packages)."""
     with connect(url) as client:
         function = client.get_function(name, service)
     emit(output, function.raw, lambda: show(function))
+
+
+app.command("describe", help="Show a function (the same as get).")(get)
+
+
+@app.command()
+def gc(url: Url = None, output: Output = Format.text) -> None:
+    """Remove the environments, layers and unpacked code that no deployed function uses.
+
+    The server that answers prunes its own data folder (and the store's copies); each server
+    also does so every hour by itself, for what has been unused for an hour.
+    """
+    with connect(url) as client:
+        pruned = client.prune_functions()
+    local = ("environments", "layers", "code")
+    emit(
+        output,
+        pruned,
+        lambda: (
+            "\n".join(f"removed {len(pruned[k])} {k} folder(s)" for k in local)
+            + f"\nremoved {len(pruned['storedEnvironments'])} environment(s) and"
+            f" {len(pruned['storedLayers'])} layer(s) from the store"
+        ),
+    )
 
 
 @app.command()

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from fnflow.cli.common import Format, Output, Url, connect, fail
+from fnflow.cli.functions import say
 from fnflow.client import Function
 from fnflow.client.api import DEFAULT_SERVICE
 from fnflow.functions import codepkg
@@ -37,7 +38,8 @@ def up(
 ) -> None:
     """Deploy (create or update) the functions of an OpenFaaS stack.yml.
 
-    The handler folder is the code; lang python3, python3-http, python3-flask and python3-fc run
+    The handler folder is the code (its requirements.txt is installed by the server first, with
+    pip's output on stderr); lang python3, python3-http, python3-flask and python3-fc run
     in fnflow's Python workers, dockerfile (or any fprocess) as a command. What needs containers
     (image, secrets, build options…) is ignored, with a warning for each. The server is --url,
     else FNFLOW_URL, else the stack's provider.gateway.
@@ -57,7 +59,7 @@ def up(
     deployed: list[Function] = []
     with connect(url or stack.gateway or None) as client:
         for function, code in zip(stack.functions, packages, strict=True):
-            deployed.append(client.deploy(function.config, code))
+            deployed.append(client.deploy(function.config, code, progress=say))
             if output is Format.text:
                 done = deployed[-1]
                 typer.echo(f"Deployed: {done.name} ({done.runtime})")

@@ -207,13 +207,17 @@ class Client(GatewayMethods, ScheduleMethods, LogMethods, SecretMethods, QueueMe
         description: str = "",
         async_policy: AsyncPolicy | None = None,
         code_zip: bytes | None = None,
+        layers: Sequence[Path] = (),
+        progress: Callable[[str], None] | None = None,
     ) -> Function:
         """Create or update a function with the code in ``code_dir`` (zipped here).
 
         ``code_zip`` passes an already packed zip instead; with neither, the deployed code stays
         and only the settings change (command and http functions need no code at all).
         ``handler`` defaults to the runtime's (``index.handler`` for python3, ``handler.handle``
-        for the OpenFaaS templates).
+        for the OpenFaaS templates). ``layers`` are folders put on its import path (zipped here,
+        named by the folder). A ``requirements.txt`` in the code is installed by the server
+        first; ``progress`` is called with each line it reports meanwhile.
         """
         if code_dir is not None and code_zip is not None:
             raise ValueError("pass code_dir or code_zip, not both")
@@ -236,16 +240,40 @@ class Client(GatewayMethods, ScheduleMethods, LogMethods, SecretMethods, QueueMe
             description=description,
             async_policy=async_policy or AsyncPolicy(),
         )
-        return self.deploy(config, codepkg.pack_directory(code_dir) if code_dir is not None else code_zip)
+        zipped = [(folder.name, codepkg.pack_directory(folder)) for folder in layers]
+        code = codepkg.pack_directory(code_dir) if code_dir is not None else code_zip
+        return self.deploy(config, code, layers=zipped, progress=progress)
 
-    def deploy(self, config: FunctionConfig, code_zip: bytes | None = None) -> Function:
-        """Create or update the function ``config`` describes; ``code_zip`` None keeps its code."""
+    def deploy(
+        self,
+        config: FunctionConfig,
+        code_zip: bytes | None = None,
+        *,
+        layers: Sequence[tuple[str, bytes]] = (),
+        progress: Callable[[str], None] | None = None,
+    ) -> Function:
+        """Create or update the function ``config`` describes; ``code_zip`` None keeps its code.
+
+        ``layers`` are (name, zip) of the layers it names, in import order (their checksums in
+        ``config.layers`` are ignored). With ``progress``, the server reports what it does (the
+        install of a ``requirements.txt``) as it goes, one line at a time. An install can take
+        minutes: the answer is waited for as long as the server works on it.
+        """
         body = function_body(config)
         if code_zip is not None:
             body["code"] = base64.b64encode(code_zip).decode()
-        return Function.from_json(
-            self._json("PUT", api_path("functions", config.service, config.name), json=body)
-        )
+        body["layers"] = [
+            {"name": name, "code": base64.b64encode(data).decode()} for name, data in layers
+        ] or [{"name": layer.name, "checksum": layer.checksum} for layer in config.layers]
+        path = api_path("functions", config.service, config.name)
+        if progress is None:
+            return Function.from_json(self._json("PUT", path, json=body, extra_wait=None))
+        return Function.from_json(self._progress("PUT", path, body, progress)["function"])
+
+    def prune_functions(self) -> dict[str, list[str]]:
+        """Remove what no deployed function uses (``fnflow fn gc``): environments, layers and unpacked
+        code in the answering server's data folder, and environments and layers in the store."""
+        return dict(self._json("POST", api_path("functions", "gc"), extra_wait=None))
 
     def invoke_function(self, name: str, payload: bytes = b"", service: str = DEFAULT_SERVICE) -> Invocation:
         """Invoke synchronously with ``payload`` as the event.
@@ -268,7 +296,7 @@ class Client(GatewayMethods, ScheduleMethods, LogMethods, SecretMethods, QueueMe
         return [Function.from_json(f) for f in response["functions"]]
 
     def get_function(self, name: str, service: str = DEFAULT_SERVICE) -> Function:
-        """One function's settings and code checksum."""
+        """One function's settings, code checksum, layers and environment (with what it installed)."""
         return Function.from_json(self._json("GET", api_path("functions", service, name)))
 
     def delete_function(self, name: str, service: str = DEFAULT_SERVICE) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as json_module
 import os
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
@@ -105,6 +106,33 @@ class Transport:
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._call(method, path, **kwargs).json()
+
+    def _progress(self, method: str, path: str, body: Any, progress: Callable[[str], None]) -> Any:
+        """A request answered as JSON lines (``application/x-ndjson``): each progress line's message
+        goes to ``progress``; the last line is returned, or raised as ``ApiError`` if it is an error."""
+        timeout = httpx.Timeout(self.timeout, read=None)
+        headers = {"Accept": "application/x-ndjson"}
+        try:
+            with self._http.stream(method, path, json=body, headers=headers, timeout=timeout) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise api_error(response.status_code, json_or_none(response), response.text)
+                last: Any = None
+                for text in response.iter_lines():
+                    if not text.strip():
+                        continue
+                    line = json_module.loads(text)
+                    if line.get("event") == "progress":
+                        progress(str(line.get("message", "")))
+                    else:
+                        last = line
+        except httpx.TransportError as e:
+            raise ConnectionError(self.url, str(e) or type(e).__name__) from e
+        if not isinstance(last, dict):
+            raise ConnectionError(self.url, "the answer ended before the work did")
+        if last.get("event") == "error":
+            raise api_error(int(last.get("status", 500)), last, str(last.get("message", "")))
+        return last
 
 
 def json_or_none(response: httpx.Response) -> Any:

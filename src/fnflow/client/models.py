@@ -154,6 +154,25 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Dependencies:
+    """The environment a function's ``requirements.txt`` made (``Function.dependencies``)."""
+
+    hash: str  # shared by every function with the same requirements and Python
+    python: str
+    requirements: list[str]  # as hashed; empty in lists (get_function has them)
+    packages: list[tuple[str, str]]  # (name, version) installed; empty in lists
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Dependencies:
+        return cls(
+            hash=d["hash"],
+            python=d.get("python", ""),
+            requirements=list(d.get("requirements") or []),
+            packages=[(p["name"], p["version"]) for p in d.get("packages") or []],
+        )
+
+
+@dataclass(frozen=True)
 class Function:
     service: str
     name: str
@@ -175,6 +194,8 @@ class Function:
     min_instances: int = 0
     secrets: list[str] = field(default_factory=list)
     secret_environment: dict[str, str] = field(default_factory=dict)
+    layers: list[tuple[str, str]] = field(default_factory=list)  # (name, checksum), in import order
+    dependencies: Dependencies | None = None  # None: no requirements.txt
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -198,6 +219,8 @@ class Function:
             min_instances=d.get("minInstances", 0),
             secrets=d.get("secrets") or [],
             secret_environment=d.get("secretEnvironment") or {},
+            layers=[(x["name"], x["checksum"]) for x in d.get("layers") or []],
+            dependencies=Dependencies.from_json(d["dependencies"]) if d.get("dependencies") else None,
             created_time=_time(d.get("createdTime")),
             last_modified_time=_time(d.get("lastModifiedTime")),
             raw=d,

@@ -20,6 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from fnflow.functions import _protocol, _responses
@@ -33,6 +34,8 @@ NOT_STARTED = CRASHED = 502
 TIMED_OUT = 504
 Frame = tuple[int, dict[str, Any], bytes]
 Output = Callable[[str | None, str, str, str], None]  # (request id, instance, stream, line)
+# python -S -c BOOT PROVIDED FD CONFIG: the worker module is found in the PROVIDED folder (see _worker)
+BOOT = "import sys; sys.path.append(sys.argv[1]); from fnflow.functions._worker import boot; boot()"
 
 
 class WorkerExited(Exception):
@@ -128,6 +131,7 @@ class Worker:
         spec: FunctionSpec,
         *,
         python: str,
+        provided: Path,
         env: Mapping[str, str],
         output: Output,
         logger: logging.Logger,
@@ -141,6 +145,7 @@ class Worker:
             "name": spec.name,
             "memory_mb": spec.memory_mb,
             "timeout": spec.timeout,
+            "path": list(spec.python_path),
         }
         parent, child = socket.socketpair()
         out_r, out_w = os.pipe()
@@ -149,9 +154,11 @@ class Worker:
             argv = [
                 python,
                 "-u",
+                "-S",
                 "-P",
-                "-m",
-                "fnflow.functions._worker",
+                "-c",
+                BOOT,
+                str(provided),
                 str(child.fileno()),
                 json.dumps(config),
             ]

@@ -1,10 +1,14 @@
-"""A warm worker: ``python -P -m fnflow.functions._worker FD CONFIG_JSON``, started by the pool.
+"""A warm worker, started by the pool as ``python -S -P -c BOOT PROVIDED FD CONFIG_JSON`` (see ``boot``).
 
 It imports the handler once, says READY, then serves one invocation at a time over the frame
 socket ``FD`` until the pool closes it. Frames never touch stdout/stderr, which belong to user
 code (the pool forwards them to logging). Stdlib only, and imported before user code, so a user
-module named like one of ours (``json.py``) cannot break it; ``-P`` keeps the cwd off ``sys.path``
-until we put the code directory there ourselves.
+module named like one of ours (``json.py``) cannot break it.
+
+``-S`` leaves the server's site-packages out: the function imports its code folder, the standard
+library, then the folders the pool names (vendored packages, layers, its environment), then what
+fnflow provides (the ``PROVIDED`` folder: ``fnflow.provided``), in that order. ``-P`` keeps the cwd
+off ``sys.path`` until we put the code directory there ourselves.
 
 It calls the handler in the style of its runtime: Function Compute's ``handler(event, context)``
 (``python3``), or one of the OpenFaaS Python templates (``python3-http``, ``python3-flask``,
@@ -405,10 +409,26 @@ def _exit_now(code: object) -> NoReturn:
     os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
-def main(fd: int, config: dict[str, Any]) -> None:
+def _import_path(code_dir: str, folders: list[str], provided: str) -> None:
+    """The code first, the standard library, the function's folders, then what fnflow provides."""
+    standard = [p for p in sys.path if p != provided]  # and the function's own PYTHONPATH, first
+    sys.path[:] = [code_dir, *standard, *folders, provided]
+
+
+def _as_with_site() -> None:
+    """What ``site`` adds to builtins besides the import path: ``exit``, ``quit``, ``help``…"""
+    import site
+
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
+
+
+def main(fd: int, config: dict[str, Any], provided: str = "") -> None:
     channel = _Channel(fd)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # FC users log with logging.getLogger()
-    sys.path.insert(0, os.getcwd())  # the pool starts us in the code directory
+    _as_with_site()
+    _import_path(os.getcwd(), config.get("path", []), provided)  # the pool starts us in the code directory
     _limit_memory(config["memory_mb"])
     call = CALLS[config["runtime"]]
     try:
@@ -431,8 +451,9 @@ def main(fd: int, config: dict[str, Any]) -> None:
         channel.send(kind, result_meta, body)
 
 
-if __name__ == "__main__":
+def boot() -> None:
+    """The entry point: ``sys.argv`` is ``["-c", PROVIDED, FD, CONFIG_JSON]``."""
     try:
-        main(int(sys.argv[1]), json.loads(sys.argv[2]))
+        main(int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[1])
     except BrokenPipeError:  # the pool went away mid-reply
         _exit_now(0)

@@ -34,6 +34,8 @@ QUEUE = re.compile(r"^[a-z0-9_-]{1,64}$")
 SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 SECRET_NAME_MAX = 253
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CHECKSUM = re.compile(r"^[0-9a-f]{64}$")
+MAX_LAYERS = 5  # as Function Compute
 FC_RUNTIME = "python3"  # answers as Function Compute does; every other runtime as OpenFaaS functions do
 PYTHON_RUNTIMES = ("python3", "python3-http", "python3-flask", "python3-classic")
 # module.function called when a deploy names none: FC's index.handler, the OpenFaaS templates' handler.handle
@@ -98,6 +100,17 @@ class AsyncPolicy:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """A layer a function names (Function Compute's): a shared folder on its import path."""
+
+    name: str  # what it is called where it came from (a folder's name), for people
+    checksum: str  # the sha256 of its zip, which the store keeps once for every function
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "checksum": self.checksum}
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     """A function's configuration (everything but the code)."""
 
@@ -118,6 +131,7 @@ class FunctionConfig:
     min_instances: int = 0  # warm instances each process keeps started (OpenFaaS replicas)
     secrets: tuple[str, ...] = ()  # read as files in $OPENFAAS_SECRETS_PATH
     secret_environment: dict[str, str] = field(default_factory=dict)  # variable -> secret
+    layers: tuple[Layer, ...] = ()  # on the import path after vendored packages, in this order
     # OpenFaaS metadata, kept and shown as deployed; fnflow runs no image and enforces only memory
     image: str = ""
     limits: dict[str, str] = field(default_factory=dict)
@@ -170,6 +184,13 @@ class FunctionConfig:
         for variable in self.secret_environment:
             if not ENV_NAME.match(variable):
                 raise InvalidArgument(f"secretEnvironment: {variable!r} is not an environment variable name")
+        if len(self.layers) > MAX_LAYERS:
+            raise InvalidArgument(f"a function may name at most {MAX_LAYERS} layers, got {len(self.layers)}")
+        for layer in self.layers:
+            if not CHECKSUM.match(layer.checksum):
+                raise InvalidArgument(f"layer {layer.name!r}: its checksum must be 64 lower-case hex digits")
+            if not 0 < len(layer.name) <= 128 or not layer.name.isprintable():
+                raise InvalidArgument(f"layer name {layer.name!r} must be 1-128 printable characters")
         self.async_policy.validate()
 
     @property
@@ -192,6 +213,7 @@ class FunctionConfig:
             "minInstances": self.min_instances,
             "secrets": list(self.secrets),
             "secretEnvironment": self.secret_environment,
+            "layers": [layer.to_dict() for layer in self.layers],
             "openfaas": {
                 "image": self.image,
                 "limits": self.limits,
@@ -233,6 +255,7 @@ def config_of(record: FunctionRecord) -> FunctionConfig:
         min_instances=int(options.get("minInstances", 0)),
         secrets=tuple(options.get("secrets", ())),
         secret_environment=dict(options.get("secretEnvironment", {})),
+        layers=tuple(Layer(str(x["name"]), str(x["checksum"])) for x in options.get("layers", ())),
         image=str(openfaas.get("image", "")),
         limits=dict(openfaas.get("limits", {})),
         requests=dict(openfaas.get("requests", {})),

@@ -16,14 +16,16 @@ import functools
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fnflow.background import Background
 from fnflow.errors import InvalidArgument, Unavailable
-from fnflow.functions import _cgi, _responses
+from fnflow.functions import _cgi, _responses, provided
 from fnflow.functions._admission import Admission
 from fnflow.functions._command import CommandRunner
 from fnflow.functions._process import Worker
@@ -34,7 +36,9 @@ if TYPE_CHECKING:  # httpx (and what it imports) loads on the first http call, n
     from fnflow.functions._proxy import HttpProxy
 
 # What workers and commands inherit from the server; nothing else (FNFLOW_DB and the like stay out).
+# Python workers do not take the server's PYTHONPATH: they import what ``_worker`` says, nothing more.
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH")
+NOT_FOR_WORKERS = ("PYTHONPATH",)
 COUNTERS = ("invocations", "errors", "throttled", "cold_starts")
 CLASSIC_WATCHDOG = ("command", "python3-classic")  # answer 405 to methods the classic watchdog refuses
 THROTTLED = 429
@@ -69,6 +73,7 @@ def _generation(spec: FunctionSpec) -> Generation:
         spec.memory_mb,
         spec.timeout,
         environment,
+        spec.python_path,
     )
 
 
@@ -78,6 +83,7 @@ class _Member:
 
     worker: Worker
     generation: Generation
+    spec: FunctionSpec
     idle: bool = False
     idle_since: float = 0.0
     timer: asyncio.TimerHandle | None = None
@@ -163,10 +169,16 @@ class FunctionPool:
         logger: logging.Logger | None = None,
         cluster: ClusterSlots | None = None,
         logs: LogSink | None = None,
+        provided_root: Path | None = None,
     ) -> None:
         """``cluster``: a ``max_instances`` limit that holds across processes, taken after this
-        process's own (FIFO) admission. ``logs``: where function output goes besides ``logging``."""
+        process's own (FIFO) admission. ``logs``: where function output goes besides ``logging``.
+        ``provided_root``: where the folder of packages fnflow provides to functions is made
+        (``fnflow.functions.provided``; default: under the temporary directory)."""
         self._python = python
+        default = Path(tempfile.gettempdir()) / f"fnflow-{os.getuid()}-provided"
+        self._provided_root = (provided_root or default).resolve()  # workers run in their code folder
+        self._provided: Path | None = None
         self._logs = logs
         self._cluster = cluster
         self._idle_timeout = idle_timeout
@@ -269,6 +281,16 @@ class FunctionPool:
                 fn.unpark(member)
                 stops.append(member.worker.stop())
         await asyncio.gather(*stops)
+
+    def folders_in_use(self) -> set[str]:
+        """The code folders and import folders of every live worker (a prune must leave them)."""
+        found: set[str] = set()
+        for fn in self._functions.values():
+            for member in fn.members.values():
+                if member.worker.alive:
+                    spec = member.spec
+                    found.update(str(spec.code_dir), *spec.python_path)
+        return found
 
     def stats(self) -> dict[str, Any]:
         """Counters and gauges, in total and per ``"service/name"``, for /metrics and the console."""
@@ -406,8 +428,10 @@ class FunctionPool:
     def _spawn(self, fn: _Function, spec: FunctionSpec, generation: Generation) -> _Member | InvocationResult:
         if self._closed:  # admitted just before close(): starting a worker now would outlive the pool
             raise Unavailable("the function pool is closed")
+        if self._provided is None:
+            self._provided = provided.folder(self._provided_root)
         env = {
-            **self._environment,
+            **{k: v for k, v in self._environment.items() if k not in NOT_FOR_WORKERS},
             "FC_FUNC_CODE_PATH": str(spec.code_dir),
             "FC_SERVICE_NAME": spec.service,
             "FC_FUNCTION_NAME": spec.name,
@@ -419,6 +443,7 @@ class FunctionPool:
             worker = Worker.spawn(
                 spec,
                 python=self._python,
+                provided=self._provided,
                 env=env,
                 output=fn.output,
                 logger=self._logger,
@@ -434,7 +459,7 @@ class FunctionPool:
                 started_at=time.time(),
                 duration=0.0,
             )
-        member = fn.members[worker] = _Member(worker, generation)
+        member = fn.members[worker] = _Member(worker, generation, spec)
         return member
 
     def _release(self, fn: _Function, member: _Member) -> None:

@@ -13,28 +13,72 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from fnflow.errors import FnflowError, InvalidArgument, NotFound
-from fnflow.functions import _responses, codepkg
+from fnflow.functions import _responses, codepkg, folders, requirements
 from fnflow.functions.config import PYTHON_RUNTIMES, FunctionConfig, config_of
+from fnflow.functions.dependencies import OPTION, Dependencies, Progress, environment_of
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.secretfiles import SecretFiles
 from fnflow.functions.spec import FunctionSpec, HttpRequest, InvocationContext, InvocationResult
-from fnflow.store import FunctionRecord, Store, Tx
+from fnflow.store import EnvironmentRecord, FunctionRecord, Store, Tx
 
 SECRETS_PATH_VARIABLES = ("OPENFAAS_SECRETS_PATH", "secret_mount_path")  # the latter: OpenFaaS' SDKs
 Versions = tuple[tuple[str, float], ...]  # (secret, last change) of the secrets a function names
+STORED_GRACE = 60.0  # seconds an environment or layer the store keeps outlives the last deploy naming it
 
 
 class SecretSource(Protocol):
     async def values(self, service: str, names: Sequence[str]) -> dict[str, bytes]:
         """The secrets' values; an FnflowError naming the secret if one cannot be had."""
         ...
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A deploy checked and ready to install and store (``FunctionService.prepare``)."""
+
+    config: FunctionConfig
+    code: bytes | None
+    checksum: str  # of the code ("" when it keeps the current code)
+    layers: dict[str, bytes] = field(default_factory=dict)  # zips of layers it brings, by checksum
+
+    def check(self, tx: Tx) -> FunctionRecord | None:
+        """What must hold when it is stored (checked first, and again as it is stored): the secrets it
+        names exist, and a Python function has code. The function as it is now (None if new)."""
+        config = self.config
+        named = config.named_secrets
+        missing = sorted(set(named) - {n for n, _ in tx.secret_versions(config.service, named)})
+        if missing:
+            raise InvalidArgument(
+                f"function {config.name} names secret(s) that do not exist in its namespace:"
+                f" {', '.join(missing)} (create them with `fnflow secret create NAME`)"
+            )
+        current = tx.get_function(config.service, config.name)
+        if self.code is None:
+            has_code = current is not None and bool(current.code_checksum)
+            if config.needs_code and not has_code:
+                what = "does not exist yet" if current is None else "has no code"
+                raise InvalidArgument(
+                    f"function {config.service}/{config.name} {what}: a {config.runtime} function needs code"
+                )
+        return current
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What a prune removed: folders on this machine, and rows of the store."""
+
+    environments: list[str]
+    layers: list[str]
+    code: list[str]
+    stored_environments: list[str]
+    stored_layers: list[str]
 
 
 @dataclass(frozen=True)
@@ -62,65 +106,131 @@ class FunctionService:
         self.caller = caller or Caller()
         self.secrets = secrets
         self.secret_files = SecretFiles(data_dir)
+        self.dependencies = Dependencies(store, data_dir)
         self._ttl = cache_ttl
         self._records: dict[tuple[str, str], tuple[float, FunctionRecord, Versions]] = {}
         self._specs: dict[tuple[str, str, str, object, Versions], FunctionSpec] = {}
         self.changed: Callable[[], None] = _nothing  # a function's warm instances may need a change
 
-    async def deploy(self, config: FunctionConfig, code: bytes | None) -> FunctionRecord:
+    async def deploy(
+        self,
+        config: FunctionConfig,
+        code: bytes | None,
+        layers: Mapping[str, bytes] | None = None,
+        progress: Progress | None = None,
+    ) -> FunctionRecord:
         """Create or update a function; ``code`` is a zip (see ``codepkg``), None keeps the current code.
 
-        Python functions need code; command and http functions may be created without.
+        Python functions need code; command and http functions may be created without. ``layers``
+        holds the zips of the layers the config names, by checksum (those already stored may be left
+        out). A ``requirements.txt`` in the code is installed first (``progress`` hears how it goes):
+        the function changes only once its environment is ready, and not at all if it cannot be.
         """
+        return await self.commit(await self.prepare(config, code, layers), progress)
+
+    async def prepare(
+        self, config: FunctionConfig, code: bytes | None, layers: Mapping[str, bytes] | None = None
+    ) -> Deployment:
+        """Check everything a deploy can check before installing anything (InvalidArgument if wrong)."""
         config.validate()
         checksum = ""
         if code is not None:
             try:
                 codepkg.check(code)
+                requirements.from_package(code)
             except ValueError as e:
                 raise InvalidArgument(f"code package: {e}") from None
             checksum = codepkg.checksum(code)
-        record = FunctionRecord(
-            service=config.service,
-            name=config.name,
-            runtime=config.runtime,
-            handler=config.handler,
-            code_checksum=checksum,
-            timeout=config.timeout,
-            memory_mb=config.memory_mb,
-            max_instances=config.max_instances,
-            environment=dict(config.environment),
-            description=config.description,
-            options=config.options(),
-        )
+        uploads = dict(layers or {})
+        for key, data in uploads.items():
+            try:
+                codepkg.check(data)
+            except ValueError as e:
+                raise InvalidArgument(f"layer {key[:12]}: {e}") from None
+            if codepkg.checksum(data) != key:
+                raise InvalidArgument(f"layer {key[:12]}: its zip does not have that checksum")
+        deployment = Deployment(config, code, checksum, uploads)
+        await self.store.read(deployment.check)
+        return deployment
+
+    async def commit(self, deployment: Deployment, progress: Progress | None = None) -> FunctionRecord:
+        """Install what the deployment's code needs, then store the function (see ``deploy``)."""
+        config, code = deployment.config, deployment.code
+        environment = None
+        if code is not None and config.runtime in PYTHON_RUNTIMES:
+            code_dir = await asyncio.to_thread(codepkg.unpack, code, self.code_root)
+            environment = await self.dependencies.install(code_dir, progress)
         now = datetime.now(UTC)
 
         def put(tx: Tx) -> FunctionRecord:
-            named = config.named_secrets
-            missing = sorted(set(named) - {n for n, _ in tx.secret_versions(config.service, named)})
-            if missing:
-                raise InvalidArgument(
-                    f"function {config.name} names secret(s) that do not exist in its namespace:"
-                    f" {', '.join(missing)} (create them with `fnflow secret create NAME`)"
-                )
-            stored_code = code
+            current = deployment.check(tx)
+            options = config.options()
             if code is None:
-                current = tx.get_function(config.service, config.name)
-                has_code = current is not None and bool(current.code_checksum)
-                if config.needs_code and not has_code:
-                    what = "does not exist yet" if current is None else "has no code"
-                    raise InvalidArgument(
-                        f"function {config.service}/{config.name} {what}: a {config.runtime} function"
-                        " needs code"
-                    )
-                if current is None:
-                    stored_code = b""  # a command or http function without code
+                options[OPTION] = environment_of(current) if current is not None else {}
+            elif environment is not None:
+                options[OPTION] = {"hash": environment.hash, "python": environment.python}
+                tx.put_environment(environment)
+            for checksum, data in deployment.layers.items():
+                tx.put_layer(checksum, data, now)
+            named = {layer.checksum for layer in config.layers}
+            missing = named - tx.touch_layers(named, now)
+            if missing:
+                raise InvalidArgument(f"layer(s) {', '.join(sorted(m[:12] for m in missing))} are not stored")
+            record = FunctionRecord(
+                service=config.service,
+                name=config.name,
+                runtime=config.runtime,
+                handler=config.handler,
+                code_checksum=deployment.checksum,
+                timeout=config.timeout,
+                memory_mb=config.memory_mb,
+                max_instances=config.max_instances,
+                environment=dict(config.environment),
+                description=config.description,
+                options=options,
+            )
+            stored_code = code if code is not None or current is not None else b""  # no code yet: none
             return tx.put_function(record, stored_code, now)
 
         stored = await self.store.write(put)
         self._records.pop((config.service, config.name), None)
         self.changed()
         return stored
+
+    async def describe(self, service: str, name: str) -> tuple[FunctionRecord, EnvironmentRecord | None]:
+        """The function, and the environment its requirements made (None if it has none)."""
+        record = await self.get(service, name)
+        hash = environment_of(record).get("hash")
+        if not hash:
+            return record, None
+        return record, await self.store.read(lambda tx: tx.get_environment(str(hash)))
+
+    async def prune(self, unused_for: float = 0.0) -> Pruned:
+        """Remove what no deployed function uses: environments, layers and unpacked code on this machine
+        (those unused for ``unused_for`` seconds, and not in use by this process's workers), and the
+        environments and layers the store keeps (unnamed for a minute)."""
+        records = await self.list()
+        hashes = {str(environment_of(r).get("hash")) for r in records} - {"None", ""}
+        layers = {layer.checksum for r in records for layer in config_of(r).layers}
+        codes = {r.code_checksum for r in records}
+        cutoff = datetime.now(UTC) - timedelta(seconds=STORED_GRACE)
+        rows, blobs = await self.store.write(
+            lambda tx: (tx.prune_environments(hashes, cutoff), tx.prune_layers(layers, cutoff))
+        )
+        in_use = self.pool.folders_in_use()
+        deps = self.dependencies
+
+        def local() -> tuple[list[str], list[str], list[str]]:
+            return (
+                deps.envs.prune(hashes | _keys(in_use, deps.envs.root), unused_for),
+                folders.prune(
+                    deps.layer_root, layers | _keys(in_use, deps.layer_root), unused_for=unused_for
+                ),
+                folders.prune(self.code_root, codes | _keys(in_use, self.code_root), unused_for=unused_for),
+            )
+
+        envs, layer_dirs, code_dirs = await asyncio.to_thread(local)
+        return Pruned(envs, layer_dirs, code_dirs, rows, blobs)
 
     async def get(self, service: str, name: str) -> FunctionRecord:
         record = await self.store.read(lambda tx: tx.get_function(service, name))
@@ -250,6 +360,9 @@ class FunctionService:
         if config.named_secrets:
             environment.update(await self._secret_environment(config))
         code_dir = await self._code_dir(record)
+        python_path: tuple[str, ...] = ()
+        if code_dir is not None and record.runtime in PYTHON_RUNTIMES:
+            python_path = await self.dependencies.import_path(record, code_dir)
         spec = FunctionSpec(
             service=record.service,
             name=record.name,
@@ -263,6 +376,7 @@ class FunctionService:
             max_instances=record.max_instances,
             command=str(record.options.get("command", "")),
             upstream=str(record.options.get("upstream", "")),
+            python_path=python_path,
         )
         self._specs = {k: v for k, v in self._specs.items() if k[:2] != key[:2]}  # one spec per function
         self._specs[key] = spec
@@ -308,3 +422,13 @@ log = logging.getLogger(__name__)
 
 def _nothing() -> None:
     pass
+
+
+def _keys(paths: Collection[str], root: Path) -> set[str]:
+    """The names of the folders under ``root`` that these paths are in."""
+    found = set()
+    for path in paths:
+        parts = Path(path).parts
+        if Path(*parts[: len(root.parts)]) == root and len(parts) > len(root.parts):
+            found.add(parts[len(root.parts)])
+    return found

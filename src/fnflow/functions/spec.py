@@ -32,6 +32,9 @@ class FunctionSpec:
     max_instances: int = 4
     command: str = ""  # command runtime: the process started per call
     upstream: str = ""  # http runtime: the URL calls are proxied to
+    # python runtimes: folders imported after the standard library (vendored packages, layers, the
+    # environment its requirements.txt made), in that order
+    python_path: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:

@@ -91,6 +91,18 @@ class FunctionRecord:
 
 
 @dataclass(frozen=True)
+class EnvironmentRecord:
+    """What a function environment (its ``requirements.txt``, installed) resolved to when first built."""
+
+    hash: str  # of the requirements and the Python it was built for: its folder's name
+    python: str  # that Python, e.g. cpython-311-linux-x86_64
+    requirements: str  # the requirements as hashed (comments and blank lines left out)
+    packages: tuple[tuple[str, str], ...]  # (name, version) of every distribution installed, by name
+    created_at: datetime
+    used_at: datetime  # the last deploy that named it
+
+
+@dataclass(frozen=True)
 class ApiKeyRecord:
     id: str
     secret: str

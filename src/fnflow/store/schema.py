@@ -143,6 +143,30 @@ functions = Table(
     Column("options", Text, nullable=False, default="{}"),  # runtime settings, annotations, async policy
 )
 
+# What a function's requirements.txt resolved to when it was first installed, keyed by the hash
+# that names its folder on every machine; other processes install the same versions.
+function_environments = Table(
+    "function_environments",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("python", String(128), nullable=False),
+    Column("requirements", Text, nullable=False),
+    Column("packages", Text, nullable=False),  # JSON: [[name, version], ...]
+    Column("created_at", Float, nullable=False),
+    Column("used_at", Float, nullable=False),
+)
+
+# Layers (Function Compute's): zips of shared folders that functions put on their import path,
+# stored once by checksum however many functions name them.
+function_layers = Table(
+    "function_layers",
+    metadata,
+    Column("checksum", String(64), primary_key=True),
+    Column("code", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("used_at", Float, nullable=False),
+)
+
 api_keys = Table(
     "api_keys",
     metadata,

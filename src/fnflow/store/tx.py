@@ -5,6 +5,7 @@ from __future__ import annotations
 from fnflow.store.queries.bins import BinQueries
 from fnflow.store.queries.calls import CallQueries
 from fnflow.store.queries.deliveries import DeliveryQueries
+from fnflow.store.queries.dependencies import DependencyQueries
 from fnflow.store.queries.executions import ExecutionQueries
 from fnflow.store.queries.flows import FlowQueries
 from fnflow.store.queries.functions import FunctionQueries
@@ -25,6 +26,7 @@ class Tx(
     ExecutionQueries,
     WorkQueries,
     FunctionQueries,
+    DependencyQueries,
     KeyQueries,
     SettingQueries,
     CallQueries,
