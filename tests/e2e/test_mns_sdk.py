@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+import httpx
 import mns.mns_client
 import pytest
 from mns.account import Account
@@ -347,3 +348,12 @@ def test_temporary_credentials_sign_with_a_security_token(
     other = make_temporary(server.process.db, server.keys["invoke"])
     mismatched = accounts(sts.access_key_id, sts.access_key_secret, other.security_token)
     fails("InvalidSecurityToken.MismatchWithAccessKey", mismatched.list_queue)
+
+
+def test_with_auth_on_an_unsigned_request_is_refused(server: Server, admin: Account) -> None:
+    with httpx.Client(base_url=server.url, headers={"x-mns-version": "2015-06-06"}) as plain:
+        unsigned = plain.put("/queues/unsigned")
+        assert unsigned.status_code == 400 and b"<Code>MissingAuthorizationHeader</Code>" in unsigned.content
+        bearer = plain.put("/queues/unsigned", headers={"authorization": "Bearer a:b"})
+        assert bearer.status_code == 400 and b"<Code>InvalidAuthorizationHeader</Code>" in bearer.content
+    fails("QueueNotExist", admin.get_queue("unsigned").get_attributes)
