@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fnflow.compat.alibaba.mns import documents
 from fnflow.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -95,6 +96,12 @@ class Listing:
             marker=headers.get("x-mns-marker") or None,
             with_meta=boolean("x-mns-with-meta", headers.get("x-mns-with-meta")) or False,
         )
+
+
+def page(root: str, item: str, items: list[dict[str, str]], next_token: str | None) -> Reply:
+    """A list's answer: an ``<item>`` per entry, then ``NextMarker`` when there is more."""
+    after = {"NextMarker": next_token} if next_token else {}
+    return Reply(200, documents.document_of_list(root, item, items, after))
 
 
 def logging_disabled(values: Mapping[str, str]) -> None:

@@ -6,13 +6,13 @@ protocol itself (signature, URL, XML) are raised here as ``MnsError``.
 
 from __future__ import annotations
 
+from fnflow.compat.alibaba.errors import Mapping, translate
 from fnflow.errors import (
     Conflict,
     FnflowError,
     Forbidden,
     InvalidArgument,
     InvalidReceiptHandle,
-    InvalidSecurityToken,
     MessageNotHeld,
     NotFound,
     QueueAlreadyExists,
@@ -36,8 +36,7 @@ class MnsError(Exception):
         self.message = message
 
 
-# (class, status, code), most specific first.
-_MAPPING: list[tuple[type[FnflowError], int, str]] = [
+_MAPPING: Mapping = [
     (QueueNotFound, 404, "QueueNotExist"),
     (TopicNotFound, 404, "TopicNotExist"),
     (SubscriptionNotFound, 404, "SubscriptionNotExist"),
@@ -56,12 +55,8 @@ _MAPPING: list[tuple[type[FnflowError], int, str]] = [
 
 
 def from_fnflow(error: FnflowError) -> MnsError:
-    if isinstance(error, InvalidSecurityToken):
-        return MnsError(403, f"InvalidSecurityToken.{error.reason}", error.message)
-    for kind, status, code in _MAPPING:
-        if isinstance(error, kind):
-            return MnsError(status, code, error.message)
-    return internal()
+    found = translate(error, _MAPPING)
+    return MnsError(*found, error.message) if found else internal()
 
 
 def internal() -> MnsError:

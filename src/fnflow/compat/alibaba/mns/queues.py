@@ -14,7 +14,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from fnflow.compat.alibaba.mns import documents, shapes
-from fnflow.compat.alibaba.mns.calls import Actions, Call, Listing, Reply, integer, logging_disabled
+from fnflow.compat.alibaba.mns.calls import Actions, Call, Listing, Reply, integer, logging_disabled, page
 from fnflow.compat.alibaba.mns.errors import MnsError, from_fnflow, no_message
 from fnflow.queues.attributes import (
     CHANGED_VISIBILITY,
@@ -124,13 +124,12 @@ async def delete_queue(call: Call) -> Reply:
 @ACTIONS.register("ListQueue", "invoke")
 async def list_queue(call: Call) -> Reply:
     listing = Listing.of(call)
-    page = await call.app.queues.list_queues(listing.prefix, listing.limit, listing.marker)
+    listed = await call.app.queues.list_queues(listing.prefix, listing.limit, listing.marker)
     items = [
         {"QueueURL": shapes.queue_url(call.base, q.name), **(shapes.queue(q) if listing.with_meta else {})}
-        for q in page.items
+        for q in listed.items
     ]
-    after = {"NextMarker": page.next_token} if page.next_token else {}
-    return Reply(200, documents.document_of_list("Queues", "Queue", items, after))
+    return page("Queues", "Queue", items, listed.next_token)
 
 
 # --- messages -------------------------------------------------------------------------------------
@@ -150,46 +149,53 @@ async def send_message(call: Call) -> Reply:
     return Reply(201, documents.document_of_list("Messages", "Message", [shapes.sent(m) for m in batch]))
 
 
-async def _receive(call: Call, count: int) -> list[dict[str, str]]:
+def _batch(call: Call, batch: bool) -> int:
+    """How many messages a call asks for: 1, or a batch's ``numOfMessages`` (default 16)."""
+    if not batch:
+        return 1
+    return integer("numOfMessages", call.query.get("numofmessages"), *_BATCH) or _BATCH[1]
+
+
+def _messages(batch: bool, messages: list[dict[str, str]]) -> Reply:
+    if not messages:
+        raise no_message()
+    if batch:
+        return Reply(200, documents.document_of_list("Messages", "Message", messages))
+    [message] = messages
+    return Reply(200, documents.document("Message", message))
+
+
+async def _receive(call: Call, batch: bool) -> Reply:
     [name] = call.names
     wait = integer("waitseconds", call.query.get("waitseconds"), *_span(POLLING_WAIT_SECONDS))
+    count = _batch(call, batch)
     received = await call.app.queues.receive(name, max_messages=count, wait=wait, gone=call.gone)
-    if not received:
-        raise no_message()
-    return [shapes.received(m) for m in received]
+    return _messages(batch, [shapes.received(m) for m in received])
+
+
+async def _peek(call: Call, batch: bool) -> Reply:
+    [name] = call.names
+    return _messages(batch, [shapes.peeked(m) for m in await call.app.queues.peek(name, _batch(call, batch))])
 
 
 @ACTIONS.register("ReceiveMessage", "invoke")
 async def receive_message(call: Call) -> Reply:
-    [message] = await _receive(call, 1)
-    return Reply(200, documents.document("Message", message))
+    return await _receive(call, batch=False)
 
 
 @ACTIONS.register("BatchReceiveMessage", "invoke")
 async def batch_receive_message(call: Call) -> Reply:
-    count = integer("numOfMessages", call.query.get("numofmessages"), *_BATCH) or _BATCH[1]
-    messages = await _receive(call, count)
-    return Reply(200, documents.document_of_list("Messages", "Message", messages))
-
-
-async def _peek(call: Call, count: int) -> list[dict[str, str]]:
-    [name] = call.names
-    messages = await call.app.queues.peek(name, count)
-    if not messages:
-        raise no_message()
-    return [shapes.peeked(m) for m in messages]
+    return await _receive(call, batch=True)
 
 
 @ACTIONS.register("PeekMessage", "invoke")
 async def peek_message(call: Call) -> Reply:
-    [message] = await _peek(call, 1)
-    return Reply(200, documents.document("Message", message))
+    return await _peek(call, batch=False)
 
 
 @ACTIONS.register("BatchPeekMessage", "invoke")
 async def batch_peek_message(call: Call) -> Reply:
-    count = integer("numOfMessages", call.query.get("numofmessages"), *_BATCH) or _BATCH[1]
-    return Reply(200, documents.document_of_list("Messages", "Message", await _peek(call, count)))
+    return await _peek(call, batch=True)
 
 
 @ACTIONS.register("DeleteMessage", "invoke")

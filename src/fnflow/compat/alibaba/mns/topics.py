@@ -10,7 +10,7 @@ from __future__ import annotations
 from xml.etree.ElementTree import Element
 
 from fnflow.compat.alibaba.mns import documents, shapes
-from fnflow.compat.alibaba.mns.calls import Actions, Call, Listing, Reply, integer, logging_disabled
+from fnflow.compat.alibaba.mns.calls import Actions, Call, Listing, Reply, integer, logging_disabled, page
 from fnflow.errors import InvalidArgument
 from fnflow.queues.attributes import MAXIMUM_MESSAGE_SIZE, TopicAttributes
 from fnflow.queues.notify import NotifyFormat, NotifyStrategy
@@ -80,13 +80,12 @@ async def delete_topic(call: Call) -> Reply:
 @ACTIONS.register("ListTopic", "invoke")
 async def list_topic(call: Call) -> Reply:
     listing = Listing.of(call)
-    page = await call.app.topics.list_topics(listing.prefix, listing.limit, listing.marker)
+    listed = await call.app.topics.list_topics(listing.prefix, listing.limit, listing.marker)
     items = [
         {"TopicURL": shapes.topic_url(call.base, t.name), **(shapes.topic(t) if listing.with_meta else {})}
-        for t in page.items
+        for t in listed.items
     ]
-    after = {"NextMarker": page.next_token} if page.next_token else {}
-    return Reply(200, documents.document_of_list("Topics", "Topic", items, after))
+    return page("Topics", "Topic", items, listed.next_token)
 
 
 @ACTIONS.register("PublishMessage", "invoke")
@@ -161,7 +160,6 @@ async def unsubscribe(call: Call) -> Reply:
 async def list_subscription_by_topic(call: Call) -> Reply:
     [topic] = call.names
     listing = Listing.of(call)
-    page = await call.app.topics.list_subscriptions(topic, listing.limit, listing.marker, listing.prefix)
-    items = [{"SubscriptionURL": shapes.subscription_url(call.base, topic, s.name)} for s in page.items]
-    after = {"NextMarker": page.next_token} if page.next_token else {}
-    return Reply(200, documents.document_of_list("Subscriptions", "Subscription", items, after))
+    listed = await call.app.topics.list_subscriptions(topic, listing.limit, listing.marker, listing.prefix)
+    items = [{"SubscriptionURL": shapes.subscription_url(call.base, topic, s.name)} for s in listed.items]
+    return page("Subscriptions", "Subscription", items, listed.next_token)
