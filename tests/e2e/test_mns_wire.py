@@ -67,6 +67,7 @@ def test_statuses_and_headers_of_each_kind_of_answer(server: ServerProcess, mns:
     created = mns.put("/queues/wire", content=xml("<VisibilityTimeout>60</VisibilityTimeout>"))
     assert (created.status_code, created.headers["location"]) == (201, f"{server.url}/queues/wire")
     assert created.headers["x-mns-version"] == "2015-06-06" and created.headers["x-mns-request-id"]
+    assert created.headers["content-length"] == "0" and "transfer-encoding" not in created.headers
     again = mns.put("/queues/wire", content=xml("<VisibilityTimeout>60</VisibilityTimeout>"))
     assert (again.status_code, again.headers["location"], again.content) == (
         204,

@@ -65,9 +65,8 @@ class MnsApi:
         if response.location is not None:
             out.append((b"location", response.location.encode()))
         if response.body:
-            out += [
-                (b"content-type", b"text/xml;charset=utf-8"),
-                (b"content-length", str(len(response.body)).encode()),
-            ]
+            out.append((b"content-type", b"text/xml;charset=utf-8"))
+        if response.status != 204:  # which has no body, and says no length
+            out.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": out})
         await send({"type": "http.response.body", "body": response.body})
