@@ -15,7 +15,7 @@ import pytest
 
 from fnflow import Client
 from fnflow.testing import ServerProcess
-from tests.e2e.mns import make_keys
+from tests.e2e.alibaba_mns import make_keys
 
 HERE = Path(__file__).parent
 FLOW = "fnf-demo-mns-worker"

@@ -27,7 +27,7 @@ from mns.topic import TopicMessage, TopicMeta
 from fnflow import Client
 from fnflow.store import ApiKeyRecord
 from fnflow.testing import ServerProcess
-from tests.e2e.mns import Accounts, fails, make_keys, make_temporary
+from tests.e2e.alibaba_mns import Accounts, fails, make_keys, make_temporary
 
 pytestmark = pytest.mark.e2e
 
