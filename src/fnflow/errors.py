@@ -21,6 +21,8 @@ as before) and tell other dialects, such as FnF's RPC API, which resource is mea
     ├── Conflict                   already exists with different content (409)
     │   ├── FlowAlreadyExists      a create of a flow that exists
     │   ├── ScheduleAlreadyExists  a create of a schedule that exists
+    │   ├── QueueAlreadyExists, TopicAlreadyExists, SubscriptionAlreadyExists
+    │   │                          a create (not a replace) of one that exists differently
     │   ├── ExecutionAlreadyExists a start of a name whose execution has ended (FnF's rule)
     │   └── TaskAlreadyCompleted   a report for a task that is no longer waiting
     └── Unavailable                store or worker pool not ready (503)
@@ -177,6 +179,18 @@ class FlowAlreadyExists(Conflict):
 
 class ScheduleAlreadyExists(Conflict):
     """A schedule of this name exists."""
+
+
+class QueueAlreadyExists(Conflict):
+    """A queue of this name exists with other attributes."""
+
+
+class TopicAlreadyExists(Conflict):
+    """A topic of this name exists with other attributes."""
+
+
+class SubscriptionAlreadyExists(Conflict):
+    """A subscription of this name exists with other settings."""
 
 
 class ExecutionAlreadyExists(Conflict):

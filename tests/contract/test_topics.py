@@ -63,6 +63,10 @@ def test_subscriptions_are_created_changed_listed_and_deleted(store: Store, topi
     assert [s.name for s in page.items] == ["a", "b"] and page.next_token
     rest = store.read_sync(lambda tx: tx.list_subscriptions("t", 2, page.next_token))
     assert [s.name for s in rest.items] == ["c"] and rest.next_token is None
+    store.write_sync(lambda tx: tx.put_subscription(subscription("a_b")))
+    by_prefix = store.read_sync(lambda tx: tx.list_subscriptions("t", 10, prefix="a_"))
+    assert [s.name for s in by_prefix.items] == ["a_b"], "_ is no wildcard"
+    store.write_sync(lambda tx: tx.delete_subscription("t", "a_b"))
     assert [s.name for s in store.read_sync(lambda tx: tx.subscriptions_of("t"))] == ["a", "b", "c"]
     assert store.read_sync(lambda tx: tx.count_subscriptions("t")) == 3
     assert store.write_sync(lambda tx: tx.delete_subscription("t", "b")) is True
@@ -81,6 +85,8 @@ def test_a_published_message_id_is_an_idempotency_key_per_topic(store: Store, to
 def test_published_ids_are_forgotten_after_their_window(store: Store, topic: TopicRecord) -> None:
     for i in range(3):
         store.write_sync(lambda tx, i=i: tx.add_topic_message(published(f"m{i}", when=i)))
+    assert store.read_sync(lambda tx: tx.count_topic_messages("t", at(100.5))) == 2, "m0 expired at 100"
+    assert store.read_sync(lambda tx: tx.count_topic_messages("u", at(0))) == 0
     assert store.write_sync(lambda tx: tx.purge_expired_topic_messages(at(101), 1)) == 1
     assert store.write_sync(lambda tx: tx.purge_expired_topic_messages(at(101), 10)) == 1
     assert store.write_sync(lambda tx: tx.purge_expired_topic_messages(at(101), 10)) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import xml.dom.minidom
 from datetime import UTC, datetime, timedelta
 
@@ -171,7 +172,7 @@ def test_sender_ids_and_tags() -> None:
         with pytest.raises(InvalidArgument, match="messageId"):
             check_message_id(bad)
     check_attributes({"k": "v", "_a.b-c": ""})
-    for bad in ({"a b": "v"}, {"1a": "v"}, {"k": "\x00"}):
+    for bad in ({"a b": "v"}, {"1a": "v"}, {"k": "\x00"}, {"k": "bell\x07"}):
         with pytest.raises(InvalidArgument, match="attribute"):
             check_attributes(bad)
     check_tag("tag", None)
@@ -194,6 +195,11 @@ def test_a_new_message_takes_the_queue_s_delay_and_retention() -> None:
         new_message(queue, OutgoingMessage("é" * 512 + "x"), NOW)
     with pytest.raises(InvalidArgument, match="NUL"):
         new_message(queue, OutgoingMessage("a\x00b"), NOW)
+    for bad, named in (("\x01", "U+0001"), ("\ud800", "U+D800"), ("\uffff", "U+FFFF")):
+        with pytest.raises(InvalidArgument, match=re.escape(named)):
+            new_message(queue, OutgoingMessage(f"a{bad}b"), NOW)
+    text = "tab\tline\r\n\U0001f600"
+    assert new_message(queue, OutgoingMessage(text), NOW).body == text
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from fnflow.api import (
 )
 from fnflow.api.gateway import Gateway
 from fnflow.api.limits import BodyLimit
+from fnflow.api.mns import MnsApi
 from fnflow.api.rpc import FnfRpc
 from fnflow.app import Fnflow
 
@@ -58,4 +59,4 @@ def create_app(fnflow: Fnflow) -> FnfRpc:
     console.install(app)
     documented.install(app)
     app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes)
-    return FnfRpc(Gateway(app, fnflow), fnflow)
+    return FnfRpc(MnsApi(Gateway(app, fnflow), fnflow), fnflow)

@@ -73,11 +73,26 @@ class TopicAttributes:
         check_range("maximumMessageSize", self.maximum_message_size, MAXIMUM_MESSAGE_SIZE)
 
 
+#: What XML 1.0 cannot hold (NUL, other control characters, lone surrogates, U+FFFE/U+FFFF): MNS's
+#: API carries bodies and attributes as XML text, and no text column of PostgreSQL takes a NUL.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def not_xml(text: str) -> str | None:
+    """The first character of ``text`` that XML cannot hold (``NUL``, ``U+0001`` …); None if none."""
+    found = _NOT_XML.search(text)
+    if found is None:
+        return None
+    return "NUL" if found.group() == "\x00" else f"U+{ord(found.group()):04X}"
+
+
 def check_body(body: str, limit: int, where: str) -> int:
     """The size of ``body`` in bytes; PayloadTooLarge over ``limit``, InvalidArgument if it holds a
-    NUL character (no text column of PostgreSQL, and no XML, can hold one)."""
-    if "\x00" in body:
-        raise InvalidArgument("the message body must not contain NUL characters (base64-encode binary data)")
+    character XML cannot hold, such as NUL."""
+    if bad := not_xml(body):
+        raise InvalidArgument(
+            f"the message body must not contain {bad}: XML cannot hold it (base64-encode binary data)"
+        )
     size = len(body.encode())
     if size > limit:
         raise PayloadTooLarge(f"the message body is {size} bytes; {where} takes at most {limit}")
@@ -96,15 +111,15 @@ _ATTRIBUTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 
 
 def check_attributes(attributes: Mapping[str, str]) -> None:
-    """A published message's attributes: names fit for an XML element, values without NUL."""
+    """A published message's attributes: names fit for an XML element, values XML can hold."""
     for name, value in attributes.items():
         if not _ATTRIBUTE_NAME.fullmatch(name):
             raise InvalidArgument(
                 f"attribute name {name!r} must be 1-64 letters, digits, '_', '.' or '-', "
                 "starting with a letter or '_'"
             )
-        if "\x00" in value:
-            raise InvalidArgument(f"attribute {name!r} must not contain NUL characters")
+        if bad := not_xml(value):
+            raise InvalidArgument(f"attribute {name!r} must not contain {bad}: XML cannot hold it")
 
 
 def check_tag(field: str, tag: str | None) -> None:

@@ -107,6 +107,13 @@ class KeyService:
         description = f"temporary credentials of {key.parent_id}"
         return ApiKeyRecord(key.access_key_id, key.access_key_secret, key.scope, description, now)
 
+    async def signer(self, key_id: str, security_token: str | None) -> ApiKeyRecord | None:
+        """The key a signed request names: one of fnflow's keys, or (with ``security_token``)
+        temporary credentials as ``open_temporary`` opens them; None if there is no such key."""
+        if security_token is not None:
+            return await self.open_temporary(key_id, security_token)
+        return await self.lookup(key_id)
+
     async def use_nonce(self, key_id: str, nonce: str, until: datetime) -> bool:
         """Remember a signed request's nonce until ``until``; False if it was used (a replay)."""
         now = datetime.now(UTC)

@@ -17,7 +17,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from fnflow.errors import Conflict, MessageNotHeld, QueueNotFound
+from fnflow.errors import (
+    Conflict,
+    FnflowError,
+    InvalidReceiptHandle,
+    MessageNotHeld,
+    QueueAlreadyExists,
+    QueueNotFound,
+)
 from fnflow.names import check_name
 from fnflow.queues.arrivals import RECHECK, Arrivals
 from fnflow.queues.attributes import (
@@ -100,7 +107,7 @@ class QueueService:
     ) -> tuple[QueueRecord, bool]:
         """Create a queue, or (``replace``) set the attributes of the one that exists; (queue, created).
 
-        Without ``replace`` a queue that exists with other attributes is a Conflict (MNS's
+        Without ``replace`` a queue that exists with other attributes is QueueAlreadyExists (MNS's
         CreateQueue); with the same ones it is returned as it is. Messages already sent keep the
         delay and retention they were sent with.
         """
@@ -111,22 +118,24 @@ class QueueService:
 
         def put(tx: Tx) -> tuple[QueueRecord, bool]:
             current = tx.get_queue(name)
-            if (
-                attributes.dead_letter_queue is not None
-                and tx.get_queue(attributes.dead_letter_queue) is None
-            ):
-                raise QueueNotFound(f"dead-letter queue {attributes.dead_letter_queue!r} does not exist")
-            record = QueueRecord(
-                name=name,
-                created_at=current.created_at if current else now,
-                updated_at=now,
-                **vars(attributes),
-            )
             if current is not None and not replace:
                 if _attributes(current) != attributes:
-                    raise Conflict(f"queue {name!r} already exists with other attributes")
+                    raise QueueAlreadyExists(f"queue {name!r} already exists with other attributes")
                 return current, False
-            return tx.put_queue(record), current is None
+            return _put(tx, name, attributes, current, now), current is None
+
+        return await self.store.write(put)
+
+    async def update(self, name: str, change: Callable[[QueueAttributes], QueueAttributes]) -> QueueRecord:
+        """Change some attributes of a queue (MNS's SetQueueAttributes): ``change`` makes the new
+        attributes from the current ones, in the same transaction. QueueNotFound if there is none."""
+        now = datetime.now(UTC)
+
+        def put(tx: Tx) -> QueueRecord:
+            current = _existing(tx, name)
+            attributes = change(_attributes(current))
+            attributes.check(name)
+            return _put(tx, name, attributes, current, now)
 
         return await self.store.write(put)
 
@@ -277,6 +286,30 @@ class QueueService:
         if not await self.store.write(delete):
             raise _not_held(receipt_handle)
 
+    async def delete_messages(
+        self, queue: str, receipt_handles: Sequence[str]
+    ) -> list[tuple[str, FnflowError]]:
+        """Delete 1-16 received messages at once (MNS's BatchDeleteMessage). Each handle that still
+        holds its message deletes it; the others come back, in order, with why not
+        (InvalidReceiptHandle, MessageNotHeld). QueueNotFound deletes none."""
+        check_range("receipt handles", len(receipt_handles), RECEIVE_BATCH)
+        held: dict[str, tuple[str, str]] = {}
+        errors: dict[str, FnflowError] = {}
+        for handle in receipt_handles:
+            try:
+                held[handle] = parse_receipt_handle(handle)
+            except InvalidReceiptHandle as e:
+                errors[handle] = e
+        now = datetime.now(UTC)
+
+        def delete(tx: Tx) -> list[str]:
+            _existing(tx, queue)
+            return [h for h, (m, r) in held.items() if not tx.delete_message(queue, m, r, now)]
+
+        for handle in await self.store.write(delete):
+            errors[handle] = _not_held(handle)
+        return [(h, errors[h]) for h in dict.fromkeys(receipt_handles) if h in errors]
+
     async def change_visibility(self, queue: str, receipt_handle: str, seconds: float) -> ReceivedMessage:
         """Make a received message visible again in ``seconds`` (0: now) instead of when its visibility
         timeout ends; the message with its (unchanged) receipt handle. MessageNotHeld as ``delete``."""
@@ -297,6 +330,15 @@ class QueueService:
         if seconds == 0:
             self.arrivals.wake(queue)
         return ReceivedMessage(message, receipt_handle)
+
+
+def _put(
+    tx: Tx, name: str, attributes: QueueAttributes, current: QueueRecord | None, now: datetime
+) -> QueueRecord:
+    if attributes.dead_letter_queue is not None and tx.get_queue(attributes.dead_letter_queue) is None:
+        raise QueueNotFound(f"dead-letter queue {attributes.dead_letter_queue!r} does not exist")
+    created = current.created_at if current else now
+    return tx.put_queue(QueueRecord(name=name, created_at=created, updated_at=now, **vars(attributes)))
 
 
 def _attributes(record: QueueRecord) -> QueueAttributes:

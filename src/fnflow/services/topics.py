@@ -26,7 +26,9 @@ from fnflow.errors import (
     NotFound,
     PayloadTooLarge,
     QueueNotFound,
+    SubscriptionAlreadyExists,
     SubscriptionNotFound,
+    TopicAlreadyExists,
     TopicNotFound,
 )
 from fnflow.leasing import LeaseKeeper
@@ -112,7 +114,7 @@ class TopicService:
         self, name: str, attributes: TopicAttributes | None = None, *, replace: bool = True
     ) -> tuple[TopicRecord, bool]:
         """Create a topic, or (``replace``) set the attributes of the one that exists; (topic, created).
-        Without ``replace`` one that exists with other attributes is a Conflict."""
+        Without ``replace`` one that exists with other attributes is TopicAlreadyExists."""
         check_name("topic", name)
         attributes = attributes or TopicAttributes()
         attributes.check()
@@ -122,7 +124,7 @@ class TopicService:
             current = tx.get_topic(name)
             if current is not None and not replace:
                 if current.maximum_message_size != attributes.maximum_message_size:
-                    raise Conflict(f"topic {name!r} already exists with other attributes")
+                    raise TopicAlreadyExists(f"topic {name!r} already exists with other attributes")
                 return current, False
             created = current.created_at if current else now
             record = TopicRecord(name, attributes.maximum_message_size, created, now)
@@ -132,6 +134,27 @@ class TopicService:
 
     async def get(self, name: str) -> TopicRecord:
         return await self.store.read(lambda tx: _existing(tx, name))
+
+    async def info(self, name: str) -> tuple[TopicRecord, int]:
+        """A topic and how many messages were published to it within its retention period."""
+
+        def read(tx: Tx) -> tuple[TopicRecord, int]:
+            return _existing(tx, name), tx.count_topic_messages(name, datetime.now(UTC))
+
+        return await self.store.read(read)
+
+    async def update(self, name: str, change: Callable[[TopicAttributes], TopicAttributes]) -> TopicRecord:
+        """Change the attributes of a topic (MNS's SetTopicAttributes): ``change`` makes the new
+        attributes from the current ones, in the same transaction. TopicNotFound if there is none."""
+        now = datetime.now(UTC)
+
+        def put(tx: Tx) -> TopicRecord:
+            current = _existing(tx, name)
+            attributes = change(TopicAttributes(current.maximum_message_size))
+            attributes.check()
+            return tx.put_topic(TopicRecord(name, attributes.maximum_message_size, current.created_at, now))
+
+        return await self.store.write(put)
 
     async def exists(self, name: str) -> bool:
         return await self.store.read(lambda tx: tx.get_topic(name)) is not None
@@ -159,7 +182,8 @@ class TopicService:
     ) -> tuple[SubscriptionRecord, bool]:
         """Subscribe ``endpoint`` (a URL, a function ARN or a queue ARN: see ``fnflow.queues.endpoints``)
         to ``topic`` as ``name``; (subscription, created). A URL is checked as callback URLs are; a
-        function or queue must exist. Without ``replace``, one that exists differently is a Conflict."""
+        function or queue must exist. Without ``replace``, one that exists differently is
+        SubscriptionAlreadyExists."""
         check_name("subscription", name)
         check_tag("filterTag", filter_tag)
         strategy = _choice("notifyStrategy", notify_strategy, NotifyStrategy)
@@ -192,7 +216,9 @@ class TopicService:
             )
             if current is not None and not replace:
                 if _settings(current) != _settings(record):
-                    raise Conflict(f"subscription {name!r} of topic {topic!r} already exists differently")
+                    raise SubscriptionAlreadyExists(
+                        f"subscription {name!r} of topic {topic!r} already exists differently"
+                    )
                 return current, False
             if current is None and tx.count_subscriptions(topic) >= MAX_SUBSCRIPTIONS:
                 raise Conflict(f"topic {topic!r} has {MAX_SUBSCRIPTIONS} subscriptions, the most it may have")
@@ -210,12 +236,28 @@ class TopicService:
 
         return await self.store.read(read)
 
-    async def list_subscriptions(self, topic: str, limit: int = 100, token: str | None = None) -> Page:
+    async def list_subscriptions(
+        self, topic: str, limit: int = 100, token: str | None = None, prefix: str = ""
+    ) -> Page:
         def read(tx: Tx) -> Page:
             _existing(tx, topic)
-            return tx.list_subscriptions(topic, limit, token)
+            return tx.list_subscriptions(topic, limit, token, prefix)
 
         return await self.store.read(read)
+
+    async def set_notify_strategy(self, topic: str, name: str, notify_strategy: str) -> SubscriptionRecord:
+        """Change how a subscription's HTTP pushes are retried (MNS's SetSubscriptionAttributes)."""
+        strategy = _choice("notifyStrategy", notify_strategy, NotifyStrategy)
+        now = datetime.now(UTC)
+
+        def put(tx: Tx) -> SubscriptionRecord:
+            _existing(tx, topic)
+            current = tx.get_subscription(topic, name)
+            if current is None:
+                raise SubscriptionNotFound(f"subscription {name!r} of topic {topic!r} does not exist")
+            return tx.put_subscription(replace(current, notify_strategy=strategy.value, updated_at=now))
+
+        return await self.store.write(put)
 
     async def unsubscribe(self, topic: str, name: str) -> None:
         """Delete a subscription (pushes already stored still go out)."""

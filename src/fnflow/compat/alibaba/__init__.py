@@ -1,4 +1,5 @@
-"""Alibaba Cloud's wire formats: the FnF (Serverless Workflow) RPC API, 2019-03-15.
+"""Alibaba Cloud's wire formats: the FnF (Serverless Workflow) RPC API, 2019-03-15, and (in
+``mns``) MNS's queue and topic API, 2015-06-06.
 
 ``signature`` checks RPC request signatures, ``params`` reads an action's parameters, ``shapes``
 writes records as FnF's responses, ``errors`` maps fnflow's errors to Alibaba's codes and statuses,

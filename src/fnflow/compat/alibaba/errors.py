@@ -38,8 +38,10 @@ class RpcError(Exception):
         self.message = message
 
 
-# (class, status, code), most specific first.
-_MAPPING: list[tuple[type[FnflowError], int, str]] = [
+#: (class, status, code), most specific first.
+Mapping = list[tuple[type[FnflowError], int, str]]
+
+_MAPPING: Mapping = [
     (FlowNotFound, 404, "FlowNotExists"),
     (ExecutionNotFound, 404, "ExecutionNotExists"),
     (ScheduleNotFound, 404, "ScheduleNotExists"),
@@ -59,13 +61,17 @@ _MAPPING: list[tuple[type[FnflowError], int, str]] = [
 ]
 
 
-def from_fnflow(error: FnflowError) -> RpcError:
+def translate(error: FnflowError, mapping: Mapping) -> tuple[int, str] | None:
+    """(status, code) of ``error`` by ``mapping``; bad temporary credentials are
+    ``InvalidSecurityToken.<reason>`` on each of Alibaba's APIs. None if ``mapping`` has no class of it."""
     if isinstance(error, InvalidSecurityToken):
-        return RpcError(403, f"InvalidSecurityToken.{error.reason}", error.message)
-    for kind, status, code in _MAPPING:
-        if isinstance(error, kind):
-            return RpcError(status, code, error.message)
-    return RpcError(500, "InternalServerError", error.message)
+        return 403, f"InvalidSecurityToken.{error.reason}"
+    return next(((status, code) for kind, status, code in mapping if isinstance(error, kind)), None)
+
+
+def from_fnflow(error: FnflowError) -> RpcError:
+    status, code = translate(error, _MAPPING) or (500, "InternalServerError")
+    return RpcError(status, code, error.message)
 
 
 def internal() -> RpcError:

@@ -22,7 +22,6 @@ from fnflow.compat.alibaba.params import Params, decode
 from fnflow.compat.alibaba.shapes import dumps
 from fnflow.errors import FnflowError
 from fnflow.services.keys import ALLOWED
-from fnflow.store import ApiKeyRecord
 
 if TYPE_CHECKING:
     from fnflow.app import Fnflow
@@ -103,10 +102,7 @@ async def _authorize(app: Fnflow, method: str, params: dict[str, str], action: A
         claim = signature.claim(params, datetime.now(UTC))
     except signature.SignatureProblem as e:
         raise RpcError(_STATUS[e.code], e.code, str(e)) from None
-    if claim.security_token is not None:
-        key: ApiKeyRecord | None = await app.keys.open_temporary(claim.key_id, claim.security_token)
-    else:
-        key = await app.keys.lookup(claim.key_id)
+    key = await app.keys.signer(claim.key_id, claim.security_token)
     if key is None:
         raise RpcError(403, "InvalidAccessKeyID", f"The AccessKey ID {claim.key_id} is invalid.")
     if not signature.matches(method, params, key.secret):

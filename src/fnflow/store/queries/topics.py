@@ -79,9 +79,13 @@ class TopicQueries(Queries):
         row = self.conn.execute(select(t).where(t.c.topic == topic, t.c.name == name)).first()
         return None if row is None else _subscription(row)
 
-    def list_subscriptions(self, topic: str, limit: int = 100, token: str | None = None) -> Page:
-        """A topic's subscriptions by name."""
+    def list_subscriptions(
+        self, topic: str, limit: int = 100, token: str | None = None, prefix: str = ""
+    ) -> Page:
+        """A topic's subscriptions by name (those whose name starts with ``prefix``)."""
         query = select(subscriptions).where(subscriptions.c.topic == topic)
+        if prefix:
+            query = query.where(subscriptions.c.name.startswith(prefix, autoescape=True))
         return self._page_by_name(query, subscriptions.c.name, limit, token, _subscription)
 
     def subscriptions_of(self, topic: str) -> list[SubscriptionRecord]:
@@ -109,6 +113,13 @@ class TopicQueries(Queries):
         t = topic_messages
         row = self.conn.execute(select(t).where(t.c.topic == record.topic, t.c.id == record.id)).one()
         return _topic_message(row), False
+
+    def count_topic_messages(self, topic: str, now: datetime) -> int:
+        """How many messages were published to a topic within its retention period (MNS's
+        MessageCount): those whose ids it still remembers."""
+        t = topic_messages
+        query = select(func.count()).where(t.c.topic == topic, t.c.expires_at > to_ts(now))
+        return int(self.conn.execute(query).scalar_one())
 
     def purge_expired_topic_messages(self, now: datetime, limit: int) -> int:
         """Forget up to ``limit`` published message ids whose idempotency window is over."""
