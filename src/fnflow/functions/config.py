@@ -35,6 +35,7 @@ SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 SECRET_NAME_MAX = 253
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FC_RUNTIME = "python3"  # answers as Function Compute does; every other runtime as OpenFaaS functions do
+ROLES = ("admin", "invoke", "report-task")  # a role's scope: what its instances' credentials may do
 PYTHON_RUNTIMES = ("python3", "python3-http", "python3-flask", "python3-classic")
 # module.function called when a deploy names none: FC's index.handler, the OpenFaaS templates' handler.handle
 DEFAULT_HANDLERS = {runtime: "handler.handle" for runtime in PYTHON_RUNTIMES} | {"python3": "index.handler"}
@@ -124,6 +125,12 @@ class FunctionConfig:
     requests: dict[str, str] = field(default_factory=dict)
     constraints: tuple[str, ...] = ()
     read_only_root_filesystem: bool = False
+    # Function Compute: run once per instance before its first call (python3 only)
+    initializer: str = ""  # module.function, called as initializer(context)
+    initialization_timeout: float = 0.0  # seconds; 0: the function's timeout
+    # The scope of the temporary credentials each instance gets (context.credentials), from its
+    # service's role; "": the server's shared key, as functions deployed without a role have.
+    role: str = ""
 
     def __post_init__(self) -> None:
         if not self.handler:
@@ -141,6 +148,15 @@ class FunctionConfig:
             raise InvalidArgument(
                 f"handler {self.handler!r} must look like module.function, e.g. index.handler"
             )
+        if self.initializer and (self.runtime != FC_RUNTIME or not HANDLER.match(self.initializer)):
+            raise InvalidArgument(
+                f"initializer {self.initializer!r}: a {FC_RUNTIME} function's module.function,"
+                " e.g. index.init"
+            )
+        if not 0 <= self.initialization_timeout <= 86_400:
+            raise InvalidArgument("initializationTimeout must be between 0 and 86400 seconds")
+        if self.role and self.role not in ROLES:
+            raise InvalidArgument(f"role must be one of {', '.join(ROLES)}, not {self.role!r}")
         if self.runtime == "command":
             try:
                 argv = shlex.split(self.command)
@@ -192,6 +208,9 @@ class FunctionConfig:
             "minInstances": self.min_instances,
             "secrets": list(self.secrets),
             "secretEnvironment": self.secret_environment,
+            "initializer": self.initializer,
+            "initializationTimeout": self.initialization_timeout,
+            "role": self.role,
             "openfaas": {
                 "image": self.image,
                 "limits": self.limits,
@@ -238,4 +257,7 @@ def config_of(record: FunctionRecord) -> FunctionConfig:
         requests=dict(openfaas.get("requests", {})),
         constraints=tuple(openfaas.get("constraints", ())),
         read_only_root_filesystem=bool(openfaas.get("readOnlyRootFilesystem", False)),
+        initializer=str(options.get("initializer", "")),
+        initialization_timeout=float(options.get("initializationTimeout", 0.0)),
+        role=str(options.get("role", "")),
     )
