@@ -20,12 +20,14 @@ from fnflow.api import (
     queues,
     schedules,
     secrets,
+    stacks,
     system,
     topics,
 )
 from fnflow.api.gateway import Gateway
 from fnflow.api.limits import BodyLimit
 from fnflow.api.rpc import FnfRpc
+from fnflow.api.triggers import HttpTriggers
 from fnflow.app import Fnflow
 
 
@@ -50,8 +52,21 @@ def create_app(fnflow: Fnflow) -> FnfRpc:
     )
     app.state.fnflow = fnflow
     errors.install(app)
-    routers = (system, flows, executions, schedules, functions, calls, queues, topics, bins, openfaas, logs)
+    routers = (
+        system,
+        flows,
+        executions,
+        schedules,
+        functions,
+        calls,
+        queues,
+        topics,
+        bins,
+        openfaas,
+        logs,
+        stacks,
+    )
     for module in (*routers, secrets):
         app.include_router(module.router)
-    app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes)
-    return FnfRpc(Gateway(app, fnflow), fnflow)
+    app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes, exempt=(stacks.router.prefix,))
+    return FnfRpc(Gateway(HttpTriggers(app, fnflow), fnflow), fnflow)
