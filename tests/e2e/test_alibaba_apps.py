@@ -68,6 +68,7 @@ def test_the_runtime_gives_fc_environ_context_and_one_initializer(server: tuple[
     assert doc["credentials"][0].startswith("STS.") and doc["credentials"][2]
     assert doc["results"]["list"] == doc["results"]["start"] == "ok"
     assert doc["results"]["https"] != "reached"  # HTTPS goes to fnflow as a proxy, which tunnels nothing
+    assert doc["packages"] == []  # FC's runtime packages (the fc extra) import without requirements
 
 
 def test_credentials_do_no_more_than_the_role_allows(server: tuple[ServerProcess, str]) -> None:
