@@ -499,7 +499,16 @@ def _definition(build: Build, p: Props, resolver: Resolver) -> str:
     raise p.fail(p.loc, f"{p.res.type} needs Definition or DefinitionUri")
 
 
-def _flow_attributes(name: str) -> Resolved:
+def _flow(build: Build, res: Declared, resolver: Resolver, role: str, default_name: str | None) -> Resolved:
+    known = {"Name", "Description", "Definition", "DefinitionUri", role} | (
+        {"Policies"} if role == "Role" else set()
+    )
+    p = properties(build, res, resolver, known)
+    name = p.text("Name", default_name)
+    definition = _definition(build, p, resolver)
+    build.draft.flows.append(
+        PlannedFlow(name, definition, p.text("Description", ""), p.text(role, ""), res.logical_id)
+    )
     return Resolved(
         name,
         {
@@ -512,29 +521,12 @@ def _flow_attributes(name: str) -> Resolved:
 
 
 def serverless_flow(build: Build, res: Declared, resolver: Resolver) -> Resolved:
-    p = properties(
-        build, res, resolver, {"Name", "Description", "Definition", "DefinitionUri", "Policies", "Role"}
-    )
-    name = p.text("Name", res.logical_id)
-    flow = PlannedFlow(
-        name, _definition(build, p, resolver), p.text("Description", ""), p.text("Role", ""), res.logical_id
-    )
-    build.draft.flows.append(flow)
-    return _flow_attributes(name)
+    """Funcraft's flow: named by its logical id unless ``Name`` says otherwise."""
+    return _flow(build, res, resolver, "Role", res.logical_id)
 
 
 def fnf_flow(build: Build, res: Declared, resolver: Resolver) -> Resolved:
-    p = properties(build, res, resolver, {"Name", "Description", "Definition", "DefinitionUri", "RoleArn"})
-    name = p.text("Name")
-    flow = PlannedFlow(
-        name,
-        _definition(build, p, resolver),
-        p.text("Description", ""),
-        p.text("RoleArn", ""),
-        res.logical_id,
-    )
-    build.draft.flows.append(flow)
-    return _flow_attributes(name)
+    return _flow(build, res, resolver, "RoleArn", None)
 
 
 def fnf_schedule(build: Build, res: Declared, resolver: Resolver) -> Resolved:
