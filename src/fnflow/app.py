@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import secrets
@@ -18,8 +19,10 @@ from fnflow.asyncq.deliver import Deliverer
 from fnflow.asyncq.dispatcher import Dispatcher
 from fnflow.asyncq.service import CallService
 from fnflow.asyncq.targets import TargetPolicy
+from fnflow.compat.alibaba.fc import local_url
 from fnflow.config import Settings
 from fnflow.fdl.arn import FlowTarget, FunctionTarget, QueueTarget, TopicTarget
+from fnflow.functions.fc import InstanceCredentials
 from fnflow.functions.housekeeping import prune_every
 from fnflow.functions.logs import LogWriter
 from fnflow.functions.naming import metric_name
@@ -42,11 +45,13 @@ from fnflow.secretbox import KEY_FILE, SecretBox
 from fnflow.services.bins import BinService
 from fnflow.services.executions import ExecutionService
 from fnflow.services.flows import FlowService
-from fnflow.services.keys import KeyService, new_key
+from fnflow.services.keys import KeyService, new_key, temporary_keys
 from fnflow.services.logs import LogService
 from fnflow.services.queues import QueueService
 from fnflow.services.secrets import SecretService
+from fnflow.services.stacks import StackService
 from fnflow.services.topics import TopicService
+from fnflow.services.triggers import TriggerService
 from fnflow.store import ApiKeyRecord, Store, Tx, open_store
 from fnflow.store.owner import OwnerLock, claim_database
 
@@ -86,7 +91,7 @@ class Fnflow:
         self.claim()
         self._store = store = await asyncio.to_thread(open_store, s.db, synchronous=s.sqlite_synchronous)
         internal = await store.write(_internal_key)
-        caller = Caller(s.endpoint, internal.id, internal.secret)
+        caller = Caller(s.endpoint, internal.id, internal.secret, s.region, s.account_id)
         self._slots = store.cluster_slots()
         if self._slots is not None:
             self._slots.open()
@@ -97,6 +102,7 @@ class Fnflow:
             cluster=self._slots,
             logs=self.log_writer,
             provided_root=s.data_dir / "provided",
+            instance_environment=InstanceCredentials(await store.write(temporary_keys)),
         )
         # One process on SQLite makes its key on first start; processes sharing PostgreSQL are given one.
         box = SecretBox.load(s.secret_key_file or s.data_dir / KEY_FILE, create=not store.shared)
@@ -152,6 +158,7 @@ class Fnflow:
             targets=targets,
             on_deliveries=self.deliverer.submit,
             on_calls=self.dispatcher.take,
+            local=functools.partial(local_url, endpoint=s.endpoint),
         )
         self.integrations.add(FunctionTarget, FunctionIntegration(self.functions, self.calls, self.runtime))
         self.integrations.add(FlowTarget, FlowIntegration(self.runtime))
@@ -164,12 +171,25 @@ class Fnflow:
         self.executions = ExecutionService(store, self.runtime, max_input_bytes=s.max_input_bytes)
         self.keys = KeyService(store)
         self.bins = BinService(store)
-        self.scheduler = Scheduler(store, self.runtime)
+        self.scheduler = Scheduler(store, self.runtime, on_calls=self.dispatcher.unclaimed)
         self.schedules = ScheduleService(
             store,
             changed=self.scheduler.wake,
             min_interval=s.schedule_min_interval,
             max_input_bytes=s.max_input_bytes,
+        )
+        self.triggers = TriggerService(
+            store, changed=self.scheduler.wake, min_interval=s.schedule_min_interval
+        )
+        self.stacks = StackService(
+            store,
+            functions=self.functions,
+            triggers=self.triggers,
+            queues=self.queues,
+            topics=self.topics,
+            flows=self.flows,
+            schedules=self.schedules,
+            endpoint=s.endpoint,
         )
         await self.scheduler.open()
         self._keeping = asyncio.create_task(keeper.run(), name="leases")

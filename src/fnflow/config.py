@@ -53,6 +53,10 @@ class Settings:
     function_log_bytes: int = 1024 * 1024  # of each function's newest log text, kept
     # Shortest time between a schedule's ticks: FnF's one minute. Only tests lower it (env below).
     schedule_min_interval: float = 60.0
+    # The region and account this fnflow stands for: what functions see as context.region and
+    # context.account_id (the SDKs build endpoints from the region: it must be a real one).
+    region: str = "cn-hangzhou"
+    account_id: str = "1234567890123456"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,6 +75,8 @@ class Settings:
         ]
         if "FNFLOW_SCHEDULE_MIN_INTERVAL" in os.environ:  # for tests only: lets a schedule fire every second
             s.schedule_min_interval = float(os.environ["FNFLOW_SCHEDULE_MIN_INTERVAL"])
+        s.region = os.environ.get("FNFLOW_REGION") or s.region
+        s.account_id = os.environ.get("FNFLOW_ACCOUNT_ID") or s.account_id
         if "FNFLOW_FUNCTION_LOG_AGE" in os.environ:
             s.function_log_age = float(os.environ["FNFLOW_FUNCTION_LOG_AGE"])
         if "FNFLOW_FUNCTION_LOG_BYTES" in os.environ:

@@ -22,6 +22,7 @@ from fnflow.api import (
     queues,
     schedules,
     secrets,
+    stacks,
     system,
     topics,
 )
@@ -29,6 +30,7 @@ from fnflow.api.gateway import Gateway
 from fnflow.api.limits import BodyLimit
 from fnflow.api.mns import MnsApi
 from fnflow.api.rpc import FnfRpc
+from fnflow.api.triggers import HttpTriggers
 from fnflow.app import Fnflow
 
 
@@ -54,9 +56,9 @@ def create_app(fnflow: Fnflow) -> FnfRpc:
     app.state.fnflow = fnflow
     errors.install(app)
     routers = (system, flows, executions, graphs, schedules, functions, calls, queues, topics, bins, openfaas)
-    for module in (*routers, logs, secrets):
+    for module in (*routers, logs, stacks, secrets):
         app.include_router(module.router)
     console.install(app)
     documented.install(app)
-    app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes)
-    return FnfRpc(MnsApi(Gateway(app, fnflow), fnflow), fnflow)
+    app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes, exempt=(stacks.router.prefix,))
+    return FnfRpc(MnsApi(Gateway(HttpTriggers(app, fnflow), fnflow), fnflow), fnflow)

@@ -3,8 +3,9 @@
 A request is FnF's when it names an FnF endpoint (``cn-hangzhou.fnf.aliyuncs.com`` and the like),
 as a request to a proxy (``HTTP_PROXY=http://<fnflow>``) or in its ``Host``; or when it comes to
 ``/`` with an ``Action`` (an SDK whose endpoint is fnflow's address). A request to a proxy for
-fnflow itself is an ordinary request; for any other host it is refused: fnflow forwards nothing.
-Everything else goes on to ``app``.
+fnflow itself, or for Function Compute's hosts (its HTTP triggers' URLs), is an ordinary request;
+for any other host it is refused, as is a tunnel (CONNECT): fnflow forwards nothing. Everything
+else goes on to ``app``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fnflow.api import proxied
 from fnflow.api.gateway import read_body, respond
 from fnflow.compat.alibaba import rpc
 from fnflow.compat.alibaba.errors import RpcError
+from fnflow.compat.alibaba.fc import is_fc_host
 from fnflow.compat.alibaba.hosts import is_fnf_host
 from fnflow.errors import PayloadTooLarge
 
@@ -43,8 +45,13 @@ class FnfRpc:
         host = target or headers.get(b"host", b"").decode("latin-1")
         if is_fnf_host(host):
             await self._answer(scope, receive, send, host, headers)
-        elif target is not None:
-            body = {"code": "Forbidden", "message": f"fnflow is not a proxy: it does not answer for {target}"}
+        elif is_fc_host(host):
+            await self.app(proxied.as_origin(scope), receive, send)
+        elif target is not None or scope["method"] == "CONNECT":
+            body = {
+                "code": "Forbidden",
+                "message": f"fnflow is not a proxy: it does not answer for {target or host}",
+            }
             await respond(send, 403, [(b"content-type", b"application/json")], json.dumps(body).encode())
         elif scope["path"] == "/" and (b"Action=" in scope["query_string"] or b"x-acs-action" in headers):
             await self._answer(scope, receive, send, host, headers)

@@ -226,6 +226,13 @@ class FunctionIn(Body):
         {}, description="environment variable -> secret whose value it holds"
     )
     openfaas: OpenFaaSDoc = Field(default_factory=OpenFaaSDoc)
+    initializer: str = Field(
+        "", description="python3: module.function run once per instance (FC's Initializer)"
+    )
+    initializationTimeout: float = Field(0, description="seconds the initializer may take (0: the timeout)")
+    role: str = Field(
+        "", description="admin, invoke or report-task: the scope of each instance's temporary credentials"
+    )
     code: str | None = Field(
         None, description="base64 of a zip of the code directory; omit to keep the code (or to have none)"
     )
@@ -256,6 +263,9 @@ class FunctionIn(Body):
             constraints=tuple(self.openfaas.constraints),
             read_only_root_filesystem=self.openfaas.readOnlyRootFilesystem,
             layers=layers,
+            initializer=self.initializer,
+            initialization_timeout=self.initializationTimeout,
+            role=self.role,
         )
 
 
@@ -278,6 +288,9 @@ class FunctionOut(BaseModel):
     secrets: list[str]
     secretEnvironment: dict[str, str]
     openfaas: OpenFaaSDoc
+    initializer: str = ""
+    initializationTimeout: float = 0
+    role: str = ""
     codeChecksum: str
     layers: list[LayerDoc]
     dependencies: DependenciesDoc | None = Field(None, description="none: it has no requirements.txt")
@@ -320,6 +333,9 @@ class FunctionOut(BaseModel):
                 constraints=list(config.constraints),
                 readOnlyRootFilesystem=config.read_only_root_filesystem,
             ),
+            initializer=config.initializer,
+            initializationTimeout=config.initialization_timeout,
+            role=config.role,
             codeChecksum=f.code_checksum,
             layers=[LayerDoc(name=layer.name, checksum=layer.checksum) for layer in config.layers],
             dependencies=dependencies,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from fnflow import __version__
 from fnflow.api.auth import Admin, Invoke
 from fnflow.metrics import CONTENT_TYPE
 
@@ -24,6 +25,14 @@ async def healthz(request: Request) -> Response:
 async def metrics(request: Request, _: Invoke) -> Response:
     """Prometheus text: executions, task attempts, timer lateness, store batches, function workers."""
     return Response(request.app.state.fnflow.metrics.render(), media_type=CONTENT_TYPE)
+
+
+@router.get("/api/v1/system/info")
+async def info(request: Request, _: Invoke) -> dict[str, str]:
+    """The version, and the region and account this fnflow stands for (``fnflow deploy`` gives
+    them to templates as ALIYUN::Region and ALIYUN::AccountId)."""
+    settings = request.app.state.fnflow.settings
+    return {"version": __version__, "region": settings.region, "accountId": settings.account_id}
 
 
 @router.get("/api/v1/system/callback-key", tags=["calls"])

@@ -8,6 +8,7 @@ from fnflow.cli import (
     apply,
     bins,
     calls,
+    deploy,
     executions,
     flows,
     functions,
@@ -43,6 +44,8 @@ app.add_typer(secrets.app, name="secret")
 app.command("apply")(apply.apply)
 app.command("new")(scaffold.new)
 app.command("up")(up.up)
+app.command("deploy")(deploy.deploy)
+app.add_typer(deploy.app, name="stack")
 app.add_typer(keys.app, name="keys")
 
 

@@ -17,6 +17,7 @@ from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invoca
 from fnflow.client.queues import Queue, QueueMethods
 from fnflow.client.schedules import Schedule, ScheduleMethods
 from fnflow.client.secrets import SecretMethods
+from fnflow.client.stacks import StackMethods
 from fnflow.client.topics import Subscription, Topic, TopicMethods
 from fnflow.functions import codepkg
 from fnflow.functions.config import DEFAULT_SERVICE, AsyncPolicy, FunctionConfig
@@ -30,7 +31,9 @@ MAX_WAIT = 60.0  # the longest long-poll the server grants at once
 POLL_FLOOR = 0.2  # never ask again sooner than this when the server answers a long-poll early
 
 
-class Client(GatewayMethods, ScheduleMethods, LogMethods, SecretMethods, QueueMethods, TopicMethods):
+class Client(
+    GatewayMethods, ScheduleMethods, LogMethods, SecretMethods, QueueMethods, TopicMethods, StackMethods
+):
     """A connection to one fnflow server.
 
     ``url`` defaults to ``$FNFLOW_URL`` (else ``http://127.0.0.1:8080``), ``api_key`` to
@@ -51,8 +54,9 @@ class Client(GatewayMethods, ScheduleMethods, LogMethods, SecretMethods, QueueMe
     :class:`~fnflow.client.logs.LogMethods`, the secrets (``create_secret``, ``update_secret``,
     ``delete_secret``, ``list_secrets``) from :class:`~fnflow.client.secrets.SecretMethods`,
     the queue methods (``put_queue``, ``send_message``, ``receive_messages``, ``delete_message``…) from
-    :class:`~fnflow.client.queues.QueueMethods` and the topic methods (``put_topic``, ``subscribe``,
-    ``publish``…) from :class:`~fnflow.client.topics.TopicMethods`.
+    :class:`~fnflow.client.queues.QueueMethods`, the topic methods (``put_topic``, ``subscribe``,
+    ``publish``…) from :class:`~fnflow.client.topics.TopicMethods` and the stack methods
+    (``deploy_stack``, ``list_stacks``, ``delete_stack``…) from :class:`~fnflow.client.stacks.StackMethods`.
     """
 
     # --- flows ------------------------------------------------------------------------------------
@@ -383,4 +387,7 @@ def function_body(config: FunctionConfig) -> dict[str, Any]:
             "constraints": list(config.constraints),
             "readOnlyRootFilesystem": config.read_only_root_filesystem,
         },
+        "initializer": config.initializer,
+        "initializationTimeout": config.initialization_timeout,
+        "role": config.role,
     }

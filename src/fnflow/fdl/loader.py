@@ -5,12 +5,17 @@ YAML is composed into a node tree with a safe loader and the values are built he
 ``2019-05-02T15:04:05Z`` into a datetime. Scalars otherwise resolve as YAML 1.1 says (so ``on``
 and ``yes`` are booleans); keys are kept as the text written. JSON text is read by a strict
 JSON reader (see ``jsontext``) and falls back to YAML, which also accepts ``{a: 1}``.
+
+Local tags (``!Ref X``) are refused unless the caller names them in ``tags``: then the value under
+the tag is built as if untagged and handed to the tag's function, whose result stands in its place
+(ROS templates read ``!Ref X`` as ``{"Ref": "X"}`` this way).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
@@ -26,6 +31,10 @@ _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + kind for kind in ("null", "bool", "int", "float", "str")}
 _MERGE = _TAG + "merge"
 _JSON_START = re.compile(r'\s*(\{\s*["}]|\[)')  # {"key" or [ : meant as JSON, not YAML flow style
+_DEFAULT_TAGS = {"scalar": _TAG + "str", "sequence": _TAG + "seq", "mapping": _TAG + "map"}
+
+#: what a local tag (``!Ref``) makes of the value written under it, built as if untagged
+TagHandler = Callable[[Any], Any]
 
 
 class _Loader(yaml.SafeLoader):
@@ -66,8 +75,9 @@ def _kind(node: Node) -> str:
 
 
 class _Builder:
-    def __init__(self, loader: _Loader) -> None:
+    def __init__(self, loader: _Loader, tags: Mapping[str, TagHandler]) -> None:
         self.loader = loader
+        self.tags = tags
         self.marks: dict[Location, Mark] = {}
         self.problems: list[DefinitionProblem] = []
         self.count = 0
@@ -93,6 +103,9 @@ class _Builder:
             )
         if len(loc) > MAX_DEPTH:
             raise self.fatal(loc, f"nested more than {MAX_DEPTH} levels deep", node)
+        handler = self.tags.get(node.tag)
+        if handler is not None:
+            return self.tagged(node, loc, handler)
         if isinstance(node, ScalarNode):
             return self.scalar(node, loc)
         if id(node) in self.open:
@@ -107,6 +120,13 @@ class _Builder:
             return None
         finally:
             self.open.discard(id(node))
+
+    def tagged(self, node: Node, loc: Location, handler: TagHandler) -> Any:
+        """The value under a local tag, built as if untagged (a scalar as its text), then handled."""
+        kind = "scalar" if isinstance(node, ScalarNode) else "sequence"
+        kind = "mapping" if isinstance(node, MappingNode) else kind
+        plain = type(node)(_DEFAULT_TAGS[kind], node.value, node.start_mark, node.end_mark)
+        return handler(self.build(plain, loc))
 
     def scalar(self, node: ScalarNode, loc: Location) -> Any:
         if node.tag not in _SCALAR_TAGS:
@@ -163,7 +183,7 @@ class _Builder:
                 self.open.discard(id(source))
 
 
-def _read_yaml(text: str) -> tuple[Any, Positions]:
+def _read_yaml(text: str, tags: Mapping[str, TagHandler]) -> tuple[Any, Positions]:
     try:
         loader = _Loader(text)  # checks for unprintable characters at once
         root = loader.get_single_node()
@@ -177,7 +197,7 @@ def _read_yaml(text: str) -> tuple[Any, Positions]:
         raise _SyntaxError(message, LineIndex(text).mark(e.position)) from None
     if root is None:
         return None, Positions({})
-    builder = _Builder(loader)
+    builder = _Builder(loader, tags)
     try:
         value = builder.build(root, ())
     except _Fatal:
@@ -191,22 +211,24 @@ def _syntax_problem(message: str, mark: Mark | None) -> DefinitionProblem:
     return DefinitionProblem("", message, line=mark[0] if mark else None, column=mark[1] if mark else None)
 
 
-def load_document(text: str) -> tuple[Any, Positions]:
+def load_document(text: str, tags: Mapping[str, TagHandler] | None = None) -> tuple[Any, Positions]:
     """Parse FDL text into JSON-like values (``None`` for an empty document) and their positions.
+
+    ``tags`` maps local tags (``"!Ref"``) to what they make of their value; others are refused.
 
     Raises InvalidDefinition for a syntax error (one problem with its line and column), duplicate
     keys, unsupported tags, non-finite numbers and documents nested too deep or too large.
     """
     if not _JSON_START.match(text):
         try:
-            return _read_yaml(text)
+            return _read_yaml(text, {} if tags is None else tags)
         except _SyntaxError as e:
             raise InvalidDefinition([_syntax_problem(e.message, e.mark)]) from None
     try:
         return read_json(text)
     except JsonSyntaxError as json_error:
         try:
-            return _read_yaml(text)  # valid YAML that is not JSON: {"a": 1,}
+            return _read_yaml(text, {} if tags is None else tags)  # valid YAML that is not JSON: {"a": 1,}
         except _SyntaxError:
             problem = _syntax_problem(f"invalid JSON: {json_error.message}", json_error.mark)
             raise InvalidDefinition([problem]) from None

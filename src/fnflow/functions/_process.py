@@ -146,6 +146,8 @@ class Worker:
             "memory_mb": spec.memory_mb,
             "timeout": spec.timeout,
             "path": list(spec.python_path),
+            "initializer": spec.initializer,
+            "initialization_timeout": spec.initialization_timeout or spec.timeout,
         }
         parent, child = socket.socketpair()
         out_r, out_w = os.pipe()
@@ -229,7 +231,7 @@ class Worker:
         kind, answer, out = outcome
         if kind == _protocol.RESULT:
             started_at, duration = answer["started_at"], answer["duration"]
-            if self.runtime == FC_RUNTIME:
+            if self.runtime == FC_RUNTIME and "status" not in answer:
                 headers = (_responses.duration_header(duration),)
                 return InvocationResult(True, out, None, None, None, started_at, duration, 200, headers)
             return _responses.response(

@@ -11,9 +11,11 @@ fnflow provides (the ``PROVIDED`` folder: ``fnflow.provided``), in that order. `
 off ``sys.path`` until we put the code directory there ourselves.
 
 It calls the handler in the style of its runtime: Function Compute's ``handler(event, context)``
-(``python3``), or one of the OpenFaaS Python templates (``python3-http``, ``python3-flask``,
-``python3-classic``), whose handlers answer HTTP requests; those import the code directory as the
-package ``function``, as the templates do, so relative imports work.
+(``python3``; ``handler(environ, start_response)``, a WSGI application, for a call through an HTTP
+trigger; its ``initializer(context)`` once, before READY), or one of the OpenFaaS Python templates
+(``python3-http``, ``python3-flask``, ``python3-classic``), whose handlers answer HTTP requests;
+those import the code directory as the package ``function``, as the templates do, so relative
+imports work.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import socket
 import sys
 import time
 import traceback
+import uuid
 from collections.abc import Mapping
 from types import SimpleNamespace
 
@@ -45,6 +48,9 @@ if TYPE_CHECKING:
     Response = tuple[int, list[tuple[str, str]], bytes]
 
 LOG_FORMAT = "[%(levelname)s] %(name)s: %(message)s"
+CREDENTIALS = (
+    "FNFLOW_INSTANCE_CREDENTIALS"  # this instance's credentials (JSON), taken out of the environment
+)
 JSON_TYPES = (dict, list, tuple, int, float, bool)
 PACKAGE = "function"  # what the OpenFaaS templates import the handler folder as
 HTML = "text/html; charset=utf-8"  # Flask's default for a text body
@@ -56,9 +62,12 @@ NOT_USER_CODE = (__file__, os.path.dirname(importlib.__file__) + os.sep, "<froze
 class _Failure(Exception):
     """An invocation (or the import) failed in a way the pool reports as FC.Unknown."""
 
-    def __init__(self, message: str, stack: list[list[str]] | None = None) -> None:
+    def __init__(
+        self, message: str, stack: list[list[str]] | None = None, error_type: str = "FC.Unknown"
+    ) -> None:
         super().__init__(message)
         self.stack = stack
+        self.error_type = error_type
 
 
 class _Channel:
@@ -140,23 +149,30 @@ def _encode(value: object) -> bytes:
     raise TypeError(f"{type(value).__name__} is not bytes, str, None or JSON (dict, list, number, bool)")
 
 
+_instance: dict[str, str] = {}  # the instance's credentials, when its function has a role
+
+
 def _context(meta: dict[str, Any], config: dict[str, Any]) -> SimpleNamespace:
     """FC's ``context``, with FC's attribute names so code written for FC runs unchanged.
 
-    ``endpoint`` (fnflow's URL, to call it back) is fnflow's own addition.
+    The credentials are the call's, or (none given) the instance's. ``endpoint`` (fnflow's URL,
+    to call it back) is fnflow's own addition.
     """
+    credentials = meta if meta["access_key_id"] else _instance
     return SimpleNamespace(
         request_id=meta["request_id"],
         credentials=SimpleNamespace(
-            access_key_id=meta["access_key_id"],
-            access_key_secret=meta["access_key_secret"],
-            security_token=meta["security_token"],
+            access_key_id=credentials.get("access_key_id", ""),
+            access_key_secret=credentials.get("access_key_secret", ""),
+            security_token=credentials.get("security_token", ""),
         ),
         function=SimpleNamespace(
             name=config["name"],
             handler=config["handler"],
             memory=config["memory_mb"],
             timeout=config["timeout"],
+            initializer=config.get("initializer", ""),
+            initialization_timeout=config.get("initialization_timeout", 0),
         ),
         service=SimpleNamespace(
             name=config["service"],
@@ -171,11 +187,82 @@ def _context(meta: dict[str, Any], config: dict[str, Any]) -> SimpleNamespace:
     )
 
 
+def _environ(meta: dict[str, Any], body: bytes, context: SimpleNamespace) -> dict[str, Any]:
+    """A WSGI ``environ`` as Function Compute's HTTP triggers give it: the process's variables, the
+    request (``PATH_INFO`` is the path after the function's), ``fc.context`` and ``fc.request_uri``."""
+    request = meta["request"]
+    host, _, port = next((v for k, v in request["headers"] if k.lower() == "host"), "localhost").partition(
+        ":"
+    )
+    environ: dict[str, Any] = {
+        **os.environ,
+        "REQUEST_METHOD": request["method"],
+        "SCRIPT_NAME": "",
+        "PATH_INFO": request["path"],
+        "QUERY_STRING": request["query"],
+        "CONTENT_TYPE": "application/octet-stream",
+        "CONTENT_LENGTH": str(len(body)),
+        "SERVER_NAME": host,
+        "SERVER_PORT": port or "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": request["remote"],
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "fc.context": context,
+        "fc.request_uri": meta["request_uri"],
+    }
+    headers: dict[str, str] = {}
+    for name, value in request["headers"]:
+        key = name.upper().replace("-", "_")
+        key = key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    headers.pop("HTTP_PROXY", None)  # httpoxy: a request never sets the process's proxy
+    return {**environ, **headers}
+
+
+def _wsgi(handler: Handler, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Call a WSGI application; its status, headers and body."""
+    started: list[tuple[int, list[tuple[str, str]]]] = []
+    written: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        if started and exc_info is None:
+            raise AssertionError("start_response was called twice without exc_info")
+        started[:] = [(_status(status), [(str(k), str(v)) for k, v in headers])]
+        return written.append
+
+    result = handler(environ, start_response)
+    try:
+        chunks = [bytes(chunk) for chunk in result]  # type: ignore[attr-defined]
+    finally:
+        close = getattr(result, "close", None)
+        if callable(close):
+            close()
+    if not started:
+        raise TypeError("the WSGI application returned without calling start_response")
+    status, headers = started[0]
+    return status, headers, b"".join(written + chunks)
+
+
 def _call_fc(handler: Handler, meta: dict[str, Any], event: bytes, config: dict[str, Any]) -> Frame:
-    """Function Compute: the return value is the body; an exception is an error with its class name."""
+    """Function Compute: the return value is the body; an exception is an error with its class name.
+    A call through an HTTP trigger is a WSGI call: its status and headers come back too."""
     context = _context(meta, config)
     started_at, t0 = time.time(), time.perf_counter()
     try:
+        if "request" in meta:
+            status, headers, body = _wsgi(handler, _environ(meta, event, context))
+            answer = {"status": status, "headers": headers}
+            return (
+                _protocol.RESULT,
+                {**answer, "started_at": started_at, "duration": time.perf_counter() - t0},
+                body,
+            )
         value = handler(event, context)
     except Exception as exc:
         meta = {
@@ -409,6 +496,26 @@ def _exit_now(code: object) -> NoReturn:
     os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
+def _initialize(config: dict[str, Any]) -> None:
+    """Run the function's initializer once; raises _Failure (the instance does not start) if it fails."""
+    initializer = _load(config["initializer"], package=False)
+    meta = {
+        "request_id": str(uuid.uuid4()),
+        "access_key_id": "",
+        "qualifier": "LATEST",
+        "version_id": "",
+        "region": os.environ.get("FC_REGION", ""),
+        "account_id": os.environ.get("FC_ACCOUNT_ID", ""),
+        "endpoint": os.environ.get("FNFLOW_URL", ""),
+    }
+    try:
+        initializer(_context(meta, config))
+    except Exception as exc:
+        raise _Failure(
+            f"{type(exc).__name__}: {_text(exc)}", _stack(exc.__traceback__), type(exc).__name__
+        ) from None
+
+
 def _import_path(code_dir: str, folders: list[str], provided: str) -> None:
     """The code first, the standard library, the function's folders, then what fnflow provides."""
     standard = [p for p in sys.path if p != provided]  # and the function's own PYTHONPATH, first
@@ -426,6 +533,8 @@ def _as_with_site() -> None:
 
 def main(fd: int, config: dict[str, Any], provided: str = "") -> None:
     channel = _Channel(fd)
+    if CREDENTIALS in os.environ:
+        _instance.update(json.loads(os.environ.pop(CREDENTIALS)))
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # FC users log with logging.getLogger()
     _as_with_site()
     _import_path(os.getcwd(), config.get("path", []), provided)  # the pool starts us in the code directory
@@ -433,9 +542,11 @@ def main(fd: int, config: dict[str, Any], provided: str = "") -> None:
     call = CALLS[config["runtime"]]
     try:
         handler = _load(config["handler"], package=config["runtime"] != "python3")
+        if config.get("initializer"):
+            _initialize(config)
     except _Failure as exc:
         channel.send(
-            _protocol.ERROR, {"errorType": "FC.Unknown", "errorMessage": str(exc), "stackTrace": exc.stack}
+            _protocol.ERROR, {"errorType": exc.error_type, "errorMessage": str(exc), "stackTrace": exc.stack}
         )
         return
     channel.send(_protocol.READY, {})

@@ -41,10 +41,7 @@ def pack_directory(path: Path, max_bytes: int = MAX_PACKAGE_BYTES) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, file in files:
-            info = zipfile.ZipInfo(name, FIXED_TIME)
-            info.create_system = 3  # Unix, wherever we pack, so the bytes do not depend on the OS
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = (stat.S_IFREG | _mode(file.stat().st_mode)) << 16
+            info = _entry(name, file.stat().st_mode)
             with file.open("rb") as src, zf.open(info, "w") as dst:
                 while chunk := src.read(1 << 20):
                     dst.write(chunk)
@@ -54,6 +51,26 @@ def pack_directory(path: Path, max_bytes: int = MAX_PACKAGE_BYTES) -> bytes:
     if len(data) > max_bytes:
         raise ValueError(f"code package is larger than {max_bytes} bytes")
     return data
+
+
+def pack_files(files: dict[str, bytes], max_bytes: int = MAX_PACKAGE_BYTES) -> bytes:
+    """Zip in-memory files (``{"index.py": b"..."}``) as ``pack_directory`` zips a directory."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(files):
+            zf.writestr(_entry(name, 0o644), files[name])
+    data = buf.getvalue()
+    if len(data) > max_bytes:
+        raise ValueError(f"code package is larger than {max_bytes} bytes")
+    return data
+
+
+def _entry(name: str, st_mode: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, FIXED_TIME)
+    info.create_system = 3  # Unix, wherever we pack, so the bytes do not depend on the OS
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = (stat.S_IFREG | _mode(st_mode)) << 16
+    return info
 
 
 def check(

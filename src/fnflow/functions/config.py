@@ -37,6 +37,7 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CHECKSUM = re.compile(r"^[0-9a-f]{64}$")
 MAX_LAYERS = 5  # as Function Compute
 FC_RUNTIME = "python3"  # answers as Function Compute does; every other runtime as OpenFaaS functions do
+ROLES = ("admin", "invoke", "report-task")  # a role's scope: what its instances' credentials may do
 PYTHON_RUNTIMES = ("python3", "python3-http", "python3-flask", "python3-classic")
 # module.function called when a deploy names none: FC's index.handler, the OpenFaaS templates' handler.handle
 DEFAULT_HANDLERS = {runtime: "handler.handle" for runtime in PYTHON_RUNTIMES} | {"python3": "index.handler"}
@@ -138,6 +139,12 @@ class FunctionConfig:
     requests: dict[str, str] = field(default_factory=dict)
     constraints: tuple[str, ...] = ()
     read_only_root_filesystem: bool = False
+    # Function Compute: run once per instance before its first call (python3 only)
+    initializer: str = ""  # module.function, called as initializer(context)
+    initialization_timeout: float = 0.0  # seconds; 0: the function's timeout
+    # The scope of the temporary credentials each instance gets (context.credentials), from its
+    # service's role; "": the server's shared key, as functions deployed without a role have.
+    role: str = ""
 
     def __post_init__(self) -> None:
         if not self.handler:
@@ -155,6 +162,15 @@ class FunctionConfig:
             raise InvalidArgument(
                 f"handler {self.handler!r} must look like module.function, e.g. index.handler"
             )
+        if self.initializer and (self.runtime != FC_RUNTIME or not HANDLER.match(self.initializer)):
+            raise InvalidArgument(
+                f"initializer {self.initializer!r}: a {FC_RUNTIME} function's module.function,"
+                " e.g. index.init"
+            )
+        if not 0 <= self.initialization_timeout <= 86_400:
+            raise InvalidArgument("initializationTimeout must be between 0 and 86400 seconds")
+        if self.role and self.role not in ROLES:
+            raise InvalidArgument(f"role must be one of {', '.join(ROLES)}, not {self.role!r}")
         if self.runtime == "command":
             try:
                 argv = shlex.split(self.command)
@@ -214,6 +230,9 @@ class FunctionConfig:
             "secrets": list(self.secrets),
             "secretEnvironment": self.secret_environment,
             "layers": [layer.to_dict() for layer in self.layers],
+            "initializer": self.initializer,
+            "initializationTimeout": self.initialization_timeout,
+            "role": self.role,
             "openfaas": {
                 "image": self.image,
                 "limits": self.limits,
@@ -261,4 +280,7 @@ def config_of(record: FunctionRecord) -> FunctionConfig:
         requests=dict(openfaas.get("requests", {})),
         constraints=tuple(openfaas.get("constraints", ())),
         read_only_root_filesystem=bool(openfaas.get("readOnlyRootFilesystem", False)),
+        initializer=str(options.get("initializer", "")),
+        initialization_timeout=float(options.get("initializationTimeout", 0.0)),
+        role=str(options.get("role", "")),
     )

@@ -6,7 +6,9 @@ time each; ``command`` starts a process per call (``_command``), ``http`` proxie
 (``_proxy``). Workers are grouped by *generation* — everything that shapes the process (code
 checksum, handler, environment, memory, timeout) — so a redeploy never reuses old code, while
 versions and aliases that point at different code can stay warm side by side. Idle workers stop
-after ``idle_timeout``, or sooner when a start needs room under ``max_instances``.
+after ``idle_timeout``, or sooner when a start needs room under ``max_instances``, and every
+worker after ``max_age`` (so credentials minted for an instance outlive it: see
+``instance_environment``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ if TYPE_CHECKING:  # httpx (and what it imports) loads on the first http call, n
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH")
 NOT_FOR_WORKERS = ("PYTHONPATH",)
 COUNTERS = ("invocations", "errors", "throttled", "cold_starts")
+MAX_AGE = 12 * 3600.0  # seconds a worker serves calls; then it stops after its call
 CLASSIC_WATCHDOG = ("command", "python3-classic")  # answer 405 to methods the classic watchdog refuses
 THROTTLED = 429
 
@@ -74,6 +77,10 @@ def _generation(spec: FunctionSpec) -> Generation:
         spec.timeout,
         environment,
         spec.python_path,
+        spec.initializer,
+        spec.initialization_timeout,
+        spec.role_key,
+        spec.role,
     )
 
 
@@ -84,6 +91,7 @@ class _Member:
     worker: Worker
     generation: Generation
     spec: FunctionSpec
+    retire_at: float = float("inf")  # loop time after which it takes no new call (max_age)
     idle: bool = False
     idle_since: float = 0.0
     timer: asyncio.TimerHandle | None = None
@@ -170,15 +178,21 @@ class FunctionPool:
         cluster: ClusterSlots | None = None,
         logs: LogSink | None = None,
         provided_root: Path | None = None,
+        instance_environment: Callable[[FunctionSpec], Mapping[str, str]] | None = None,
+        max_age: float = MAX_AGE,
     ) -> None:
         """``cluster``: a ``max_instances`` limit that holds across processes, taken after this
         process's own (FIFO) admission. ``logs``: where function output goes besides ``logging``.
         ``provided_root``: where the folder of packages fnflow provides to functions is made
-        (``fnflow.functions.provided``; default: under the temporary directory)."""
+        (``fnflow.functions.provided``; default: under the temporary directory).
+        ``instance_environment``: variables of one worker of the function, made as it starts (its
+        credentials), valid for ``max_age`` and the function's timeout at least."""
         self._python = python
         default = Path(tempfile.gettempdir()) / f"fnflow-{os.getuid()}-provided"
         self._provided_root = (provided_root or default).resolve()  # workers run in their code folder
         self._provided: Path | None = None
+        self._instance_environment = instance_environment
+        self._max_age = max_age
         self._logs = logs
         self._cluster = cluster
         self._idle_timeout = idle_timeout
@@ -238,9 +252,10 @@ class FunctionPool:
             if isinstance(spawned, InvocationResult):
                 break
             started.append(spawned)
-        deadline = asyncio.get_running_loop().time() + spec.timeout
+        startup = _startup(spec)
+        deadline = asyncio.get_running_loop().time() + startup
         failures = await asyncio.gather(
-            *(m.worker.ready(deadline=deadline, timeout=spec.timeout, request_id=None) for m in started)
+            *(m.worker.ready(deadline=deadline, timeout=startup, request_id=None) for m in started)
         )
         for member, failure in zip(started, failures, strict=True):
             if failure is None:
@@ -373,6 +388,9 @@ class FunctionPool:
         try:
             generation = _generation(spec)
             member = fn.take_idle(generation)
+            while member is not None and asyncio.get_running_loop().time() > member.retire_at:
+                self._stop_later(member.worker)  # too old for another call
+                member = fn.take_idle(generation)
             if member is None:
                 fn.counters["cold_starts"] += 1
                 self._make_room(fn, generation)
@@ -380,12 +398,20 @@ class FunctionPool:
                 if isinstance(spawned, InvocationResult):
                     return spawned
                 member = spawned
+                init = _startup(spec) - spec.timeout  # the initializer's time is its own
                 failure = await member.worker.ready(
-                    deadline=deadline, timeout=spec.timeout, request_id=context.request_id
+                    deadline=deadline + init, timeout=spec.timeout + init, request_id=context.request_id
                 )
                 if failure is not None:
                     return failure
-            meta = vars(context) if spec.runtime == FC_RUNTIME else _request_meta(request)
+                if init:
+                    deadline = max(deadline, asyncio.get_running_loop().time() + spec.timeout)
+            if spec.runtime != FC_RUNTIME:
+                meta = _request_meta(request)
+            elif context.http:  # an HTTP trigger: the handler is a WSGI application
+                meta = {**vars(context), "request": {**_request_meta(request), "remote": request.remote_addr}}
+            else:
+                meta = vars(context)
             return await member.worker.call(
                 meta, request.body, request_id=context.request_id, deadline=deadline, timeout=spec.timeout
             )
@@ -437,6 +463,7 @@ class FunctionPool:
             "FC_FUNCTION_NAME": spec.name,
             "FC_FUNCTION_HANDLER": spec.handler,
             "FC_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            **(self._instance_environment(spec) if self._instance_environment else {}),
             **spec.environment,
         }
         try:
@@ -459,7 +486,8 @@ class FunctionPool:
                 started_at=time.time(),
                 duration=0.0,
             )
-        member = fn.members[worker] = _Member(worker, generation, spec)
+        retire_at = asyncio.get_running_loop().time() + self._max_age
+        member = fn.members[worker] = _Member(worker, generation, spec, retire_at)
         return member
 
     def _release(self, fn: _Function, member: _Member) -> None:
@@ -483,7 +511,7 @@ class FunctionPool:
         if not member.idle:
             return
         left = member.idle_since + self._idle_timeout - asyncio.get_running_loop().time()
-        if left <= 0 and fn.keeps(member):
+        if left <= 0 and fn.keeps(member) and asyncio.get_running_loop().time() < member.retire_at:
             left = self._idle_timeout
         if left > 0:
             member.timer = asyncio.get_running_loop().call_later(left, self._expire_idle, fn, member)
@@ -501,6 +529,13 @@ class FunctionPool:
             fn.unpark(member)
             if member.timer is not None:
                 member.timer.cancel()
+
+
+def _startup(spec: FunctionSpec) -> float:
+    """Seconds a worker may take to start: the timeout, and its initializer's."""
+    if not spec.initializer:
+        return spec.timeout
+    return spec.timeout + (spec.initialization_timeout or spec.timeout)
 
 
 def _request_meta(request: HttpRequest) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 A worker starts without the server's site-packages (``python -S``), so a function imports its own
 code, its vendored packages, its layers and its environment, the standard library, and then only
 this folder: the ``fnflow`` package (for ``fnflow.Client``) with the packages its client needs
-(httpx and what httpx needs), and the Function Compute SDKs of the ``fc`` extra (``aliyun-fc2``,
-``oss2``) when they are installed — never the server's own libraries (SQLAlchemy, FastAPI…).
+(httpx and what httpx needs), and what Function Compute's Python runtime ships when it is
+installed (the ``fc`` extra: Alibaba's SDKs for FnF, MNS, FC and OSS, and ``requests``) — never
+the server's own libraries (SQLAlchemy, FastAPI…).
 The folder is named by a hash of what it links to and made once per installation (under
 ``<root>/<hash>``), complete or not at all.
 """
@@ -23,7 +24,17 @@ from collections.abc import Iterable
 from pathlib import Path
 
 PACKAGES = ("fnflow",)  # import names provided as they are (their own requirements are not)
-DISTRIBUTIONS = ("httpx", "aliyun-fc2", "oss2")  # provided with what they require, when installed
+#: provided with what they require, when installed: the client's HTTP library, and what Function
+#: Compute's Python runtime ships (the ``fc`` extra)
+DISTRIBUTIONS = (
+    "httpx",
+    "aliyun-python-sdk-core",
+    "aliyun-python-sdk-fnf",
+    "aliyun-fc2",
+    "aliyun-mns",
+    "oss2",
+    "requests",
+)
 REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 SKIPPED = ("..", "__pycache__")
 

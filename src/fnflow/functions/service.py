@@ -5,7 +5,9 @@ under ``<data_dir>/code/``; command and http functions may have none. Function r
 cached for a moment on the invoke path; a deploy or delete on this node drops the cached
 entry at once. The secrets a function names must exist when it is deployed; their values are
 written to its secrets folder (``secretfiles``) when its spec is built, and again when one of
-them changes (seen, like the record, within the cache's few seconds).
+them changes (seen, like the record, within the cache's few seconds). A function with a role
+has a key of its own (made with it, changed with its role, deleted with it), whose temporary
+credentials its instances get (``fnflow.functions.fc``).
 """
 
 from __future__ import annotations
@@ -14,18 +16,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from fnflow.errors import FnflowError, InvalidArgument, NotFound
-from fnflow.functions import _responses, codepkg, folders, requirements
-from fnflow.functions.config import PYTHON_RUNTIMES, FunctionConfig, config_of
+from fnflow.functions import _responses, codepkg, fc, folders, requirements
+from fnflow.functions.config import FC_RUNTIME, PYTHON_RUNTIMES, FunctionConfig, config_of
 from fnflow.functions.dependencies import OPTION, Dependencies, Progress, environment_of
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.secretfiles import SecretFiles
 from fnflow.functions.spec import FunctionSpec, HttpRequest, InvocationContext, InvocationResult
+from fnflow.services.keys import new_key
 from fnflow.store import EnvironmentRecord, FunctionRecord, Store, Tx
 
 SECRETS_PATH_VARIABLES = ("OPENFAAS_SECRETS_PATH", "secret_mount_path")  # the latter: OpenFaaS' SDKs
@@ -88,6 +91,8 @@ class Caller:
     endpoint: str = ""
     access_key_id: str = ""
     access_key_secret: str = ""
+    region: str = "cn-hangzhou"
+    account_id: str = ""
 
 
 class FunctionService:
@@ -189,6 +194,9 @@ class FunctionService:
                 description=config.description,
                 options=options,
             )
+            key = _role_key(tx, current, config, now)
+            if key is not None:
+                record = replace(record, options={**record.options, ROLE_KEY: key})
             stored_code = code if code is not None or current is not None else b""  # no code yet: none
             return tx.put_function(record, stored_code, now)
 
@@ -245,9 +253,13 @@ class FunctionService:
         """Delete a function and its logs, and stop its workers."""
 
         def drop(tx: Tx) -> bool:
-            if not tx.delete_function(service, name):
+            current = tx.get_function(service, name)
+            if current is None or not tx.delete_function(service, name):
                 return False
             tx.delete_function_logs(service, name)
+            tx.delete_function_triggers(service, name)
+            if current.options.get(ROLE_KEY):
+                tx.delete_key(str(current.options[ROLE_KEY]))  # its instances' credentials stop working
             return True
 
         if not await self.store.write(drop):
@@ -293,23 +305,32 @@ class FunctionService:
         *,
         request_id: str,
         qualifier: str = "LATEST",
+        http: bool = False,
+        request_uri: str = "",
     ) -> InvocationResult:
         """Run the function once; NotFound if it is not deployed. Its errors are results, not exceptions.
 
         ``request`` is the HTTP request the gateway received (sub-path, query, headers, body), or
-        bytes: an event, sent as a POST with that body (flows, the native invoke API).
+        bytes: an event, sent as a POST with that body (flows, the native invoke API). ``http``:
+        it came through an HTTP trigger (``request_uri`` as sent), so a ``python3`` handler is
+        called as a WSGI application.
         """
         record, versions = await self._record(service, name)
         try:
             spec = await self._spec(record, versions)
         except FnflowError as e:  # a secret it cannot have: the call fails, saying why
             return self._cannot_run(record, request_id, e.message)
+        own = bool(record.options.get(ROLE_KEY))  # its instances have credentials of their own
         context = InvocationContext(
             request_id=request_id,
+            region=self.caller.region,
+            account_id=self.caller.account_id,
             qualifier=qualifier,
             endpoint=self.caller.endpoint,
-            access_key_id=self.caller.access_key_id,
-            access_key_secret=self.caller.access_key_secret,
+            access_key_id="" if own else self.caller.access_key_id,
+            access_key_secret="" if own else self.caller.access_key_secret,
+            http=http,
+            request_uri=request_uri,
         )
         return await self.pool.invoke(spec, request, context)
 
@@ -359,6 +380,12 @@ class FunctionService:
         config = config_of(record)
         if config.named_secrets:
             environment.update(await self._secret_environment(config))
+        if record.runtime == FC_RUNTIME:
+            caller = self.caller
+            environment = {
+                **fc.process_environment(caller.endpoint, caller.region, caller.account_id),
+                **environment,
+            }
         code_dir = await self._code_dir(record)
         python_path: tuple[str, ...] = ()
         if code_dir is not None and record.runtime in PYTHON_RUNTIMES:
@@ -377,6 +404,10 @@ class FunctionService:
             command=str(record.options.get("command", "")),
             upstream=str(record.options.get("upstream", "")),
             python_path=python_path,
+            initializer=config.initializer,
+            initialization_timeout=config.initialization_timeout,
+            role_key=str(record.options.get(ROLE_KEY, "")),
+            role=config.role,
         )
         self._specs = {k: v for k, v in self._specs.items() if k[:2] != key[:2]}  # one spec per function
         self._specs[key] = spec
@@ -418,6 +449,7 @@ class FunctionService:
 
 
 log = logging.getLogger(__name__)
+ROLE_KEY = "roleKey"  # in a function's options: the id of its own key, when it has a role
 
 
 def _nothing() -> None:
@@ -432,3 +464,19 @@ def _keys(paths: Collection[str], root: Path) -> set[str]:
         if Path(*parts[: len(root.parts)]) == root and len(parts) > len(root.parts):
             found.add(parts[len(root.parts)])
     return found
+
+
+def _role_key(tx: Tx, current: FunctionRecord | None, config: FunctionConfig, now: datetime) -> str | None:
+    """The function's own key for its role: kept while the role stays, replaced when it changes
+    (the old key's credentials stop working), made when it gets one; None without a role."""
+    previous = str(current.options.get(ROLE_KEY, "")) if current is not None else ""
+    same_role = current is not None and current.options.get("role") == config.role
+    if previous and same_role and tx.get_key(previous) is not None:
+        return previous
+    if previous:
+        tx.delete_key(previous)
+    if not config.role:
+        return None
+    key = new_key(config.role, f"the credentials of function {config.service}/{config.name} (its role)")
+    tx.put_key(replace(key, created_at=now))
+    return key.id

@@ -35,6 +35,10 @@ class FunctionSpec:
     # python runtimes: folders imported after the standard library (vendored packages, layers, the
     # environment its requirements.txt made), in that order
     python_path: tuple[str, ...] = ()
+    initializer: str = ""  # python3: module.function run once per instance, before its first call
+    initialization_timeout: float = 0.0  # seconds the initializer may take (0: the timeout)
+    role_key: str = ""  # the key each instance's temporary credentials come from ("": none)
+    role: str = ""  # their scope
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
@@ -72,10 +76,15 @@ def as_request(request: HttpRequest | bytes) -> HttpRequest:
 
 @dataclass(frozen=True)
 class InvocationContext:
-    """Per-call facts handed to the handler as Function Compute's ``context``."""
+    """Per-call facts handed to the handler as Function Compute's ``context``.
+
+    Empty credentials: the instance's own (a function with a role). ``http``: the call came
+    through an HTTP trigger, so a ``python3`` handler is called as a WSGI application, with
+    ``request_uri`` (the path and query as sent) as ``environ["fc.request_uri"]``.
+    """
 
     request_id: str
-    region: str = "local"
+    region: str = "cn-hangzhou"
     account_id: str = ""
     qualifier: str = "LATEST"
     version_id: str = ""
@@ -83,6 +92,8 @@ class InvocationContext:
     access_key_id: str = ""
     access_key_secret: str = ""
     security_token: str = ""
+    http: bool = False
+    request_uri: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ fired twice would find its execution already there instead of starting another.
 
 After a stop, a schedule that missed ticks fires once, for the latest one missed, and then
 keeps its rhythm: ``every minute`` after an hour down starts one execution, not sixty.
+
+Functions' timer triggers are fired the same way, by the same loop (``fnflow.schedules.timers``):
+a tick is an asynchronous call of the function, which the dispatcher is told about.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from datetime import UTC, datetime, timedelta
 from fnflow.errors import Conflict, NotFound
 from fnflow.runtime import Runtime
 from fnflow.runtime.decisions import Outcome
+from fnflow.schedules import timers
 from fnflow.schedules.cron import parse
-from fnflow.store import ScheduleRecord, Store, Tx
+from fnflow.store import ScheduleRecord, Store, TriggerRecord, Tx
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +53,19 @@ def execution_name(schedule: str, tick: datetime) -> str:
 
 
 class Scheduler:
-    def __init__(self, store: Store, runtime: Runtime, *, rescan: float = 10.0, batch: int = 100) -> None:
+    def __init__(
+        self,
+        store: Store,
+        runtime: Runtime,
+        *,
+        rescan: float = 10.0,
+        batch: int = 100,
+        on_calls: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``on_calls``: timers stored calls that nobody holds yet (tell the dispatcher)."""
         self.store = store
         self.runtime = runtime
+        self._on_calls = on_calls
         self._rescan = rescan
         self._batch = batch
         self._wake = asyncio.Event()
@@ -88,22 +102,41 @@ class Scheduler:
         """Fire what is due; return how long to sleep (until the next tick, at most ``rescan``)."""
         now = datetime.now(UTC)
         horizon = now + timedelta(seconds=self._rescan)
-        upcoming = await self.store.read(lambda tx: tx.due_schedules(horizon, self._batch))
+        upcoming: list[ScheduleRecord | TriggerRecord]
+        upcoming = await self.store.read(
+            lambda tx: [*tx.due_schedules(horizon, self._batch), *tx.due_triggers(horizon, self._batch)]
+        )
         due = [s for s in upcoming if s.next_fire_at is not None and s.next_fire_at <= now]
         results = await asyncio.gather(*(self._fire(s) for s in due), return_exceptions=True)
-        for schedule, result in zip(due, results, strict=True):
+        for item, result in zip(due, results, strict=True):
             if isinstance(result, BaseException):
-                log.error(
-                    "schedule %s of flow %s did not fire: %s", schedule.name, schedule.flow_name, result
+                what = (
+                    f"schedule {item.name} of flow {item.flow_name}"
+                    if isinstance(item, ScheduleRecord)
+                    else f"timer {item.name} of function {item.service}/{item.function}"
                 )
+                log.error("%s did not fire: %s", what, result)
         if any(isinstance(r, BaseException) for r in results):
             return 1.0  # those ticks stay due: try again soon, without spinning
         if due:
-            return 0.0  # read again: those schedules have new next ticks, and more may be due
+            return 0.0  # read again: those have new next ticks, and more may be due
         wake_at = min((s.next_fire_at for s in upcoming if s.next_fire_at is not None), default=horizon)
         return max(0.0, (wake_at - datetime.now(UTC)).total_seconds())
 
-    async def _fire(self, schedule: ScheduleRecord) -> None:
+    async def _fire(self, item: ScheduleRecord | TriggerRecord) -> None:
+        if isinstance(item, TriggerRecord):
+            call = await self.store.write(lambda tx: timers.fire(tx, item, datetime.now(UTC)))
+            if call is not None:
+                log.info(
+                    "timer %s called function %s/%s (call %s)",
+                    item.name,
+                    item.service,
+                    item.function,
+                    call.id,
+                )
+                self._on_calls()
+            return
+        schedule = item
         outcome = await self.runtime.commit(lambda tx: self._fire_job(tx, schedule))
         if outcome.applied and outcome.execution is not None:
             log.info("schedule %s started execution %s", schedule.name, outcome.execution.name)

@@ -98,9 +98,12 @@ class TopicService:
         targets: TargetPolicy,
         on_deliveries: Callable[[list[DeliveryRecord]], None] = lambda deliveries: None,
         on_calls: Callable[[list[CallRecord]], None] = lambda calls: None,
+        local: Callable[[str], str | None] = lambda url: None,
     ) -> None:
         """``on_deliveries`` and ``on_calls`` take the pushes and calls a publish stored, leased to
-        this process (``keeper``'s owner), once committed."""
+        this process (``keeper``'s owner), once committed. ``local`` is the URL on this server of
+        an endpoint URL that stands for it (an HTTP trigger's on Function Compute), else None."""
+        self.local = local
         self.store = store
         self.arrivals = arrivals
         self.keeper = keeper
@@ -189,7 +192,7 @@ class TopicService:
         strategy = _choice("notifyStrategy", notify_strategy, NotifyStrategy)
         format = _choice("notifyContentFormat", notify_content_format, NotifyFormat)
         target = parse_endpoint(endpoint)
-        if isinstance(target, HttpEndpoint):
+        if isinstance(target, HttpEndpoint) and self.local(target.url) is None:
             await self.get(topic)  # an unknown topic is said first, before the host is resolved
             await check_target(target.url, self.targets)
         now = datetime.now(UTC)
@@ -307,7 +310,7 @@ class TopicService:
             if new:
                 for subscription in tx.subscriptions_of(topic):
                     if subscription.filter_tag is None or subscription.filter_tag == tag:
-                        _push(tx, fan_out, subscription, body, extra, now, owner, until)
+                        _push(tx, fan_out, subscription, body, extra, now, owner, until, self.local)
                 _store(tx, fan_out)
             return fan_out
 
@@ -332,9 +335,11 @@ def _push(
     now: datetime,
     owner: str,
     until: datetime,
+    local: Callable[[str], str | None],
 ) -> None:
     """Add to ``fan_out`` what takes the message to ``subscription``: a delivery, a call or a queue
-    message — or a delivery that failed at once, saying why (the endpoint is gone)."""
+    message — or a delivery that failed at once, saying why (the endpoint is gone). A URL that
+    stands for this server (``local``) is posted there."""
     message = fan_out.message
     notification = Notification(
         topic=message.topic,
@@ -352,8 +357,9 @@ def _push(
     failure: str | None = None
     if isinstance(endpoint, HttpEndpoint):
         attempts = ATTEMPTS[NotifyStrategy(subscription.notify_strategy)]
+        url = local(endpoint.url) or endpoint.url
         fan_out.deliveries.append(
-            _delivery(message, endpoint.url, sent, text, attempts, now, lease_owner=owner, lease_until=until)
+            _delivery(message, url, sent, text, attempts, now, lease_owner=owner, lease_until=until)
         )
         return
     if isinstance(endpoint, FunctionEndpoint):

@@ -24,11 +24,13 @@ from fnflow.store.records import (
     QueueRecord,
     ScheduleRecord,
     SecretRecord,
+    StackRecord,
     SubscriptionRecord,
     TaskRecord,
     TimerRecord,
     TopicMessageRecord,
     TopicRecord,
+    TriggerRecord,
 )
 from fnflow.store.tx import Tx
 
@@ -86,12 +88,14 @@ __all__ = [
     "QueueRecord",
     "ScheduleRecord",
     "SecretRecord",
+    "StackRecord",
     "Store",
     "SubscriptionRecord",
     "TaskRecord",
     "TimerRecord",
     "TopicMessageRecord",
     "TopicRecord",
+    "TriggerRecord",
     "Tx",
     "backend",
     "open_store",

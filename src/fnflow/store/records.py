@@ -309,3 +309,28 @@ class TopicMessageRecord:
     published_at: datetime
     expires_at: datetime
     tag: str | None = None
+
+
+@dataclass(frozen=True)
+class TriggerRecord:
+    """A function's trigger: ``http`` or ``timer``; ``config`` its settings (see functions.triggers)."""
+
+    service: str
+    function: str
+    name: str
+    kind: str
+    config: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    next_fire_at: datetime | None = None  # a timer's next tick (None while disabled)
+
+
+@dataclass(frozen=True)
+class StackRecord:
+    """What a stack deployed: ``resources`` are {"kind", "name", "logicalId"}."""
+
+    name: str
+    description: str
+    resources: list[dict[str, str]]
+    created_at: datetime
+    updated_at: datetime

@@ -413,3 +413,33 @@ topic_messages = Table(
     Column("expires_at", Float, nullable=False),
 )
 Index("ix_topic_messages_expires", topic_messages.c.expires_at)
+
+# Function Compute triggers of functions: ``http`` (answers FC's proxy path) and ``timer`` (calls the
+# function on a cron schedule; ``next_fire_at`` moves on as a schedule's does, NULL while disabled).
+TRIGGER_KINDS = ("http", "timer")
+triggers = Table(
+    "triggers",
+    metadata,
+    Column("service", String(128), primary_key=True),
+    Column("function", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("config", Text, nullable=False, default="{}"),  # JSON: the http or the timer settings
+    Column("next_fire_at", Float),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    one_of("triggers", "kind", TRIGGER_KINDS),
+)
+Index("ix_triggers_next_fire_at", triggers.c.next_fire_at)
+
+# What each stack (``fnflow deploy --stack-name``) deployed: an update removes what its template no
+# longer has. ``resources`` is a JSON list of {"kind", "name", "logicalId"}.
+stacks = Table(
+    "stacks",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("resources", Text, nullable=False, default="[]"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

@@ -17,7 +17,9 @@ from fnflow.store.queries.queues import QueueQueries
 from fnflow.store.queries.schedules import ScheduleQueries
 from fnflow.store.queries.secrets import SecretQueries
 from fnflow.store.queries.settings import SettingQueries
+from fnflow.store.queries.stacks import StackQueries
 from fnflow.store.queries.topics import TopicQueries
+from fnflow.store.queries.triggers import TriggerQueries
 from fnflow.store.queries.work import WorkQueries
 
 
@@ -39,5 +41,7 @@ class Tx(
     SecretQueries,
     QueueQueries,
     TopicQueries,
+    TriggerQueries,
+    StackQueries,
 ):
     """Queries bound to one connection inside one transaction."""
