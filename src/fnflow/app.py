@@ -34,7 +34,7 @@ from fnflow.integrations.flow import FlowIntegration
 from fnflow.integrations.function import FunctionIntegration
 from fnflow.integrations.messages import MessageIntegration
 from fnflow.leasing import LeaseKeeper
-from fnflow.manifest import find_manifests
+from fnflow.manifest import Manifest, find_apps
 from fnflow.metrics import Metrics
 from fnflow.queues.arrivals import Arrivals
 from fnflow.queues.sweeper import Sweeper
@@ -201,29 +201,46 @@ class Fnflow:
             await self.apply(path)
 
     async def apply(self, path: Path) -> None:
-        """Deploy the functions and flows of an example directory (see ``fnflow.manifest``)."""
-        for manifest in await asyncio.to_thread(find_manifests, path):
-            for config, code in manifest.functions:
-                await self.functions.deploy(config, code)
-            for queue in manifest.queues:
-                await self.queues.create(queue.name, queue.attributes)
-            for topic in manifest.topics:
-                await self.topics.create(topic.name)
-                for s in topic.subscriptions:
-                    await self.topics.subscribe(topic.name, s.name, s.endpoint, filter_tag=s.filter_tag)
-            for flow in manifest.flows:
-                await self.flows.put(flow.name, flow.definition, flow.description)
-            for schedule in manifest.schedules:
-                await self.schedules.put(schedule.flow, schedule.name, schedule.spec)
-            log.info(
-                "applied %s: %d function(s), %d queue(s), %d topic(s), %d flow(s), %d schedule(s)",
-                manifest.path,
-                len(manifest.functions),
-                len(manifest.queues),
-                len(manifest.topics),
-                len(manifest.flows),
-                len(manifest.schedules),
-            )
+        """Deploy the examples at ``path``: fnflow manifests (see ``fnflow.manifest``) and Alibaba app
+        templates (each a stack named after its folder, as ``fnflow deploy -t`` makes it)."""
+        apps = await asyncio.to_thread(find_apps, path)
+        for manifest in apps.manifests:
+            await self._apply_manifest(manifest)
+        for template in apps.templates:
+            await self._deploy_template(template)
+
+    async def _apply_manifest(self, manifest: Manifest) -> None:
+        for config, code in manifest.functions:
+            await self.functions.deploy(config, code)
+        for queue in manifest.queues:
+            await self.queues.create(queue.name, queue.attributes)
+        for topic in manifest.topics:
+            await self.topics.create(topic.name)
+            for s in topic.subscriptions:
+                await self.topics.subscribe(topic.name, s.name, s.endpoint, filter_tag=s.filter_tag)
+        for flow in manifest.flows:
+            await self.flows.put(flow.name, flow.definition, flow.description)
+        for schedule in manifest.schedules:
+            await self.schedules.put(schedule.flow, schedule.name, schedule.spec)
+        log.info(
+            "applied %s: %d function(s), %d queue(s), %d topic(s), %d flow(s), %d schedule(s)",
+            manifest.path,
+            len(manifest.functions),
+            len(manifest.queues),
+            len(manifest.topics),
+            len(manifest.flows),
+            len(manifest.schedules),
+        )
+
+    async def _deploy_template(self, template: Path) -> None:
+        from fnflow.compat.alibaba import ros  # the template reader loads only when a template is there
+
+        s = self.settings
+        name = ros.stack_name(template)  # the stack `fnflow deploy -t` would make
+        options = ros.Options(name, s.region, s.account_id, {}, endpoint=s.endpoint)
+        loaded = await asyncio.to_thread(ros.load, template, options)
+        report = await self.stacks.deploy(name, loaded.plan, description=loaded.draft.description)
+        log.info("deployed %s as stack %s: %d resource(s)", template, report.name, len(report.changes))
 
     def _gauges(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         stats = self.store.write_stats

@@ -14,6 +14,8 @@
           - {name: reviewer, endpoint: "acs:fc:::services/fnf-demo/functions/review"}
 
 Queues and topics are made before the flows that send to them, after the functions they push to.
+A directory with an Alibaba app's ``template.yml`` (and no ``fnflow.yaml``) is deployed as a stack,
+as ``fnflow deploy -t`` does.
 
 Paths are relative to the manifest. A directory without ``fnflow.yaml`` stands for every
 subdirectory that has one (so ``examples/`` deploys all examples).
@@ -153,10 +155,33 @@ def load_manifest(path: Path) -> Manifest:
     return Manifest(file, functions, flows, schedules, queues, topics)
 
 
+TEMPLATE = "template.yml"  # an Alibaba app (``fnflow deploy -t``)
+
+
+@dataclass(frozen=True)
+class Apps:
+    """What a directory holds to deploy: fnflow manifests, and Alibaba app templates."""
+
+    manifests: list[Manifest]
+    templates: list[Path]
+
+
+def find_apps(path: Path) -> Apps:
+    """The manifests and templates at ``path``: the file itself, the directory's own, or else those
+    of its subdirectories (a subdirectory with both uses its manifest); ValueError if none."""
+    if path.is_file():
+        return Apps([], [path]) if path.name == TEMPLATE else Apps([load_manifest(path)], [])
+    if (path / MANIFEST).is_file():
+        return Apps([load_manifest(path)], [])
+    if (path / TEMPLATE).is_file():
+        return Apps([], [path / TEMPLATE])
+    manifests = sorted(p.parent for p in path.glob(f"*/{MANIFEST}"))
+    templates = sorted(p for p in path.glob(f"*/{TEMPLATE}") if not (p.parent / MANIFEST).is_file())
+    if not manifests and not templates:
+        raise ValueError(f"{path}: no {MANIFEST} or {TEMPLATE} here or in its subdirectories")
+    return Apps([load_manifest(p) for p in manifests], templates)
+
+
 def find_manifests(path: Path) -> list[Manifest]:
-    if (path / MANIFEST).is_file() or path.is_file():
-        return [load_manifest(path)]
-    found = sorted(p.parent for p in path.glob(f"*/{MANIFEST}"))
-    if not found:
-        raise ValueError(f"{path}: no {MANIFEST} here or in its subdirectories")
-    return [load_manifest(p) for p in found]
+    """The manifests at ``path`` (see ``find_apps``)."""
+    return find_apps(path).manifests

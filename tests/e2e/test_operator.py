@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -113,3 +114,24 @@ def test_logs_are_json_lines_when_asked(server: ServerProcess) -> None:
     assert records, server.log()[-2000:]
     assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
     assert any(r["message"].startswith("serving http://127.0.0.1:") for r in records)
+
+
+def test_make_run_loads_every_example_manifests_and_alibaba_apps_alike(tmp_path: Path) -> None:
+    """What `make run` does: `fnflow server --apply examples` deploys every example, the Alibaba app
+    templates as stacks (as `fnflow deploy -t` would)."""
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    process = ServerProcess(tmp_path, "--apply", str(examples)).start()
+    try:
+        flows = {
+            f["name"] for f in httpx.get(f"{process.url}/api/v1/flows", params={"limit": 999}).json()["flows"]
+        }
+        assert {"poll-job", "book-trip", "checkout", "fnf-demo-queue", "mns-topic-task", "AsyncJob"} <= flows
+        stacks = {s["name"] for s in httpx.get(f"{process.url}/api/v1/stacks").json()["stacks"]}
+        assert {"async-http-jobs", "scheduled-reports"} <= stacks
+        started = httpx.post(
+            f"{process.url}/2016-08-15/proxy/AsyncJobs/HttpAPI/start", params={"flowName": "AsyncJob"}
+        )
+        assert started.status_code == 200 and started.json()["executionName"]
+        assert "Traceback" not in process.log()
+    finally:
+        process.stop()

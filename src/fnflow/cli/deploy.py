@@ -9,7 +9,6 @@ edited template updates in place and removes what the template no longer has.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,12 +19,6 @@ from fnflow.cli.common import Format, Output, Url, connect, emit, fail
 from fnflow.client.stacks import StackChange
 
 app = typer.Typer(help="List, show and delete stacks (what `fnflow deploy` deployed).", no_args_is_help=True)
-
-
-def stack_name(template: Path) -> str:
-    """The default stack name: the template's folder, made a valid name."""
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", template.resolve().parent.name) or "stack"
-    return name if re.match(r"[A-Za-z_]", name) else f"stack-{name}"
 
 
 def _parameters(values: list[str]) -> dict[str, str]:
@@ -76,7 +69,7 @@ def deploy(
 
     if not template.is_file():
         fail(f"{template}: no such template")
-    name = stack or stack_name(template)
+    name = stack or ros.stack_name(template)
     given = _parameters(parameter or [])
     with connect(url) as client:
         info = client.system_info()

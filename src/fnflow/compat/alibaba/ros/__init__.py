@@ -9,6 +9,7 @@ reads what the template names on disk. ``load`` does all of it for a template fi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,13 +19,19 @@ from fnflow.compat.alibaba.ros.problems import TemplateError, TemplateProblem
 from fnflow.compat.alibaba.ros.template import Options
 from fnflow.services.stackplan import StackPlan
 
-__all__ = ["Loaded", "Options", "TemplateError", "TemplateProblem", "load"]
+__all__ = ["Loaded", "Options", "TemplateError", "TemplateProblem", "load", "stack_name"]
 
 
 @dataclass(frozen=True)
 class Loaded:
     draft: Draft  # the outputs and warnings
     plan: StackPlan
+
+
+def stack_name(template: Path) -> str:
+    """The default stack name of a template: its folder's, made a valid name."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", template.resolve().parent.name) or "stack"
+    return name if re.match(r"[A-Za-z_]", name) else f"stack-{name}"
 
 
 def load(path: Path, options: Options) -> Loaded:
