@@ -90,6 +90,16 @@ def test_health_and_openapi(url: str) -> None:
     spec = httpx.get(f"{url}/openapi.json").json()
     assert "/api/v1/flows/{flow}/executions/{name}" in spec["paths"]
     assert "/api/v1/tasks/succeed" in spec["paths"]
+    alibaba = {
+        "/": {"get", "post"},  # FnF's RPC API
+        "/queues/{queue}/messages": {"get", "post", "put", "delete"},
+        "/topics/{topic}/subscriptions/{subscription}": {"get", "put", "delete"},
+        "/2016-08-15/proxy/{service}/{function}/{path}": {"get", "post", "put", "patch", "delete", "head"},
+    }
+    for path, methods in alibaba.items():
+        assert set(spec["paths"][path]) == methods, path
+    actions = spec["paths"]["/"]["post"]["parameters"][0]["schema"]["enum"]
+    assert {"StartExecution", "ReportTaskSucceeded", "ListSchedules"} <= set(actions)
 
 
 def test_invalid_definition_names_step_field_and_line_and_writes_nothing(url: str) -> None:

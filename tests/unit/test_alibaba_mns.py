@@ -226,6 +226,15 @@ def test_unknown_routes(method: str, path: str) -> None:
     assert (raised.value.status, raised.value.code) == (400, "InvalidRequestURL")
 
 
+@pytest.mark.parametrize(("method", "path", "served"), routes.TABLE)
+def test_the_documented_table_is_the_served_routes(method: str, path: str, served: str) -> None:
+    """Every documented route resolves to an action it names, and none is left out."""
+    concrete = path.format(queue="q", topic="t", subscription="s")
+    action, _ = routes.resolve(method, concrete, {})
+    assert action in served
+    assert len(routes.TABLE) == len(routes._ROUTES)
+
+
 @pytest.mark.parametrize(
     ("error", "status", "code"),
     [

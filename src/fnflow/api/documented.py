@@ -1,5 +1,6 @@
-"""Routes served outside FastAPI — OpenFaaS's invoke routes (``gateway.py``) and the request bin —
-described in ``/openapi.json`` all the same, so the document lists every route the port answers."""
+"""Routes served outside FastAPI — OpenFaaS's invoke routes (``gateway.py``), the request bin and
+the Alibaba routes — described in ``/openapi.json`` all the same, so the document lists every route
+the port answers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+
+from fnflow.compat.alibaba import openapi as alibaba
 
 NAME = {
     "name": "name",
@@ -93,6 +96,7 @@ def install(app: FastAPI) -> None:
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
             schema["paths"].update(PATHS)
+            schema["paths"].update(alibaba.paths())
             schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM
             app.openapi_schema = schema
         return app.openapi_schema

@@ -1,25 +1,6 @@
-"""Which MNS action a request is: its method, the shape of its path, and a few query parameters.
-
-    GET    /queues                        ListQueue
-    PUT    /queues/{q}                    CreateQueue; SetQueueAttributes with ?metaoverride=true
-    GET    /queues/{q}                    GetQueueAttributes
-    DELETE /queues/{q}                    DeleteQueue
-    POST   /queues/{q}/messages           SendMessage, BatchSendMessage (the body tells)
-    GET    /queues/{q}/messages           ReceiveMessage; Batch… with ?numOfMessages; Peek… ?peekonly=true
-    DELETE /queues/{q}/messages           DeleteMessage with ?ReceiptHandle; else BatchDeleteMessage
-    PUT    /queues/{q}/messages           ChangeMessageVisibility (?ReceiptHandle&VisibilityTimeout)
-    GET    /topics                        ListTopic
-    PUT    /topics/{t}                    CreateTopic; SetTopicAttributes with ?metaoverride=true
-    GET    /topics/{t}                    GetTopicAttributes
-    DELETE /topics/{t}                    DeleteTopic
-    POST   /topics/{t}/messages           PublishMessage
-    GET    /topics/{t}/subscriptions      ListSubscriptionByTopic
-    PUT    /topics/{t}/subscriptions/{s}  Subscribe; SetSubscriptionAttributes with ?metaoverride=true
-    GET    /topics/{t}/subscriptions/{s}  GetSubscriptionAttributes
-    DELETE /topics/{t}/subscriptions/{s}  Unsubscribe
-
-Query parameters are read by lower-case name (the SDKs write ``ReceiptHandle``, MNS's documents
-``receiptHandle``).
+"""Which MNS action a request is: its method, the shape of its path, and a few query parameters
+(read by lower-case name: the SDKs write ``ReceiptHandle``, MNS's documents ``receiptHandle``).
+``TABLE`` lists the routes, and ``/openapi.json`` serves it.
 """
 
 from __future__ import annotations
@@ -67,6 +48,34 @@ _ROUTES: dict[tuple[str, str], _Choose] = {
     ("topics/*/subscriptions/*", "GET"): lambda _: "GetSubscriptionAttributes",
     ("topics/*/subscriptions/*", "DELETE"): lambda _: "Unsubscribe",
 }
+#: (method, path, the actions it serves), as MNS's documents name them.
+TABLE: tuple[tuple[str, str, str], ...] = (
+    ("GET", "/queues", "ListQueue"),
+    ("PUT", "/queues/{queue}", "CreateQueue; SetQueueAttributes with ?metaoverride=true"),
+    ("GET", "/queues/{queue}", "GetQueueAttributes"),
+    ("DELETE", "/queues/{queue}", "DeleteQueue"),
+    ("POST", "/queues/{queue}/messages", "SendMessage, BatchSendMessage (the body tells)"),
+    (
+        "GET",
+        "/queues/{queue}/messages",
+        "ReceiveMessage; Batch… with ?numOfMessages; Peek… with ?peekonly=true",
+    ),
+    ("DELETE", "/queues/{queue}/messages", "DeleteMessage with ?ReceiptHandle; else BatchDeleteMessage"),
+    ("PUT", "/queues/{queue}/messages", "ChangeMessageVisibility (?ReceiptHandle&VisibilityTimeout)"),
+    ("GET", "/topics", "ListTopic"),
+    ("PUT", "/topics/{topic}", "CreateTopic; SetTopicAttributes with ?metaoverride=true"),
+    ("GET", "/topics/{topic}", "GetTopicAttributes"),
+    ("DELETE", "/topics/{topic}", "DeleteTopic"),
+    ("POST", "/topics/{topic}/messages", "PublishMessage"),
+    ("GET", "/topics/{topic}/subscriptions", "ListSubscriptionByTopic"),
+    (
+        "PUT",
+        "/topics/{topic}/subscriptions/{subscription}",
+        "Subscribe; SetSubscriptionAttributes with ?metaoverride=true",
+    ),
+    ("GET", "/topics/{topic}/subscriptions/{subscription}", "GetSubscriptionAttributes"),
+    ("DELETE", "/topics/{topic}/subscriptions/{subscription}", "Unsubscribe"),
+)
 #: The positions of names in a path's segments.
 _NAMES = {1, 3}
 
