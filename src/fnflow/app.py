@@ -45,30 +45,17 @@ from fnflow.secretbox import KEY_FILE, SecretBox
 from fnflow.services.bins import BinService
 from fnflow.services.executions import ExecutionService
 from fnflow.services.flows import FlowService
-from fnflow.services.keys import KeyService, new_key, temporary_keys
+from fnflow.services.keys import KeyService
 from fnflow.services.logs import LogService
 from fnflow.services.queues import QueueService
 from fnflow.services.secrets import SecretService
 from fnflow.services.stacks import StackService
 from fnflow.services.topics import TopicService
 from fnflow.services.triggers import TriggerService
-from fnflow.store import ApiKeyRecord, Store, Tx, open_store
+from fnflow.store import Store, open_store
 from fnflow.store.owner import OwnerLock, claim_database
 
 log = logging.getLogger(__name__)
-
-
-def _internal_key(tx: Tx) -> ApiKeyRecord:
-    """The key functions use to call fnflow back (FC hands out role credentials the same way)."""
-    key_id = tx.get_setting("internal_key_id")
-    record = tx.get_key(key_id) if key_id else None
-    if record is None:
-        record = new_key(
-            "invoke", "used by functions to call fnflow back (context.credentials, FNFLOW_API_KEY)"
-        )
-        tx.put_key(record)
-        tx.set_setting("internal_key_id", record.id)
-    return record
 
 
 class Fnflow:
@@ -90,7 +77,21 @@ class Fnflow:
         s = self.settings
         self.claim()
         self._store = store = await asyncio.to_thread(open_store, s.db, synchronous=s.sqlite_synchronous)
-        internal = await store.write(_internal_key)
+        # One process on SQLite makes its key on first start; processes sharing PostgreSQL are given one.
+        box = SecretBox.load(s.secret_key_file or s.data_dir / KEY_FILE, create=not store.shared)
+        self.keys = KeyService(store, box, ttl=s.key_cache_seconds)
+        sealed = await self.keys.seal_stored()
+        if sealed:
+            log.info("sealed the secrets of %d API key(s) with the server key %s", sealed, box.key_id)
+        if unreadable := await self.keys.unreadable():
+            log.error(
+                "%d API key(s) are sealed with another secret key than this process's (%s, %s): requests"
+                " made with them get 503 here; give every process the same --secret-key-file",
+                unreadable,
+                box.key_id or "none",
+                box.path,
+            )
+        internal = await self.keys.internal()
         caller = Caller(s.endpoint, internal.id, internal.secret, s.region, s.account_id)
         self._slots = store.cluster_slots()
         if self._slots is not None:
@@ -102,10 +103,8 @@ class Fnflow:
             cluster=self._slots,
             logs=self.log_writer,
             provided_root=s.data_dir / "provided",
-            instance_environment=InstanceCredentials(await store.write(temporary_keys)),
+            instance_environment=InstanceCredentials(await self.keys.temporary_keys()),
         )
-        # One process on SQLite makes its key on first start; processes sharing PostgreSQL are given one.
-        box = SecretBox.load(s.secret_key_file or s.data_dir / KEY_FILE, create=not store.shared)
         self.secrets = SecretService(store, box)
         await self.secrets.check_key()
         self.functions = FunctionService(store, self.pool, s.data_dir, caller, secrets=self.secrets)
@@ -169,7 +168,6 @@ class Fnflow:
         await self.deliverer.open(recover=not store.shared)
         self.flows = FlowService(store, self.integrations)
         self.executions = ExecutionService(store, self.runtime, max_input_bytes=s.max_input_bytes)
-        self.keys = KeyService(store)
         self.bins = BinService(store)
         self.scheduler = Scheduler(store, self.runtime, on_calls=self.dispatcher.unclaimed)
         self.schedules = ScheduleService(
@@ -294,11 +292,11 @@ class Fnflow:
         self._sweeping.cancel()
         self._pruning.cancel()
         await asyncio.gather(self._keeping, self._sweeping, self._pruning, return_exceptions=True)
-        await self.scheduler.close()
-        await self.warmer.close()
-        await self.dispatcher.close()
-        await self.deliverer.close()
-        await self.runtime.close()
+        for part in (self.scheduler, self.warmer, self.dispatcher, self.deliverer, self.runtime):
+            try:  # what a part holds it gives back; if the database cannot take it now, leases expire
+                await part.close()
+            except Exception as e:
+                log.warning("%s did not close cleanly: %s", type(part).__name__, e)
         await self.pool.close()
         self.functions.close()
         await self.log_writer.close()

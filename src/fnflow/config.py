@@ -57,6 +57,9 @@ class Settings:
     # context.account_id (the SDKs build endpoints from the region: it must be a real one).
     region: str = "cn-hangzhou"
     account_id: str = "1234567890123456"
+    # How long a process trusts an API key it has checked: a key deleted or rotated elsewhere stops
+    # working here within this time (at once when deleted or rotated through this process).
+    key_cache_seconds: float = 5.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -81,6 +84,8 @@ class Settings:
             s.function_log_age = float(os.environ["FNFLOW_FUNCTION_LOG_AGE"])
         if "FNFLOW_FUNCTION_LOG_BYTES" in os.environ:
             s.function_log_bytes = int(os.environ["FNFLOW_FUNCTION_LOG_BYTES"])
+        if "FNFLOW_KEY_CACHE_SECONDS" in os.environ:
+            s.key_cache_seconds = float(os.environ["FNFLOW_KEY_CACHE_SECONDS"])
         if "FNFLOW_PARALLELISM" in os.environ:
             s.parallelism = int(os.environ["FNFLOW_PARALLELISM"])
         if "FNFLOW_ASYNC_PARALLELISM" in os.environ:

@@ -24,7 +24,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from fnflow.errors import FnflowError
+from fnflow.errors import FnflowError, Unavailable
 
 KEY_FILE = "secret.key"
 VERSION = b"\x01"  # of the sealed format: version, 12-byte nonce, ciphertext and tag
@@ -37,10 +37,8 @@ class SecretKeyError(FnflowError):
     code = "InvalidArgument"
 
 
-class SecretUnavailable(FnflowError):
+class SecretUnavailable(Unavailable):
     """A secret cannot be read or written by this process (no key, another key, or tampered)."""
-
-    code = "Unavailable"
 
 
 def new_key_file(path: Path) -> None:

@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import time
 
+from fnflow.consttime import same
+
 HEADER = "X-Fnflow-Signature"
 
 
@@ -38,4 +40,4 @@ def verify(secret: str, header: str | None, call_id: str, body: bytes, *, tolera
     if abs(time.time() - timestamp) > tolerance:
         return False
     expected = _digest(secret, timestamp, call_id, body)
-    return hmac.compare_digest(expected, fields.get("v1", ""))
+    return same(expected, fields.get("v1", ""))

@@ -29,6 +29,7 @@ from sqlalchemy.engine import URL, make_url
 
 from fnflow.store import Store, open_store
 from fnflow.testing import NoPostgres, PostgresMisconfigured, admin_url
+from tests.postgres import MARK, no_postgres
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -72,7 +73,7 @@ class SqliteBackend:
 
 
 def _loud(reason: str) -> str:
-    return f"POSTGRES CONTRACT NOT RUN: {reason}"
+    return f"{MARK} CONTRACT NOT RUN: {reason}"
 
 
 class PostgresBackend:
@@ -93,15 +94,15 @@ class PostgresBackend:
         if self._broken is not None:
             pytest.fail(self._broken)
         if self._unavailable is not None:
-            pytest.skip(self._unavailable)
+            no_postgres("CONTRACT", self._unavailable)
         try:
             admin = make_url(admin_url()).set(drivername="postgresql")  # libpq spelling
         except PostgresMisconfigured as e:  # asked for explicitly: must not look like a pass
             self._broken = str(e)
             pytest.fail(self._broken)
         except NoPostgres as e:
-            self._unavailable = _loud(f"no PostgreSQL server: {e}")
-            pytest.skip(self._unavailable)
+            self._unavailable = f"no PostgreSQL server: {e}"
+            no_postgres("CONTRACT", self._unavailable)
         database = f"fnflow_contract_{uuid.uuid4().hex[:12]}"
         self._execute(admin, f'CREATE DATABASE "{database}"')
         self._admin, self._database = admin, database

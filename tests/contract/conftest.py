@@ -48,17 +48,3 @@ def open_again(backend: Backend, database_url: str) -> Iterator[Callable[[], Sto
 @pytest.fixture
 def store(open_again: Callable[[], Store]) -> Store:
     return open_again()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say it loudly when the PostgreSQL half of the contract did not run."""
-    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "[postgres" in r.nodeid]
-    if not skipped:
-        return
-    reasons = sorted({str(r.longrepr[2]) for r in skipped if isinstance(r.longrepr, tuple)})
-    terminalreporter.section("POSTGRES STORE CONTRACT SKIPPED", sep="!", red=True, bold=True)
-    terminalreporter.line(
-        f"{len(skipped)} store contract tests did NOT run on PostgreSQL:", red=True, bold=True
-    )
-    for reason in reasons:
-        terminalreporter.line(f"  {reason}", red=True)

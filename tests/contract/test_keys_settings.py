@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from fnflow.store import Store, Tx
@@ -26,6 +27,24 @@ def test_put_get_list_delete_keys(store: Store) -> None:
     assert store.write_sync(lambda tx: tx.delete_key("k2")) is True
     assert store.write_sync(lambda tx: tx.delete_key("k2")) is False
     assert store.read_sync(lambda tx: tx.list_keys()) == [keys[1], keys[2]]
+
+
+def test_a_key_secret_is_replaced_sealed_and_only_if_still_plain(store: Store) -> None:
+    plain = api_key("k1")
+    store.write_sync(lambda tx: tx.put_key(plain))
+    sealed = dataclasses.replace(plain, secret="", sealed=b"\x01sealed\x00bytes", sealed_with="abc123")
+    assert store.write_sync(lambda tx: tx.set_key_secret(sealed, only_if_plain=True)) is True
+    assert store.read_sync(lambda tx: tx.get_key("k1")) == sealed
+    again = dataclasses.replace(sealed, sealed=b"another")
+    assert (
+        store.write_sync(lambda tx: tx.set_key_secret(again, only_if_plain=True)) is False
+    )  # sealed already
+    assert store.write_sync(lambda tx: tx.set_key_secret(again)) is True  # a rotation replaces it
+    assert store.read_sync(lambda tx: tx.get_key("k1")) == again
+    gone = dataclasses.replace(again, id="nope")
+    assert store.write_sync(lambda tx: tx.set_key_secret(gone)) is False
+    store.forget_overwritten()  # harmless at any time, on every backend
+    assert store.read_sync(lambda tx: tx.get_key("k1")) == again
 
 
 def test_get_and_set_setting(store: Store) -> None:

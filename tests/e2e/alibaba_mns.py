@@ -7,15 +7,13 @@ out of the way. Its ``Account`` keeps one connection open: ``Accounts`` closes t
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from mns.account import Account
 from mns.mns_exception import MNSServerException
 
-from fnflow.services.keys import issue_temporary, new_key, temporary_keys
-from fnflow.services.temporary import TemporaryKey
+from fnflow.services.keys import new_key
 from fnflow.store import ApiKeyRecord, open_store
 
 
@@ -28,16 +26,6 @@ def make_keys(db: str, *scopes: str) -> dict[str, ApiKeyRecord]:
     finally:
         store.close()
     return keys
-
-
-def make_temporary(db: str, parent: ApiKeyRecord, ttl: float = 900) -> TemporaryKey:
-    """STS-style credentials of ``parent``, as ``fnflow keys temporary`` makes them."""
-    store = open_store(db)
-    try:
-        maker = store.write_sync(temporary_keys)
-    finally:
-        store.close()
-    return issue_temporary(maker, parent, None, ttl, datetime.now(UTC))
 
 
 class Accounts:

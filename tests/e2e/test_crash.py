@@ -16,6 +16,17 @@ from tests.e2e.crashflow import FACTORS, FIXTURE, check_history, expected
 COUNT = 50
 
 
+def until_finished(url: str, count: int, timeout: float = 120) -> None:
+    """Wait for ``count`` executions of the flow to have ended (the kill lands by progress, not time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page = httpx.get(f"{url}/api/v1/flows/crash/executions", params={"status": "Succeeded", "limit": 100})
+        if len(page.json()["executions"]) >= count:
+            return
+        assert time.monotonic() < deadline, f"fewer than {count} executions ended"
+        time.sleep(0.02)
+
+
 @pytest.mark.slow
 def test_kill_9_in_the_middle_loses_nothing(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path, "--apply", str(FIXTURE)).start()
@@ -24,8 +35,8 @@ def test_kill_9_in_the_middle_loses_nothing(tmp_path: Path) -> None:
             start(server.url, "crash", {"x": x, "factors": FACTORS}, name=f"run-{x}")["name"]
             for x in range(COUNT)
         ]
-        for delay in (0.8, 1.3):  # two crashes, at different stages of the flow
-            time.sleep(delay)
+        for done in (1, COUNT // 3):  # two crashes, at different stages: after this many finished
+            until_finished(server.url, done)
             server.kill()
             assert server.orphans() == 0, "function workers must exit when the server dies"
             server.start()

@@ -21,6 +21,7 @@ import pytest
 
 import fnflow
 from fnflow.testing import NoPostgres, ServerProcess, throwaway_database
+from tests.postgres import no_postgres
 
 pytestmark = pytest.mark.e2e
 
@@ -190,7 +191,7 @@ def test_logs_written_in_one_process_are_read_in_another(tmp_path: Path) -> None
         try:
             db = stack.enter_context(throwaway_database())
         except NoPostgres as e:
-            pytest.skip(f"POSTGRES LOGS TEST NOT RUN: {e}")
+            no_postgres("LOGS TEST", e)
         a, b = (ServerProcess(tmp_path / name, db=db).start() for name in "ab")
         stack.callback(a.stop)
         stack.callback(b.stop)

@@ -27,7 +27,8 @@ from mns.topic import TopicMessage, TopicMeta
 from fnflow import Client
 from fnflow.store import ApiKeyRecord
 from fnflow.testing import ServerProcess
-from tests.e2e.alibaba_mns import Accounts, fails, make_keys, make_temporary
+from tests.e2e.alibaba_mns import Accounts, fails, make_keys
+from tests.e2e.fnf import temporary_key
 
 pytestmark = pytest.mark.e2e
 
@@ -338,15 +339,15 @@ def test_temporary_credentials_sign_with_a_security_token(
     server: Server, accounts: Accounts, admin: Account
 ) -> None:
     new_queue(admin, "sts")
-    sts = make_temporary(server.process.db, server.keys["invoke"])
-    client = accounts(sts.access_key_id, sts.access_key_secret, sts.security_token)
+    sts = temporary_key(server.process.db, server.keys["invoke"].id)
+    client = accounts(sts["AccessKeyId"], sts["AccessKeySecret"], sts["SecurityToken"])
     client.get_queue("sts").send_message(Message("signed with a token"))
     assert client.get_queue("sts").receive_message(0).message_body == "signed with a token"
     fails("AccessDenied", client.get_queue("sts").delete)
-    forged = accounts(sts.access_key_id, sts.access_key_secret, sts.security_token[:-4] + "AAAA")
+    forged = accounts(sts["AccessKeyId"], sts["AccessKeySecret"], sts["SecurityToken"][:-4] + "AAAA")
     fails("InvalidSecurityToken.Malformed", forged.list_queue)
-    other = make_temporary(server.process.db, server.keys["invoke"])
-    mismatched = accounts(sts.access_key_id, sts.access_key_secret, other.security_token)
+    other = temporary_key(server.process.db, server.keys["invoke"].id)
+    mismatched = accounts(sts["AccessKeyId"], sts["AccessKeySecret"], other["SecurityToken"])
     fails("InvalidSecurityToken.MismatchWithAccessKey", mismatched.list_queue)
 
 

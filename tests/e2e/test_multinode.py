@@ -26,6 +26,7 @@ from fnflow import Client, Execution
 from fnflow.functions.codepkg import pack_directory
 from fnflow.testing import NoPostgres, ServerProcess, throwaway_database
 from tests.e2e.crashflow import FACTORS, FIXTURE, check_history, expected
+from tests.postgres import no_postgres
 
 WORKER = Path(__file__).parent / "fixtures" / "worker"
 EXECUTIONS = 500
@@ -285,7 +286,7 @@ def test_three_processes_kill_9_one_in_the_middle_of_1000_jobs(tmp_path: Path) -
         try:
             db = stack.enter_context(throwaway_database())
         except NoPostgres as e:
-            pytest.skip(f"POSTGRES MULTI-NODE TEST NOT RUN: {e}")
+            no_postgres("MULTI-NODE TEST", e)
 
         def started(process: ServerProcess) -> ServerProcess:
             stack.callback(process.stop)

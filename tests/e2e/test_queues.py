@@ -23,6 +23,7 @@ from fnflow.store import open_store
 from fnflow.testing import NoPostgres, ServerProcess, throwaway_database
 from tests.e2e.cli import fnflow
 from tests.e2e.test_gateway import Receiver
+from tests.postgres import no_postgres
 
 COLLECTOR = Path(__file__).parent / "fixtures" / "gateway" / "collector"
 
@@ -384,7 +385,7 @@ def test_a_long_poll_wakes_when_another_process_sends_postgresql(tmp_path: Path)
                 a.stop()
                 b.stop()
     except NoPostgres as e:
-        pytest.skip(f"POSTGRES MULTI-PROCESS QUEUE TEST NOT RUN: {e}")
+        no_postgres("MULTI-PROCESS QUEUE TEST", e)
 
 
 def _wake_across(a: ServerProcess, b: ServerProcess) -> None:

@@ -620,8 +620,44 @@ def test_problems_are_all_collected_and_sorted_by_line() -> None:
     assert [(p[3], p[0], p[5]) for p in problems(text, expected_name="right")] == [
         (1, "name", "name 'wrong' does not match the flow name 'right'"),
         (7, "steps[0].end", "must be true or false (got 'maybe')"),
+        (10, "steps[1].resourceArn", UNSUPPORTED_ARN),  # whole-flow checks too, in the same answer
         (11, "timeoutSeconds", "must be > 0 (got -5)"),
     ]
+
+
+UNSUPPORTED_ARN = (
+    "unsupported resourceArn 'nope'; expected one of: "
+    "acs:fc:{region}:{account}:services/{service}[.{qualifier}]/functions/{function} "
+    "(region and account may be empty); acs:mns:::/queues/{queue}/messages; "
+    "acs:mns:::/topics/{topic}/messages; acs:fnf:::flow/{flow}"
+)
+
+
+def test_model_and_whole_flow_problems_come_in_one_answer() -> None:
+    """A broken step does not hide a bad goto, a duplicate name or a bad ARN elsewhere."""
+    text = flow_text("""\
+        steps:
+          - type: wait
+            name: W
+            duration: soon
+          - type: choice
+            name: C
+            choices:
+              - condition: $.x > 1
+                goto: nowhere
+          - type: task
+            name: W
+            resourceArn: nope
+          - type: succeed
+            name: S
+        """)
+    found = {(p[0], p[1]) for p in problems(text)}
+    assert found >= {
+        ("steps[0].duration", "W"),
+        ("steps[1].choices[0].goto", "C"),
+        ("steps[2].name", "W"),
+        ("steps[2].resourceArn", "W"),
+    }, found
 
 
 def test_json_problems_have_lines_and_columns() -> None:

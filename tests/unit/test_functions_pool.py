@@ -163,7 +163,7 @@ async def test_a_timeout_kills_the_worker_and_its_children_and_the_next_call_wor
         elapsed = time.monotonic() - started
         assert (result.ok, result.error_type) == (False, "FC.Unknown")
         assert result.error_message == "Function time out after 1.5 seconds"
-        assert 1.4 < elapsed < 3
+        assert elapsed >= 1.4  # not before its time (a loaded machine only makes it later)
         child = int(pid_file.read_text())
         await wait_until(lambda: not running(child))
 
@@ -241,7 +241,8 @@ async def test_a_call_that_waits_longer_than_its_timeout_is_throttled() -> None:
         await wait_until(lambda: pool.stats()["busy"] == 1)
         started = time.monotonic()
         throttled = await pool.invoke(spec("index.sleep", max_instances=1, timeout=0.3), b"0", ctx("req-2"))
-        assert 0.25 < time.monotonic() - started < 1.2
+        assert time.monotonic() - started >= 0.25
+        assert not busy.done()  # given up while the one instance was still busy: not after it
         assert (throttled.ok, throttled.error_type) == (False, "FC.ResourceThrottled")
         assert throttled.error_message is not None
         assert "limit of 1 concurrent instances" in throttled.error_message

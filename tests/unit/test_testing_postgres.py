@@ -21,6 +21,7 @@ from fnflow.testing import (
     postgres_bin_dirs,
     resolve_admin_url,
 )
+from tests.postgres import no_postgres
 
 
 def closed_port_url() -> str:
@@ -46,7 +47,7 @@ def alive(pid: int) -> bool:
 
 def needs_binaries() -> None:
     if not postgres_bin_dirs():  # the one case these tests may not run
-        pytest.skip("POSTGRES THROWAWAY CLUSTER TEST NOT RUN: no initdb/pg_ctl on this machine")
+        no_postgres("THROWAWAY CLUSTER TEST", "no initdb/pg_ctl on this machine")
 
 
 @pytest.fixture

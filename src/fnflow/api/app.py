@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -32,6 +33,7 @@ from fnflow.api.mns import MnsApi
 from fnflow.api.rpc import FnfRpc
 from fnflow.api.triggers import HttpTriggers
 from fnflow.app import Fnflow
+from fnflow.config import Settings
 
 
 def create_app(fnflow: Fnflow) -> FnfRpc:
@@ -62,3 +64,11 @@ def create_app(fnflow: Fnflow) -> FnfRpc:
     documented.install(app)
     app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes, exempt=(stacks.router.prefix,))
     return FnfRpc(MnsApi(Gateway(HttpTriggers(app, fnflow), fnflow), fnflow), fnflow)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The document ``/openapi.json`` serves, without a server (for tools and tests)."""
+    app: object = create_app(Fnflow(Settings()))
+    while not isinstance(app, FastAPI):
+        app = app.app  # type: ignore[attr-defined]  # the plain ASGI layers in front of FastAPI
+    return app.openapi()

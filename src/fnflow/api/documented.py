@@ -1,6 +1,12 @@
-"""Routes served outside FastAPI — OpenFaaS's invoke routes (``gateway.py``), the request bin and
-the Alibaba routes — described in ``/openapi.json`` all the same, so the document lists every route
-the port answers."""
+"""The OpenAPI document as the port answers.
+
+Every route is in it: besides FastAPI's, those served before FastAPI — OpenFaaS's invoke routes
+(``gateway.py``), the request bin and the Alibaba routes. And every error is as sent: FastAPI
+documents a 422 with its own error shape for every operation that takes parameters; fnflow answers
+bad input with 400 and ``{"code", "message"}`` (``fnflow.api.errors``), and may answer any
+operation with the statuses of ``STATUSES``. Clients generated from the document, and the schema
+fuzzing in the tests, expect what the server sends.
+"""
 
 from __future__ import annotations
 
@@ -20,14 +26,26 @@ NAME = {
 }
 SUBPATH = {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
 ANY_BODY: dict[str, Any] = {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+    "required": ["code", "message"],
+}
+_REF = {"$ref": "#/components/schemas/Error"}
 ERROR = {
     "description": "fnflow's refusal (`{code, message}`): unknown function, bad name, bad key, too large",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    "content": {"application/json": {"schema": _REF}},
 }
-PROBLEM = {
-    "type": "object",
-    "required": ["code", "message"],
-    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+STATUSES = {
+    "400": "Bad input (the message says which field and why)",
+    "401": "No API key, or not a valid one",
+    "403": "The key's scope does not allow this",
+    "404": "Not found",
+    "409": "Conflict with the current state",
+    "413": "The body is too large",
+    "415": "The body is not of a type this route takes",
+    "503": "Not available in this process now (the message says why)",
 }
 CALLBACK_HEADERS = {
     name: {"in": "header", "name": name, "required": False, "schema": {"type": "string"}, "description": text}
@@ -80,7 +98,7 @@ PATHS: dict[str, Any] = {
             "summary": "The request bin: record the request (read it with GET /api/v1/bins/{name}/requests)",
             "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
             "requestBody": BODY,
-            "responses": {"200": {"description": 'recorded: {"ok": true}'}},
+            "responses": {"200": {"description": 'recorded: {"ok": true}'}, "4XX": ERROR},
         }
         for method in ("get", "post", "put")
     },
@@ -88,7 +106,7 @@ PATHS: dict[str, Any] = {
 
 
 def install(app: FastAPI) -> None:
-    """Make ``app.openapi()`` include the routes served before FastAPI."""
+    """Make ``app.openapi()`` the document as the port answers."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -96,9 +114,23 @@ def install(app: FastAPI) -> None:
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
             schema["paths"].update(PATHS)
-            schema["paths"].update(alibaba.paths())
-            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM
+            _with_errors(schema)
+            schema["paths"].update(alibaba.paths())  # their errors are Alibaba's, not fnflow's
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _with_errors(doc: dict[str, Any]) -> None:
+    components = doc.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components["Error"] = ERROR_SCHEMA
+    error = {"content": {"application/json": {"schema": _REF}}}
+    for item in doc.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for status, description in STATUSES.items():
+                responses.setdefault(status, {"description": description, **error})

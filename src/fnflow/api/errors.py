@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -48,6 +50,21 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "request"
 
 
+def _problem(error: Mapping[str, Any]) -> str:
+    """One problem of a request, as a person reads it."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "json_invalid":
+        position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+        why = (error.get("ctx") or {}).get(
+            "error"
+        ) or "it ends too soon or has a character JSON does not allow"
+        where = f" at character {position + 1}" if position is not None else ""
+        return f"the request body is not valid JSON{where}: {why}"
+    if loc == ("body",) and error.get("type") == "missing":
+        return "the request needs a JSON body (Content-Type: application/json)"
+    return f"{_location(loc)}: {error.get('msg', 'invalid')}"
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(FnflowError)
     async def fnflow_error(_: Request, exc: FnflowError) -> JSONResponse:
@@ -56,12 +73,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{_location(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
-        return error_response(400, "InvalidArgument", "; ".join(problems))
+        return error_response(400, "InvalidArgument", "; ".join(map(_problem, exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, HTTP_CODES.get(exc.status_code, "Error"), str(exc.detail))
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def not_text(_: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # JSON may carry \ud800-style escapes that are no text; nothing can store or send them
+        bad = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else ""
+        where = f" ({bad.encode('unicode_escape').decode()})" if bad else ""
+        message = f"the request has text with a lone UTF-16 surrogate{where}: escapes must come in pairs"
+        return error_response(400, "InvalidArgument", message)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

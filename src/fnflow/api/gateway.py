@@ -13,6 +13,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from fnflow.app import Fnflow
 
 NAME = re.compile(r"^[-a-zA-Z_0-9.]+$")
+#: The first segment of each path served here, and the method of ``Gateway`` that answers it.
+ROUTES = {"function": "_sync", "async-function": "_async", "bin": "_bin"}
 HOP_BY_HOP = {
     b"connection",
     b"keep-alive",
@@ -73,6 +76,9 @@ class Gateway:
     def __init__(self, app: ASGIApp, fnflow: Fnflow) -> None:
         self.app = app
         self.fnflow = fnflow
+        self._handlers: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
+            route: getattr(self, method) for route, method in ROUTES.items()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,7 +86,7 @@ class Gateway:
             return
         path: str = scope["path"]
         route = path.split("/", 2)[1] if path.count("/") >= 1 else ""
-        handler = {"function": self._sync, "async-function": self._async, "bin": self._bin}.get(route)
+        handler = self._handlers.get(route)
         if handler is None:
             await self.app(scope, receive, send)
             return
@@ -114,7 +120,7 @@ class Gateway:
         rest = path[len(prefix) :]
         name, slash, sub = rest.partition("/")
         if not name or not NAME.match(name):
-            raise NotFound(f"no function in the path {path!r}")
+            raise NotFound(f"no {'bin' if prefix == '/bin/' else 'function'} name in the path {path!r}")
         return name, "/" + sub if slash else "/"
 
     async def _sync(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -205,7 +211,7 @@ class Gateway:
     async def _bin(self, scope: Scope, receive: Receive, send: Send) -> None:
         name, sub = self._target(scope["path"], "/bin/")
         body = await read_body(receive, self.fnflow.settings.max_request_bytes)
-        headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]]
+        headers = [[k, v] for k, v in self._forwarded_headers(scope)]  # never a caller's key
         await self.fnflow.bins.record(
             name, scope["method"], sub, scope["query_string"].decode("latin-1"), headers, body
         )

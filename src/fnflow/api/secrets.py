@@ -5,7 +5,6 @@ and any valid one may hold secrets (a function deployed there later reads them).
 from __future__ import annotations
 
 import base64
-import binascii
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
@@ -29,10 +28,13 @@ class Secret(BaseModel):
 
     def bytes(self) -> bytes:
         if not self.rawValue:
-            return self.value.encode()
+            try:
+                return self.value.encode()
+            except UnicodeEncodeError:  # JSON may carry a lone surrogate, which is no text
+                raise InvalidArgument("value must be text (it has a lone UTF-16 surrogate)") from None
         try:
             return base64.b64decode(self.rawValue, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or characters outside ASCII
             raise InvalidArgument("rawValue must be base64") from None
 
 

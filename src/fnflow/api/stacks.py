@@ -252,14 +252,18 @@ async def _plan(request: Request) -> StackIn:
         if size > MAX_PLAN_BYTES:
             raise PayloadTooLarge(f"the plan is larger than {MAX_PLAN_BYTES} bytes")
         chunks.append(chunk)
+    if not size:  # never read as an empty plan, which would remove everything the stack has
+        raise InvalidArgument("the request needs a JSON body: the stack's plan")
     try:
-        return StackIn.model_validate(json.loads(b"".join(chunks) or b"{}"))
-    except ValueError as e:
-        if isinstance(e, ValidationError):
-            first = e.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InvalidArgument(f"the plan is not valid: {where}: {first['msg']}") from None
-        raise InvalidArgument(f"the plan is not JSON: {e}") from None
+        return StackIn.model_validate(json.loads(b"".join(chunks)))
+    except json.JSONDecodeError as e:
+        raise InvalidArgument(f"the plan is not valid JSON at character {e.pos + 1}: {e.msg}") from None
+    except UnicodeDecodeError as e:
+        raise InvalidArgument(f"the plan is not valid JSON: it is not UTF-8 ({e.reason})") from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidArgument(f"the plan is not valid: {where}: {first['msg']}") from None
 
 
 @router.put("/{name}", response_model=StackReportOut, openapi_extra={"requestBody": {"content": {

@@ -23,7 +23,7 @@ import httpx
 
 from fnflow import signing
 from fnflow.asyncq.policy import CallStatus
-from fnflow.asyncq.targets import TargetPolicy, check_target
+from fnflow.asyncq.targets import REFUSED, TargetPolicy, check_target, guarded_client
 from fnflow.errors import InvalidArgument
 from fnflow.functions.config import config_of
 from fnflow.functions.naming import metric_name
@@ -228,7 +228,7 @@ class Deliverer:
         self._policy = policy
         self._signing_key = signing_key
         self._slots = asyncio.Semaphore(parallelism)
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._client = guarded_client(policy, timeout=timeout)
         self._held: dict[int, asyncio.Task[None] | asyncio.TimerHandle] = {}
         keeper.keep(DELIVERIES, lambda: self._held)
         self._background: asyncio.Task[None] | None = None
@@ -289,8 +289,10 @@ class Deliverer:
             headers.append((signing.HEADER, signing.sign(self._signing_key(), record.call_id, record.body)))
         try:
             response = await self._client.post(record.target, content=record.body, headers=headers)
-        except httpx.HTTPError as e:
-            return None, f"{type(e).__name__}: {e}"
+        except httpx.InvalidURL as e:  # a spelling the resolver reads and httpx does not
+            return None, f"{REFUSED}{e}"
+        except httpx.HTTPError as e:  # a refusal at connection (the name points elsewhere now) is final
+            return None, str(e) if str(e).startswith(REFUSED) else f"{type(e).__name__}: {e}"
         return response.status_code, None if response.is_success else response.text[:500]
 
     async def _record(self, record: DeliveryRecord, status: int | None, error: str | None) -> None:

@@ -38,8 +38,11 @@ from fnflow.functions.spec import HttpRequest, InvocationResult
 from fnflow.leasing import Claimer, LeaseKeeper
 from fnflow.metrics import Metrics
 from fnflow.store import CallRecord, DeliveryRecord, Store, Tx
+from fnflow.store.faults import DatabaseUnavailable
 from fnflow.store.leases import CALLS as CALL_LEASES
 
+#: pauses between attempts to record a call's outcome while the database is unavailable
+SETTLE_RETRIES: tuple[float | None, ...] = (0.2, 0.5, 1, 2, 4, None)
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (service, function)
@@ -301,6 +304,8 @@ class Dispatcher:
             self._stop_requested.discard(record.id)
             await self._settle_stopped(record)
         except Exception:
+            # Not held any more, so its lease is not renewed: it ends, and the call runs again.
+            self._held.discard(record.id)
             log.exception(
                 "asynchronous call %s could not be settled; it runs again when its lease ends", record.id
             )
@@ -366,7 +371,15 @@ class Dispatcher:
     async def _finish(
         self, record: CallRecord, verdict: Verdict, result: InvocationResult | None, error: str | None
     ) -> None:
-        settled = await self._store.write(lambda tx: self._settle(tx, record, verdict, result, error))
+        for pause in SETTLE_RETRIES:  # the database restarting: wait for it rather than run the call again
+            try:
+                settled = await self._store.write(lambda tx: self._settle(tx, record, verdict, result, error))
+                break
+            except DatabaseUnavailable as e:
+                if pause is None:
+                    raise
+                log.warning("settling asynchronous call %s: %s; trying again", record.id, e)
+                await asyncio.sleep(pause)
         if self._metrics is not None:
             self._metrics.calls_processed.labels(record.queue or "default", settled.status.value).inc()
         if settled.retry is not None:

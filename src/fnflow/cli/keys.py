@@ -2,8 +2,10 @@
 
 Directly, not through the API, because the first admin key has to exist before a server that
 requires keys can be asked for anything. The store is imported only when a keys command runs,
-so that the other commands start quickly. ``callback-key`` asks a running server instead (the
-key is the server's, and an admin may read it without database access).
+so that the other commands start quickly. A secret is sealed with the server key when the
+command finds it (``--secret-key-file``, else ``secret.key`` beside a SQLite database); else it
+is stored plain and the first server that has the key seals it. ``callback-key`` asks a running
+server instead (the key is the server's, and an admin may read it without database access).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -19,6 +22,7 @@ from fnflow.cli import render
 from fnflow.cli.common import Format, Output, Url, connect, emit, fail
 
 if TYPE_CHECKING:
+    from fnflow.secretbox import SecretBox
     from fnflow.store import ApiKeyRecord, Store
 
 
@@ -40,6 +44,35 @@ Db = Annotated[
         "--db", envvar="FNFLOW_DB", help="The server's database URL (default sqlite:///.fnflow/fnflow.db)."
     ),
 ]
+
+KeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--secret-key-file",
+        envvar="FNFLOW_SECRET_KEY_FILE",
+        help="The servers' secret key, which seals key secrets (default: secret.key beside a SQLite file)",
+        dir_okay=False,
+    ),
+]
+
+
+def _box(db: str | None, key_file: Path | None) -> SecretBox:
+    """The server key, if this command can find it (it never makes one: that is the server's)."""
+    from sqlalchemy.engine import make_url
+
+    from fnflow.secretbox import KEY_FILE, SecretBox, SecretKeyError
+    from fnflow.store import DEFAULT_URL
+
+    if key_file is None:
+        url = make_url(db or DEFAULT_URL)
+        database = url.database if url.get_backend_name() == "sqlite" else None
+        key_file = Path(database).parent / KEY_FILE if database and database != ":memory:" else None
+    if key_file is None:
+        return SecretBox(Path(), None)
+    try:
+        return SecretBox.load(key_file, create=False)
+    except SecretKeyError as e:
+        fail(e.message)
 
 
 @contextmanager
@@ -81,6 +114,7 @@ def create(
     ],
     description: Annotated[str, typer.Option(help="Who or what uses the key.")] = "",
     db: Db = None,
+    key_file: KeyFile = None,
     output: Output = Format.text,
 ) -> None:
     """Create a key and print its id and secret, once (the secret cannot be shown again).
@@ -91,11 +125,12 @@ def create(
         fnflow server --auth on
         export FNFLOW_API_KEY=<id>:<secret>
     """
-    from fnflow.services.keys import new_key
+    from fnflow.services.keys import new_key, seal_key
 
     key = new_key(scope.value, description)
+    stored = seal_key(_box(db, key_file), key)
     with _store(db) as store:
-        store.write_sync(lambda tx: tx.put_key(key))
+        store.write_sync(lambda tx: tx.put_key(stored))
     emit(
         output,
         {**_json(key), "secret": key.secret},
@@ -116,6 +151,7 @@ def temporary(
     ] = None,
     duration: Annotated[int, typer.Option(help="Seconds they are good for, 900 to 43200.")] = 3600,
     db: Db = None,
+    key_file: KeyFile = None,
     output: Output = Format.text,
 ) -> None:
     """Print temporary credentials of a key, as Alibaba's STS gives them: AccessKeyId,
@@ -127,13 +163,18 @@ def temporary(
 
     from fnflow.errors import InvalidArgument
     from fnflow.fdl.timestamps import format_timestamp
+    from fnflow.secretbox import SecretUnavailable
     from fnflow.services.keys import issue_temporary, temporary_keys
 
+    box = _box(db, key_file)
     with _store(db) as store:
         parent = store.read_sync(lambda tx: tx.get_key(key_id))
         if parent is None or not parent.enabled:
             fail(f"key {key_id!r} does not exist")
-        maker = store.write_sync(temporary_keys)
+        try:
+            maker = store.write_sync(lambda tx: temporary_keys(box, tx))
+        except SecretUnavailable as e:
+            fail(e.message)
     try:
         made = issue_temporary(maker, parent, scope.value if scope else None, duration, datetime.now(UTC))
     except InvalidArgument as e:
@@ -170,8 +211,35 @@ def list_(db: Db = None, output: Output = Format.text) -> None:
 
 
 @app.command()
+def rotate(key_id: str, db: Db = None, key_file: KeyFile = None, output: Output = Format.text) -> None:
+    """Give a key a new secret (same id and scope) and print it, once. Running servers stop
+    accepting the old secret within their key cache time (5 s by default)."""
+    import dataclasses
+
+    from fnflow.services.keys import new_secret, seal_key
+
+    box = _box(db, key_file)
+    with _store(db) as store:
+        key = store.read_sync(lambda tx: tx.get_key(key_id))
+        if key is None:
+            fail(f"key {key_id!r} does not exist")
+        rotated = dataclasses.replace(key, secret=new_secret(), sealed=None, sealed_with=None)
+        stored = seal_key(box, rotated)
+        if not store.write_sync(lambda tx: tx.set_key_secret(stored)):
+            fail(f"key {key_id!r} does not exist")
+    emit(
+        output,
+        {**_json(rotated), "secret": rotated.secret},
+        lambda: (
+            f"new secret of {rotated.scope} key {rotated.id}: {rotated.secret}\n"
+            f"  FNFLOW_API_KEY={rotated.id}:{rotated.secret}"
+        ),
+    )
+
+
+@app.command()
 def delete(key_id: str, db: Db = None, output: Output = Format.text) -> None:
-    """Delete a key. A running server may accept it until it restarts (it caches keys)."""
+    """Delete a key. Running servers stop accepting it within their key cache time (5 s by default)."""
     with _store(db) as store:
         if not store.write_sync(lambda tx: tx.delete_key(key_id)):
             fail(f"key {key_id!r} does not exist")

@@ -1,4 +1,5 @@
-"""Checks that need the whole flow, run once the model is valid: names, gotos, reachability, ARNs.
+"""Checks that need the whole flow: names, gotos, reachability, ARNs. They run on the valid model,
+or on what ``salvage`` keeps of an invalid one (then without reachability).
 
 Each check returns every problem it finds, so one round trip shows the user all of them.
 """
@@ -21,6 +22,8 @@ from fnflow.fdl.model import (
     SucceedStep,
     TaskStep,
 )
+
+STAND_IN = "_fnflow_stand_in_"  # the names of fnflow.fdl.salvage's stand-ins for nameless steps
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ class _Checker:
         )
         first: dict[str, Placed] = {}
         for p in placed:
+            if p.step.name.startswith(STAND_IN):  # for a step without a usable name (see salvage)
+                continue
             if p.step.name not in first:
                 first[p.step.name] = p
                 continue
@@ -160,11 +165,13 @@ class _Checker:
                         self.add((*p.loc, "retry", k, "maxIntervalSeconds"), message, p.step.name)
 
 
-def check_flow(flow: Flow, positions: Positions) -> list[DefinitionProblem]:
-    """Every whole-flow problem of a flow whose model is valid."""
+def check_flow(flow: Flow, positions: Positions, *, partial: bool = False) -> list[DefinitionProblem]:
+    """Every whole-flow problem of a flow; ``partial``: some steps are stand-ins for invalid ones
+    (``fnflow.fdl.salvage``), so reachability, which depends on every step, is not checked."""
     checker = _Checker(flow, positions)
     checker.unique_names()
     checker.gotos()
-    checker.reachable()
+    if not partial:
+        checker.reachable()
     checker.tasks()
     return checker.problems

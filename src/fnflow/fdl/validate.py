@@ -1,7 +1,8 @@
 """FDL text in, a validated ``Flow`` out, or InvalidDefinition listing every problem found.
 
 The steps: read the text (``loader``), build the model (pydantic errors rewritten by ``problems``),
-then the whole-flow checks (``checks``). Problems are collected, not raised one at a time, and
+and the whole-flow checks (``checks``) on it, or on what ``salvage`` keeps of it when it is not
+valid. Problems are collected, not raised one at a time, and
 come back sorted by line so they read like a compiler's output.
 """
 
@@ -22,6 +23,7 @@ from fnflow.fdl.loader import load_document
 from fnflow.fdl.location import Positions, problem_at, sorted_by_line
 from fnflow.fdl.model import Flow, TaskStep
 from fnflow.fdl.problems import validation_problems
+from fnflow.fdl.salvage import salvage
 
 
 def definition_hash(text: str) -> str:
@@ -59,6 +61,9 @@ def validate_flow(data: Any, positions: Positions, *, expected_name: str | None 
         flow = Flow.model_validate(data)
     except ValidationError as e:
         problems += validation_problems(e, data, positions)
+        salvaged = salvage(data)
+        if salvaged is not None:  # and what the whole-flow checks find, in the same answer
+            problems += check_flow(salvaged[0], positions, partial=salvaged[1])
     else:
         problems += check_flow(flow, positions)
     if problems:

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from fnflow.consttime import same
 from fnflow.errors import InvalidArgument
 
 
@@ -44,6 +45,6 @@ class TaskTokens:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise InvalidArgument("the task token is not valid") from None
         prefix = f"{version}#{flow_name}#{execution_id}#{activity}"
-        if version != "v1" or not activity.isdigit() or not hmac.compare_digest(mac, self._mac(prefix)):
+        if version != "v1" or not activity.isdigit() or not same(mac, self._mac(prefix)):
             raise InvalidArgument("the task token is not valid")
         return TaskRef(flow_name, execution_id, int(activity))

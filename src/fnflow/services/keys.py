@@ -1,13 +1,30 @@
-"""API keys: an id and a secret, with one scope each."""
+"""API keys: an id and a secret, with one scope each.
+
+The secret is kept, not hashed: FnF request signatures are HMAC-SHA1 keyed with it, as Alibaba's
+SDKs compute them, so the server needs it as it was. It is sealed at rest instead, with the server
+key that seals secrets (``fnflow.secretbox``): a copy of the database alone reveals no usable key.
+A key made where no server key is at hand (``fnflow keys create`` on PostgreSQL without
+``--secret-key-file``) is stored plain and sealed by the first server that has the key.
+
+Revocation and rotation: a process caches a key it has checked for ``ttl`` seconds (the
+``key_cache_seconds`` setting, 5 by default). A key deleted or rotated through a process stops
+working there at once; on every other process, and when changed with ``fnflow keys`` directly in
+the database, within ``ttl`` seconds.
+"""
 
 from __future__ import annotations
 
-import hmac
+import asyncio
+import base64
+import dataclasses
+import functools
 import secrets
 import time
 from datetime import UTC, datetime
 
+from fnflow.consttime import same
 from fnflow.errors import InvalidArgument, NotFound, Unauthorized
+from fnflow.secretbox import SecretBox, SecretUnavailable
 from fnflow.services.temporary import MAX_TTL, MIN_TTL, SETTING, TemporaryKey, TemporaryKeys
 from fnflow.store import ApiKeyRecord, Store, Tx
 
@@ -18,6 +35,14 @@ ALLOWED = {
     "invoke": {"invoke", "report-task"},
     "report-task": {"report-task"},
 }
+#: The namespace of key secrets in the server key's seals (no function namespace has a space).
+NAMESPACE = "api key"
+INTERNAL_SETTING = "internal_key_id"
+SEALED = "sealed:"  # a setting's value sealed with the server key: sealed:<key id>:<base64>
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(30)
 
 
 def new_key(scope: str, description: str = "") -> ApiKeyRecord:
@@ -25,11 +50,27 @@ def new_key(scope: str, description: str = "") -> ApiKeyRecord:
         raise InvalidArgument(f"scope must be one of {', '.join(SCOPES)}")
     return ApiKeyRecord(
         id="FNF" + secrets.token_hex(10).upper(),
-        secret=secrets.token_urlsafe(30),
+        secret=new_secret(),
         scope=scope,
         description=description,
         created_at=datetime.now(UTC),
     )
+
+
+def seal_key(box: SecretBox, record: ApiKeyRecord) -> ApiKeyRecord:
+    """``record`` as the store should hold it: its secret sealed if ``box`` has a key, else as is."""
+    if box.key is None or record.sealed is not None:
+        return record
+    sealed = box.seal(NAMESPACE, record.id, record.secret.encode())
+    return dataclasses.replace(record, secret="", sealed=sealed, sealed_with=box.key_id)
+
+
+def open_key(box: SecretBox, record: ApiKeyRecord) -> ApiKeyRecord:
+    """``record`` with its secret in plain text; SecretUnavailable (503) if ``box`` cannot open it."""
+    if record.sealed is None:
+        return record
+    secret = box.open(NAMESPACE, record.id, record.sealed, record.sealed_with or "").decode()
+    return dataclasses.replace(record, secret=secret, sealed=None, sealed_with=None)
 
 
 def issue_temporary(
@@ -46,46 +87,125 @@ def issue_temporary(
     return keys.mint(parent.id, scope, ttl, now)
 
 
-def temporary_keys(tx: Tx) -> TemporaryKeys:
-    """The server's maker of temporary credentials (its secret is made at first use)."""
-    return TemporaryKeys(bytes.fromhex(tx.setting_or_create(SETTING, lambda: secrets.token_hex(32))))
+def temporary_keys(box: SecretBox, tx: Tx) -> TemporaryKeys:
+    """The server's maker of temporary credentials. Its secret, made at first use, is sealed like
+    the keys' (whoever reads it can make credentials of any key), once a server key is at hand."""
+    stored = tx.setting_or_create(SETTING, lambda: _seal_setting(box, secrets.token_hex(32)))
+    if stored.startswith(SEALED):
+        _, key_id, sealed = stored.split(":", 2)
+        value = box.open(NAMESPACE, SETTING, base64.b64decode(sealed), key_id).decode()
+    else:
+        value = stored
+        if box.key is not None:
+            tx.set_setting(SETTING, _seal_setting(box, value))
+    return TemporaryKeys(bytes.fromhex(value))
+
+
+def _seal_setting(box: SecretBox, value: str) -> str:
+    if box.key is None:
+        return value
+    sealed = base64.b64encode(box.seal(NAMESPACE, SETTING, value.encode())).decode()
+    return f"{SEALED}{box.key_id}:{sealed}"
 
 
 class KeyService:
-    """Keys are cached for ``ttl`` seconds: a key deleted elsewhere (``fnflow keys delete``,
-    another node) stops working within that time; deleted through this server, at once."""
-
-    def __init__(self, store: Store, ttl: float = 5.0) -> None:
+    def __init__(self, store: Store, box: SecretBox, ttl: float = 5.0) -> None:
         self.store = store
-        self._ttl = ttl
+        self.box = box
+        self.ttl = ttl
         self._cache: dict[str, tuple[float, ApiKeyRecord]] = {}
         self._temporary: TemporaryKeys | None = None
 
     async def create(self, scope: str, description: str = "") -> ApiKeyRecord:
+        """A new key; the record returned holds its secret in plain text (show it once)."""
         record = new_key(scope, description)
-        await self.store.write(lambda tx: tx.put_key(record))
+        sealed = seal_key(self.box, record)
+        await self.store.write(lambda tx: tx.put_key(sealed))
         return record
 
-    async def lookup(self, key_id: str) -> ApiKeyRecord | None:
+    async def internal(self) -> ApiKeyRecord:
+        """The key functions use to call fnflow back (FC hands out role credentials the same way).
+        One this process cannot open (sealed with another server key) is replaced: it is fnflow's
+        own, and functions are given the new one."""
+
+        def get_or_make(tx: Tx, replace: bool) -> ApiKeyRecord:
+            key_id = tx.get_setting(INTERNAL_SETTING)
+            record = tx.get_key(key_id) if key_id else None
+            if record is None or replace:
+                if record is not None:
+                    tx.delete_key(record.id)
+                record = new_key(
+                    "invoke", "used by functions to call fnflow back (context.credentials, FNFLOW_API_KEY)"
+                )
+                tx.put_key(seal_key(self.box, record))
+                tx.set_setting(INTERNAL_SETTING, record.id)
+            return record
+
+        stored = await self.store.write(lambda tx: get_or_make(tx, False))
+        try:
+            return open_key(self.box, stored)
+        except SecretUnavailable:
+            return open_key(self.box, await self.store.write(lambda tx: get_or_make(tx, True)))
+
+    async def seal_stored(self) -> int:
+        """Seal the secrets still stored in plain text (keys from before sealing, or made without the
+        server key); how many. Nothing without a server key."""
+        if self.box.key is None:
+            return 0
+        plain = [k for k in await self.store.read(lambda tx: tx.list_keys()) if k.sealed is None]
+        sealed = [seal_key(self.box, k) for k in plain]
+        if not sealed:
+            return 0
+        done = await self.store.write(lambda tx: [tx.set_key_secret(k, only_if_plain=True) for k in sealed])
+        await asyncio.to_thread(self.store.forget_overwritten)
+        return sum(done)
+
+    async def unreadable(self) -> int:
+        """How many keys are sealed with another server key than this process's (it refuses them)."""
+        stored = await self.store.read(lambda tx: tx.list_keys())
+        return sum(1 for k in stored if k.sealed is not None and k.sealed_with != self.box.key_id)
+
+    async def rotate(self, key_id: str) -> ApiKeyRecord:
+        """Give a key a new secret (same id and scope); the old one stops working at once here, and
+        within ``ttl`` seconds on other processes. The record returned holds the new secret."""
+        record = await self.store.read(lambda tx: tx.get_key(key_id))
+        if record is None:
+            raise NotFound(f"key {key_id!r} does not exist")
+        rotated = dataclasses.replace(record, secret=new_secret(), sealed=None, sealed_with=None)
+        stored = seal_key(self.box, rotated)
+        if not await self.store.write(lambda tx: tx.set_key_secret(stored)):
+            raise NotFound(f"key {key_id!r} does not exist")
+        self._cache.pop(key_id, None)
+        return rotated
+
+    async def lookup(self, key_id: str, *, fresh: bool = False) -> ApiKeyRecord | None:
+        """The enabled key ``key_id`` with its secret in plain text, or None; ``fresh``: not from
+        the cache (a secret that does not match may be a new one, rotated elsewhere)."""
         cached = self._cache.get(key_id)
-        if cached is not None and time.monotonic() - cached[0] < self._ttl:
+        if not fresh and cached is not None and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
         record = await self.store.read(lambda tx: tx.get_key(key_id))
-        if record is not None and record.enabled:
-            self._cache[key_id] = (time.monotonic(), record)
-            return record
-        self._cache.pop(key_id, None)
-        return None
+        if record is None or not record.enabled:
+            self._cache.pop(key_id, None)
+            return None
+        if record.sealed is None and self.box.key is not None:
+            sealed = seal_key(self.box, record)  # made without the server key: seal it now
+            await self.store.write(lambda tx: tx.set_key_secret(sealed, only_if_plain=True))
+        record = open_key(self.box, record)
+        self._cache[key_id] = (time.monotonic(), record)
+        return record
 
     async def authenticate(self, key_id: str, secret: str) -> ApiKeyRecord:
         record = await self.lookup(key_id)
-        if record is None or not hmac.compare_digest(record.secret, secret):
+        if record is not None and not same(record.secret, secret):
+            record = await self.lookup(key_id, fresh=True)
+        if record is None or not same(record.secret, secret):
             raise Unauthorized("the API key is not valid")
         return record
 
     async def temporary_keys(self) -> TemporaryKeys:
         if self._temporary is None:
-            self._temporary = await self.store.write(temporary_keys)
+            self._temporary = await self.store.write(functools.partial(temporary_keys, self.box))
         return self._temporary
 
     async def issue_temporary(

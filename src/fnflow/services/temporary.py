@@ -19,6 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from fnflow.consttime import same
 from fnflow.errors import InvalidSecurityToken
 
 SETTING = "security_token_key"  # the server secret, in the settings table
@@ -71,13 +72,13 @@ class TemporaryKeys:
             text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
             payload, mac = text.rsplit("#", 1)
             version, parent_id, scope, _issued, expires = payload.split("|")[:5]
-            valid = version == "v1" and hmac.compare_digest(mac, _b64(self._mac("token", payload)))
+            valid = version == "v1" and same(mac, _b64(self._mac("token", payload)))
             key = self._derive(payload, parent_id, scope, int(expires))
         except (binascii.Error, UnicodeDecodeError, ValueError):
             valid = False
         if not valid:
             raise InvalidSecurityToken("Malformed", "The security token you provided is invalid.")
-        if not hmac.compare_digest(key.access_key_id, access_key_id):
+        if not same(key.access_key_id, access_key_id):
             raise InvalidSecurityToken(
                 "MismatchWithAccessKey", "The security token you provided does not match your AccessKey ID."
             )

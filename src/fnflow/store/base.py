@@ -15,12 +15,14 @@ and differ only in how they set up engines, how many writers they run, which err
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, Engine, text
 
+from fnflow.store.faults import explain
 from fnflow.store.migrate import upgrade
 from fnflow.store.tx import Tx
 from fnflow.store.writer import BatchWriter, never
@@ -76,13 +78,15 @@ class Store:
             conn.commit()
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
-        return await self._writer.run(fn)
+        with _explained():
+            return await self._writer.run(fn)
 
     def write_sync(self, fn: Callable[[Tx], T]) -> T:
-        return self._writer.submit(fn).result()
+        with _explained():
+            return self._writer.submit(fn).result()
 
     def read_sync(self, fn: Callable[[Tx], T]) -> T:
-        with self._read_engine.connect() as conn, conn.begin():
+        with _explained(), self._read_engine.connect() as conn, conn.begin():
             return fn(self.tx(conn))
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
@@ -98,6 +102,10 @@ class Store:
     def cluster_slots(self) -> AdvisorySlots | None:
         """Concurrency limits that hold across the processes sharing this store (None: one process)."""
         return None
+
+    def forget_overwritten(self) -> None:
+        """Make the database files stop holding values that were overwritten (a secret sealed in
+        place): nothing to do here; SQLite checkpoints its log (``SqliteStore``)."""
 
     def ping(self) -> bool:
         try:
@@ -119,3 +127,15 @@ class Store:
 
 def _nothing() -> None:
     pass
+
+
+@contextlib.contextmanager
+def _explained() -> Iterator[None]:
+    """Driver errors about the database itself (full, read-only, gone) as DatabaseUnavailable."""
+    try:
+        yield
+    except Exception as e:
+        explained = explain(e)
+        if explained is None:
+            raise
+        raise explained from e

@@ -105,11 +105,13 @@ class EnvironmentRecord:
 @dataclass(frozen=True)
 class ApiKeyRecord:
     id: str
-    secret: str
+    secret: str  # "" when the store holds it sealed (see fnflow.services.keys)
     scope: str
     description: str
     created_at: datetime
     enabled: bool = True
+    sealed: bytes | None = None  # the secret, sealed with the server key ``sealed_with``
+    sealed_with: str | None = None
 
 
 @dataclass(frozen=True)

@@ -171,11 +171,13 @@ api_keys = Table(
     "api_keys",
     metadata,
     Column("id", String(64), primary_key=True),
-    Column("secret", String(128), nullable=False),
+    Column("secret", String(128), nullable=False),  # "" once sealed: only keys from before 0010
     Column("scope", String(16), nullable=False),
     Column("description", Text, nullable=False, default=""),
     Column("created_at", Float, nullable=False),
     Column("enabled", Boolean, nullable=False, default=True),
+    Column("sealed_secret", LargeBinary, nullable=True),  # the secret, sealed by fnflow.secretbox
+    Column("secret_key_id", String(32), nullable=True),  # the id of the server key that sealed it
 )
 
 # Server-wide values that must survive restarts (e.g. the key that signs task tokens).

@@ -118,15 +118,20 @@ class BatchWriter:
         batch connects again, so a restarted server is picked up).
         """
         for attempt in range(1, self._attempts + 1):
+            committing: list[bool] = []  # set once the COMMIT is sent: its outcome is then unknown
             try:
                 if conn is None:
                     conn = self._engine.connect()
-                outcomes = self._outcomes(conn, batch)
+                outcomes = self._outcomes(conn, batch, committing)
             except Exception as e:
+                # A connection lost before the COMMIT (the database restarted, a failover cut it)
+                # committed nothing: the batch runs again on a new one. Lost during the COMMIT, it
+                # may have committed: the jobs fail rather than risk running twice.
+                lost = conn is not None and conn.invalidated and not committing
                 if conn is not None and (conn.invalidated or conn.closed):
                     conn.close()
                     conn = None
-                if attempt == self._attempts or not self._retryable(e):
+                if attempt == self._attempts or not (lost or self._retryable(e)):
                     self._fail_all(batch, e)
                     return conn
                 with self._stats:
@@ -144,20 +149,20 @@ class BatchWriter:
             return conn
         raise AssertionError("unreachable: the last attempt returns")
 
-    def _outcomes(self, conn: Connection, batch: Batch) -> Outcomes:
+    def _outcomes(self, conn: Connection, batch: Batch, committing: list[bool]) -> Outcomes:
         """Run and commit the batch; if a job raises, redo it with a savepoint per job so only that job fails.
 
         Jobs are functions of the transaction alone, so running one again after a rollback is
         safe. Savepoints cost as much as the jobs themselves, hence the optimistic first pass.
         """
         try:
-            return self._commit(conn, batch, isolate=False)
+            return self._commit(conn, batch, committing, isolate=False)
         except _JobFailed as failed:
             if len(batch) == 1:
                 return [(batch[0][1], None, failed.error)]
-            return self._commit(conn, batch, isolate=True)
+            return self._commit(conn, batch, committing, isolate=True)
 
-    def _commit(self, conn: Connection, batch: Batch, *, isolate: bool) -> Outcomes:
+    def _commit(self, conn: Connection, batch: Batch, committing: list[bool], *, isolate: bool) -> Outcomes:
         outcomes: Outcomes = []
         with conn.begin():
             tx = self._make_tx(conn)
@@ -166,21 +171,22 @@ class BatchWriter:
                     try:
                         outcomes.append((future, fn(tx), None))
                     except BaseException as e:  # whatever a job raises is its own: never the writer's end
-                        if isinstance(e, Exception) and self._retryable(e):
-                            raise  # the transaction lost a race: the whole batch goes again
+                        if isinstance(e, Exception) and (self._retryable(e) or conn.invalidated):
+                            raise  # the transaction lost a race or its connection: the batch goes again
                         raise _JobFailed(e) from e
                     continue
                 savepoint = conn.begin_nested()
                 try:
                     result = fn(tx)
                 except BaseException as e:
-                    if isinstance(e, Exception) and self._retryable(e):
+                    if isinstance(e, Exception) and (self._retryable(e) or conn.invalidated):
                         raise
                     savepoint.rollback()
                     outcomes.append((future, None, e))
                 else:
                     savepoint.commit()
                     outcomes.append((future, result, None))
+            committing.append(True)  # leaving the block commits
         return outcomes
 
     def _fail_all(self, batch: Batch, error: Exception) -> None:

@@ -103,6 +103,8 @@ async def _authorize(app: Fnflow, method: str, params: dict[str, str], action: A
     except signature.SignatureProblem as e:
         raise RpcError(_STATUS[e.code], e.code, str(e)) from None
     key = await app.keys.signer(claim.key_id, claim.security_token)
+    if key is not None and claim.security_token is None and not signature.matches(method, params, key.secret):
+        key = await app.keys.lookup(claim.key_id, fresh=True)  # rotated elsewhere a moment ago?
     if key is None:
         raise RpcError(403, "InvalidAccessKeyID", f"The AccessKey ID {claim.key_id} is invalid.")
     if not signature.matches(method, params, key.secret):

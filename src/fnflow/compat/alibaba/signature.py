@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from fnflow.consttime import same
 from fnflow.fdl.timestamps import parse_timestamp
 
 #: How far a request's Timestamp may be from the server's clock (either way).
@@ -38,7 +39,7 @@ def sign(method: str, params: Mapping[str, str], secret: str) -> str:
 
 
 def matches(method: str, params: Mapping[str, str], secret: str) -> bool:
-    return hmac.compare_digest(sign(method, params, secret), params.get("Signature", ""))
+    return same(sign(method, params, secret), params.get("Signature", ""))
 
 
 class SignatureProblem(Exception):
