@@ -225,3 +225,35 @@ def test_data_survives_close_and_reopen(store: Store, open_again: Callable[[], S
         "v",
     )
     assert again.read_sync(lambda tx: tx.next_timer_at()) == timer("e1", 1, 5).fire_at
+
+
+def test_a_write_cancelled_while_queued_is_dropped_and_the_writer_goes_on(store: Store) -> None:
+    """A caller that gives up (a request cancelled at shutdown) must not take the writer with it."""
+
+    async def main() -> str | None:
+        gate = threading.Event()
+
+        def hold(started: threading.Event) -> Callable[[Tx], None]:
+            def job(tx: Tx) -> None:
+                started.set()
+                gate.wait(5)
+
+            return job
+
+        held = []
+        while True:  # occupy every writer, until a job has to wait in the queue
+            started = threading.Event()
+            held.append(asyncio.create_task(store.write(hold(started))))
+            if not await asyncio.to_thread(started.wait, 0.5):
+                break
+        cancelled = asyncio.create_task(store.write(lambda tx: tx.set_setting("cancelled", "ran")))
+        await asyncio.sleep(0.05)
+        cancelled.cancel()
+        await asyncio.sleep(0.05)  # the cancellation reaches the writer's future
+        gate.set()
+        await asyncio.gather(*held)
+        await store.write(lambda tx: tx.set_setting("after", "ran"))
+        return setting(store, "cancelled")
+
+    assert asyncio.run(main()) is None, "a job cancelled before it ran does not run"
+    assert setting(store, "after") == "ran"

@@ -3,6 +3,7 @@ SQLite store."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -89,3 +90,20 @@ async def test_follow_gives_the_tail_then_new_lines_once_and_ends_when_the_serve
         assert [batch async for batch in batches] == []
         since = await logs.read(LogQuery("svc", "fn", since=datetime.now(UTC)))
         assert since == []
+
+
+@async_test
+async def test_follow_gives_a_line_stored_before_it_looks_for_new_ones(tmp_path: Path) -> None:
+    """The line can reach the store between the first batch and the follower's first look back
+    (a slow read under load): it is new all the same."""
+    async with logbook(tmp_path, flush_seconds=0.01) as (_, writer, logs):
+        for n in range(3):
+            writer.write("svc", "fn", "c1", "w1", "stdout", f"old {n}")
+        await writer.wait_flushed(5)
+        logs.stopping = lambda: False
+        batches = await logs.stream(LogQuery("svc", "fn", tail=1), follow=True)
+        assert [r.text for r in await anext(batches)] == ["old 2"]
+        writer.write("svc", "fn", "c2", "w1", "stdout", "new")
+        await writer.wait_flushed(5)
+        assert [r.text for r in await asyncio.wait_for(anext(batches), 10)] == ["new"]
+        await batches.aclose()

@@ -18,6 +18,7 @@ import asyncio
 import base64
 import dataclasses
 import functools
+import logging
 import secrets
 import time
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ from fnflow.errors import InvalidArgument, NotFound, Unauthorized
 from fnflow.secretbox import SecretBox, SecretUnavailable
 from fnflow.services.temporary import MAX_TTL, MIN_TTL, SETTING, TemporaryKey, TemporaryKeys
 from fnflow.store import ApiKeyRecord, Store, Tx
+
+log = logging.getLogger(__name__)
 
 SCOPES = ("admin", "invoke", "report-task")
 #: What each scope may do: admin everything, invoke run and read, report-task only report tasks.
@@ -89,11 +92,18 @@ def issue_temporary(
 
 def temporary_keys(box: SecretBox, tx: Tx) -> TemporaryKeys:
     """The server's maker of temporary credentials. Its secret, made at first use, is sealed like
-    the keys' (whoever reads it can make credentials of any key), once a server key is at hand."""
+    the keys' (whoever reads it can make credentials of any key), once a server key is at hand.
+    One sealed with another server key is replaced, as the internal key is: it is fnflow's own,
+    and only the temporary credentials it made stop working."""
     stored = tx.setting_or_create(SETTING, lambda: _seal_setting(box, secrets.token_hex(32)))
     if stored.startswith(SEALED):
         _, key_id, sealed = stored.split(":", 2)
-        value = box.open(NAMESPACE, SETTING, base64.b64decode(sealed), key_id).decode()
+        try:
+            value = box.open(NAMESPACE, SETTING, base64.b64decode(sealed), key_id).decode()
+        except SecretUnavailable as e:
+            log.warning("%s; made a new one: temporary credentials made before do not work here", e)
+            value = secrets.token_hex(32)
+            tx.set_setting(SETTING, _seal_setting(box, value))
     else:
         value = stored
         if box.key is not None:

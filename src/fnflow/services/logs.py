@@ -80,20 +80,26 @@ class LogService:
     async def stream(self, query: LogQuery, *, follow: bool) -> AsyncIterator[list[LogRecord]]:
         """The query's lines, then, with ``follow``, batches of new ones until the server stops
         (or the caller stops iterating). Raises before the first batch for a bad query."""
+        asked = datetime.now(UTC)
         first = await self.read(query)
 
         async def batches() -> AsyncIterator[list[LogRecord]]:
             yield first
             if follow:
-                async for batch in self._follow(query, first):
+                async for batch in self._follow(query, first, asked):
                     yield batch
 
         return batches()
 
-    async def _follow(self, query: LogQuery, first: list[LogRecord]) -> AsyncIterator[list[LogRecord]]:
-        newest = max((r.time for r in first), default=query.since or datetime.now(UTC))
+    async def _follow(
+        self, query: LogQuery, first: list[LogRecord], asked: datetime
+    ) -> AsyncIterator[list[LogRecord]]:
+        newest = max((r.time for r in first), default=query.since or asked)
         recent = replace(query, since=newest - self._lag, tail=None)
-        seen = {r.id: r.time for r in await self._lines(recent)}
+        # What the first batch left out on purpose (older than its tail) is not new; a line newer
+        # than all of it is, even when it was stored before this look back.
+        shown = {r.id for r in first}
+        seen = {r.id: r.time for r in await self._lines(recent) if r.id in shown or r.time <= newest}
         while not self.stopping():
             await self._writer.wait_flushed(self._poll)
             window = replace(query, since=newest - self._lag, tail=None)

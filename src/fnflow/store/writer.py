@@ -104,7 +104,11 @@ class BatchWriter:
                         stop = True
                         break
                     batch.append(more)
-                conn = self._run_batch(conn, batch)
+                # A job whose caller gave up before it ran (its future cancelled) is dropped;
+                # the others can no longer be cancelled, so handing them their outcome is safe.
+                batch = [job for job in batch if job[1].set_running_or_notify_cancel()]
+                if batch:
+                    conn = self._run_batch(conn, batch)
                 if stop:
                     return
         finally:
