@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request, Response
 
 from fnflow.api.auth import Invoke, ReportTask
+from fnflow.api.root import root
 from fnflow.api.schemas import (
     EventOut,
     ExecutionList,
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/api/v1", tags=["executions"])
 async def start_execution(
     flow: str, body: StartIn, request: Request, response: Response, _: Invoke
 ) -> ExecutionOut:
-    app = request.app.state.fnflow
+    app = root(request)
     value = body.input
     input = (
         parse_json_object(value, "input", app.settings.max_input_bytes)
@@ -51,7 +52,7 @@ async def list_executions(
     limit: int = Query(60, ge=1, le=999),
     nextToken: str | None = None,
 ) -> ExecutionList:
-    executions = request.app.state.fnflow.executions
+    executions = root(request).executions
     page = await executions.list(flow, status=status, name_prefix=namePrefix, limit=limit, token=nextToken)
     parents = await executions.parents(page.items)
     items = [ExecutionOut.of(e, parents.get(e.parent_id or "")) for e in page.items]
@@ -66,7 +67,7 @@ async def describe_execution(
     _: Invoke,
     wait: float = Query(0, ge=0, le=60, description="long-poll up to this many seconds for the end"),
 ) -> ExecutionOut:
-    executions = request.app.state.fnflow.executions
+    executions = root(request).executions
     record = await executions.describe(flow, name, wait)
     parents = await executions.parents([record])
     return ExecutionOut.of(record, parents.get(record.parent_id or ""), await executions.children(record))
@@ -81,24 +82,24 @@ async def execution_history(
     limit: int = Query(1000, ge=1, le=1000),
     nextToken: str | None = None,
 ) -> History:
-    page = await request.app.state.fnflow.executions.history(flow, name, limit=limit, token=nextToken)
+    page = await root(request).executions.history(flow, name, limit=limit, token=nextToken)
     return History(events=[EventOut.of(e) for e in page.items], nextToken=page.next_token)
 
 
 @router.post("/flows/{flow}/executions/{name}/stop")
 async def stop_execution(flow: str, name: str, body: StopIn, request: Request, _: Invoke) -> ExecutionOut:
-    return ExecutionOut.of(await request.app.state.fnflow.executions.stop(flow, name, body.error, body.cause))
+    return ExecutionOut.of(await root(request).executions.stop(flow, name, body.error, body.cause))
 
 
 @router.post("/tasks/succeed", tags=["tasks"])
 async def report_task_succeeded(body: TaskSucceededIn, request: Request, _: ReportTask) -> dict[str, str]:
     """ReportTaskSucceeded: the waiting step continues with ``output`` as its ``$local``."""
-    await request.app.state.fnflow.executions.report_succeeded(body.taskToken, body.output)
+    await root(request).executions.report_succeeded(body.taskToken, body.output)
     return {}
 
 
 @router.post("/tasks/fail", tags=["tasks"])
 async def report_task_failed(body: TaskFailedIn, request: Request, _: ReportTask) -> dict[str, str]:
     """ReportTaskFailed: the waiting step fails with ``error`` (its retry and catch apply)."""
-    await request.app.state.fnflow.executions.report_failed(body.taskToken, body.error, body.cause)
+    await root(request).executions.report_failed(body.taskToken, body.error, body.cause)
     return {}

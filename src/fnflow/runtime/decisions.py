@@ -13,7 +13,6 @@ Those outcomes travel in ``Outcome.nested``.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from fnflow import engine
+from fnflow.clock import RANDOM_IDS, Ids
 from fnflow.engine import FLOW_TIMEOUT, RUNTIME_ERROR, Decision, Env, Event, ExecState, Status, StopRequested
 from fnflow.errors import (
     Conflict,
@@ -98,6 +98,8 @@ class Decider:
     max_events: int = 5000
     #: whether this process takes the tasks it schedules (False: it is busy, they wait for any node)
     take_tasks: Callable[[], bool] = lambda: True
+    #: where new execution ids come from
+    ids: Ids = RANDOM_IDS
 
     def _env(self, now: datetime, flow_name: str, execution_id: str) -> Env:
         return Env(
@@ -166,7 +168,7 @@ class Decider:
             callback_token = parent.token
         if callback_token is not None:
             self.tokens.parse(callback_token)  # InvalidArgument if it is not one of ours
-        execution_id = str(uuid.uuid4())
+        execution_id = self.ids.uuid()
         program = self.programs.get(flow.definition_hash, lambda: flow.definition)
         env = self._env(now, flow_name, execution_id)
         decision = engine.start(program, flow_name, name or execution_id, input, env, started_by)
