@@ -182,7 +182,7 @@ class Fnflow:
         await self.runtime.open()
         await self.dispatcher.open(recover=not store.shared)
         await self.deliverer.open(recover=not store.shared)
-        self.flows = FlowService(store, self.integrations)
+        self.flows = FlowService(store, self.integrations, clock=clock)
         self.executions = ExecutionService(store, self.runtime, max_input_bytes=s.max_input_bytes)
         self.bins = BinService(store)
         self.scheduler = Scheduler(store, self.runtime, on_calls=self.dispatcher.unclaimed, clock=clock)

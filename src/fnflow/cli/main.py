@@ -19,6 +19,7 @@ from fnflow.cli import (
     secrets,
     server,
     tasks,
+    test,
     topics,
     up,
 )
@@ -47,6 +48,7 @@ app.command("up")(up.up)
 app.command("deploy")(deploy.deploy)
 app.add_typer(deploy.app, name="stack")
 app.add_typer(keys.app, name="keys")
+app.command("test")(test.test)
 
 
 @app.callback()
