@@ -170,7 +170,12 @@ def load_test_file(path: Path) -> Loaded:
     except ValidationError as e:
         invalid = sorted_by_line(_validation_problems(e, positions))
         raise TestFileError([Problem(path, p) for p in invalid]) from None
-    base = path.parent
+    return build(spec, path, positions, path.parent)
+
+
+def build(spec: TestFile, path: Path, positions: Positions, base: Path) -> Loaded:
+    """Check a test file's content against the flows it names (read relative to ``base``); ``path``
+    and ``positions`` say where problems are."""
 
     def place(loc: Location, message: str) -> DefinitionProblem:
         return problem_at(positions, loc, message)
