@@ -111,6 +111,8 @@ def _message(error: Any) -> str:
         return f"unknown field {last!r} ({hint}allowed: {', '.join(allowed)})"
     if kind == "value_error":
         return str(error["ctx"]["error"])
+    if kind == "too_short":
+        return f"must have at least {error['ctx']['min_length']} item(s)"
     message: str = error["msg"]
     return message.replace("Input should be", "must be").replace("Value error, ", "")
 

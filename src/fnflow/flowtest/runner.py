@@ -131,6 +131,10 @@ class Session:
                     on_error(problem)
                 continue
             on_file(path)
+            for flow in loaded.flows.values():  # a flow no case runs shows as 0%
+                result.coverage.setdefault(
+                    flow.source.path.resolve(), FlowCoverage(flow.source.path, flow.flow)
+                )
             for index, case in enumerate(loaded.spec.cases):
                 case_result = await run_case(self.template, loaded, index, case, result.coverage)
                 result.cases.append(case_result)
