@@ -86,6 +86,12 @@ async def execution_history(
     return History(events=[EventOut.of(e) for e in page.items], nextToken=page.next_token)
 
 
+@router.get("/flows/{flow}/executions/{name}/definition")
+async def execution_definition(flow: str, name: str, request: Request, _: Invoke) -> dict[str, str]:
+    """The FDL text of the definition the execution runs: the one it started with (``fnflow replay``)."""
+    return {"definition": await root(request).executions.definition_text(flow, name)}
+
+
 @router.post("/flows/{flow}/executions/{name}/stop")
 async def stop_execution(flow: str, name: str, body: StopIn, request: Request, _: Invoke) -> ExecutionOut:
     return ExecutionOut.of(await root(request).executions.stop(flow, name, body.error, body.cause))

@@ -14,6 +14,7 @@ from fnflow.cli import (
     functions,
     keys,
     queues,
+    replay,
     scaffold,
     schedules,
     secrets,
@@ -49,6 +50,7 @@ app.command("deploy")(deploy.deploy)
 app.add_typer(deploy.app, name="stack")
 app.add_typer(keys.app, name="keys")
 app.command("test")(test.test)
+app.command("replay")(replay.replay)
 
 
 @app.callback()

@@ -158,6 +158,11 @@ class Client(
 
         return list(items(page))
 
+    def execution_definition(self, flow: str, name: str) -> str:
+        """The FDL text the execution runs: the definition it started with, whatever the flow's now."""
+        path = api_path("flows", flow, "executions", name, "definition")
+        return str(self._json("GET", path)["definition"])
+
     def watch_execution(self, flow: str, name: str, timeout: float | None = None) -> Iterator[Progress]:
         """Where the execution's steps stand now and at every change (with the new history events),
         until it ends — or ``timeout`` seconds pass without a change."""

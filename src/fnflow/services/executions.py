@@ -189,6 +189,12 @@ class ExecutionService:
         """The definition an execution runs (the one it started with)."""
         return await self._definition(await self._get(flow_name, name))
 
+    async def definition_text(self, flow_name: str, name: str) -> str:
+        """The FDL text of the definition an execution runs (pinned when it started)."""
+        record = await self._get(flow_name, name)
+        text = await self.store.read(lambda tx: tx.get_definition(record.definition_hash))
+        return text or ""
+
     async def _definition(self, record: ExecutionRecord) -> Flow:
         text = await self.store.read(lambda tx: tx.get_definition(record.definition_hash))
         return parse_flow(text or "")
