@@ -15,7 +15,10 @@ from typer.testing import CliRunner
 
 from fnflow.cli import app
 from fnflow.clock import VirtualClock
+from fnflow.flowtest.harness import Template
 from fnflow.flowtest.load import TestFileError, load_test_file
+from fnflow.flowtest.replay import Event as ReplayEvent
+from fnflow.flowtest.replay import Recorded, Replay, mocks_from_history, replay
 from fnflow.flowtest.runner import Session, SessionResult
 from fnflow.flowtest.spec import schema_text, shipped_schema
 from fnflow.testing import FlowTester
@@ -409,3 +412,66 @@ def test_the_fixture_runs_flows_with_mocks_and_expectations(
         broken.expect(status="Succeeded")
     with pytest.raises(TestFileError, match="a mock for step 'Chec'"):
         flow_tester(tmp_path / "flow.yaml", mocks={"Chec": {}})
+
+
+# --- replay ---------------------------------------------------------------------------------------
+
+
+def recorded_run(tmp_path: Path) -> tuple[Recorded, str]:
+    """An execution recorded by the test runtime (as a server records one): one not-done check that
+    took 3 s, a minute's pause, a timed-out attempt, a retry, done."""
+    path = write(tmp_path, "flow.yaml", LOOP)
+    mocks = {"Check": [{"result": {"done": False}, "delay": 3}, {"hang": True}, {"result": {"done": True}}]}
+    run = FlowTester(path, name="loop").run({"n": 1}, mocks=mocks, name="r1")
+    assert run.run.execution is not None
+    events = [
+        ReplayEvent(e.event_id, e.type, e.step, e.time, json.loads(e.detail), e.schedule_event_id)
+        for e in run.run.execution.history
+    ]
+    return Recorded("loop", "r1", {"n": 1}, "Succeeded", events), LOOP
+
+
+def replayed(recorded: Recorded, definition: str) -> Replay:
+    template = Template()
+    try:
+        return asyncio.run(replay(recorded, definition, template, time_limit=10**6))
+    finally:
+        template.close()
+
+
+def test_replay_of_the_same_definition_repeats_the_history(tmp_path: Path) -> None:
+    recorded, flow = recorded_run(tmp_path)
+    mocks = mocks_from_history(recorded.events)
+    assert [(m.result, m.error, m.hang, m.delay) for m in mocks["Check"]] == [
+        ({"done": False}, None, False, 3),
+        (None, None, True, 0),
+        ({"done": True}, None, False, 0),
+    ]
+    result = replayed(recorded, flow)
+    assert result.divergence is None, result.to_dict()
+    assert result.status == "Succeeded"
+
+
+def test_replay_finds_where_an_edited_definition_diverges(tmp_path: Path) -> None:
+    recorded, flow = recorded_run(tmp_path)
+    other_way = replayed(recorded, flow.replace("$.done == true", "$.done == false"))
+    d = other_way.divergence
+    assert d is not None and d.recorded is not None and d.replayed is not None
+    assert (d.why, d.recorded.type, d.recorded.step, d.replayed.step) == (
+        "a different event",
+        "StepEntered",
+        "Pause",
+        "Finish",
+    )
+    later = replayed(recorded, flow.replace("duration: 60", "duration: 90")).divergence
+    assert later is not None and later.why == "the same event at another time"
+    assert later.recorded is not None and later.recorded.step == "Pause"
+    new_step = flow.replace(
+        "  - type: choice\n    name: Done\n",
+        "  - type: task\n    name: Notify\n    resourceArn: acs:fc:::services/s/functions/notify\n"
+        "  - type: choice\n    name: Done\n",
+    )
+    added = replayed(recorded, new_step)
+    assert added.divergence is not None and added.divergence.replayed is not None
+    assert added.divergence.replayed.step == "Notify"
+    assert "step 'Notify' calls acs:fc:::services/s/functions/notify and has no mock" in added.problems[0]
