@@ -92,6 +92,13 @@ async def execution_definition(flow: str, name: str, request: Request, _: Invoke
     return {"definition": await root(request).executions.definition_text(flow, name)}
 
 
+@router.post("/flows/{flow}/executions/{name}/redrive")
+async def redrive_execution(flow: str, name: str, request: Request, _: Invoke) -> ExecutionOut:
+    """Continue a Failed or TimedOut execution from the step where it ended: its history and the
+    outputs of the steps that succeeded are kept (409 for any other status)."""
+    return ExecutionOut.of(await root(request).executions.redrive(flow, name))
+
+
 @router.post("/flows/{flow}/executions/{name}/stop")
 async def stop_execution(flow: str, name: str, body: StopIn, request: Request, _: Invoke) -> ExecutionOut:
     return ExecutionOut.of(await root(request).executions.stop(flow, name, body.error, body.cause))

@@ -140,3 +140,22 @@ def stop(
     with connect(url) as client:
         execution = client.stop_execution(flow, name, error, cause)
     emit(output, execution.raw, lambda: render.execution(execution))
+
+
+@app.command()
+def redrive(
+    flow: str,
+    name: str,
+    url: Url = None,
+    output: Output = Format.text,
+) -> None:
+    """Continue a Failed or TimedOut execution from the step where it ended, keeping its history and
+    the outputs of the steps that succeeded (as Step Functions' RedriveExecution does).
+
+    Example:
+
+        fnflow exec redrive book-trip order-7
+    """
+    with connect(url) as client:
+        execution = client.redrive_execution(flow, name)
+    emit(output, execution.raw, lambda: render.execution(execution))

@@ -158,6 +158,11 @@ class Client(
 
         return list(items(page))
 
+    def redrive_execution(self, flow: str, name: str) -> Execution:
+        """Continue a Failed or TimedOut execution from the step where it ended (history kept)."""
+        path = api_path("flows", flow, "executions", name, "redrive")
+        return Execution.from_json(self._json("POST", path))
+
     def execution_definition(self, flow: str, name: str) -> str:
         """The FDL text the execution runs: the definition it started with, whatever the flow's now."""
         path = api_path("flows", flow, "executions", name, "definition")

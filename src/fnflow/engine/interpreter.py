@@ -107,6 +107,29 @@ def decide(program: Program, state: ExecState, event: Event, env: Env) -> Decisi
     raise TypeError(f"unknown engine event {event!r}")
 
 
+def redrive(
+    program: Program,
+    state: ExecState,
+    env: Env,
+    *,
+    next_event: int,
+    timers_at: dict[int, datetime],
+    detail: JsonObject,
+) -> Decision:
+    """Continue an execution that failed or timed out, from ``state`` — the state it had just before
+    the decision that ended it (see ``rebuild``) — as Step Functions' RedriveExecution does.
+
+    Its history goes on at ``next_event`` with an ``ExecutionRedriven`` event (``detail``). Every task
+    attempt that was outstanding runs again (a new attempt, a new token); the timers the end cancelled
+    are armed again for when they were due (``timers_at``; at once if that has passed), but the flow's
+    own timeout, which starts over.
+    """
+    if state.status.finished:
+        raise ValueError("only the state of a running execution can be redriven")
+    state.next_event = max(state.next_event, next_event)
+    return _Run(program, state, env).run(lambda run: run.on_redrive(timers_at, detail))
+
+
 class _Ended(Exception):
     """The execution reached a final status; unwinds the interpreter."""
 
@@ -733,6 +756,29 @@ class _Run:
         self.commands.append(CancelTask(activity, step.resourceArn))
         self._emit("TaskTimedOut", step.name, {"error": TASK_TIMEOUT, "cause": cause}, activity)
         self._task_error(frame_id, frame, step, TASK_TIMEOUT, cause)
+
+    def on_redrive(self, timers_at: dict[int, datetime], detail: JsonObject) -> None:
+        state = self.state
+        self._emit("ExecutionRedriven", detail=detail)
+        for timer, frame_id in sorted(state.timers.items()):
+            frame = state.frames.get(frame_id)
+            if frame_id == _FLOW_TIMER_FRAME:
+                seconds = self.program.flow.timeoutSeconds or 0
+                self.commands.append(StartTimer(timer, self.env.now + timedelta(seconds=seconds)))
+            elif isinstance(frame, TaskFrame) and frame.activity is not None:
+                del state.timers[timer]  # the timeout of an attempt that runs again: it gets its own
+                frame.timer = None
+            else:
+                due = timers_at.get(timer, self.env.now)
+                self.commands.append(StartTimer(timer, max(due, self.env.now)))
+        for activity, frame_id in sorted(state.activities.items()):
+            frame = state.frames[frame_id]
+            assert isinstance(frame, TaskFrame)
+            step = self.program.step(frame.seq, frame.index)
+            assert isinstance(step, TaskStep)
+            del state.activities[activity]
+            frame.activity = None
+            self._schedule_attempt(frame_id, frame, step)
 
     def on_stop(self, event: StopRequested) -> None:
         self.state.error, self.state.cause = event.error or None, event.cause or None

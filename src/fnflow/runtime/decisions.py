@@ -21,7 +21,17 @@ from typing import Any
 
 from fnflow import engine
 from fnflow.clock import RANDOM_IDS, Ids
-from fnflow.engine import FLOW_TIMEOUT, RUNTIME_ERROR, Decision, Env, Event, ExecState, Status, StopRequested
+from fnflow.engine import (
+    FLOW_TIMEOUT,
+    RUNTIME_ERROR,
+    Decision,
+    Env,
+    Event,
+    ExecState,
+    Status,
+    StopRequested,
+    rebuild,
+)
 from fnflow.errors import (
     Conflict,
     ExecutionAlreadyExists,
@@ -206,6 +216,53 @@ class Decider:
         decision = engine.decide(program, state, event, self._env(now, record.flow_name, execution_id))
         if not decision.applied:
             return Outcome(execution_id, record.status, applied=False)
+        return self._store(tx, record, decision, now)
+
+    def redrive(self, tx: Tx, execution_id: str, now: datetime) -> Outcome:
+        """Continue a Failed or TimedOut execution from where it ended (``engine.redrive``): its state
+        then is rebuilt by running the engine over its history again."""
+        record = tx.get_execution_by_id(execution_id, lock=True)
+        if record is None:
+            raise NotFound("the execution no longer exists")
+        if record.status not in ("Failed", "TimedOut"):
+            raise Conflict(
+                f"execution {record.name!r} is {record.status}: "
+                "only a Failed or TimedOut execution can be redriven"
+            )
+        history = tx.history(record.id, limit=1_000_000).items
+        program = self.programs.get(
+            record.definition_hash, lambda: tx.get_definition(record.definition_hash) or ""
+        )
+        recorded = [
+            rebuild.Recorded(e.event_id, e.type, e.step, e.time, json.loads(e.detail), e.schedule_event_id)
+            for e in history
+        ]
+        try:
+            rebuilt = rebuild.before_end(
+                program,
+                record.flow_name,
+                record.name,
+                json.loads(record.input),
+                recorded,
+                lambda at: self._env(at, record.flow_name, execution_id),
+            )
+        except rebuild.HistoryMismatch as e:
+            raise Conflict(f"execution {record.name!r} cannot be redriven: {e}") from None
+        ended_by = rebuilt.ended_by
+        redriven = sum(1 for e in recorded if e.type == "ExecutionRedriven") + 1
+        detail: dict[str, Any] = {"redriveCount": redriven, "previousStatus": record.status}
+        if ended_by is not None:
+            detail["fromEvent"] = ended_by.event_id
+            if ended_by.step:
+                detail["fromStep"] = ended_by.step
+        decision = engine.redrive(
+            program,
+            rebuilt.state,
+            self._env(now, record.flow_name, execution_id),
+            next_event=recorded[-1].event_id + 1,
+            timers_at=rebuilt.timers_at,
+            detail=detail,
+        )
         return self._store(tx, record, decision, now)
 
     def _store(self, tx: Tx, record: ExecutionRecord, decision: Decision, now: datetime) -> Outcome:

@@ -225,6 +225,11 @@ class Runtime:
         decider = self._decider()
         await self._commit(lambda tx: decider.apply(tx, execution_id, event, self._now(), completes=activity))
 
+    async def redrive(self, execution_id: str) -> Outcome:
+        """Continue a Failed or TimedOut execution from where it ended (see ``Decider.redrive``)."""
+        decider = self._decider()
+        return await self._commit(lambda tx: decider.redrive(tx, execution_id, self._now()))
+
     async def stop(self, execution: ExecutionRecord, error: str, cause: str) -> None:
         await self.apply(execution.id, StopRequested(error, cause))
 

@@ -189,6 +189,13 @@ class ExecutionService:
         """The definition an execution runs (the one it started with)."""
         return await self._definition(await self._get(flow_name, name))
 
+    async def redrive(self, flow_name: str, name: str) -> ExecutionRecord:
+        """Continue a Failed or TimedOut execution from the step where it ended, keeping its history
+        and what its steps did (Conflict for any other status)."""
+        record = await self._get(flow_name, name)
+        await self.runtime.redrive(record.id)
+        return await self._get(flow_name, name)
+
     async def definition_text(self, flow_name: str, name: str) -> str:
         """The FDL text of the definition an execution runs (pinned when it started)."""
         record = await self._get(flow_name, name)
