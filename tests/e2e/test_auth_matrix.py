@@ -51,6 +51,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/flows/{flow}/executions/{name}/history"): "invoke",
     ("GET", "/api/v1/flows/{flow}/executions/{name}/definition"): "invoke",
     ("POST", "/api/v1/flows/{flow}/executions/{name}/redrive"): "invoke",
+    ("POST", "/api/v1/flows/{flow}/executions/{name}/reset"): "invoke",
     ("POST", "/api/v1/flows/{flow}/executions/{name}/stop"): "invoke",
     ("GET", "/api/v1/flows/{flow}/graph"): "invoke",
     ("GET", "/api/v1/flows/{flow}/executions/{name}/graph"): "invoke",

@@ -3,6 +3,7 @@ ended, keeping its history and what its earlier steps did."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -106,3 +107,47 @@ def test_twice_and_only_when_failed(server: ServerProcess) -> None:
         assert "only a Failed or TimedOut execution can be redriven" in refused.stderr
         missing = fnflow("exec", "redrive", "approve", "nope", url=server.url)
         assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_reset_starts_a_new_run_from_an_earlier_task_step(server: ServerProcess) -> None:
+    with Client(server.url) as client:
+        client.start_execution("approve", {"n": 5}, name="s1")
+        client.report_task_succeeded(token(client, "s1"), {"approved": False})
+        original = client.wait_execution("approve", "s1", timeout=30)
+        assert original.output["result"] == {"prepared": 5, "approved": False}
+
+        done = fnflow(
+            "exec", "reset", "approve", "s1", "--to-step", "Approve", "--name", "s1-again",
+            "--input", '{"note": "second look"}', "-o", "json", url=server.url,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["name"] == "s1-again"
+        assert client.describe_execution("approve", "s1-again").status == "Running"
+        fresh = token(client, "s1-again")
+        assert fresh != token(client, "s1")
+        client.report_task_succeeded(fresh, {"approved": True})
+        again = client.wait_execution("approve", "s1-again", timeout=30)
+        assert again.status == "Succeeded"
+        assert again.output["result"] == {"prepared": 5, "approved": True}  # Prepare's output, recorded
+        history = client.get_history("approve", "s1-again")
+        assert [(e.type, e.step_name) for e in history][:3] == [
+            ("ExecutionStarted", ""),
+            ("StepEntered", "Prepare"),
+            ("StepExited", "Prepare"),
+        ]
+        reset = next(e for e in history if e.type == "ExecutionReset")
+        assert reset.detail["resetFrom"] == {"flowName": "approve", "name": "s1"}
+        assert reset.detail["toStep"] == "Approve"
+        scheduled = [e for e in history if e.type == "TaskScheduled"]
+        assert [e.detail["attempt"] for e in scheduled] == [1, 1]
+        assert scheduled[-1].event_id > reset.event_id
+        assert client.describe_execution("approve", "s1").status == "Succeeded"  # left as it was
+
+        not_a_task = fnflow("exec", "reset", "approve", "s1", "--to-step", "Finish", url=server.url)
+        assert not_a_task.returncode == 2 and "is a pass step" in not_a_task.stderr
+        unknown = fnflow("exec", "reset", "approve", "s1", "--to-step", "Nope", url=server.url)
+        assert unknown.returncode == 2 and "has no step 'Nope'" in unknown.stderr
+        taken = fnflow(
+            "exec", "reset", "approve", "s1", "--to-step", "Approve", "--name", "s1-again", url=server.url
+        )
+        assert taken.returncode != 0 and "already exists" in taken.stderr

@@ -21,7 +21,7 @@ from fnflow.engine import (
     redrive,
     start,
 )
-from fnflow.engine.rebuild import HistoryMismatch, Recorded, before_end
+from fnflow.engine.rebuild import HistoryMismatch, Recorded, at_step, before_end
 from fnflow.fdl import parse_flow
 
 FLOW = """\
@@ -142,3 +142,27 @@ def test_a_history_of_another_definition_is_refused() -> None:
     )
     with pytest.raises(HistoryMismatch, match="is this the definition the execution ran"):
         before_end(other, "f", "e", {"x": 1}, r.history, env)
+
+
+def test_the_state_at_an_earlier_task_step_starts_a_fresh_attempt() -> None:
+    r = failed_run()
+    rebuilt, upto = at_step(PROGRAM, "f", "e", {"x": 1}, r.history, env, "Fetch")
+    assert [e.type for e in r.history[:upto]] == ["ExecutionStarted", "StepEntered", "TaskScheduled"]
+    now = T0 + timedelta(days=1)
+    decision = redrive(
+        PROGRAM,
+        rebuilt.state,
+        env(now),
+        next_event=upto + 1,
+        timers_at=rebuilt.timers_at,
+        detail={"toStep": "Fetch"},
+        event="ExecutionReset",
+        fresh=True,
+    )
+    assert [e.type for e in decision.events] == ["ExecutionReset", "TaskScheduled"]
+    [task] = [c for c in decision.commands if isinstance(c, ScheduleTask)]
+    assert (task.step, task.attempt, task.activity) == ("Fetch", 1, upto + 2)
+    [timeout] = [c for c in decision.commands if isinstance(c, StartTimer)]
+    assert timeout.fire_at == now + timedelta(seconds=30)
+    with pytest.raises(ValueError, match="never waited at step 'Nope'"):
+        at_step(PROGRAM, "f", "e", {"x": 1}, r.history, env, "Nope")

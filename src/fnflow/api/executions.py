@@ -11,6 +11,7 @@ from fnflow.api.schemas import (
     ExecutionList,
     ExecutionOut,
     History,
+    ResetIn,
     StartIn,
     StopIn,
     TaskFailedIn,
@@ -97,6 +98,15 @@ async def redrive_execution(flow: str, name: str, request: Request, _: Invoke) -
     """Continue a Failed or TimedOut execution from the step where it ended: its history and the
     outputs of the steps that succeeded are kept (409 for any other status)."""
     return ExecutionOut.of(await root(request).executions.redrive(flow, name))
+
+
+@router.post("/flows/{flow}/executions/{name}/reset", status_code=201)
+async def reset_execution(flow: str, name: str, body: ResetIn, request: Request, _: Invoke) -> ExecutionOut:
+    """Start a new execution from task step ``toStep`` of this one, with the state it had there (as
+    Temporal's reset does): the history up to there is copied and the step runs again."""
+    executions = root(request).executions
+    record = await executions.reset(flow, name, body.toStep, new_name=body.name, input=body.input)
+    return ExecutionOut.of(record)
 
 
 @router.post("/flows/{flow}/executions/{name}/stop")

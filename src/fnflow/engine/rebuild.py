@@ -135,6 +135,44 @@ def _track(decision: Decision, timers_at: dict[int, datetime]) -> None:
             timers_at.pop(command.timer, None)
 
 
+def at_step(
+    program: Program,
+    flow_name: str,
+    execution_name: str,
+    input: dict[str, Any],
+    history: list[Recorded],
+    env_at: Callable[[datetime], Env],
+    step: str,
+) -> tuple[Rebuilt, int]:
+    """The state just after the decision that first entered task step ``step`` (its attempt then
+    outstanding), and how many recorded events led there. ValueError if the history never enters it."""
+    if not history or history[0].type != "ExecutionStarted":
+        raise HistoryMismatch("the history does not begin with ExecutionStarted")
+    first = history[0]
+    decision = start(
+        program, flow_name, execution_name, input, env_at(first.time), first.detail.get("startedBy")
+    )
+    timers_at: dict[int, datetime] = {}
+    i = 0
+    while True:
+        end = _check(decision, history, i)
+        entered = any(e.type == "StepEntered" and e.step == step for e in decision.events)
+        if entered and not decision.state.status.finished:
+            _track(decision, timers_at)
+            pending = {t: at for t, at in timers_at.items() if t in decision.state.timers}
+            return Rebuilt(decision.state, pending, None), end
+        if entered or end >= len(history):
+            raise ValueError(f"the execution never waited at step {step!r}")
+        _track(decision, timers_at)
+        i = end
+        e = history[i]
+        if e.type == "ExecutionRedriven":
+            raise ValueError(f"the execution was redriven before it reached step {step!r}")
+        decision = decide(program, decision.state, _event_for(decision.state, history, i), env_at(e.time))
+        if not decision.applied:
+            raise HistoryMismatch(f"event {e.event_id} ({e.type} {e.step!r}) does not apply here")
+
+
 def before_end(
     program: Program,
     flow_name: str,

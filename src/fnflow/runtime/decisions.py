@@ -32,6 +32,7 @@ from fnflow.engine import (
     StopRequested,
     rebuild,
 )
+from fnflow.engine.state import SeqFrame, TaskFrame
 from fnflow.errors import (
     Conflict,
     ExecutionAlreadyExists,
@@ -40,6 +41,7 @@ from fnflow.errors import (
     NotFound,
     WrongExecutionMode,
 )
+from fnflow.fdl import TaskStep
 from fnflow.integrations import After, Integrations, Parent, task_payload
 from fnflow.runtime.programs import ProgramCache
 from fnflow.runtime.tokens import TaskTokens
@@ -264,6 +266,98 @@ class Decider:
             detail=detail,
         )
         return self._store(tx, record, decision, now)
+
+    def reset(
+        self,
+        tx: Tx,
+        execution_id: str,
+        step: str,
+        now: datetime,
+        *,
+        name: str | None = None,
+        input: dict[str, Any] | None = None,
+    ) -> Outcome:
+        """Start a new execution of the same pinned definition from task step ``step`` of this one,
+        with the state it had there (as Temporal's reset does): its history up to there is copied,
+        an ``ExecutionReset`` event says where it came from, and the step runs again. ``input``
+        is merged over the ``$input`` of the steps around ``step``. The original is left as it is."""
+        record = tx.get_execution_by_id(execution_id)
+        if record is None:
+            raise NotFound("the execution no longer exists")
+        program = self.programs.get(
+            record.definition_hash, lambda: tx.get_definition(record.definition_hash) or ""
+        )
+        found = [s for sequence in program.sequences.values() for s in sequence.steps if s.name == step]
+        if not found:
+            raise InvalidArgument(f"flow {record.flow_name!r} has no step {step!r}")
+        if not isinstance(found[0], TaskStep):
+            raise InvalidArgument(
+                f"step {step!r} is a {found[0].type} step: an execution is reset to a task step"
+            )
+        history = tx.history(record.id, limit=1_000_000).items
+        recorded = [
+            rebuild.Recorded(e.event_id, e.type, e.step, e.time, json.loads(e.detail), e.schedule_event_id)
+            for e in history
+        ]
+        try:
+            rebuilt, upto = rebuild.at_step(
+                program,
+                record.flow_name,
+                record.name,
+                json.loads(record.input),
+                recorded,
+                lambda at: self._env(at, record.flow_name, execution_id),
+                step,
+            )
+        except rebuild.HistoryMismatch as e:
+            raise Conflict(f"execution {record.name!r} cannot be reset: {e}") from None
+        except ValueError as e:
+            raise InvalidArgument(f"execution {record.name!r} cannot be reset: {e}") from None
+        new_id = self.ids.uuid()
+        new_name = name or f"{record.name}-reset-{new_id[:8]}"
+        if tx.get_execution(record.flow_name, new_name) is not None:
+            raise ExecutionAlreadyExists(
+                f"execution {new_name!r} of flow {record.flow_name!r} already exists"
+            )
+        state = rebuilt.state
+        state.execution_name = new_name
+        if input:
+            for frame in list(state.frames.values()):
+                if isinstance(frame, TaskFrame) and program.step(frame.seq, frame.index).name == step:
+                    around = state.frames[frame.parent]
+                    assert isinstance(around, SeqFrame)
+                    around.input = {**around.input, **input}
+        copied = ExecutionRecord(
+            id=new_id,
+            flow_name=record.flow_name,
+            name=new_name,
+            status="Running",
+            definition_hash=record.definition_hash,
+            input=record.input,
+            started_at=now,
+        )
+        tx.insert_execution(copied)
+        tx.append_history(new_id, list(history[:upto]))
+        detail: dict[str, Any] = {
+            "resetFrom": {"flowName": record.flow_name, "name": record.name},
+            "toStep": step,
+            "fromEvent": recorded[upto - 1].event_id if upto else 0,
+        }
+        if input:
+            detail["input"] = input
+        decision = engine.redrive(
+            program,
+            state,
+            self._env(now, record.flow_name, new_id),
+            next_event=recorded[upto - 1].event_id + 1 if upto else 1,
+            timers_at=rebuilt.timers_at,
+            detail=detail,
+            event="ExecutionReset",
+            fresh=True,
+        )
+        outcome = self._store(tx, copied, decision, now)
+        outcome.execution = tx.get_execution_by_id(new_id)
+        return outcome
 
     def _store(self, tx: Tx, record: ExecutionRecord, decision: Decision, now: datetime) -> Outcome:
         state = decision.state

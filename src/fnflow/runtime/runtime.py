@@ -230,6 +230,18 @@ class Runtime:
         decider = self._decider()
         return await self._commit(lambda tx: decider.redrive(tx, execution_id, self._now()))
 
+    async def reset(
+        self, execution_id: str, step: str, *, name: str | None = None, input: dict[str, Any] | None = None
+    ) -> ExecutionRecord:
+        """A new execution from task step ``step`` of this one (see ``Decider.reset``)."""
+        decider = self._decider()
+        now = self._now()
+        outcome = await self._commit(
+            lambda tx: decider.reset(tx, execution_id, step, now, name=name, input=input)
+        )
+        assert outcome.execution is not None
+        return outcome.execution
+
     async def stop(self, execution: ExecutionRecord, error: str, cause: str) -> None:
         await self.apply(execution.id, StopRequested(error, cause))
 

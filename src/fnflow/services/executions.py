@@ -196,6 +196,23 @@ class ExecutionService:
         await self.runtime.redrive(record.id)
         return await self._get(flow_name, name)
 
+    async def reset(
+        self,
+        flow_name: str,
+        name: str,
+        step: str,
+        *,
+        new_name: str | None = None,
+        input: dict[str, Any] | None = None,
+    ) -> ExecutionRecord:
+        """A new execution from task step ``step`` of this one, with the state recorded there."""
+        if new_name is not None:
+            check_name("execution", new_name)
+        if input is not None:
+            check_size(input, "input", self.max_input_bytes)
+        record = await self._get(flow_name, name)
+        return await self.runtime.reset(record.id, step, name=new_name, input=input)
+
     async def definition_text(self, flow_name: str, name: str) -> str:
         """The FDL text of the definition an execution runs (pinned when it started)."""
         record = await self._get(flow_name, name)
