@@ -192,6 +192,8 @@ def before_end(
     timers_at: dict[int, datetime] = {}
     _track(decision, timers_at)
     i = _check(decision, history, 0)
+    if decision.state.status.finished and i == len(history):
+        raise ValueError("the execution ended in its first decision, before any task ran")
     state = decision.state
     while i < len(history):
         e = history[i]

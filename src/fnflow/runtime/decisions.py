@@ -248,9 +248,24 @@ class Decider:
                 recorded,
                 lambda at: self._env(at, record.flow_name, execution_id),
             )
-        except rebuild.HistoryMismatch as e:
+        except (rebuild.HistoryMismatch, ValueError) as e:
             raise Conflict(f"execution {record.name!r} cannot be redriven: {e}") from None
         ended_by = rebuilt.ended_by
+        cause = ended_by
+        if cause is not None and cause.type == "TaskStarted":
+            cause = next(
+                (
+                    e
+                    for e in recorded
+                    if e.schedule_event_id == cause.schedule_event_id and e.type != "TaskStarted"
+                ),
+                cause,
+            )
+        if cause is None or cause.type == "TaskSucceeded":
+            raise Conflict(
+                f"execution {record.name!r} cannot be redriven: it ended at a fail step or on a data error "
+                "after its last task succeeded, and would end the same way"
+            )
         redriven = sum(1 for e in recorded if e.type == "ExecutionRedriven") + 1
         detail: dict[str, Any] = {"redriveCount": redriven, "previousStatus": record.status}
         if ended_by is not None:
