@@ -161,7 +161,13 @@ class Fnflow:
             clock=clock,
         )
         self.calls = CallService(
-            store, self.functions, self.dispatcher, targets=targets, max_body=s.async_max_bytes
+            store,
+            self.functions,
+            self.dispatcher,
+            targets=targets,
+            max_body=s.async_max_bytes,
+            clock=clock,
+            ids=self.ids,
         )
         self.arrivals = Arrivals(store)
         self.arrivals.open()
@@ -183,7 +189,9 @@ class Fnflow:
         await self.dispatcher.open(recover=not store.shared)
         await self.deliverer.open(recover=not store.shared)
         self.flows = FlowService(store, self.integrations, clock=clock)
-        self.executions = ExecutionService(store, self.runtime, max_input_bytes=s.max_input_bytes)
+        self.executions = ExecutionService(
+            store, self.runtime, max_input_bytes=s.max_input_bytes, ids=self.ids
+        )
         self.bins = BinService(store)
         self.scheduler = Scheduler(store, self.runtime, on_calls=self.dispatcher.unclaimed, clock=clock)
         self.schedules = ScheduleService(
@@ -191,6 +199,8 @@ class Fnflow:
             changed=self.scheduler.wake,
             min_interval=s.schedule_min_interval,
             max_input_bytes=s.max_input_bytes,
+            clock=clock,
+            ids=self.ids,
         )
         self.triggers = TriggerService(
             store, changed=self.scheduler.wake, min_interval=s.schedule_min_interval

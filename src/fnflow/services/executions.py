@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fnflow.clock import RANDOM_IDS, Ids
 from fnflow.errors import ExecutionNotFound, FlowNotFound, InvalidArgument, PayloadTooLarge
 from fnflow.fdl import Flow, WaitStep, parse_flow
 from fnflow.fdl.checks import step_lists
@@ -65,8 +65,11 @@ def wait_steps(flow: Flow) -> frozenset[str]:
 
 
 class ExecutionService:
-    def __init__(self, store: Store, runtime: Runtime, *, max_input_bytes: int = 32 * 1024) -> None:
+    def __init__(
+        self, store: Store, runtime: Runtime, *, max_input_bytes: int = 32 * 1024, ids: Ids = RANDOM_IDS
+    ) -> None:
         self.store = store
+        self._ids = ids
         self.runtime = runtime
         self.max_input_bytes = max_input_bytes
         self.stopping: Callable[[], bool] = lambda: False  # the server is shutting down: watchers end
@@ -100,7 +103,7 @@ class ExecutionService:
         if name is not None:
             check_name("execution", name)
         check_size(input, "input", self.max_input_bytes)
-        unique = f"{name}:{uuid.uuid4()}" if name else str(uuid.uuid4())
+        unique = f"{name}:{self._ids.uuid()}" if name else str(self._ids.uuid())
         record, _ = await self.runtime.start_execution(flow_name, unique, input, mode="Express")
         if record.status == "Running":
             await self.runtime.wait_finished(record.id, wait)
