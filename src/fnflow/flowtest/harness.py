@@ -54,8 +54,10 @@ class Template:
 
     def _make(self) -> Path:
         if self._dir is None:
-            shm = Path("/dev/shm")
-            self._dir = Path(tempfile.mkdtemp(prefix="fnflow-test-", dir=shm if shm.is_dir() else None))
+            try:  # memory-backed where there is one: a case's database never needs to reach a disk
+                self._dir = Path(tempfile.mkdtemp(prefix="fnflow-test-", dir="/dev/shm"))
+            except OSError:
+                self._dir = Path(tempfile.mkdtemp(prefix="fnflow-test-"))
             store = open_store(f"sqlite:///{self._dir / 'template.db'}", synchronous="normal")
             try:
                 store.write_sync(lambda tx: tx.set_setting("task_token_key", TOKEN_KEY))
