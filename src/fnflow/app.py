@@ -8,9 +8,7 @@ import ipaddress
 import logging
 import secrets
 import sys
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -19,6 +17,7 @@ from fnflow.asyncq.deliver import Deliverer
 from fnflow.asyncq.dispatcher import Dispatcher
 from fnflow.asyncq.service import CallService
 from fnflow.asyncq.targets import TargetPolicy
+from fnflow.clock import RANDOM_IDS, SYSTEM_CLOCK, Clock, Ids
 from fnflow.compat.alibaba.fc import local_url
 from fnflow.config import Settings
 from fnflow.fdl.arn import FlowTarget, FunctionTarget, QueueTarget, TopicTarget
@@ -59,8 +58,18 @@ log = logging.getLogger(__name__)
 
 
 class Fnflow:
-    def __init__(self, settings: Settings, *, apply: list[Path] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        apply: list[Path] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        ids: Ids = RANDOM_IDS,
+    ) -> None:
         self.settings = settings
+        #: the one clock and id source of every adapter (see ``fnflow.clock``)
+        self.clock = clock
+        self.ids = ids
         self._apply = apply or []
         self._store: Store | None = None
         self._owner: OwnerLock | None = None
@@ -69,7 +78,7 @@ class Fnflow:
         """Become the one process that runs on a SQLite database (see ``fnflow.store.owner``), before
         anything touches it; raises ``DatabaseInUse`` if a live process already does."""
         if self._owner is None:
-            started = datetime.now(UTC).isoformat(timespec="seconds")
+            started = self.clock.now().isoformat(timespec="seconds")
             holder = {"command": role, "url": self.settings.endpoint, "started": started, "argv": sys.argv}
             self._owner = claim_database(self.settings.db, holder)
 
@@ -111,7 +120,9 @@ class Fnflow:
         self.logs = LogService(store, self.functions, self.log_writer)
         self.metrics = Metrics()
         self.metrics.watch(self._gauges)
-        self.keeper = keeper = LeaseKeeper(store, uuid.uuid4().hex, s.lease_seconds)
+        clock = self.clock
+        owner = self.ids.uuid().replace("-", "")
+        self.keeper = keeper = LeaseKeeper(store, owner, s.lease_seconds, clock=clock)
         self.integrations = Integrations()
         self.runtime = Runtime(
             store,
@@ -121,6 +132,8 @@ class Fnflow:
             max_data_bytes=s.max_input_bytes,
             max_events=s.max_events,
             metrics=self.metrics,
+            clock=clock,
+            ids=self.ids,
         )
         signing_key = await store.write(
             lambda tx: tx.setting_or_create("callback_signing_key", lambda: secrets.token_hex(32))
@@ -130,7 +143,9 @@ class Fnflow:
             allowed_networks=tuple(ipaddress.ip_network(n.strip()) for n in s.callback_allow_networks),
         )
         self.signing_key = signing_key
-        self.deliverer = Deliverer(store, keeper, policy=targets, signing_key=lambda: signing_key)
+        self.deliverer = Deliverer(
+            store, keeper, policy=targets, signing_key=lambda: signing_key, clock=clock
+        )
         self.dispatcher = Dispatcher(
             store,
             self.functions,
@@ -143,9 +158,16 @@ class Fnflow:
             else 10_000,
             on_deliveries=self.deliverer.submit,
             metrics=self.metrics,
+            clock=clock,
         )
         self.calls = CallService(
-            store, self.functions, self.dispatcher, targets=targets, max_body=s.async_max_bytes
+            store,
+            self.functions,
+            self.dispatcher,
+            targets=targets,
+            max_body=s.async_max_bytes,
+            clock=clock,
+            ids=self.ids,
         )
         self.arrivals = Arrivals(store)
         self.arrivals.open()
@@ -166,15 +188,19 @@ class Fnflow:
         await self.runtime.open()
         await self.dispatcher.open(recover=not store.shared)
         await self.deliverer.open(recover=not store.shared)
-        self.flows = FlowService(store, self.integrations)
-        self.executions = ExecutionService(store, self.runtime, max_input_bytes=s.max_input_bytes)
+        self.flows = FlowService(store, self.integrations, clock=clock)
+        self.executions = ExecutionService(
+            store, self.runtime, max_input_bytes=s.max_input_bytes, ids=self.ids
+        )
         self.bins = BinService(store)
-        self.scheduler = Scheduler(store, self.runtime, on_calls=self.dispatcher.unclaimed)
+        self.scheduler = Scheduler(store, self.runtime, on_calls=self.dispatcher.unclaimed, clock=clock)
         self.schedules = ScheduleService(
             store,
             changed=self.scheduler.wake,
             min_interval=s.schedule_min_interval,
             max_input_bytes=s.max_input_bytes,
+            clock=clock,
+            ids=self.ids,
         )
         self.triggers = TriggerService(
             store, changed=self.scheduler.wake, min_interval=s.schedule_min_interval

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from fnflow.clock import SYSTEM_CLOCK, Clock
 from fnflow.store import Store, Tx
 from fnflow.store.leases import Key, Lease
 
@@ -26,7 +27,13 @@ class Claimer:
     ``period`` anyway — a dead process's leases run out without a word."""
 
     def __init__(
-        self, claim: Callable[[int], Awaitable[int]], room: Callable[[], int], *, period: float, what: str
+        self,
+        claim: Callable[[int], Awaitable[int]],
+        room: Callable[[], int],
+        *,
+        period: float,
+        what: str,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``claim(limit)`` leases up to ``limit`` rows and returns how many; ``room()`` is how many
         more this process may hold."""
@@ -34,6 +41,7 @@ class Claimer:
         self._room = room
         self._period = period
         self._what = what
+        self._clock = clock
         self._backlog = True  # work nobody holds may be waiting in the store
         self._wanted = asyncio.Event()
 
@@ -58,9 +66,7 @@ class Claimer:
 
     async def run(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._wanted.wait(), self._period)
-            except TimeoutError:
+            if not await self._clock.wait(self._wanted, self._period):
                 self._backlog = True
             self._wanted.clear()
             if not self._backlog:
@@ -75,10 +81,13 @@ class LeaseKeeper:
     """Renews the leases of everything this process holds, of every kind, in one write every third
     of a lease: a process that stops renewing (it died) loses its work to others after a lease."""
 
-    def __init__(self, store: Store, owner: str, lease_seconds: float) -> None:
+    def __init__(
+        self, store: Store, owner: str, lease_seconds: float, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._store = store
         self.owner = owner
         self.lease_seconds = lease_seconds
+        self.clock = clock
         self._holders: list[tuple[Lease, Callable[[], Collection[Key]]]] = []
 
     def keep(self, lease: Lease, held: Callable[[], Collection[Key]]) -> None:
@@ -87,11 +96,11 @@ class LeaseKeeper:
 
     def until(self) -> datetime:
         """Until when a lease taken now lasts."""
-        return datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
+        return self.clock.now() + timedelta(seconds=self.lease_seconds)
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(self.lease_seconds / 3)
+            await self.clock.sleep(self.lease_seconds / 3)
             await self.renew()
 
     async def renew(self) -> None:

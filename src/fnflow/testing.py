@@ -11,6 +11,13 @@ throwaway PostgreSQL database (``throwaway_database``) for tests of several proc
         a = ServerProcess(tmp_path / "a", db=db).start()
         w = ServerProcess(tmp_path / "w", db=db, command="worker").start()
 
+Flows in-process, with mocked tasks and virtual time (what ``fnflow test`` runs; see
+docs/testing.md): ``FlowTester`` and, for pytest, the ``flow_tester`` fixture (``pytest_plugins =
+["fnflow.testing"]`` in a conftest.py, or import it).
+
+    run = FlowTester("examples/saga/flow.yaml").run({...}, mocks={"ReserveHotel": {"result": {}}})
+    run.expect(status="Succeeded", duration=0)
+
 The PostgreSQL server is ``admin_url()``'s: ``FNFLOW_TEST_PG`` if set (an error if it does not
 answer), else postgresql://postgres@127.0.0.1:5432/postgres (or ``FNFLOW_TEST_PG_DEFAULT``) if it
 answers, else a throwaway cluster this process starts itself (initdb/pg_ctl from PATH or
@@ -41,6 +48,26 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from fnflow.flowtest.api import FlowRun, FlowTester
+from fnflow.flowtest.load import TestFileError
+
+__all__ = [
+    "FlowRun",
+    "FlowTester",
+    "NoPostgres",
+    "PostgresMisconfigured",
+    "ServerProcess",
+    "TestFileError",
+    "ThrowawayCluster",
+    "admin_url",
+    "flow_tester",
+    "free_port",
+    "postgres_bin_dirs",
+    "resolve_admin_url",
+    "throwaway_database",
+    "write_wheel",
+]
 
 FNFLOW = [sys.executable, "-m", "fnflow"]
 
@@ -444,3 +471,15 @@ def write_wheel(folder: Path, name: str, version: str, modules: dict[str, str]) 
         for path, text in files.items():
             zf.writestr(path, text)
     return wheel
+
+
+try:  # the pytest fixture, where pytest is installed
+    import pytest
+except ImportError:  # pragma: no cover
+    pass
+else:
+
+    @pytest.fixture
+    def flow_tester() -> type[FlowTester]:
+        """``flow_tester("flow.yaml", mocks=...)`` makes a FlowTester (see ``fnflow.flowtest.api``)."""
+        return FlowTester

@@ -35,6 +35,17 @@ steps:
   - {type: wait, name: Pause, duration: $.pause}
   - {type: pass, name: Finish}
 """
+APPROVAL = """
+version: v1
+type: flow
+steps:
+  - {type: pass, name: Prepare}
+  - type: task
+    name: Approve
+    resourceArn: acs:mns:::/queues/approvals/messages
+    pattern: waitForCallback
+    inputMappings: [{target: token, source: $context.task.token}]
+"""
 BROKEN = """
 version: v1
 type: flow
@@ -69,6 +80,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     put_flow(process.url, "steps", STEPS)
     put_flow(process.url, "broken", BROKEN)
     put_flow(process.url, "bulk", STEPS)
+    assert httpx.put(f"{process.url}/api/v1/queues/approvals", json={}).status_code in (200, 201)
+    put_flow(process.url, "approval", APPROVAL)
     yield process
     process.stop()
 
@@ -235,3 +248,31 @@ def test_with_auth_on_nothing_shows_without_a_valid_key(page: Any, tmp_path: Pat
         page.get_by_role("heading", name="Flows").wait_for(timeout=TIMEOUT)
     finally:
         server.stop()
+
+
+def _token(url: str, name: str) -> str:
+    events = httpx.get(f"{url}/api/v1/flows/approval/executions/{name}/history").json()["events"]
+    return str([e for e in events if e["type"] == "TaskScheduled"][-1]["eventDetail"]["input"]["token"])
+
+
+def test_redrive_and_reset_from_the_execution_page(page: Any, server: ServerProcess) -> None:
+    httpx.post(f"{server.url}/api/v1/flows/approval/executions", json={"name": "ask"})
+    first = wait_for(lambda: _token(server.url, "ask"), bool)
+    httpx.post(f"{server.url}/api/v1/tasks/fail", json={"taskToken": first, "error": "Away"})
+    page.goto(f"{server.url}/ui/#/flows/approval/executions/ask")
+    page.locator(".execution-status .status.Failed").wait_for(timeout=TIMEOUT)
+    page.get_by_role("button", name="Redrive").click()
+    page.locator(".execution-status .status.Running").wait_for(timeout=TIMEOUT)
+    second = wait_for(lambda: _token(server.url, "ask"), lambda token: token != first)
+    httpx.post(f"{server.url}/api/v1/tasks/succeed", json={"taskToken": second, "output": {"ok": True}})
+    page.locator(".execution-status .status.Succeeded").wait_for(timeout=TIMEOUT)
+
+    page.locator('g.step[data-step="Approve"]').click()
+    page.get_by_role("button", name="Reset to this step").click()
+    page.wait_for_url("**/executions/ask-reset-*", timeout=TIMEOUT)
+    page.locator(".execution-status .status.Running").wait_for(timeout=TIMEOUT)
+    page.locator('g.step[data-step="Approve"]').click()
+    page.get_by_role("button", name="Reset to this step").wait_for(timeout=TIMEOUT)
+    page.locator('g.step[data-step="Prepare"]').click()
+    page.get_by_role("button", name="Reset to this step").click()
+    page.locator(".step-panel .error", has_text="is a pass step").wait_for(timeout=TIMEOUT)

@@ -30,6 +30,7 @@ from fnflow.api import (
 from fnflow.api.gateway import Gateway
 from fnflow.api.limits import BodyLimit
 from fnflow.api.mns import MnsApi
+from fnflow.api.root import attach
 from fnflow.api.rpc import FnfRpc
 from fnflow.api.triggers import HttpTriggers
 from fnflow.app import Fnflow
@@ -55,7 +56,7 @@ def create_app(fnflow: Fnflow) -> FnfRpc:
         redoc_url=None,
         description="Durable FDL workflows and functions, self-hosted. Errors are {code, message}.",
     )
-    app.state.fnflow = fnflow
+    attach(app, fnflow)
     errors.install(app)
     routers = (system, flows, executions, graphs, schedules, functions, calls, queues, topics, bins, openfaas)
     for module in (*routers, logs, stacks, secrets):

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from fnflow.api.root import root
 from fnflow.errors import Forbidden, Unauthorized
 from fnflow.services.keys import ALLOWED
 from fnflow.store import ApiKeyRecord
@@ -43,7 +44,7 @@ def require(scope: str) -> Callable[[Request], Awaitable[ApiKeyRecord | None]]:
     """A dependency that admits keys whose scope includes ``scope``."""
 
     async def check(request: Request) -> ApiKeyRecord | None:
-        app = request.app.state.fnflow
+        app = root(request)
         if not app.settings.auth_enabled:
             return None
         key_id, secret = parse_authorization(request.headers.get("authorization"))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from fnflow.api.auth import Invoke
 from fnflow.api.calls import body_json
+from fnflow.api.root import root
 from fnflow.fdl.timestamps import format_timestamp
 
 router = APIRouter(prefix="/api/v1/bins", tags=["bins"])
@@ -19,7 +20,7 @@ async def bin_requests(
     name: str, request: Request, _: Invoke, limit: int = Query(100, ge=1, le=100)
 ) -> dict[str, Any]:
     """The newest requests first (a bin keeps its last 100)."""
-    records = await request.app.state.fnflow.bins.requests(name, limit)
+    records = await root(request).bins.requests(name, limit)
     return {
         "requests": [
             {

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from fnflow.api.auth import Invoke
+from fnflow.api.root import root
 from fnflow.fdl.timestamps import format_timestamp
 from fnflow.store import CallRecord, DeliveryRecord
 
@@ -84,7 +85,7 @@ class RedriveIn(BaseModel):
 @router.get("/{call_id}")
 async def get_call(call_id: str, request: Request, _: Invoke) -> dict[str, Any]:
     """An asynchronous call: status (Function Compute's), attempts, timings, result or error, callbacks."""
-    record, deliveries = await request.app.state.fnflow.calls.get(call_id)
+    record, deliveries = await root(request).calls.get(call_id)
     return call_json(record, deliveries)
 
 
@@ -100,7 +101,7 @@ async def list_calls(
     nextToken: str | None = None,
 ) -> dict[str, Any]:
     """Newest first; ``deadLetter=true`` lists the dead-letter list."""
-    page = await request.app.state.fnflow.calls.list_calls(
+    page = await root(request).calls.list_calls(
         service=service, function=function, status=status, dead=deadLetter, limit=limit, token=nextToken
     )
     return {"calls": [call_json(c) for c in page.items], "nextToken": page.next_token}
@@ -109,12 +110,12 @@ async def list_calls(
 @router.post("/{call_id}/stop")
 async def stop_call(call_id: str, request: Request, _: Invoke) -> dict[str, Any]:
     """Stop a call: a queued one at once (Stopped), a running one by cancelling it (Stopping → Stopped)."""
-    status = await request.app.state.fnflow.calls.stop(call_id)
+    status = await root(request).calls.stop(call_id)
     return {"callId": call_id, "status": status}
 
 
 @router.post("/redrive")
 async def redrive_calls(body: RedriveIn, request: Request, _: Invoke) -> dict[str, Any]:
     """Run dead-lettered calls again from the start (same id and request)."""
-    records = await request.app.state.fnflow.calls.redrive(body.callIds)
+    records = await root(request).calls.redrive(body.callIds)
     return {"calls": [call_json(c) for c in records]}

@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request, Response
 
 from fnflow.api.auth import Invoke, ReportTask
+from fnflow.api.root import root
 from fnflow.api.schemas import (
     EventOut,
     ExecutionList,
     ExecutionOut,
     History,
+    ResetIn,
     StartIn,
     StopIn,
     TaskFailedIn,
@@ -29,7 +31,7 @@ router = APIRouter(prefix="/api/v1", tags=["executions"])
 async def start_execution(
     flow: str, body: StartIn, request: Request, response: Response, _: Invoke
 ) -> ExecutionOut:
-    app = request.app.state.fnflow
+    app = root(request)
     value = body.input
     input = (
         parse_json_object(value, "input", app.settings.max_input_bytes)
@@ -51,7 +53,7 @@ async def list_executions(
     limit: int = Query(60, ge=1, le=999),
     nextToken: str | None = None,
 ) -> ExecutionList:
-    executions = request.app.state.fnflow.executions
+    executions = root(request).executions
     page = await executions.list(flow, status=status, name_prefix=namePrefix, limit=limit, token=nextToken)
     parents = await executions.parents(page.items)
     items = [ExecutionOut.of(e, parents.get(e.parent_id or "")) for e in page.items]
@@ -66,7 +68,7 @@ async def describe_execution(
     _: Invoke,
     wait: float = Query(0, ge=0, le=60, description="long-poll up to this many seconds for the end"),
 ) -> ExecutionOut:
-    executions = request.app.state.fnflow.executions
+    executions = root(request).executions
     record = await executions.describe(flow, name, wait)
     parents = await executions.parents([record])
     return ExecutionOut.of(record, parents.get(record.parent_id or ""), await executions.children(record))
@@ -81,24 +83,46 @@ async def execution_history(
     limit: int = Query(1000, ge=1, le=1000),
     nextToken: str | None = None,
 ) -> History:
-    page = await request.app.state.fnflow.executions.history(flow, name, limit=limit, token=nextToken)
+    page = await root(request).executions.history(flow, name, limit=limit, token=nextToken)
     return History(events=[EventOut.of(e) for e in page.items], nextToken=page.next_token)
+
+
+@router.get("/flows/{flow}/executions/{name}/definition")
+async def execution_definition(flow: str, name: str, request: Request, _: Invoke) -> dict[str, str]:
+    """The FDL text of the definition the execution runs: the one it started with (``fnflow replay``)."""
+    return {"definition": await root(request).executions.definition_text(flow, name)}
+
+
+@router.post("/flows/{flow}/executions/{name}/redrive")
+async def redrive_execution(flow: str, name: str, request: Request, _: Invoke) -> ExecutionOut:
+    """Continue a Failed or TimedOut execution from the step where it ended: its history and the
+    outputs of the steps that succeeded are kept (409 for any other status)."""
+    return ExecutionOut.of(await root(request).executions.redrive(flow, name))
+
+
+@router.post("/flows/{flow}/executions/{name}/reset", status_code=201)
+async def reset_execution(flow: str, name: str, body: ResetIn, request: Request, _: Invoke) -> ExecutionOut:
+    """Start a new execution from task step ``toStep`` of this one, with the state it had there (as
+    Temporal's reset does): the history up to there is copied and the step runs again."""
+    executions = root(request).executions
+    record = await executions.reset(flow, name, body.toStep, new_name=body.name, input=body.input)
+    return ExecutionOut.of(record)
 
 
 @router.post("/flows/{flow}/executions/{name}/stop")
 async def stop_execution(flow: str, name: str, body: StopIn, request: Request, _: Invoke) -> ExecutionOut:
-    return ExecutionOut.of(await request.app.state.fnflow.executions.stop(flow, name, body.error, body.cause))
+    return ExecutionOut.of(await root(request).executions.stop(flow, name, body.error, body.cause))
 
 
 @router.post("/tasks/succeed", tags=["tasks"])
 async def report_task_succeeded(body: TaskSucceededIn, request: Request, _: ReportTask) -> dict[str, str]:
     """ReportTaskSucceeded: the waiting step continues with ``output`` as its ``$local``."""
-    await request.app.state.fnflow.executions.report_succeeded(body.taskToken, body.output)
+    await root(request).executions.report_succeeded(body.taskToken, body.output)
     return {}
 
 
 @router.post("/tasks/fail", tags=["tasks"])
 async def report_task_failed(body: TaskFailedIn, request: Request, _: ReportTask) -> dict[str, str]:
     """ReportTaskFailed: the waiting step fails with ``error`` (its retry and catch apply)."""
-    await request.app.state.fnflow.executions.report_failed(body.taskToken, body.error, body.cause)
+    await root(request).executions.report_failed(body.taskToken, body.error, body.cause)
     return {}

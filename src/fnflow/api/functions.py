@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from fnflow.api.auth import Admin, Invoke
 from fnflow.api.progress import NDJSON, stream
+from fnflow.api.root import root
 from fnflow.api.schemas import FunctionIn, FunctionList, FunctionOut, LayerIn
 from fnflow.errors import InvalidArgument
 from fnflow.functions import codepkg
@@ -45,7 +46,7 @@ async def deploy_function(service: str, name: str, body: FunctionIn, request: Re
     """
     code = _base64(body.code, "code") if body.code is not None else None
     layers, uploads = _layers(body.layers)
-    functions = request.app.state.fnflow.functions
+    functions = root(request).functions
     deployment = await functions.prepare(body.config(service, name, layers), code, uploads)
     if NDJSON in request.headers.get("accept", ""):
         return stream(
@@ -59,7 +60,7 @@ async def deploy_function(service: str, name: str, body: FunctionIn, request: Re
 async def prune(request: Request, _: Admin) -> PruneOut:
     """Remove the environments, layers and unpacked code that no deployed function uses, in this
     process's data folder and in the store."""
-    pruned = await request.app.state.fnflow.functions.prune()
+    pruned = await root(request).functions.prune()
     return PruneOut(
         environments=pruned.environments,
         layers=pruned.layers,
@@ -97,19 +98,19 @@ def _layers(given: list[LayerIn]) -> tuple[tuple[Layer, ...], dict[str, bytes]]:
 
 @router.get("")
 async def list_functions(request: Request, _: Invoke, service: str | None = None) -> FunctionList:
-    records = await request.app.state.fnflow.functions.list(service)
+    records = await root(request).functions.list(service)
     return FunctionList(functions=[FunctionOut.of(f) for f in records])
 
 
 @router.get("/{service}/{name}")
 async def get_function(service: str, name: str, request: Request, _: Invoke) -> FunctionOut:
     """The function, with the requirements and installed packages of its environment, if any."""
-    return FunctionOut.of(*await request.app.state.fnflow.functions.describe(service, name))
+    return FunctionOut.of(*await root(request).functions.describe(service, name))
 
 
 @router.delete("/{service}/{name}", status_code=204)
 async def delete_function(service: str, name: str, request: Request, _: Admin) -> Response:
-    await request.app.state.fnflow.functions.delete(service, name)
+    await root(request).functions.delete(service, name)
     return Response(status_code=204)
 
 
@@ -127,7 +128,7 @@ async def invoke_function(service: str, name: str, request: Request, _: Invoke) 
     A ``python3`` function answers as Function Compute does (200, errors flagged by
     ``X-Fc-Error-Type``); the OpenFaaS-style runtimes answer with their own status and headers.
     """
-    functions = request.app.state.fnflow.functions
+    functions = root(request).functions
     request_id = request.headers.get("x-fc-request-id") or str(uuid.uuid4())
     record = await functions.lookup(service, name)
     content_type = request.headers.get("content-type")

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from fnflow.api.auth import Invoke
+from fnflow.api.root import root
 from fnflow.api.schemas import EventOut
 from fnflow.fdl import Flow
 from fnflow.fdl.graph import layout, to_mermaid, to_svg
@@ -53,7 +54,7 @@ async def flow_graph(
     flow: str, request: Request, _: Invoke, format: GraphFormat = GraphFormat.svg
 ) -> Response:
     """The flow's current definition drawn as a graph."""
-    return _drawn(await request.app.state.fnflow.flows.model(flow), flow, format)
+    return _drawn(await root(request).flows.model(flow), flow, format)
 
 
 @router.get(
@@ -65,14 +66,14 @@ async def execution_graph(
     flow: str, name: str, request: Request, _: Invoke, format: GraphFormat = GraphFormat.svg
 ) -> Response:
     """The definition the execution runs, drawn as a graph (each step a ``data-step`` group)."""
-    return _drawn(await request.app.state.fnflow.executions.definition(flow, name), f"{flow}/{name}", format)
+    return _drawn(await root(request).executions.definition(flow, name), f"{flow}/{name}", format)
 
 
 @router.get("/{flow}/executions/{name}/progress")
 async def execution_progress(flow: str, name: str, request: Request, _: Invoke) -> dict[str, Any]:
     """Where each step stands (state, entries, attempts, retries, input, output, error, times), and
     the whole history."""
-    async for watched in request.app.state.fnflow.executions.watch(flow, name):
+    async for watched in root(request).executions.watch(flow, name):
         return _progress(watched)
     raise AssertionError("watch yields at least once")
 
@@ -91,7 +92,7 @@ async def watch_execution(
 ) -> StreamingResponse:
     """Server-sent events: ``progress`` (as ``…/progress``, with the new history events) now and at
     every change, until the execution ends."""
-    watching = request.app.state.fnflow.executions.watch(flow, name, after)
+    watching = root(request).executions.watch(flow, name, after)
     first = await anext(watching)  # a missing execution is a 404 before the stream starts
 
     async def events() -> AsyncIterator[bytes]:

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from fnflow.api.auth import Invoke
 from fnflow.api.openfaas import named_function
+from fnflow.api.root import root
 from fnflow.errors import InvalidArgument
 from fnflow.functions.naming import namespace_of
 from fnflow.services.logs import LogQuery, parse_since
@@ -52,7 +53,7 @@ def fnflow_line(r: LogRecord) -> dict[str, Any]:
 async def _respond(
     request: Request, query: LogQuery, follow: bool, shape: Callable[[LogRecord], dict[str, Any]]
 ) -> StreamingResponse:
-    batches = await request.app.state.fnflow.logs.stream(query, follow=follow)
+    batches = await root(request).logs.stream(query, follow=follow)
 
     async def lines() -> AsyncIterator[bytes]:
         async for batch in batches:

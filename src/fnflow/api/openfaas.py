@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from fnflow.api.auth import Admin, Invoke
+from fnflow.api.root import root
 from fnflow.buildinfo import build_info
 from fnflow.errors import InvalidArgument
 from fnflow.fdl.timestamps import format_timestamp
@@ -149,7 +150,7 @@ def namespace_in(query: str | None, body: str = "") -> str:
 async def _existing_service(request: Request, namespace: str) -> str:
     """The service of a namespace that exists (the default one always does)."""
     service = service_of(namespace)
-    if namespace != DEFAULT_NAMESPACE and not await request.app.state.fnflow.functions.list(service):
+    if namespace != DEFAULT_NAMESPACE and not await root(request).functions.list(service):
         raise InvalidArgument(f"namespace {namespace!r} does not exist (it has no functions)")
     return service
 
@@ -165,14 +166,14 @@ async def named_function(request: Request, name: str, namespace: str | None) -> 
 async def _deploy(request: Request, body: FunctionDeployment, namespace: str | None) -> dict[str, Any]:
     body.namespace = namespace_in(namespace, body.namespace)
     config, notes = deployment_config(body)
-    await request.app.state.fnflow.functions.deploy(config, None)
+    await root(request).functions.deploy(config, None)
     return {"ignored": [{"function": n.function, "field": n.field, "reason": n.reason} for n in notes]}
 
 
 @router.get("/namespaces")
 async def list_namespaces(request: Request, _: Invoke) -> list[str]:
     """The namespaces that have functions, ``openfaas-fn`` (the default) first and always."""
-    services = {r.service for r in await request.app.state.fnflow.functions.list()}
+    services = {r.service for r in await root(request).functions.list()}
     return [
         DEFAULT_NAMESPACE,
         *sorted(namespace_of(s) for s in services if namespace_of(s) != DEFAULT_NAMESPACE),
@@ -182,7 +183,7 @@ async def list_namespaces(request: Request, _: Invoke) -> list[str]:
 @router.get("/functions")
 async def list_functions(request: Request, _: Invoke, namespace: str | None = None) -> list[dict[str, Any]]:
     """Every function of a namespace (the default one unless ``?namespace=``), with its invocation count."""
-    app = request.app.state.fnflow
+    app = root(request)
     service = await _existing_service(request, namespace_in(namespace))
     records = await app.functions.list(service)
     counts = invocation_counts(app.metrics)
@@ -195,7 +196,7 @@ async def get_function(
 ) -> dict[str, Any]:
     """One function, by ``name``, ``name.namespace`` or ``name`` and ``?namespace=``."""
     service, function = await named_function(request, name, namespace)
-    app = request.app.state.fnflow
+    app = root(request)
     record = await app.functions.get(service, function)
     return function_status(record, invocation_counts(app.metrics), app.functions.available(record))
 
@@ -208,7 +209,7 @@ async def scale_function(
     not exist; 400 above its maximum (fnflow does not clamp as OpenFaaS CE does)."""
     chosen = namespace_in(namespace, body.namespace) if namespace or body.namespace else None
     service, function = await named_function(request, name, chosen)
-    await request.app.state.fnflow.functions.scale(service, function, body.replicas)
+    await root(request).functions.scale(service, function, body.replicas)
     return Response(status_code=202)
 
 
@@ -226,7 +227,7 @@ async def update_function(
 ) -> dict[str, Any]:
     """Replace a deployed function's settings (404 if it does not exist: faas-cli then POSTs)."""
     service = service_of(namespace_in(namespace, body.namespace))
-    await request.app.state.fnflow.functions.get(service, body.service)
+    await root(request).functions.get(service, body.service)
     return await _deploy(request, body, namespace)
 
 
@@ -237,7 +238,7 @@ async def delete_function(
     """Delete a function of the namespace the query or the body names, never of another (200; 404 if
     that namespace has no such function)."""
     service = await _existing_service(request, namespace_in(namespace, body.namespace))
-    await request.app.state.fnflow.functions.delete(service, body.functionName)
+    await root(request).functions.delete(service, body.functionName)
     return Response(status_code=200)
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from fnflow.api.auth import Admin, Invoke
+from fnflow.api.root import root
 from fnflow.api.schemas import Body
 from fnflow.fdl.timestamps import format_timestamp
 from fnflow.queues.attributes import DEFAULT_PRIORITY, QueueAttributes
@@ -143,7 +144,7 @@ class VisibilityIn(Body):
 
 
 def _service(request: Request) -> QueueService:
-    service: QueueService = request.app.state.fnflow.queues
+    service: QueueService = root(request).queues
     return service
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from fnflow.api.auth import Admin, Invoke
+from fnflow.api.root import root
 from fnflow.api.schemas import Body
 from fnflow.errors import InvalidArgument
 from fnflow.fdl.timestamps import format_timestamp
@@ -76,12 +77,12 @@ class ScheduleList(BaseModel):
 
 
 def _service(request: Request) -> ScheduleService:
-    service: ScheduleService = request.app.state.fnflow.schedules
+    service: ScheduleService = root(request).schedules
     return service
 
 
 async def _put(flow: str, name: str, body: ScheduleIn, request: Request, response: Response) -> ScheduleOut:
-    limit = request.app.state.fnflow.settings.max_input_bytes
+    limit = root(request).settings.max_input_bytes
     payload = body.payload
     spec = ScheduleSpec(
         cron_expression=body.cronExpression,

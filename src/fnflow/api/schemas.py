@@ -55,6 +55,12 @@ class StartIn(Body):
     input: dict[str, Any] | str | None = Field(None, description="a JSON object, or a string holding one")
 
 
+class ResetIn(Body):
+    toStep: str
+    name: str | None = None  # of the new execution (default: "<name>-reset-<id>")
+    input: dict[str, Any] | None = None  # merged over the $input of the steps around toStep
+
+
 class StopIn(Body):
     error: str = ""
     cause: str = ""

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from fnflow.api.auth import Admin, Invoke
 from fnflow.api.openfaas import namespace_in
+from fnflow.api.root import root
 from fnflow.errors import InvalidArgument
 from fnflow.functions.config import NAME
 from fnflow.functions.naming import namespace_of, service_of
@@ -54,25 +55,21 @@ def _service(query: str | None, body: str = "") -> str:
 async def list_secrets(request: Request, _: Invoke, namespace: str | None = None) -> list[dict[str, str]]:
     """The secrets of a namespace, by name: ``[{"name", "namespace"}]`` (never their values)."""
     service = _service(namespace)
-    names = await request.app.state.fnflow.secrets.names(service)
+    names = await root(request).secrets.names(service)
     return [{"name": name, "namespace": namespace_of(service)} for name in names]
 
 
 @router.post("/secrets", status_code=201)
 async def create_secret(body: Secret, request: Request, _: Admin, namespace: str | None = None) -> Response:
     """Create a secret: 201; 409 if it exists (``faas-cli secret create --replace`` then updates)."""
-    await request.app.state.fnflow.secrets.create(
-        _service(namespace, body.namespace), body.name, body.bytes()
-    )
+    await root(request).secrets.create(_service(namespace, body.namespace), body.name, body.bytes())
     return Response(status_code=201)
 
 
 @router.put("/secrets")
 async def update_secret(body: Secret, request: Request, _: Admin, namespace: str | None = None) -> Response:
     """Replace a secret's value: 200; 404 if it does not exist."""
-    await request.app.state.fnflow.secrets.update(
-        _service(namespace, body.namespace), body.name, body.bytes()
-    )
+    await root(request).secrets.update(_service(namespace, body.namespace), body.name, body.bytes())
     return Response(status_code=200)
 
 
@@ -81,5 +78,5 @@ async def delete_secret(
     body: SecretName, request: Request, _: Admin, namespace: str | None = None
 ) -> Response:
     """Delete a secret: 204; 404 if it does not exist. Functions naming it fail until it is back."""
-    await request.app.state.fnflow.secrets.delete(_service(namespace, body.namespace), body.name)
+    await root(request).secrets.delete(_service(namespace, body.namespace), body.name)
     return Response(status_code=204)

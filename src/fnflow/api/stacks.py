@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from fnflow.api.auth import Admin, Invoke
+from fnflow.api.root import root
 from fnflow.api.schemas import Body, FunctionIn
 from fnflow.errors import InvalidArgument, PayloadTooLarge
 from fnflow.fdl.timestamps import format_timestamp
@@ -271,22 +272,22 @@ async def _plan(request: Request) -> StackIn:
 async def deploy_stack(name: str, request: Request, _: Admin, dryRun: bool = False) -> StackReportOut:
     """Deploy a stack's plan whole (all or nothing); ``dryRun`` checks it and says what would change."""
     body = await _plan(request)
-    stacks = request.app.state.fnflow.stacks
+    stacks = root(request).stacks
     report = await stacks.deploy(name, body.plan(), description=body.description, dry_run=dryRun)
     return StackReportOut.of(report)
 
 
 @router.get("")
 async def list_stacks(request: Request, _: Invoke) -> StackList:
-    return StackList(stacks=[StackOut.of(s) for s in await request.app.state.fnflow.stacks.list_stacks()])
+    return StackList(stacks=[StackOut.of(s) for s in await root(request).stacks.list_stacks()])
 
 
 @router.get("/{name}")
 async def get_stack(name: str, request: Request, _: Invoke) -> StackOut:
-    return StackOut.of(await request.app.state.fnflow.stacks.get(name))
+    return StackOut.of(await root(request).stacks.get(name))
 
 
 @router.delete("/{name}")
 async def delete_stack(name: str, request: Request, _: Admin) -> StackReportOut:
     """Remove everything the stack deployed, then the stack."""
-    return StackReportOut.of(await request.app.state.fnflow.stacks.delete(name))
+    return StackReportOut.of(await root(request).stacks.delete(name))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from fnflow.api.auth import Admin, Invoke
+from fnflow.api.root import root
 from fnflow.api.schemas import Body
 from fnflow.fdl.timestamps import format_timestamp
 from fnflow.queues.attributes import TopicAttributes
@@ -99,7 +100,7 @@ class SubscriptionList(BaseModel):
 
 
 def _service(request: Request) -> TopicService:
-    service: TopicService = request.app.state.fnflow.topics
+    service: TopicService = root(request).topics
     return service
 
 

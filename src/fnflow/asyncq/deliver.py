@@ -13,17 +13,17 @@ import asyncio
 import functools
 import json
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
 from fnflow import signing
 from fnflow.asyncq.policy import CallStatus
 from fnflow.asyncq.targets import REFUSED, TargetPolicy, check_target, guarded_client
+from fnflow.clock import SYSTEM_CLOCK, Clock
 from fnflow.errors import InvalidArgument
 from fnflow.functions.config import config_of
 from fnflow.functions.naming import metric_name
@@ -84,7 +84,9 @@ def callback_headers(record: CallRecord) -> list[tuple[str, str]]:
     ]
 
 
-def destination_payload(record: CallRecord, status: CallStatus, result: InvocationResult | None) -> bytes:
+def destination_payload(
+    record: CallRecord, status: CallStatus, result: InvocationResult | None, now: datetime
+) -> bytes:
     """Function Compute's destination event."""
     condition = (
         ""
@@ -96,7 +98,7 @@ def destination_payload(record: CallRecord, status: CallStatus, result: Invocati
         )
     )
     payload = {
-        "timestamp": int(time.time() * 1000),
+        "timestamp": int(now.timestamp() * 1000),
         "requestContext": {
             "requestId": record.id,
             "functionArn": f"acs:fc:::services/{record.service}/functions/{record.function}",
@@ -114,11 +116,10 @@ def destination_payload(record: CallRecord, status: CallStatus, result: Invocati
 
 
 def build_deliveries(
-    tx: Tx, record: CallRecord, result: InvocationResult | None
+    tx: Tx, record: CallRecord, result: InvocationResult | None, now: datetime
 ) -> tuple[list[DeliveryRecord], list[CallRecord]]:
     """The callback and destinations of a call that just reached a final status, stored in ``tx``."""
     status = CallStatus(record.status)
-    now = datetime.now(UTC)
     deliveries: list[DeliveryRecord] = []
     calls: list[CallRecord] = []
     if record.callback_url and status is not CallStatus.STOPPED:
@@ -144,7 +145,7 @@ def build_deliveries(
             else ("on_failure", policy.on_failure)
         )
         if target:
-            body = destination_payload(record, status, result)
+            body = destination_payload(record, status, result, now)
             if target.startswith(("http://", "https://")):
                 headers = json.dumps([["Content-Type", "application/json"], ["X-Call-Id", record.id]])
                 deliveries.append(
@@ -221,8 +222,10 @@ class Deliverer:
         signing_key: Callable[[], str],
         parallelism: int = 32,
         timeout: float = 10.0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._store = store
+        self._clock = clock
         self._keeper = keeper
         self.node_id = keeper.owner
         self._policy = policy
@@ -256,7 +259,7 @@ class Deliverer:
         loop = asyncio.get_running_loop()
         for record in records:
             assert record.id is not None
-            delay = (record.run_at - datetime.now(UTC)).total_seconds()
+            delay = (record.run_at - self._clock.now()).total_seconds()
             if delay > 0:
                 self._held[record.id] = loop.call_later(delay, self._start, record)
             else:
@@ -297,7 +300,7 @@ class Deliverer:
 
     async def _record(self, record: DeliveryRecord, status: int | None, error: str | None) -> None:
         attempts = record.attempts + 1
-        now = datetime.now(UTC)
+        now = self._clock.now()
         refused = error is not None and error.startswith("refused:")
         if status is not None and 200 <= status < 300:
             outcome, run_at = "Delivered", now
@@ -334,7 +337,7 @@ class Deliverer:
             self.submit([replace(record, attempts=attempts, run_at=run_at)])
 
     async def _claim(self) -> None:
-        now = datetime.now(UTC)
+        now = self._clock.now()
         claimed = await self._store.write(
             lambda tx: tx.claim_deliveries(self.node_id, now, self._keeper.until(), 500)
         )
@@ -343,7 +346,7 @@ class Deliverer:
     async def _maintain(self) -> None:
         """Claim, every third of a lease, deliveries whose holder died (and those due that nobody holds)."""
         while True:
-            await asyncio.sleep(self._keeper.lease_seconds / 3)
+            await self._clock.sleep(self._keeper.lease_seconds / 3)
             try:
                 await self._claim()
             except Exception:

@@ -25,11 +25,12 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fnflow.asyncq.deliver import build_deliveries
 from fnflow.asyncq.policy import CallStatus, Verdict, judge
 from fnflow.background import Background
+from fnflow.clock import SYSTEM_CLOCK, Clock
 from fnflow.errors import NotFound
 from fnflow.functions.config import config_of
 from fnflow.functions.naming import metric_name
@@ -51,10 +52,6 @@ CALLS = "fnflow_calls"
 #: Called in the settling transaction of a call that reached a final status; returns what to do after
 #: the commit (a flow's task step waiting for the call is one such hook).
 FinalHook = Callable[[Tx, CallRecord, CallStatus, InvocationResult | None], Callable[[], None] | None]
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 def headers_of(text: str | None) -> list[tuple[str, str]]:
@@ -92,8 +89,10 @@ class Dispatcher:
         max_held: int = 10_000,
         on_deliveries: Callable[[list[DeliveryRecord]], None] = lambda deliveries: None,
         metrics: Metrics | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._store = store
+        self._clock = clock
         self._functions = functions
         self.node_id = keeper.owner
         self._keeper = keeper
@@ -113,6 +112,7 @@ class Dispatcher:
             lambda: self.max_held - len(self._held),
             period=keeper.lease_seconds / 3,
             what="calls",
+            clock=clock,
         )
         keeper.keep(CALL_LEASES, lambda: self._held)
         self._unlisten: Callable[[], None] = lambda: None
@@ -164,7 +164,7 @@ class Dispatcher:
 
     def submit(self, records: list[CallRecord]) -> None:
         """Take calls leased to this process: due ones wait for a slot, later ones for their time."""
-        now = time.time()
+        now = self._clock.now().timestamp()
         for record in records:
             self._held.add(record.id)
             if record.status == CallStatus.STOPPING:  # claimed from a holder that died stopping it
@@ -263,7 +263,7 @@ class Dispatcher:
                     await self._fill(queue)
                 except Exception:  # never let one bad call stop every queue
                     log.exception("starting asynchronous calls failed; trying again")
-                    await asyncio.sleep(0.1)
+                    await self._clock.sleep(0.1)
                     self._wake.set()
 
     async def _fill(self, queue: _Queue) -> None:
@@ -318,7 +318,7 @@ class Dispatcher:
             self._claimer.freed()
 
     async def _run(self, record: CallRecord) -> None:
-        now = now_utc()
+        now = self._clock.now()
         if now > record.expires_at:
             await self._finish(
                 record, Verdict(CallStatus.EXPIRED, now, dead=True), None, "the call expired in the queue"
@@ -362,7 +362,7 @@ class Dispatcher:
             status=result.status,
             attempts=record.attempts,
             max_attempts=record.max_attempts,
-            now=now_utc(),
+            now=self._clock.now(),
             jitter=random.random(),
             retry_after=next((v for k, v in result.headers if k.lower() == "retry-after"), None),
         )
@@ -379,7 +379,7 @@ class Dispatcher:
                 if pause is None:
                     raise
                 log.warning("settling asynchronous call %s: %s; trying again", record.id, e)
-                await asyncio.sleep(pause)
+                await self._clock.sleep(pause)
         if self._metrics is not None:
             self._metrics.calls_processed.labels(record.queue or "default", settled.status.value).inc()
         if settled.retry is not None:
@@ -435,14 +435,14 @@ class Dispatcher:
         if retrying:
             return Settled(status, retry=replace(record, run_at=verdict.run_at))
         settled = Settled(status)
-        deliveries, calls = build_deliveries(tx, record, result)
+        deliveries, calls = build_deliveries(tx, record, result, self._clock.now())
         settled.deliveries = deliveries
         settled.calls = calls
         self._final(tx, settled, record, status, result)
         return settled
 
     def _stopped(self, tx: Tx, record: CallRecord) -> Settled:
-        if not tx.mark_stopped(record.id, now_utc(), self.node_id):
+        if not tx.mark_stopped(record.id, self._clock.now(), self.node_id):
             # Our lease ran out and a peer holds the call now: the outcome is the peer's to record.
             return Settled(CallStatus.RUNNING)
         settled = Settled(CallStatus.STOPPED)
@@ -484,7 +484,7 @@ class Dispatcher:
     async def _claim(self, limit: int) -> int:
         """Lease ready calls nobody holds (accepted while processes were full, after a crash, or a
         peer's lease ran out) and run them."""
-        now, until = now_utc(), self.lease_until()
+        now, until = self._clock.now(), self.lease_until()
         claimed = await self._store.write(
             functools.partial(Tx.claim_calls, owner=self.node_id, now=now, lease_until=until, limit=limit)
         )

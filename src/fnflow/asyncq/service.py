@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import functools
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from fnflow.asyncq.accept import AcceptBatcher
 from fnflow.asyncq.dispatcher import Dispatcher
 from fnflow.asyncq.policy import CallStatus
 from fnflow.asyncq.targets import TargetPolicy, check_target
+from fnflow.clock import RANDOM_IDS, SYSTEM_CLOCK, Clock, Ids
 from fnflow.errors import Conflict, InvalidArgument, NotFound, PayloadTooLarge
 from fnflow.functions.config import AsyncPolicy, config_of
 from fnflow.functions.service import FunctionService
@@ -46,8 +46,12 @@ class CallService:
         *,
         targets: TargetPolicy,
         max_body: int = 256_000,
+        clock: Clock = SYSTEM_CLOCK,
+        ids: Ids = RANDOM_IDS,
     ) -> None:
         self.store = store
+        self._clock = clock
+        self._ids = ids
         self.functions = functions
         self.dispatcher = dispatcher
         self.targets = targets
@@ -76,7 +80,7 @@ class CallService:
             raise PayloadTooLarge(
                 f"the request body is {len(call.body)} bytes; asynchronous calls take at most {self.max_body}"
             )
-        call_id = call.call_id or str(uuid.uuid4())
+        call_id = call.call_id or self._ids.uuid()
         if len(call_id) > CALL_ID_MAX or not call_id.isprintable():
             raise InvalidArgument(f"X-Call-Id must be at most {CALL_ID_MAX} printable characters")
         policy = await self.policy(call.service, call.function)
@@ -87,7 +91,7 @@ class CallService:
                 raise Conflict(f"the invocation id {call_id!r} is already used by function {owner}")
         if call.callback_url:
             await check_target(call.callback_url, self.targets)
-        now = datetime.now(UTC)
+        now = self._clock.now()
         held = self.dispatcher.has_room()
         record = CallRecord(
             id=call_id,
@@ -141,7 +145,7 @@ class CallService:
 
     async def stop(self, call_id: str) -> str:
         """Stop a queued call at once, or a running one (its function is cancelled); the new status."""
-        status = await self.store.write(lambda tx: tx.stop_call(call_id, datetime.now(UTC)))
+        status = await self.store.write(lambda tx: tx.stop_call(call_id, self._clock.now()))
         if status is None:
             record, _ = await self.get(call_id)  # NotFound if it never existed
             return record.status
@@ -159,7 +163,7 @@ class CallService:
             if not record.dead:
                 continue
             policy = await self.policy(record.service, record.function)
-            now = datetime.now(UTC)
+            now = self._clock.now()
             job = functools.partial(
                 Tx.redrive_calls,
                 call_ids=[record.id],

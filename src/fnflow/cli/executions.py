@@ -140,3 +140,50 @@ def stop(
     with connect(url) as client:
         execution = client.stop_execution(flow, name, error, cause)
     emit(output, execution.raw, lambda: render.execution(execution))
+
+
+@app.command()
+def redrive(
+    flow: str,
+    name: str,
+    url: Url = None,
+    output: Output = Format.text,
+) -> None:
+    """Continue a Failed or TimedOut execution from the step where it ended, keeping its history and
+    the outputs of the steps that succeeded (as Step Functions' RedriveExecution does).
+
+    Example:
+
+        fnflow exec redrive book-trip order-7
+    """
+    with connect(url) as client:
+        execution = client.redrive_execution(flow, name)
+    emit(output, execution.raw, lambda: render.execution(execution))
+
+
+@app.command()
+def reset(
+    flow: str,
+    name: str,
+    to_step: Annotated[str, typer.Option("--to-step", help="The task step to start again from.")],
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="JSON merged over the $input of the steps around it.")
+    ] = None,
+    new_name: Annotated[str | None, typer.Option("--name", "-n", help="The new execution's name.")] = None,
+    url: Url = None,
+    output: Output = Format.text,
+) -> None:
+    """Start a new execution from an earlier task step of this one, with the state recorded there (as
+    Temporal's reset does): its history up to that step is copied and the step runs again. The
+    original execution is left as it is.
+
+    Example:
+
+        fnflow exec reset book-trip order-7 --to-step ReserveHotel --input '{"nights": 2}'
+    """
+    value = json_arg(input, "--input") if input is not None else None
+    if value is not None and not isinstance(value, dict):
+        fail("--input must be a JSON object")
+    with connect(url) as client:
+        execution = client.reset_execution(flow, name, to_step, new_name=new_name, input=value)
+    emit(output, execution.raw, lambda: render.execution(execution))

@@ -14,11 +14,13 @@ from fnflow.cli import (
     functions,
     keys,
     queues,
+    replay,
     scaffold,
     schedules,
     secrets,
     server,
     tasks,
+    test,
     topics,
     up,
 )
@@ -47,6 +49,8 @@ app.command("up")(up.up)
 app.command("deploy")(deploy.deploy)
 app.add_typer(deploy.app, name="stack")
 app.add_typer(keys.app, name="keys")
+app.command("test")(test.test)
+app.command("replay")(replay.replay)
 
 
 @app.callback()

@@ -158,6 +158,34 @@ class Client(
 
         return list(items(page))
 
+    def redrive_execution(self, flow: str, name: str) -> Execution:
+        """Continue a Failed or TimedOut execution from the step where it ended (history kept)."""
+        path = api_path("flows", flow, "executions", name, "redrive")
+        return Execution.from_json(self._json("POST", path))
+
+    def reset_execution(
+        self,
+        flow: str,
+        name: str,
+        to_step: str,
+        *,
+        new_name: str | None = None,
+        input: Mapping[str, Any] | None = None,
+    ) -> Execution:
+        """A new execution from task step ``to_step`` of this one, with the state it had there."""
+        body: dict[str, Any] = {"toStep": to_step}
+        if new_name is not None:
+            body["name"] = new_name
+        if input is not None:
+            body["input"] = dict(input)
+        path = api_path("flows", flow, "executions", name, "reset")
+        return Execution.from_json(self._json("POST", path, json=body))
+
+    def execution_definition(self, flow: str, name: str) -> str:
+        """The FDL text the execution runs: the definition it started with, whatever the flow's now."""
+        path = api_path("flows", flow, "executions", name, "definition")
+        return str(self._json("GET", path)["definition"])
+
     def watch_execution(self, flow: str, name: str, timeout: float | None = None) -> Iterator[Progress]:
         """Where the execution's steps stand now and at every change (with the new history events),
         until it ends — or ``timeout`` seconds pass without a change."""

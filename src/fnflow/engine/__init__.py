@@ -5,7 +5,7 @@ passes all of that in through ``Env``. That is what makes virtual-time tests, re
 crash recovery straightforward.
 """
 
-from fnflow.engine.interpreter import FLOW_TIMEOUT, RUNTIME_ERROR, TASK_TIMEOUT, decide, start
+from fnflow.engine.interpreter import FLOW_TIMEOUT, RUNTIME_ERROR, TASK_TIMEOUT, decide, redrive, start
 from fnflow.engine.program import Program, compile_flow
 from fnflow.engine.state import ExecState, Status
 from fnflow.engine.types import (
@@ -48,5 +48,6 @@ __all__ = [
     "TimerFired",
     "compile_flow",
     "decide",
+    "redrive",
     "start",
 ]

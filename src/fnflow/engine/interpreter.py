@@ -107,6 +107,34 @@ def decide(program: Program, state: ExecState, event: Event, env: Env) -> Decisi
     raise TypeError(f"unknown engine event {event!r}")
 
 
+def redrive(
+    program: Program,
+    state: ExecState,
+    env: Env,
+    *,
+    next_event: int,
+    timers_at: dict[int, datetime],
+    detail: JsonObject,
+    event: str = "ExecutionRedriven",
+    fresh: bool = False,
+) -> Decision:
+    """Continue an execution that failed or timed out, from ``state`` — the state it had just before
+    the decision that ended it (see ``rebuild``) — as Step Functions' RedriveExecution does.
+
+    Its history goes on at ``next_event`` with an ``ExecutionRedriven`` event (``detail``). Every task
+    attempt that was outstanding runs again (a new attempt, a new token); the timers the end cancelled
+    are armed again for when they were due (``timers_at``; at once if that has passed), but the flow's
+    own timeout, which starts over.
+
+    A reset (``event="ExecutionReset"``, ``fresh``) is the same from a state rebuilt at an earlier
+    step, in a new execution: there the outstanding tasks start over at their first attempt.
+    """
+    if state.status.finished:
+        raise ValueError("only the state of a running execution can be redriven")
+    state.next_event = max(state.next_event, next_event)
+    return _Run(program, state, env).run(lambda run: run.on_redrive(timers_at, detail, event, fresh))
+
+
 class _Ended(Exception):
     """The execution reached a final status; unwinds the interpreter."""
 
@@ -586,10 +614,10 @@ class _Run:
         return self._step_input(sf, step, context)
 
     def _schedule_attempt(
-        self, frame_id: int, frame: TaskFrame, step: TaskStep, sf: SeqFrame | None = None
+        self, frame_id: int, frame: TaskFrame, step: TaskStep, sf: SeqFrame | None = None, fresh: bool = False
     ) -> None:
         activity = self.state.next_event
-        if frame.attempt > 0:  # a retry: the token, and so the input, is new
+        if frame.attempt > 0 or fresh:  # a retry (or a reset): the token, and so the input, is new
             parent = sf or self.state.frames[frame.parent]
             assert isinstance(parent, SeqFrame)
             frame.input = self._attempt_input(parent, step, frame, activity)
@@ -733,6 +761,31 @@ class _Run:
         self.commands.append(CancelTask(activity, step.resourceArn))
         self._emit("TaskTimedOut", step.name, {"error": TASK_TIMEOUT, "cause": cause}, activity)
         self._task_error(frame_id, frame, step, TASK_TIMEOUT, cause)
+
+    def on_redrive(self, timers_at: dict[int, datetime], detail: JsonObject, event: str, fresh: bool) -> None:
+        state = self.state
+        self._emit(event, detail=detail)
+        for timer, frame_id in sorted(state.timers.items()):
+            frame = state.frames.get(frame_id)
+            if frame_id == _FLOW_TIMER_FRAME:
+                seconds = self.program.flow.timeoutSeconds or 0
+                self.commands.append(StartTimer(timer, self.env.now + timedelta(seconds=seconds)))
+            elif isinstance(frame, TaskFrame) and frame.activity is not None:
+                del state.timers[timer]  # the timeout of an attempt that runs again: it gets its own
+                frame.timer = None
+            else:
+                due = timers_at.get(timer, self.env.now)
+                self.commands.append(StartTimer(timer, max(due, self.env.now)))
+        for activity, frame_id in sorted(state.activities.items()):
+            frame = state.frames[frame_id]
+            assert isinstance(frame, TaskFrame)
+            step = self.program.step(frame.seq, frame.index)
+            assert isinstance(step, TaskStep)
+            del state.activities[activity]
+            frame.activity = None
+            if fresh:
+                frame.attempt, frame.retries = 0, [0] * len(step.retry)
+            self._schedule_attempt(frame_id, frame, step, fresh=fresh)
 
     def on_stop(self, event: StopRequested) -> None:
         self.state.error, self.state.cause = event.error or None, event.cause or None

@@ -13,7 +13,6 @@ Those outcomes travel in ``Outcome.nested``.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -21,7 +20,19 @@ from enum import StrEnum
 from typing import Any
 
 from fnflow import engine
-from fnflow.engine import FLOW_TIMEOUT, RUNTIME_ERROR, Decision, Env, Event, ExecState, Status, StopRequested
+from fnflow.clock import RANDOM_IDS, Ids
+from fnflow.engine import (
+    FLOW_TIMEOUT,
+    RUNTIME_ERROR,
+    Decision,
+    Env,
+    Event,
+    ExecState,
+    Status,
+    StopRequested,
+    rebuild,
+)
+from fnflow.engine.state import SeqFrame, TaskFrame
 from fnflow.errors import (
     Conflict,
     ExecutionAlreadyExists,
@@ -30,6 +41,7 @@ from fnflow.errors import (
     NotFound,
     WrongExecutionMode,
 )
+from fnflow.fdl import TaskStep
 from fnflow.integrations import After, Integrations, Parent, task_payload
 from fnflow.runtime.programs import ProgramCache
 from fnflow.runtime.tokens import TaskTokens
@@ -98,6 +110,8 @@ class Decider:
     max_events: int = 5000
     #: whether this process takes the tasks it schedules (False: it is busy, they wait for any node)
     take_tasks: Callable[[], bool] = lambda: True
+    #: where new execution ids come from
+    ids: Ids = RANDOM_IDS
 
     def _env(self, now: datetime, flow_name: str, execution_id: str) -> Env:
         return Env(
@@ -166,7 +180,7 @@ class Decider:
             callback_token = parent.token
         if callback_token is not None:
             self.tokens.parse(callback_token)  # InvalidArgument if it is not one of ours
-        execution_id = str(uuid.uuid4())
+        execution_id = self.ids.uuid()
         program = self.programs.get(flow.definition_hash, lambda: flow.definition)
         env = self._env(now, flow_name, execution_id)
         decision = engine.start(program, flow_name, name or execution_id, input, env, started_by)
@@ -205,6 +219,160 @@ class Decider:
         if not decision.applied:
             return Outcome(execution_id, record.status, applied=False)
         return self._store(tx, record, decision, now)
+
+    def redrive(self, tx: Tx, execution_id: str, now: datetime) -> Outcome:
+        """Continue a Failed or TimedOut execution from where it ended (``engine.redrive``): its state
+        then is rebuilt by running the engine over its history again."""
+        record = tx.get_execution_by_id(execution_id, lock=True)
+        if record is None:
+            raise NotFound("the execution no longer exists")
+        if record.status not in ("Failed", "TimedOut"):
+            raise Conflict(
+                f"execution {record.name!r} is {record.status}: "
+                "only a Failed or TimedOut execution can be redriven"
+            )
+        history = tx.history(record.id, limit=1_000_000).items
+        program = self.programs.get(
+            record.definition_hash, lambda: tx.get_definition(record.definition_hash) or ""
+        )
+        recorded = [
+            rebuild.Recorded(e.event_id, e.type, e.step, e.time, json.loads(e.detail), e.schedule_event_id)
+            for e in history
+        ]
+        try:
+            rebuilt = rebuild.before_end(
+                program,
+                record.flow_name,
+                record.name,
+                json.loads(record.input),
+                recorded,
+                lambda at: self._env(at, record.flow_name, execution_id),
+            )
+        except (rebuild.HistoryMismatch, ValueError) as e:
+            raise Conflict(f"execution {record.name!r} cannot be redriven: {e}") from None
+        ended_by = rebuilt.ended_by
+        cause = ended_by
+        if cause is not None and cause.type == "TaskStarted":
+            cause = next(
+                (
+                    e
+                    for e in recorded
+                    if e.schedule_event_id == cause.schedule_event_id and e.type != "TaskStarted"
+                ),
+                cause,
+            )
+        if cause is None or cause.type == "TaskSucceeded":
+            raise Conflict(
+                f"execution {record.name!r} cannot be redriven: it ended at a fail step or on a data error "
+                "after its last task succeeded, and would end the same way"
+            )
+        redriven = sum(1 for e in recorded if e.type == "ExecutionRedriven") + 1
+        detail: dict[str, Any] = {"redriveCount": redriven, "previousStatus": record.status}
+        if ended_by is not None:
+            detail["fromEvent"] = ended_by.event_id
+            if ended_by.step:
+                detail["fromStep"] = ended_by.step
+        decision = engine.redrive(
+            program,
+            rebuilt.state,
+            self._env(now, record.flow_name, execution_id),
+            next_event=recorded[-1].event_id + 1,
+            timers_at=rebuilt.timers_at,
+            detail=detail,
+        )
+        return self._store(tx, record, decision, now)
+
+    def reset(
+        self,
+        tx: Tx,
+        execution_id: str,
+        step: str,
+        now: datetime,
+        *,
+        name: str | None = None,
+        input: dict[str, Any] | None = None,
+    ) -> Outcome:
+        """Start a new execution of the same pinned definition from task step ``step`` of this one,
+        with the state it had there (as Temporal's reset does): its history up to there is copied,
+        an ``ExecutionReset`` event says where it came from, and the step runs again. ``input``
+        is merged over the ``$input`` of the steps around ``step``. The original is left as it is."""
+        record = tx.get_execution_by_id(execution_id)
+        if record is None:
+            raise NotFound("the execution no longer exists")
+        program = self.programs.get(
+            record.definition_hash, lambda: tx.get_definition(record.definition_hash) or ""
+        )
+        found = [s for sequence in program.sequences.values() for s in sequence.steps if s.name == step]
+        if not found:
+            raise InvalidArgument(f"flow {record.flow_name!r} has no step {step!r}")
+        if not isinstance(found[0], TaskStep):
+            raise InvalidArgument(
+                f"step {step!r} is a {found[0].type} step: an execution is reset to a task step"
+            )
+        history = tx.history(record.id, limit=1_000_000).items
+        recorded = [
+            rebuild.Recorded(e.event_id, e.type, e.step, e.time, json.loads(e.detail), e.schedule_event_id)
+            for e in history
+        ]
+        try:
+            rebuilt, upto = rebuild.at_step(
+                program,
+                record.flow_name,
+                record.name,
+                json.loads(record.input),
+                recorded,
+                lambda at: self._env(at, record.flow_name, execution_id),
+                step,
+            )
+        except rebuild.HistoryMismatch as e:
+            raise Conflict(f"execution {record.name!r} cannot be reset: {e}") from None
+        except ValueError as e:
+            raise InvalidArgument(f"execution {record.name!r} cannot be reset: {e}") from None
+        new_id = self.ids.uuid()
+        new_name = name or f"{record.name}-reset-{new_id[:8]}"
+        if tx.get_execution(record.flow_name, new_name) is not None:
+            raise ExecutionAlreadyExists(
+                f"execution {new_name!r} of flow {record.flow_name!r} already exists"
+            )
+        state = rebuilt.state
+        state.execution_name = new_name
+        if input:
+            for frame in list(state.frames.values()):
+                if isinstance(frame, TaskFrame) and program.step(frame.seq, frame.index).name == step:
+                    around = state.frames[frame.parent]
+                    assert isinstance(around, SeqFrame)
+                    around.input = {**around.input, **input}
+        copied = ExecutionRecord(
+            id=new_id,
+            flow_name=record.flow_name,
+            name=new_name,
+            status="Running",
+            definition_hash=record.definition_hash,
+            input=record.input,
+            started_at=now,
+        )
+        tx.insert_execution(copied)
+        tx.append_history(new_id, list(history[:upto]))
+        detail: dict[str, Any] = {
+            "resetFrom": {"flowName": record.flow_name, "name": record.name},
+            "toStep": step,
+            "fromEvent": recorded[upto - 1].event_id if upto else 0,
+        }
+        if input:
+            detail["input"] = input
+        decision = engine.redrive(
+            program,
+            state,
+            self._env(now, record.flow_name, new_id),
+            next_event=recorded[upto - 1].event_id + 1 if upto else 1,
+            timers_at=rebuilt.timers_at,
+            detail=detail,
+            event="ExecutionReset",
+            fresh=True,
+        )
+        outcome = self._store(tx, copied, decision, now)
+        outcome.execution = tx.get_execution_by_id(new_id)
+        return outcome
 
     def _store(self, tx: Tx, record: ExecutionRecord, decision: Decision, now: datetime) -> Outcome:
         state = decision.state

@@ -14,15 +14,15 @@ execution is announced on ``FINISHED``, so a long-poll waiting on another proces
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fnflow.background import Background
+from fnflow.clock import RANDOM_IDS, SYSTEM_CLOCK, Clock, Ids
 from fnflow.engine import Event, StopRequested, TaskFailed, TaskSucceeded, TimerFired
 from fnflow.errors import ExecutionNotFound, TaskAlreadyCompleted
 from fnflow.integrations import After, Integrations, Parent
@@ -50,8 +50,12 @@ class Runtime:
         max_data_bytes: int = 32 * 1024,
         max_events: int = 5000,
         metrics: Metrics | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        ids: Ids = RANDOM_IDS,
     ) -> None:
         self.store = store
+        self.clock = clock
+        self._ids = ids
         self.node_id = keeper.owner
         self._keeper = keeper
         self._limits = {"max_data_bytes": max_data_bytes, "max_events": max_events}
@@ -63,6 +67,7 @@ class Runtime:
             lambda: self._hold_limit - len(self.tasks.held),
             period=keeper.lease_seconds / 3,
             what="tasks",
+            clock=clock,
         )
         self._integrations = integrations
         self.tasks = TaskRunner(
@@ -76,7 +81,7 @@ class Runtime:
         self._giving = Background()
         self._unlisten: Callable[[], None] = lambda: None
         self.timers = TimerWheel(
-            self._load_timers, self._fire_timer, on_late=self.metrics.timer_lateness.observe
+            self._load_timers, self._fire_timer, on_late=self.metrics.timer_lateness.observe, clock=clock
         )
         self._waiters: dict[str, asyncio.Event] = {}
         self._watchers: dict[str, set[asyncio.Event]] = {}  # executions someone follows step by step
@@ -97,6 +102,7 @@ class Runtime:
             self._keeper.lease_seconds,
             **self._limits,
             take_tasks=lambda: len(self.tasks.held) < self._hold_limit,
+            ids=self._ids,
         )
         if not self.store.shared:
             freed = await self.store.write(lambda tx: tx.expire_foreign(TASK_LEASES, self.node_id))
@@ -131,7 +137,7 @@ class Runtime:
         return self.decider.tokens
 
     def _now(self) -> datetime:
-        return datetime.now(UTC)
+        return self.clock.now()
 
     # --- the one way changes are made --------------------------------------------------------------
 
@@ -219,6 +225,23 @@ class Runtime:
         decider = self._decider()
         await self._commit(lambda tx: decider.apply(tx, execution_id, event, self._now(), completes=activity))
 
+    async def redrive(self, execution_id: str) -> Outcome:
+        """Continue a Failed or TimedOut execution from where it ended (see ``Decider.redrive``)."""
+        decider = self._decider()
+        return await self._commit(lambda tx: decider.redrive(tx, execution_id, self._now()))
+
+    async def reset(
+        self, execution_id: str, step: str, *, name: str | None = None, input: dict[str, Any] | None = None
+    ) -> ExecutionRecord:
+        """A new execution from task step ``step`` of this one (see ``Decider.reset``)."""
+        decider = self._decider()
+        now = self._now()
+        outcome = await self._commit(
+            lambda tx: decider.reset(tx, execution_id, step, now, name=name, input=input)
+        )
+        assert outcome.execution is not None
+        return outcome.execution
+
     async def stop(self, execution: ExecutionRecord, error: str, cause: str) -> None:
         await self.apply(execution.id, StopRequested(error, cause))
 
@@ -275,8 +298,7 @@ class Runtime:
         record = await self.store.read(lambda tx: tx.get_execution_by_id(execution_id))
         if record is None or record.status != "Running":
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter.wait(), timeout)
+        await self.clock.wait(waiter, timeout)
 
     async def wait_changed(self, execution_id: str, timeout: float) -> None:
         """Return when a decision of this process changes the execution, or after ``timeout`` seconds
@@ -284,8 +306,7 @@ class Runtime:
         watcher = asyncio.Event()
         self._watchers.setdefault(execution_id, set()).add(watcher)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(watcher.wait(), timeout)
+            await self.clock.wait(watcher, timeout)
         finally:
             watching = self._watchers[execution_id]
             watching.discard(watcher)

@@ -9,13 +9,13 @@ into the horizon, and after a restart, those that were due while the process was
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from fnflow.background import Background
+from fnflow.clock import SYSTEM_CLOCK, Clock
 from fnflow.store import TimerRecord
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,9 @@ class TimerWheel:
         *,
         horizon: float = 60.0,
         on_late: Callable[[float], None] = lambda seconds: None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self._clock = clock
         self._load = load
         self._fire = fire
         self._horizon = timedelta(seconds=horizon)
@@ -57,7 +59,7 @@ class TimerWheel:
 
     async def run(self) -> None:
         while True:
-            now = datetime.now(UTC)
+            now = self._clock.now()
             if now + self._horizon / 2 >= self._loaded_until:
                 until = now + self._horizon
                 records = await self._load(until)
@@ -66,11 +68,10 @@ class TimerWheel:
             self._fire_due(now.timestamp())
             delay = (self._loaded_until - self._horizon / 2 - now).total_seconds()
             if self._heap:
-                delay = min(delay, self._heap[0][0] - datetime.now(UTC).timestamp())
+                delay = min(delay, self._heap[0][0] - self._clock.now().timestamp())
             if delay > 0:
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                await self._clock.wait(self._wake, delay)
 
     def _fire_due(self, now: float) -> None:
         while self._heap and self._heap[0][0] <= now:
@@ -90,7 +91,7 @@ class TimerWheel:
             log.exception(
                 "timer %s of execution %s failed to fire; retrying later", record.timer, record.execution_id
             )
-            await asyncio.sleep(1)
+            await self._clock.sleep(1)
             self._known.add((record.execution_id, record.timer))
             heapq.heappush(self._heap, (record.fire_at.timestamp(), record.execution_id, record.timer))
             self._wake.set()

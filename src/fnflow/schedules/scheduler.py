@@ -20,13 +20,13 @@ a tick is an asynchronous call of the function, which the dispatcher is told abo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from fnflow.clock import SYSTEM_CLOCK, Clock
 from fnflow.errors import Conflict, NotFound
 from fnflow.runtime import Runtime
 from fnflow.runtime.decisions import Outcome
@@ -61,7 +61,9 @@ class Scheduler:
         rescan: float = 10.0,
         batch: int = 100,
         on_calls: Callable[[], None] = lambda: None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self._clock = clock
         """``on_calls``: timers stored calls that nobody holds yet (tell the dispatcher)."""
         self.store = store
         self.runtime = runtime
@@ -95,12 +97,11 @@ class Scheduler:
                 log.exception("the scheduler failed; trying again in %.0f s", self._rescan)
                 delay = self._rescan
             if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                await self._clock.wait(self._wake, delay)
 
     async def _pass(self) -> float:
         """Fire what is due; return how long to sleep (until the next tick, at most ``rescan``)."""
-        now = datetime.now(UTC)
+        now = self._clock.now()
         horizon = now + timedelta(seconds=self._rescan)
         upcoming: list[ScheduleRecord | TriggerRecord]
         upcoming = await self.store.read(
@@ -121,11 +122,11 @@ class Scheduler:
         if due:
             return 0.0  # read again: those have new next ticks, and more may be due
         wake_at = min((s.next_fire_at for s in upcoming if s.next_fire_at is not None), default=horizon)
-        return max(0.0, (wake_at - datetime.now(UTC)).total_seconds())
+        return max(0.0, (wake_at - self._clock.now()).total_seconds())
 
     async def _fire(self, item: ScheduleRecord | TriggerRecord) -> None:
         if isinstance(item, TriggerRecord):
-            call = await self.store.write(lambda tx: timers.fire(tx, item, datetime.now(UTC)))
+            call = await self.store.write(lambda tx: timers.fire(tx, item, self._clock.now()))
             if call is not None:
                 log.info(
                     "timer %s called function %s/%s (call %s)",
@@ -145,7 +146,7 @@ class Scheduler:
         """Claim the tick (compare-and-set) and start its execution, in one transaction."""
         expected = schedule.next_fire_at
         assert expected is not None
-        now = datetime.now(UTC)
+        now = self._clock.now()
         # Stored expressions were checked when they were put; a test server may have allowed more.
         timing = parse(schedule.cron_expression, schedule.time_zone, min_interval=0)
         tick = timing.latest(expected, now)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from fnflow.clock import RANDOM_IDS, SYSTEM_CLOCK, Clock, Ids
 from fnflow.errors import FlowNotFound, ScheduleAlreadyExists, ScheduleNotFound
 from fnflow.names import check_name
 from fnflow.schedules.cron import MINIMUM_INTERVAL, Timing, parse
@@ -25,8 +25,12 @@ class ScheduleService:
         changed: Callable[[], None] = lambda: None,
         min_interval: float = MINIMUM_INTERVAL,
         max_input_bytes: int = 32 * 1024,
+        clock: Clock = SYSTEM_CLOCK,
+        ids: Ids = RANDOM_IDS,
     ) -> None:
         self.store = store
+        self._clock = clock
+        self._ids = ids
         self._changed = changed
         self.min_interval = min_interval
         self.max_input_bytes = max_input_bytes
@@ -92,11 +96,11 @@ class ScheduleService:
             spec = build(current)
             timing = parse(spec.cron_expression, spec.time_zone, min_interval=self.min_interval)
             check_size(spec.payload, "payload", self.max_input_bytes)
-            now = datetime.now(UTC)
+            now = self._clock.now()
             record = ScheduleRecord(
                 flow_name=flow_name,
                 name=name,
-                id=current.id if current else str(uuid.uuid4()),
+                id=current.id if current else self._ids.uuid(),
                 cron_expression=spec.cron_expression,
                 time_zone=spec.time_zone,
                 payload=json.dumps(spec.payload, separators=(",", ":"), ensure_ascii=False),

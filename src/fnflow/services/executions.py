@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fnflow.clock import RANDOM_IDS, Ids
 from fnflow.errors import ExecutionNotFound, FlowNotFound, InvalidArgument, PayloadTooLarge
 from fnflow.fdl import Flow, WaitStep, parse_flow
 from fnflow.fdl.checks import step_lists
@@ -65,8 +65,11 @@ def wait_steps(flow: Flow) -> frozenset[str]:
 
 
 class ExecutionService:
-    def __init__(self, store: Store, runtime: Runtime, *, max_input_bytes: int = 32 * 1024) -> None:
+    def __init__(
+        self, store: Store, runtime: Runtime, *, max_input_bytes: int = 32 * 1024, ids: Ids = RANDOM_IDS
+    ) -> None:
         self.store = store
+        self._ids = ids
         self.runtime = runtime
         self.max_input_bytes = max_input_bytes
         self.stopping: Callable[[], bool] = lambda: False  # the server is shutting down: watchers end
@@ -100,7 +103,7 @@ class ExecutionService:
         if name is not None:
             check_name("execution", name)
         check_size(input, "input", self.max_input_bytes)
-        unique = f"{name}:{uuid.uuid4()}" if name else str(uuid.uuid4())
+        unique = f"{name}:{self._ids.uuid()}" if name else str(self._ids.uuid())
         record, _ = await self.runtime.start_execution(flow_name, unique, input, mode="Express")
         if record.status == "Running":
             await self.runtime.wait_finished(record.id, wait)
@@ -188,6 +191,36 @@ class ExecutionService:
     async def definition(self, flow_name: str, name: str) -> Flow:
         """The definition an execution runs (the one it started with)."""
         return await self._definition(await self._get(flow_name, name))
+
+    async def redrive(self, flow_name: str, name: str) -> ExecutionRecord:
+        """Continue a Failed or TimedOut execution from the step where it ended, keeping its history
+        and what its steps did (Conflict for any other status)."""
+        record = await self._get(flow_name, name)
+        await self.runtime.redrive(record.id)
+        return await self._get(flow_name, name)
+
+    async def reset(
+        self,
+        flow_name: str,
+        name: str,
+        step: str,
+        *,
+        new_name: str | None = None,
+        input: dict[str, Any] | None = None,
+    ) -> ExecutionRecord:
+        """A new execution from task step ``step`` of this one, with the state recorded there."""
+        if new_name is not None:
+            check_name("execution", new_name)
+        if input is not None:
+            check_size(input, "input", self.max_input_bytes)
+        record = await self._get(flow_name, name)
+        return await self.runtime.reset(record.id, step, name=new_name, input=input)
+
+    async def definition_text(self, flow_name: str, name: str) -> str:
+        """The FDL text of the definition an execution runs (pinned when it started)."""
+        record = await self._get(flow_name, name)
+        text = await self.store.read(lambda tx: tx.get_definition(record.definition_hash))
+        return text or ""
 
     async def _definition(self, record: ExecutionRecord) -> Flow:
         text = await self.store.read(lambda tx: tx.get_definition(record.definition_hash))

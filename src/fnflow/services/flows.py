@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from fnflow.clock import SYSTEM_CLOCK, Clock
 from fnflow.errors import Conflict, FlowNotFound, InvalidArgument, InvalidDefinition
 from fnflow.fdl import Flow, definition_hash, parse_flow, task_targets
 from fnflow.integrations import Integrations
@@ -14,8 +13,9 @@ EXECUTION_MODES = ("Standard", "Express")
 
 
 class FlowService:
-    def __init__(self, store: Store, integrations: Integrations) -> None:
+    def __init__(self, store: Store, integrations: Integrations, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.store = store
+        self._clock = clock
         self.integrations = integrations
         self._definitions: dict[str, str] = {}
 
@@ -36,7 +36,7 @@ class FlowService:
         ``replace`` False an existing flow is ``FlowAlreadyExists`` (FnF's CreateFlow).
         """
         digest = await self._check(name, definition, execution_mode)
-        now = datetime.now(UTC)
+        now = self._clock.now()
 
         def put(tx: Tx) -> tuple[FlowRecord, bool]:
             created = tx.get_flow(name) is None
@@ -65,7 +65,7 @@ class FlowService:
         """Change what is given of an existing flow (``FlowNotFound`` if there is none)."""
         if definition is not None:
             await self._check(name, definition, None)
-        now = datetime.now(UTC)
+        now = self._clock.now()
 
         def update(tx: Tx) -> FlowRecord:
             current = tx.get_flow(name)

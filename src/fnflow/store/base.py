@@ -60,6 +60,7 @@ class Store:
             self._dispose()
             raise
         self._writer = BatchWriter(write_engine, self.tx, writers=writers, retryable=retryable)
+        self._pending = 0  # reads and writes awaited on the event loop now
 
     def tx(self, conn: Connection) -> Tx:
         return Tx(conn, for_update=self.shared)
@@ -77,9 +78,19 @@ class Store:
             upgrade(conn)
             conn.commit()
 
+    @property
+    def busy(self) -> bool:
+        """Whether a read or write awaited on the event loop has not returned yet (a driver of
+        virtual time waits for these before it moves the clock)."""
+        return self._pending > 0
+
     async def write(self, fn: Callable[[Tx], T]) -> T:
-        with _explained():
-            return await self._writer.run(fn)
+        self._pending += 1
+        try:
+            with _explained():
+                return await self._writer.run(fn)
+        finally:
+            self._pending -= 1
 
     def write_sync(self, fn: Callable[[Tx], T]) -> T:
         with _explained():
@@ -91,7 +102,11 @@ class Store:
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, self.read_sync, fn)
+        self._pending += 1
+        try:
+            return await loop.run_in_executor(self._readers, self.read_sync, fn)
+        finally:
+            self._pending -= 1
 
     def listen(self, channels: list[str], on_message: Callable[[str, str], None]) -> Callable[[], None]:
         """Call ``on_message(channel, payload)`` for what other processes ``Tx.notify`` (after their

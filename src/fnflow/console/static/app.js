@@ -215,7 +215,7 @@ function colour(graph, steps) {
   }
 }
 
-function stepPanel(name, step) {
+function stepPanel(name, step, actions = "") {
   if (!step) return h("div", { class: "panel" }, h("h2", {}, name), h("p", { class: "muted" }, "Not reached."));
   const waiting = step.waitingFor ? `waiting for ${WAITING[step.waitingFor] || step.waitingFor}` : step.state;
   return h("div", { class: "panel step-panel" }, h("h2", {}, name),
@@ -225,7 +225,7 @@ function stepPanel(name, step) {
       h("dt", {}, "Ended"), h("dd", {}, when(step.endedTime))),
     step.error ? h("div", { class: "step-error" }, h("p", { class: "error" }, step.error), h("pre", {}, step.cause || "")) : "",
     step.submitted ? [h("h3", {}, "Handed over"), json(step.submitted)] : "",
-    h("h3", {}, "Input"), json(step.input), h("h3", {}, "Output"), json(step.output));
+    h("h3", {}, "Input"), json(step.input), h("h3", {}, "Output"), json(step.output), actions);
 }
 
 function timelineRows(events) {
@@ -275,16 +275,34 @@ async function executionPage(flow, name) {
     const stop = h("button", { class: "danger", disabled: execution.status !== "Running", onclick: async () => {
       await api(`${path}/stop`, { method: "POST", body: { error: "", cause: "stopped from the console" } });
     } }, "Stop");
+    const redriveError = h("span", { class: "error" });
+    const redrive = h("button", { disabled: !["Failed", "TimedOut"].includes(execution.status), title: "Continue from the step where it ended", onclick: async () => {
+      try {
+        await api(`${path}/redrive`, { method: "POST" });
+        await executionPage(flow, name);
+      } catch (e) { redriveError.textContent = e.message; }
+    } }, "Redrive");
     const rerun = h("button", { onclick: () => {
       sessionStorage.setItem(`fnflow.rerun.${flow}`, JSON.stringify(execution.input, null, 2));
       location.hash = `#/flows/${enc(flow)}`;
     } }, "Run again…");
     header.replaceChildren(h("h1", {}, `${flow} / ${name}`),
       h("div", { class: "row" }, h("span", { class: "execution-status" }, status(execution.status)), "started ", when(execution.startedTime),
-        execution.stoppedTime ? ["stopped ", when(execution.stoppedTime)] : "", stop, rerun),
+        execution.stoppedTime ? ["stopped ", when(execution.stoppedTime)] : "", stop, redrive, rerun, redriveError),
       execution.error ? h("p", { class: "error" }, `${execution.error}: ${execution.cause || ""}`) : "",
       links.length ? h("div", { class: "row" }, links) : "",
       execution.output !== null && execution.output !== undefined ? h("div", { class: "output" }, h("h2", {}, "Output"), json(execution.output)) : "");
+  }
+
+  function resetTo(step) {
+    const failure = h("p", { class: "error" });
+    const button = h("button", { class: "reset", title: "A new execution from this task step, with the state recorded there", onclick: async () => {
+      try {
+        const started = await api(`${path}/reset`, { method: "POST", body: { toStep: step } });
+        location.hash = `#/flows/${enc(flow)}/executions/${enc(started.name)}`;
+      } catch (e) { failure.textContent = e.message; }
+    } }, "Reset to this step");
+    return h("div", { class: "row" }, button, failure);
   }
 
   graph.addEventListener("click", (event) => {
@@ -293,7 +311,7 @@ async function executionPage(flow, name) {
     graph.querySelector("g.step.selected")?.classList.remove("selected");
     group.classList.add("selected");
     selected = group.dataset.step;
-    side.replaceChildren(stepPanel(selected, steps[selected]));
+    side.replaceChildren(stepPanel(selected, steps[selected], resetTo(selected)));
   });
 
   renderHeader();
@@ -306,7 +324,7 @@ async function executionPage(flow, name) {
       steps = progress.steps;
       colour(graph, steps);
       timeline.append(...timelineRows(progress.events));
-      if (selected) side.replaceChildren(stepPanel(selected, steps[selected]));
+      if (selected) side.replaceChildren(stepPanel(selected, steps[selected], resetTo(selected)));
       if (progress.status !== execution.status) {
         execution.status = progress.status;
         renderHeader();
