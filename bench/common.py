@@ -176,7 +176,10 @@ def server(
     with ``prepare``, ``refill``-ed once before it is handed out."""
     with tempfile.TemporaryDirectory(prefix="fnflow-bench-") as tmp:
         args = ("--apply", str(fixture)) if fixture else ()
-        process = ServerProcess(Path(tmp) / "server", *args)
+        # bench/ab.py runs the server of another revision: its source first on the server's path
+        source = os.environ.get("FNFLOW_BENCH_SERVER_SRC")
+        env = {"PYTHONPATH": source} if source else None
+        process = ServerProcess(Path(tmp) / "server", *args, env=env)
         process.start(timeout=60)
         try:
             if prepare is not None:
