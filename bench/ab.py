@@ -48,38 +48,51 @@ def call_p50(n: int) -> float:
         return common.percentile(gateway_call.over_http(s.url, n), 50) * 1e6
 
 
-MEASURES: dict[str, tuple[str, Callable[[], float]]] = {
-    "accept": ("accepted calls/s (wrk -c50, 8 s)", lambda: accept(8)),
-    "flows": ("3-step executions/s (16 clients, 600)", lambda: flow_rate(600)),
-    "call": ("/function/noop p50 µs (sequential)", lambda: call_p50(1000)),
+#: what --what names: each runs once per round and side, giving one or more labelled numbers
+MEASURES: dict[str, Callable[[], dict[str, float]]] = {
+    "accept": lambda: dict(
+        zip(("accepted calls/s (wrk -c50, 8 s)", "server CPU µs per accepted call"), accept(8), strict=True)
+    ),
+    "flows": lambda: {"3-step executions/s (16 clients, 600)": flow_rate(600)},
+    "call": lambda: {"/function/noop p50 µs (sequential)": call_p50(1000)},
 }
+
+
+def export(rev: str, where: Path) -> str:
+    """``rev``'s ``src/`` in ``where``; the directory to put first on the server's path."""
+    git = ["git", "-C", str(common.HERE.parent), "archive", rev, "src"]
+    archive = subprocess.run(git, check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(where, filter="data")
+    return str(where / "src")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("rev", help="the revision to compare against, e.g. main")
+    parser.add_argument("after", nargs="?", help="a revision to run instead of this tree")
     parser.add_argument("--what", nargs="+", choices=sorted(MEASURES), default=["accept"])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "archive", args.rev, "src"], check=True, capture_output=True).stdout
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(tmp, filter="data")
-        results: dict[str, dict[str, list[float]]] = {w: {"before": [], "after": []} for w in args.what}
+        sources = {"before": export(args.rev, Path(tmp) / "before")}
+        sources["after"] = export(args.after, Path(tmp) / "after") if args.after else None
+        results: dict[str, dict[str, list[float]]] = {}
         for _ in range(args.rounds):
-            for side, source in (("before", f"{tmp}/src"), ("after", None)):
+            for side, source in sources.items():
                 if source:
                     os.environ["FNFLOW_BENCH_SERVER_SRC"] = source
                 else:
                     os.environ.pop("FNFLOW_BENCH_SERVER_SRC", None)
                 for what in args.what:
-                    results[what][side].append(MEASURES[what][1]())
-                    print(f"{what} {side}: {results[what][side][-1]:.0f}", flush=True)
-    print(f"\n| measure | {args.rev} (before) | this tree (after) | after / before |\n|---|---|---|---|")
-    for what, sides in results.items():
+                    for label, value in MEASURES[what]().items():
+                        results.setdefault(label, {"before": [], "after": []})[side].append(value)
+                        print(f"{label}, {side}: {value:.0f}", flush=True)
+    name = args.after or "this tree"
+    print(f"\n| measure | {args.rev} (before) | {name} (after) | after / before |\n|---|---|---|---|")
+    for label, sides in results.items():
         before, after = statistics.median(sides["before"]), statistics.median(sides["after"])
         spread = " / ".join(f"{a / b:.2f}" for a, b in zip(sides["after"], sides["before"], strict=True))
-        label = MEASURES[what][0]
         print(f"| {label} | {before:,.0f} | {after:,.0f} | {after / before:.2f} (rounds: {spread}) |")
 
 

@@ -214,6 +214,13 @@ def rss_mb(pid: int) -> float:
     return int(found.group(1)) / 1024 if found else math.nan
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (its threads, not its children): a cost that,
+    unlike a rate, barely moves when other programs share the CPUs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, every: float = 0.02) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
