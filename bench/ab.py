@@ -21,18 +21,33 @@ from collections.abc import Callable
 from pathlib import Path
 
 import common
+import drain
 import flows
 import gateway_call
 
 
-def accept(seconds: int) -> float:
+def accept(seconds: int) -> tuple[float, float]:
+    """(accepted calls/s, server CPU µs per accepted call)."""
     with (
         tempfile.TemporaryDirectory() as tmp,
         common.server(common.noop_fixture(Path(tmp), service=None)) as s,
     ):
+        assert s.process is not None
+        cpu = common.cpu_seconds(s.process.pid)
         result = common.wrk(f"{s.url}/async-function/noop", seconds, 50)
+        cpu = common.cpu_seconds(s.process.pid) - cpu
     assert result["non_2xx"] == 0, result
-    return result["requests_per_s"]
+    return result["requests_per_s"], cpu * 1e6 / (result["requests_per_s"] * seconds)
+
+
+def drain_rate(count: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        fixture = common.noop_fixture(Path(tmp), instances=drain.WORKERS)
+        with common.server(fixture, prepare=drain.queued(count)) as s:
+            db = Path(s.db.removeprefix("sqlite:///"))
+            common.wait_for(lambda: drain.counts(db)[1] == 0, 600, "the queue to drain", every=0.1)
+            done, _, seconds = drain.counts(db)
+    return done / seconds
 
 
 def flow_rate(count: int) -> float:
@@ -53,6 +68,7 @@ MEASURES: dict[str, Callable[[], dict[str, float]]] = {
     "accept": lambda: dict(
         zip(("accepted calls/s (wrk -c50, 8 s)", "server CPU µs per accepted call"), accept(8), strict=True)
     ),
+    "drain": lambda: {"calls drained/s (2,000 calls, 4 instances)": drain_rate(2000)},
     "flows": lambda: {"3-step executions/s (16 clients, 600)": flow_rate(600)},
     "call": lambda: {"/function/noop p50 µs (sequential)": call_p50(1000)},
 }
