@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8080
 
-.PHONY: run test lint format bench clean browser
+.PHONY: run test lint format bench clean browser wrk
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,9 +38,16 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests examples bench
 	$(BIN)/ruff check --fix src tests examples bench
 
-## bench: the benchmarks in bench/ (not part of test)
-bench: $(STAMP)
-	$(BIN)/python bench/flows.py
+## bench: every benchmark scenario with its baseline in the same run (bench/README.md; not part of test)
+bench: $(STAMP) wrk
+	$(BIN)/python bench/run.py
+
+## wrk: the HTTP load generator the accept benchmark uses, installed if missing (as root, with apt)
+wrk:
+	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || \
+	  apt-get install -y -q wrk >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wrk >/dev/null 2>&1) || \
+	  echo "could not install wrk: the accept benchmark needs it (apt-get install wrk)"
 
 clean:
 	rm -rf $(VENV) .fnflow .mypy_cache .ruff_cache .pytest_cache

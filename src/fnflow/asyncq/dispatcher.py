@@ -296,8 +296,21 @@ class Dispatcher:
 
     async def _attempt(self, queue: _Queue, record: CallRecord) -> None:
         key = (record.service, record.function)
+        released = False
+
+        def release() -> None:
+            """Give the call's slot (of its queue and its function) to the next call: once its
+            function has answered, only the commit of its outcome is left, and while that waits
+            for a batch the next call runs. The call stays held (its lease renewed) until then."""
+            nonlocal released
+            if not released:
+                released = True
+                queue.inflight -= 1
+                self._inflight_fn[key] -= 1
+                self._wake.set()
+
         try:
-            await self._run(record)
+            await self._run(record, release)
         except asyncio.CancelledError:
             if record.id not in self._stop_requested:
                 raise  # shutting down: the lease runs out and the call is retried
@@ -311,13 +324,11 @@ class Dispatcher:
             )
         finally:
             self._running.pop(record.id, None)
-            queue.inflight -= 1
-            self._inflight_fn[key] -= 1
+            release()
             self.processed += 1
-            self._wake.set()
             self._claimer.freed()
 
-    async def _run(self, record: CallRecord) -> None:
+    async def _run(self, record: CallRecord, release: Callable[[], None]) -> None:
         now = self._clock.now()
         if now > record.expires_at:
             await self._finish(
@@ -354,6 +365,7 @@ class Dispatcher:
         if self._metrics is not None:
             self._metrics.invocation_started(label)
         result = await self._functions.invoke(record.service, record.function, request, request_id=record.id)
+        release()
         if self._metrics is not None:
             self._metrics.invocation_finished(label, result.status, time.perf_counter() - began)
         policy = config_of(function).async_policy

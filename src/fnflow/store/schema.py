@@ -86,6 +86,8 @@ executions = Table(
     one_of("executions", "status", EXECUTION_STATUSES),
 )
 Index("ix_executions_flow_status", executions.c.flow_name, executions.c.status, executions.c.started_at)
+# a flow's executions, newest first (the list without a status filter); migration 0011
+Index("ix_executions_flow_started", executions.c.flow_name, executions.c.started_at, executions.c.id)
 Index("ix_executions_parent", executions.c.parent_id)
 
 history = Table(

@@ -9,6 +9,7 @@ path on its own port and answers requests for those hosts as a proxy is asked (s
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -32,6 +33,7 @@ class ProxyPath:
     path: str
 
 
+@functools.lru_cache(maxsize=256)  # asked on every request, of the few hosts a server is called by
 def is_fc_host(authority: str) -> bool:
     return bool(_FC_HOST.match(hostname(authority)))
 

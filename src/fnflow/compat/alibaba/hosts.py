@@ -9,6 +9,7 @@ inside Alibaba's network).
 
 from __future__ import annotations
 
+import functools
 import re
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -25,5 +26,6 @@ def hostname(authority: str) -> str:
     return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
 
 
+@functools.lru_cache(maxsize=256)  # asked on every request, of the few hosts a server is called by
 def is_fnf_host(authority: str) -> bool:
     return bool(_FNF_HOST.match(hostname(authority)))

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Row, and_, bindparam, func, literal_column, or_, select, tuple_, update
 
 from fnflow.errors import InvalidArgument
-from fnflow.store.prepared import Prepared
+from fnflow.store.prepared import ManyRows, Prepared
 from fnflow.store.queries.base import decode_token, dialect_insert, encode_token, from_ts, to_ts
 from fnflow.store.queries.leases import Lease, LeaseQueries
 from fnflow.store.records import CallRecord, Page
@@ -29,6 +29,8 @@ _INSERT = Prepared(
         dialect_insert(dialect, calls).values({c: bindparam(c) for c in _COLUMNS}).on_conflict_do_nothing()
     )
 )
+#: SQLite: one statement for a whole batch (see ``insert_calls``)
+_INSERT_MANY = ManyRows(calls, _COLUMNS, chunk=100)
 _START = Prepared(
     update(calls)
     .where(calls.c.id == bindparam("cid"), or_(*(calls.c.status == literal_column(f"'{s}'") for s in READY)))
@@ -86,6 +88,11 @@ def _values(record: CallRecord) -> dict[str, Any]:
     return values
 
 
+def _row(record: CallRecord) -> list[Any]:
+    values = _values(record)
+    return [values[name] for name in _COLUMNS]
+
+
 def _values_of(item: tuple[int, CallRecord]) -> dict[str, Any]:
     return _values(item[1])
 
@@ -127,9 +134,15 @@ class CallQueries(LeaseQueries):
                 taken[record.id] = (record.service, record.function)
                 new.append((index, record))
             pending = []
-            for (index, record), count in zip(
-                new, _INSERT.execute_each(self.conn, map(_values_of, new)), strict=True
-            ):
+            if self.lock_rows:  # PostgreSQL: another process may store one of the ids meanwhile
+                counts = _INSERT.execute_each(self.conn, map(_values_of, new))
+            else:
+                # SQLite has one writer, this one, so the look above still holds: no insert can
+                # conflict, and the batch goes in as a few multi-row statements (each row its
+                # own statement would hand the GIL to the event loop and back once per row).
+                _INSERT_MANY.insert(self.conn, [_row(record) for _, record in new])
+                counts = [1] * len(new)
+            for (index, record), count in zip(new, counts, strict=True):
                 if count:
                     stored[index] = (record, True)
                 else:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, bindparam, delete, select, update
 
+from fnflow.store.prepared import Prepared
 from fnflow.store.queries.base import Queries, dialect_insert, from_ts, to_ts
 from fnflow.store.records import FunctionRecord
 from fnflow.store.schema import functions
@@ -15,8 +17,20 @@ from fnflow.store.schema import functions
 _COLUMNS = [c for c in functions.c if c.name != "code"]
 
 
+#: asked once per settled asynchronous call (its destinations), so run on the driver (prepared.py)
+_GET = Prepared(
+    select(*_COLUMNS).where(
+        functions.c.service == bindparam("service"), functions.c.name == bindparam("name")
+    )
+)
+_NAMES = [c.name for c in _COLUMNS]
+
+
 def _function(row: Row[Any]) -> FunctionRecord:
-    m = row._mapping
+    return _function_of(row._mapping)
+
+
+def _function_of(m: Mapping[Any, Any]) -> FunctionRecord:
     return FunctionRecord(
         service=m["service"],
         name=m["name"],
@@ -78,10 +92,10 @@ class FunctionQueries(Queries):
         return self.get_function(service, name)
 
     def get_function(self, service: str, name: str) -> FunctionRecord | None:
-        row = self.conn.execute(
-            select(*_COLUMNS).where(functions.c.service == service, functions.c.name == name)
-        ).first()
-        return None if row is None else _function(row)
+        cursor = _GET.execute(self.conn, {"service": service, "name": name})
+        row = cursor.fetchone()
+        cursor.close()
+        return None if row is None else _function_of(dict(zip(_NAMES, row, strict=True)))
 
     def get_function_code(self, service: str, name: str) -> bytes | None:
         query = select(functions.c.code).where(functions.c.service == service, functions.c.name == name)

@@ -1,0 +1,116 @@
+"""Before/after in one run: the server of another git revision against this tree's, alternately.
+
+Exports ``REV``'s ``src/`` (``git archive``) and runs the chosen measures ``--rounds`` times with
+each server in turn (A B A B ...), on the same machine in the same minutes, so a change is judged
+by ratios that share their noise. The client side is always this tree's.
+
+    .venv/bin/python bench/ab.py main [--what accept flows call] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import statistics
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import common
+import drain
+import flows
+import gateway_call
+
+
+def accept(seconds: int) -> tuple[float, float]:
+    """(accepted calls/s, server CPU µs per accepted call)."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        common.server(common.noop_fixture(Path(tmp), service=None)) as s,
+    ):
+        assert s.process is not None
+        cpu = common.cpu_seconds(s.process.pid)
+        result = common.wrk(f"{s.url}/async-function/noop", seconds, 50)
+        cpu = common.cpu_seconds(s.process.pid) - cpu
+    assert result["non_2xx"] == 0, result
+    return result["requests_per_s"], cpu * 1e6 / (result["requests_per_s"] * seconds)
+
+
+def drain_rate(count: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        fixture = common.noop_fixture(Path(tmp), instances=drain.WORKERS)
+        with common.server(fixture, prepare=drain.queued(count)) as s:
+            db = Path(s.db.removeprefix("sqlite:///"))
+            common.wait_for(lambda: drain.counts(db)[1] == 0, 600, "the queue to drain", every=0.1)
+            done, _, seconds = drain.counts(db)
+    return done / seconds
+
+
+def flow_rate(count: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp, common.server(flows.fixture(Path(tmp))) as s:
+        return asyncio.run(flows.measure(s.url, count, 5))["executions_per_s"]
+
+
+def call_p50(n: int) -> float:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        common.server(common.noop_fixture(Path(tmp), service=None)) as s,
+    ):
+        return common.percentile(gateway_call.over_http(s.url, n), 50) * 1e6
+
+
+#: what --what names: each runs once per round and side, giving one or more labelled numbers
+MEASURES: dict[str, Callable[[], dict[str, float]]] = {
+    "accept": lambda: dict(
+        zip(("accepted calls/s (wrk -c50, 8 s)", "server CPU µs per accepted call"), accept(8), strict=True)
+    ),
+    "drain": lambda: {"calls drained/s (2,000 calls, 4 instances)": drain_rate(2000)},
+    "flows": lambda: {"3-step executions/s (16 clients, 600)": flow_rate(600)},
+    "call": lambda: {"/function/noop p50 µs (sequential)": call_p50(1000)},
+}
+
+
+def export(rev: str, where: Path) -> str:
+    """``rev``'s ``src/`` in ``where``; the directory to put first on the server's path."""
+    git = ["git", "-C", str(common.HERE.parent), "archive", rev, "src"]
+    archive = subprocess.run(git, check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(where, filter="data")
+    return str(where / "src")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("rev", help="the revision to compare against, e.g. main")
+    parser.add_argument("after", nargs="?", help="a revision to run instead of this tree")
+    parser.add_argument("--what", nargs="+", choices=sorted(MEASURES), default=["accept"])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        sources = {"before": export(args.rev, Path(tmp) / "before")}
+        sources["after"] = export(args.after, Path(tmp) / "after") if args.after else None
+        results: dict[str, dict[str, list[float]]] = {}
+        for _ in range(args.rounds):
+            for side, source in sources.items():
+                if source:
+                    os.environ["FNFLOW_BENCH_SERVER_SRC"] = source
+                else:
+                    os.environ.pop("FNFLOW_BENCH_SERVER_SRC", None)
+                for what in args.what:
+                    for label, value in MEASURES[what]().items():
+                        results.setdefault(label, {"before": [], "after": []})[side].append(value)
+                        print(f"{label}, {side}: {value:.0f}", flush=True)
+    name = args.after or "this tree"
+    print(f"\n| measure | {args.rev} (before) | {name} (after) | after / before |\n|---|---|---|---|")
+    for label, sides in results.items():
+        before, after = statistics.median(sides["before"]), statistics.median(sides["after"])
+        spread = " / ".join(f"{a / b:.2f}" for a, b in zip(sides["after"], sides["before"], strict=True))
+        print(f"| {label} | {before:,.0f} | {after:,.0f} | {after / before:.2f} (rounds: {spread}) |")
+
+
+if __name__ == "__main__":
+    main()
