@@ -28,6 +28,7 @@ from fnflow.functions.logs import LogWriter
 from fnflow.functions.naming import metric_name
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.service import Caller, FunctionService
+from fnflow.functions.versions import VersionService
 from fnflow.functions.warm import Warmer
 from fnflow.integrations import Integrations
 from fnflow.integrations.flow import FlowIntegration
@@ -108,8 +109,10 @@ class Fnflow:
         self.secrets = SecretService(store, box)
         await self.secrets.check_key()
         self.functions = FunctionService(store, self.pool, s.data_dir, caller, secrets=self.secrets)
+        self.versions = VersionService(store)
         self.logs = LogService(store, self.functions, self.log_writer)
         self.metrics = Metrics()
+        self.functions.served = self.metrics.version_served
         self.metrics.watch(self._gauges)
         self.keeper = keeper = LeaseKeeper(store, uuid.uuid4().hex, s.lease_seconds)
         self.integrations = Integrations()

@@ -20,25 +20,29 @@ from fnflow.errors import Conflict, NotFound
 from fnflow.fdl.arn import FunctionTarget, ResourceTarget
 from fnflow.functions.service import FunctionService
 from fnflow.functions.spec import InvocationResult
+from fnflow.functions.versions import LATEST
 from fnflow.integrations.base import After, Task, TaskResults
 from fnflow.store import CallRecord, Tx
 
 
 def result_event(activity: int, pattern: str, result: InvocationResult) -> Event:
-    """The engine event for a finished invocation (FC semantics: a JSON body is the step's $local)."""
+    """The engine event for a finished invocation (FC semantics: a JSON body is the step's $local);
+    the history records the service version that ran it (``functionVersion``)."""
     started = datetime.fromtimestamp(result.started_at, UTC)
+    detail = {"functionVersion": result.version}
     if not result.ok:
-        return TaskFailed(activity, result.error_type or "FC.Unknown", result.error_body().decode(), started)
+        error = result.error_type or "FC.Unknown"
+        return TaskFailed(activity, error, result.error_body().decode(), started, detail)
     if pattern == "waitForCallback":
-        return TaskSubmitted(activity, started)
+        return TaskSubmitted(activity, started, detail)
     body = result.body.decode(errors="replace").strip()
     if not body:
-        return TaskSucceeded(activity, {}, started)
+        return TaskSucceeded(activity, {}, started, detail)
     try:
         output = json.loads(body)
     except ValueError:
         output = body  # the engine reports that the output is not a JSON object
-    return TaskSucceeded(activity, output, started)
+    return TaskSucceeded(activity, output, started, detail)
 
 
 def call_event(call: CallRecord, status: CallStatus, result: InvocationResult | None) -> Event:
@@ -66,20 +70,27 @@ class FunctionIntegration:
         target = task.target
         assert isinstance(target, FunctionTarget)
         activity = task.activity
-        if target.qualifier not in (None, "LATEST"):
-            return TaskFailed(
-                activity,
-                "FC.QualifierNotFound",
-                f"service qualifier {target.qualifier!r}: versions and aliases are not supported yet",
-            )
         command = task.command
         body = json.dumps(command.input, separators=(",", ":"), ensure_ascii=False).encode()
+        qualifier = target.qualifier or LATEST
         try:
             if command.pattern == "sync" or command.service_params.get("InvocationType") == "Async":
+                await self._functions.qualifiers.resolve(target.service, qualifier)  # it exists
                 return await self._invoke_async(task, target, body)
-            result = await self._functions.invoke(target.service, target.function, body, request_id=task.key)
+            version = await self._functions.qualifiers.resolve(target.service, qualifier)
         except NotFound as e:
-            return TaskFailed(activity, "FC.FunctionNotFound", str(e))
+            return TaskFailed(activity, "FC.QualifierNotFound", e.message)
+        try:
+            result = await self._functions.invoke(
+                target.service,
+                target.function,
+                body,
+                request_id=task.key,
+                qualifier=qualifier,
+                version=version,
+            )
+        except NotFound as e:
+            return TaskFailed(activity, "FC.FunctionNotFound", e.message)
         return result_event(activity, command.pattern, result)
 
     async def _invoke_async(self, task: Task, target: FunctionTarget, body: bytes) -> Event:
@@ -94,6 +105,7 @@ class FunctionIntegration:
                 Submission(
                     service=target.service,
                     function=target.function,
+                    qualifier=target.qualifier,
                     body=body,
                     headers='[["Content-Type", "application/json"]]',
                     call_id=call_id,

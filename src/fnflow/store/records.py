@@ -193,6 +193,8 @@ class CallRecord:
     dead: bool = False
     task_execution: str | None = None
     task_activity: int | None = None
+    qualifier: str | None = None  # the service version or alias it names (None: LATEST)
+    version: str | None = None  # the version that ran its last attempt
 
 
 @dataclass(frozen=True)
