@@ -4,6 +4,7 @@ task steps name ``services/{service}.{qualifier}/functions/{fn}``."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from fnflow.client import Client, ConflictError, InvalidArgumentError, NotFoundError
 from fnflow.testing import ServerProcess
 from tests.e2e.api import history, wait
+from tests.e2e.cli import fields, fnflow
 
 pytestmark = pytest.mark.e2e
 
@@ -162,3 +164,46 @@ def test_service_versions_aliases_and_qualifiers_everywhere(
         client.get_alias("shop", "prod")
     metrics = httpx.get(f"{url}/metrics", timeout=10).text
     assert 'fnflow_function_version_invocations_total{function_name="which.shop",version="1"}' in metrics
+
+
+def test_the_command_line(client: Client, server: ServerProcess, tmp_path: Path) -> None:
+    url = server.url
+    flow_file = tmp_path / "flow.yaml"
+    flow_file.write_text(PASS_A)
+    assert fnflow("flow", "create", "cli-flow", "-f", str(flow_file), url=url).returncode == 0
+    flow_file.write_text(PASS_B)
+    updated = fnflow("flow", "update", "cli-flow", "-f", str(flow_file), url=url)
+    assert fields(updated.stdout)["version"] == "2", updated.stderr
+    listed = fnflow("flow", "versions", "cli-flow", url=url)
+    assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == ["2", "1"]
+    one = fnflow("flow", "get", "cli-flow", "--version", "1", url=url)
+    assert "name: a" in one.stdout
+    started = fnflow("exec", "start", "cli-flow", "--version", "1", "--name", "old", "--wait", url=url)
+    assert started.returncode == 0, started.stderr
+    described = fnflow("exec", "describe", "cli-flow", "old", url=url)
+    assert fields(described.stdout)["flow version"] == "1"
+    rolled = fnflow("flow", "update", "cli-flow", "--to-version", "1", url=url)
+    assert fields(rolled.stdout)["version"] == "3", rolled.stderr
+    assert fnflow("flow", "update", "cli-flow", url=url).returncode == 2  # neither a file nor a version
+
+    client.deploy_function("which", code(tmp_path / "c1", 1), service="cli")
+    published = fnflow("service", "publish", "cli", "--description", "first", url=url)
+    assert fields(published.stdout)["version"] == "1", published.stderr
+    again = fnflow("service", "publish", "cli", url=url)
+    assert again.returncode != 0 and "nothing changed" in again.stderr
+    client.deploy_function("which", code(tmp_path / "c2", 2), service="cli")
+    assert fnflow("service", "publish", "cli", url=url).returncode == 0
+    versions = fnflow("service", "versions", "cli", url=url)
+    assert [line.split()[0] for line in versions.stdout.splitlines()[1:]] == ["2", "1"]
+    canary = fnflow("service", "alias", "set", "cli", "prod", "--version", "1", "--weight", "2=0.25", url=url)
+    assert fields(canary.stdout)["additional version weight"] == "2:0.25", canary.stderr
+    aliases = fnflow("service", "alias", "list", "cli", "-o", "json", url=url)
+    assert json.loads(aliases.stdout)["aliases"][0]["additionalVersionWeight"] == {"2": 0.25}
+    bad = fnflow("service", "alias", "set", "cli", "prod", "--version", "1", "--weight", "2=7", url=url)
+    assert bad.returncode == 2 and "between 0 and 1" in bad.stderr
+    assert fnflow("service", "alias", "set", "cli", "prod", "--version", "2", url=url).returncode == 0
+    invoked = fnflow("fn", "invoke", "which", "--service", "cli", "--qualifier", "prod", "-d", "{}", url=url)
+    assert json.loads(invoked.stdout) == {"answer": 2}, invoked.stderr
+    refused = fnflow("service", "delete-version", "cli", "2", url=url)
+    assert refused.returncode != 0 and "prod" in refused.stderr
+    assert fnflow("service", "delete-version", "cli", "1", url=url).returncode == 0

@@ -80,6 +80,7 @@ class FlowVersion:
     definition: str | None
     description: str
     created_time: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> FlowVersion:
@@ -90,6 +91,7 @@ class FlowVersion:
             definition=d.get("definition"),
             description=d.get("description", ""),
             created_time=_time(d.get("createdTime")),
+            raw=d,
         )
 
 
@@ -102,6 +104,7 @@ class ServiceVersion:
     description: str
     functions: list[str]
     created_time: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ServiceVersion:
@@ -111,6 +114,7 @@ class ServiceVersion:
             description=d.get("description", ""),
             functions=list(d.get("functions", [])),
             created_time=_time(d.get("createdTime")),
+            raw=d,
         )
 
 
@@ -123,6 +127,7 @@ class Alias:
     version_id: str
     additional_version_weight: dict[str, float]
     description: str
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Alias:
@@ -132,6 +137,7 @@ class Alias:
             version_id=d["versionId"],
             additional_version_weight=dict(d.get("additionalVersionWeight") or {}),
             description=d.get("description", ""),
+            raw=d,
         )
 
 
