@@ -8,7 +8,7 @@ import pytest
 
 from fnflow.errors import InvalidArgument
 from fnflow.store import Store
-from tests.contract.factories import T0, at, function
+from tests.contract.factories import T0, at, execution, function, insert
 
 DEF1 = "version: v1\ntype: flow\nsteps:\n  - type: pass\n    name: a\n"
 DEF2 = "version: v1\ntype: flow\nsteps:\n  - type: pass\n    name: b\n"
@@ -127,3 +127,16 @@ def test_aliases_point_to_versions(store: Store) -> None:
     assert store.write_sync(lambda tx: tx.delete_alias("svc", "beta"))
     assert not store.write_sync(lambda tx: tx.delete_alias("svc", "beta"))
     assert store.read_sync(lambda tx: tx.aliases_of_version("svc", 2)) == ["prod"]
+
+
+def test_an_execution_pins_the_version_an_alias_first_gave_it(store: Store) -> None:
+    assert store.read_sync(lambda tx: tx.get_pinned_version("e1", "svc", "prod")) is None
+    assert store.write_sync(lambda tx: tx.pin_version("e1", "svc", "prod", "1")) == "1"
+    assert store.write_sync(lambda tx: tx.pin_version("e1", "svc", "prod", "2")) == "1"  # the first stays
+    assert store.write_sync(lambda tx: tx.pin_version("e2", "svc", "prod", "2")) == "2"
+    assert store.read_sync(lambda tx: tx.get_pinned_version("e1", "svc", "prod")) == "1"
+    insert(store, execution("run", flow="f", id="e1", status="Succeeded"))
+    store.write_sync(lambda tx: tx.put_flow("f", "", DEF1, "h1", at(0)))
+    assert store.write_sync(lambda tx: tx.delete_flow("f"))
+    assert store.read_sync(lambda tx: tx.get_pinned_version("e1", "svc", "prod")) is None  # gone with it
+    assert store.read_sync(lambda tx: tx.get_pinned_version("e2", "svc", "prod")) == "2"

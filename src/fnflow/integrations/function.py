@@ -6,6 +6,11 @@
 (``asyncq``), this integration's transport: ``sync`` waits until the call finishes, the others go
 on as soon as it is queued. The call id is ``serviceParams.StatefulAsyncInvocationID`` (with the
 attempt number on retries) or the attempt's key, so an attempt that runs again submits once.
+
+``services/{service}.{qualifier}/functions/…`` names a service version or an alias. An alias is
+resolved at an execution's first call through it and pinned (``execution_pins``): the execution's
+later steps call the same version, however the alias changes meanwhile (best practice 6), and
+new executions follow the alias.
 """
 
 from __future__ import annotations
@@ -74,12 +79,11 @@ class FunctionIntegration:
         body = json.dumps(command.input, separators=(",", ":"), ensure_ascii=False).encode()
         qualifier = target.qualifier or LATEST
         try:
-            if command.pattern == "sync" or command.service_params.get("InvocationType") == "Async":
-                await self._functions.qualifiers.resolve(target.service, qualifier)  # it exists
-                return await self._invoke_async(task, target, body)
-            version = await self._functions.qualifiers.resolve(target.service, qualifier)
+            version = await self._version(task, target.service, qualifier)
         except NotFound as e:
             return TaskFailed(activity, "FC.QualifierNotFound", e.message)
+        if command.pattern == "sync" or command.service_params.get("InvocationType") == "Async":
+            return await self._invoke_async(task, target, body, version)
         try:
             result = await self._functions.invoke(
                 target.service,
@@ -93,7 +97,21 @@ class FunctionIntegration:
             return TaskFailed(activity, "FC.FunctionNotFound", e.message)
         return result_event(activity, command.pattern, result)
 
-    async def _invoke_async(self, task: Task, target: FunctionTarget, body: bytes) -> Event:
+    async def _version(self, task: Task, service: str, qualifier: str) -> str:
+        """The version an attempt runs: an alias resolves once per execution (its first call) and
+        its later steps call that version too, however the alias changes meanwhile."""
+        qualifiers = self._functions.qualifiers
+        if qualifier == LATEST or qualifier.isdigit():
+            return await qualifiers.resolve(service, qualifier)
+        store = self._functions.store
+        execution = task.execution_id
+        pinned = await store.read(lambda tx: tx.get_pinned_version(execution, service, qualifier))
+        if pinned is not None:
+            return pinned
+        chosen = await qualifiers.resolve(service, qualifier)
+        return await store.write(lambda tx: tx.pin_version(execution, service, qualifier, chosen))
+
+    async def _invoke_async(self, task: Task, target: FunctionTarget, body: bytes, version: str) -> Event:
         command = task.command
         waits = command.pattern == "sync"
         call_id = task.key
@@ -105,7 +123,7 @@ class FunctionIntegration:
                 Submission(
                     service=target.service,
                     function=target.function,
-                    qualifier=target.qualifier,
+                    qualifier=None if version == LATEST else version,
                     body=body,
                     headers='[["Content-Type", "application/json"]]',
                     call_id=call_id,

@@ -516,3 +516,14 @@ service_aliases = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# The version an alias resolved to when an execution first called it: its later steps call that
+# version too, however the alias changes meanwhile (best practice 6: one execution, one version).
+execution_pins = Table(
+    "execution_pins",
+    metadata,
+    Column("execution_id", String(36), primary_key=True),
+    Column("service", String(128), primary_key=True),
+    Column("qualifier", String(128), primary_key=True),
+    Column("version", String(32), nullable=False),
+)

@@ -11,7 +11,7 @@ from fnflow.errors import FlowAlreadyExists, InvalidArgument
 from fnflow.store.prepared import Prepared
 from fnflow.store.queries.base import Queries, decode_token, dialect_insert, encode_token, from_ts_req, to_ts
 from fnflow.store.records import FlowRecord, FlowVersionRecord, Page
-from fnflow.store.schema import definitions, executions, flow_versions, flows, history
+from fnflow.store.schema import definitions, execution_pins, executions, flow_versions, flows, history
 
 # Every execution start reads its flow: keep that off SQLAlchemy's per-call path.
 _GET_FLOW = Prepared(
@@ -187,6 +187,7 @@ class FlowQueries(Queries):
         """Delete a flow with its finished executions and their history."""
         ids = select(executions.c.id).where(executions.c.flow_name == name).scalar_subquery()
         self.conn.execute(delete(history).where(history.c.execution_id.in_(ids)))
+        self.conn.execute(delete(execution_pins).where(execution_pins.c.execution_id.in_(ids)))
         self.conn.execute(delete(executions).where(executions.c.flow_name == name))
         self.conn.execute(delete(flow_versions).where(flow_versions.c.flow_name == name))
         return self.conn.execute(delete(flows).where(flows.c.name == name)).rowcount > 0

@@ -11,7 +11,14 @@ from sqlalchemy import Row, delete, func, or_, select, update
 from fnflow.errors import Conflict
 from fnflow.store.queries.base import Queries, dialect_insert, from_ts, from_ts_req, to_ts
 from fnflow.store.records import AliasRecord, FunctionRecord, ServiceVersionRecord
-from fnflow.store.schema import function_versions, functions, service_aliases, service_versions, version_code
+from fnflow.store.schema import (
+    execution_pins,
+    function_versions,
+    functions,
+    service_aliases,
+    service_versions,
+    version_code,
+)
 
 _SNAPSHOT = [c for c in functions.c if c.name not in ("code", "service", "name", "created_at", "updated_at")]
 
@@ -238,6 +245,26 @@ class VersionQueries(Queries):
             service_aliases.c.service == service, service_aliases.c.name == name
         )
         return self.conn.execute(query).rowcount > 0
+
+    def pin_version(self, execution_id: str, service: str, qualifier: str, version: str) -> str:
+        """The version ``qualifier`` is pinned to for an execution: ``version`` if it had none yet
+        (two attempts racing get the same one)."""
+        self.conn.execute(
+            dialect_insert(self.conn.dialect.name, execution_pins)
+            .values(execution_id=execution_id, service=service, qualifier=qualifier, version=version)
+            .on_conflict_do_nothing()
+        )
+        pinned = self.get_pinned_version(execution_id, service, qualifier)
+        assert pinned is not None
+        return pinned
+
+    def get_pinned_version(self, execution_id: str, service: str, qualifier: str) -> str | None:
+        query = select(execution_pins.c.version).where(
+            execution_pins.c.execution_id == execution_id,
+            execution_pins.c.service == service,
+            execution_pins.c.qualifier == qualifier,
+        )
+        return self.conn.execute(query).scalar()
 
     def list_version_functions(self) -> list[FunctionRecord]:
         """Every function of every service version (what they keep installed: environments, layers)."""

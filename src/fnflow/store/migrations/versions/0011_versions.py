@@ -1,7 +1,8 @@
 """Versions: flow versions (each definition a flow has had, numbered; executions name theirs),
 service versions (immutable snapshots of a service's functions, their code stored once by
 checksum) and aliases (a version, and optionally a second one with a share of the calls), and
-the qualifier an asynchronous call names and the version that served it.
+the qualifier an asynchronous call names and the version that served it; and the version each
+execution's alias resolved to when it first called it (later steps call the same version).
 
 Revision ID: 0011
 Revises: 0010
@@ -80,6 +81,14 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("service", "name"),
     )
+    op.create_table(
+        "execution_pins",
+        sa.Column("execution_id", sa.String(length=36), nullable=False),
+        sa.Column("service", sa.String(length=128), nullable=False),
+        sa.Column("qualifier", sa.String(length=128), nullable=False),
+        sa.Column("version", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("execution_id", "service", "qualifier"),
+    )
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.add_column(sa.Column("qualifier", sa.String(length=128), nullable=True))
         batch_op.add_column(sa.Column("version", sa.String(length=32), nullable=True))
@@ -89,6 +98,7 @@ def downgrade() -> None:
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.drop_column("version")
         batch_op.drop_column("qualifier")
+    op.drop_table("execution_pins")
     op.drop_table("service_aliases")
     op.drop_table("version_code")
     op.drop_table("function_versions")
