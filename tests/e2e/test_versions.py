@@ -207,3 +207,20 @@ def test_the_command_line(client: Client, server: ServerProcess, tmp_path: Path)
     refused = fnflow("service", "delete-version", "cli", "2", url=url)
     assert refused.returncode != 0 and "prod" in refused.stderr
     assert fnflow("service", "delete-version", "cli", "1", url=url).returncode == 0
+
+
+def test_up_publishes_and_moves_an_alias(server: ServerProcess, tmp_path: Path) -> None:
+    url = server.url
+    (tmp_path / "upfn").mkdir()
+    (tmp_path / "stack.yml").write_text(
+        "version: 1.0\nprovider:\n  name: openfaas\nfunctions:\n"
+        "  upfn:\n    lang: python3\n    handler: ./upfn\n    namespace: upsvc\n"
+    )
+    for answer in ("one", "two"):
+        (tmp_path / "upfn" / "handler.py").write_text(f"def handle(req):\n    return {answer!r}\n")
+        up = fnflow("up", "-f", str(tmp_path / "stack.yml"), "--alias", "prod", url=url)
+        assert up.returncode == 0, up.stderr
+        assert "Alias: prod of service upsvc" in up.stdout
+        assert httpx.post(f"{url}/function/upfn.upsvc.prod", content=b"", timeout=30).text.strip() == answer
+    again = fnflow("up", "-f", str(tmp_path / "stack.yml"), "--publish", url=url)
+    assert "Unchanged: service upsvc version 2" in again.stdout, again.stderr
