@@ -51,8 +51,9 @@ class Settings:
     secret_key_file: Path | None = None  # None: <data_dir>/secret.key
     function_log_age: float = 86_400.0  # function log lines older than this are dropped
     function_log_bytes: int = 1024 * 1024  # of each function's newest log text, kept
-    # Shortest time between a schedule's ticks: FnF's one minute. Only tests lower it (env below).
-    schedule_min_interval: float = 60.0
+    # Shortest time between a schedule's (and a timer trigger's) ticks: one second (FnF's is a
+    # minute). Tests may change it (env below).
+    schedule_min_interval: float = 1.0
     # The region and account this fnflow stands for: what functions see as context.region and
     # context.account_id (the SDKs build endpoints from the region: it must be a real one).
     region: str = "cn-hangzhou"

@@ -248,6 +248,7 @@ class ScheduleRecord:
     next_fire_at: datetime | None  # None while disabled
     created_at: datetime
     updated_at: datetime
+    missed_ticks: str = "fireOnce"  # what it does with ticks it missed: fireOnce or skip
 
 
 @dataclass(frozen=True)

@@ -296,6 +296,8 @@ schedules = Table(
     Column("next_fire_at", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # ticks missed (fnflow down, or late): fireOnce fires the latest of them once, skip none
+    Column("missed_ticks", String(16), nullable=False, server_default="fireOnce"),
 )
 Index("ix_schedules_next_fire_at", schedules.c.next_fire_at)
 

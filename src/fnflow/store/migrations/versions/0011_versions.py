@@ -2,7 +2,8 @@
 service versions (immutable snapshots of a service's functions, their code stored once by
 checksum) and aliases (a version, and optionally a second one with a share of the calls), and
 the qualifier an asynchronous call names and the version that served it; and the version each
-execution's alias resolved to when it first called it (later steps call the same version).
+execution's alias resolved to when it first called it (later steps call the same version); and
+what a schedule does with ticks it missed (fire the latest once, or skip them).
 
 Revision ID: 0011
 Revises: 0010
@@ -89,6 +90,10 @@ def upgrade() -> None:
         sa.Column("version", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("execution_id", "service", "qualifier"),
     )
+    with op.batch_alter_table("schedules", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("missed_ticks", sa.String(length=16), nullable=False, server_default="fireOnce")
+        )
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.add_column(sa.Column("qualifier", sa.String(length=128), nullable=True))
         batch_op.add_column(sa.Column("version", sa.String(length=32), nullable=True))
@@ -98,6 +103,8 @@ def downgrade() -> None:
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.drop_column("version")
         batch_op.drop_column("qualifier")
+    with op.batch_alter_table("schedules", schema=None) as batch_op:
+        batch_op.drop_column("missed_ticks")
     op.drop_table("execution_pins")
     op.drop_table("service_aliases")
     op.drop_table("version_code")
