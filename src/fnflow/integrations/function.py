@@ -32,9 +32,9 @@ from fnflow.store import CallRecord, Tx
 
 def result_event(activity: int, pattern: str, result: InvocationResult) -> Event:
     """The engine event for a finished invocation (FC semantics: a JSON body is the step's $local);
-    the history records the service version that ran it (``functionVersion``)."""
+    the history records the service version that ran it (``functionVersion``, unless LATEST)."""
     started = datetime.fromtimestamp(result.started_at, UTC)
-    detail = {"functionVersion": result.version}
+    detail = {} if result.version == LATEST else {"functionVersion": result.version}
     if not result.ok:
         error = result.error_type or "FC.Unknown"
         return TaskFailed(activity, error, result.error_body().decode(), started, detail)
@@ -100,8 +100,10 @@ class FunctionIntegration:
     async def _version(self, task: Task, service: str, qualifier: str) -> str:
         """The version an attempt runs: an alias resolves once per execution (its first call) and
         its later steps call that version too, however the alias changes meanwhile."""
+        if qualifier == LATEST:
+            return LATEST
         qualifiers = self._functions.qualifiers
-        if qualifier == LATEST or qualifier.isdigit():
+        if qualifier.isdigit():
             return await qualifiers.resolve(service, qualifier)
         store = self._functions.store
         execution = task.execution_id
