@@ -109,7 +109,7 @@ class Fnflow:
         self.secrets = SecretService(store, box)
         await self.secrets.check_key()
         self.functions = FunctionService(store, self.pool, s.data_dir, caller, secrets=self.secrets)
-        self.versions = VersionService(store)
+        self.versions = VersionService(store, changed=lambda: self.functions.changed())
         self.logs = LogService(store, self.functions, self.log_writer)
         self.metrics = Metrics()
         self.functions.served = self.metrics.version_served

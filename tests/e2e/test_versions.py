@@ -224,3 +224,38 @@ def test_up_publishes_and_moves_an_alias(server: ServerProcess, tmp_path: Path) 
         assert httpx.post(f"{url}/function/upfn.upsvc.prod", content=b"", timeout=30).text.strip() == answer
     again = fnflow("up", "-f", str(tmp_path / "stack.yml"), "--publish", url=url)
     assert "Unchanged: service upsvc version 2" in again.stdout, again.stderr
+
+
+def reserved_workers(url: str, function: str) -> float:
+    """Started workers of ``service/name:version`` in the server, from its metrics."""
+    found = 0.0
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith(f'fnflow_function_workers{{function="{function}"'):
+            found += float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def test_an_alias_s_reserved_instances_start_and_come_back_after_a_restart(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "server").start()
+    try:
+        with Client(server.url, api_key="") as client:
+            client.deploy_function("which", code(tmp_path / "one", 1), service="warm")
+            client.publish_version("warm")
+            with pytest.raises(InvalidArgumentError, match="reservedInstances"):
+                client.set_alias("warm", "prod", 1, reserved_instances=-1)
+            alias = client.set_alias("warm", "prod", 1, reserved_instances=2)
+            assert alias.reserved_instances == 2
+        deadline = time.monotonic() + 30
+        while reserved_workers(server.url, "warm/which:1") < 2:
+            assert time.monotonic() < deadline, "the reserved instances did not start"
+            time.sleep(0.2)
+        described = fnflow("fn", "describe", "which", "--service", "warm", url=server.url)
+        assert "2 (alias prod, version 1)" in described.stdout, described.stderr
+        server.kill()
+        server.start()
+        deadline = time.monotonic() + 30
+        while reserved_workers(server.url, "warm/which:1") < 2:
+            assert time.monotonic() < deadline, "the reserved instances did not come back"
+            time.sleep(0.2)
+    finally:
+        server.stop()

@@ -46,6 +46,9 @@ class AliasIn(Body):
         None, description='one more version and the share of calls it gets, 0-1: {"2": 0.1}'
     )
     description: str = ""
+    reservedInstances: int = Field(
+        0, description="instances of each function of its version every process keeps started"
+    )
 
 
 class AliasOut(BaseModel):
@@ -54,6 +57,7 @@ class AliasOut(BaseModel):
     versionId: str
     additionalVersionWeight: dict[str, float]
     description: str
+    reservedInstances: int
     createdTime: str
     lastModifiedTime: str
 
@@ -68,6 +72,7 @@ class AliasOut(BaseModel):
             versionId=str(a.version_id),
             additionalVersionWeight=weights,
             description=a.description,
+            reservedInstances=a.reserved_instances,
             createdTime=format_timestamp(a.created_at),
             lastModifiedTime=format_timestamp(a.updated_at),
         )
@@ -110,7 +115,12 @@ async def put_alias(
 ) -> AliasOut:
     """Create or change an alias: a version, and optionally one more with a share of the calls."""
     record, created = await request.app.state.fnflow.versions.put_alias(
-        service, alias, body.versionId, body.additionalVersionWeight, body.description
+        service,
+        alias,
+        body.versionId,
+        body.additionalVersionWeight,
+        body.description,
+        body.reservedInstances,
     )
     response.status_code = 201 if created else 200
     return AliasOut.of(record)

@@ -12,7 +12,7 @@ import typer
 
 from fnflow.cli import render
 from fnflow.cli.common import EXIT_FAILED, Format, Output, Url, connect, emit, fail, read_arg, write_body
-from fnflow.client import Function, LogLine
+from fnflow.client import Client, Function, LogLine
 from fnflow.client.api import DEFAULT_SERVICE
 from fnflow.functions import openfaas
 
@@ -315,10 +315,26 @@ def list_(
 
 @app.command()
 def get(name: str, service: Service = DEFAULT_SERVICE, url: Url = None, output: Output = Format.text) -> None:
-    """Show a function's settings, layers and environment (its hash and installed packages)."""
+    """Show a function's settings, layers and environment (its hash and installed packages), and
+    the instances reserved for it: its warm instances, and those of the aliases of its service."""
     with connect(url) as client:
         function = client.get_function(name, service)
-    emit(output, function.raw, lambda: show(function))
+        reserved = _reserved(client, function)
+    emit(output, function.raw, lambda: show(function) + "".join(f"\n{line}" for line in reserved))
+
+
+def _reserved(client: Client, function: Function) -> list[str]:
+    """``reserved:  N (alias A, version V)`` for each alias that reserves instances of the function."""
+    aliases = [a for a in client.list_aliases(function.service) if a.reserved_instances]
+    if not aliases:
+        return []
+    has = {v.version_id: set(v.functions) for v in client.list_versions(function.service)}
+    lines = [
+        f"reserved:           {a.reserved_instances} (alias {a.name}, version {a.version_id})"
+        for a in aliases
+        if function.name in has.get(a.version_id, set())
+    ]
+    return lines
 
 
 app.command("describe", help="Show a function (the same as get).")(get)

@@ -41,6 +41,7 @@ def _alias(a: Alias) -> str:
             ("alias", a.name),
             ("version", a.version_id),
             ("additional version weight", _weights(a)),
+            ("reserved instances", str(a.reserved_instances) if a.reserved_instances else ""),
             ("description", a.description),
         ]
     )
@@ -102,6 +103,12 @@ def set_alias(
         ),
     ] = None,
     description: Annotated[str, typer.Option(help="What the alias is for.")] = "",
+    reserved: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Instances of each function of its version every server keeps started (reserved)."
+        ),
+    ] = 0,
     url: Url = None,
     output: Output = Format.text,
 ) -> None:
@@ -111,6 +118,7 @@ def set_alias(
 
         fnflow service alias set shop prod --version 1
         fnflow service alias set shop prod --version 1 --weight 2=0.1   # 10% to version 2
+        fnflow service alias set shop prod --version 2 --reserved 2     # 2 warm instances per function
     """
     weights: dict[str, float] = {}
     for item in weight or []:
@@ -122,7 +130,7 @@ def set_alias(
         if not sep or not other.strip():
             raise typer.BadParameter(f"{item!r} is not VERSION=SHARE (e.g. 2=0.1)", param_hint="--weight")
     with connect(url) as client:
-        found = client.set_alias(service, alias, version, weights or None, description)
+        found = client.set_alias(service, alias, version, weights or None, description, reserved)
     emit(output, found.raw, lambda: _alias(found))
 
 
@@ -131,11 +139,14 @@ def list_aliases(service: str, url: Url = None, output: Output = Format.text) ->
     """List the service's aliases."""
     with connect(url) as client:
         found = client.list_aliases(service)
-    rows = [(a.name, a.version_id, _weights(a), render.clip(a.description, 50)) for a in found]
+    rows = [
+        (a.name, a.version_id, _weights(a), str(a.reserved_instances), render.clip(a.description, 50))
+        for a in found
+    ]
     emit(
         output,
         {"aliases": [a.raw for a in found]},
-        lambda: render.table(("ALIAS", "VERSION", "ADDITIONAL", "DESCRIPTION"), rows),
+        lambda: render.table(("ALIAS", "VERSION", "ADDITIONAL", "RESERVED", "DESCRIPTION"), rows),
     )
 
 

@@ -357,9 +357,15 @@ class Client(
         version_id: str | int,
         additional_version_weight: Mapping[str, float] | None = None,
         description: str = "",
+        reserved_instances: int = 0,
     ) -> Alias:
-        """Create or change an alias: a version, and optionally one more with a share (0-1) of calls."""
-        body: dict[str, Any] = {"versionId": str(version_id), "description": description}
+        """Create or change an alias: a version, and optionally one more with a share (0-1) of calls;
+        ``reserved_instances`` of each function of its version are kept started in every process."""
+        body: dict[str, Any] = {
+            "versionId": str(version_id),
+            "description": description,
+            "reservedInstances": reserved_instances,
+        }
         if additional_version_weight:
             body["additionalVersionWeight"] = dict(additional_version_weight)
         return Alias.from_json(self._json("PUT", api_path("services", service, "aliases", alias), json=body))

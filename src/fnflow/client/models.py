@@ -128,6 +128,7 @@ class Alias:
     additional_version_weight: dict[str, float]
     description: str
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    reserved_instances: int = 0  # instances of each function of its version every process keeps started
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Alias:
@@ -138,6 +139,7 @@ class Alias:
             additional_version_weight=dict(d.get("additionalVersionWeight") or {}),
             description=d.get("description", ""),
             raw=d,
+            reserved_instances=d.get("reservedInstances", 0),
         )
 
 

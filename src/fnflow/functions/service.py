@@ -293,6 +293,18 @@ class FunctionService:
         spec = await self._spec(record, await self._versions(record))
         return await self.pool.keep_warm(spec, config_of(record).min_instances)
 
+    async def warm_version(self, service: str, name: str, version: str, n: int) -> int:
+        """Keep ``n`` instances of a function as a service version has it started in this process
+        (an alias's reserved instances; 0 lets them stop when idle). How many run; a version that
+        is gone has its workers stopped."""
+        try:
+            record, versions = await self._record(service, name, version)
+        except NotFound:
+            await self.pool.evict(service, name, version)
+            return 0
+        spec = await self._spec(record, versions, version)
+        return await self.pool.keep_warm(spec, n)
+
     def available(self, record: FunctionRecord) -> int:
         """Instances ready for a call in this process: live Python workers; command and http
         functions start nothing ahead of a call, so they are always ready (at least 1)."""

@@ -30,6 +30,7 @@ ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 #: options that are no part of what a version is (warm instances are set per alias, not published)
 UNVERSIONED_OPTIONS = ("minInstances",)
 MAX_VERSION = 2**31 - 1
+MAX_RESERVED = 64  # reserved instances per function of an alias (the pool also holds maxInstances)
 
 
 class NothingChanged(Conflict):
@@ -126,8 +127,9 @@ class Qualifiers:
 class VersionService:
     """Publish, list and delete service versions; set, list and delete aliases."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, changed: Callable[[], None] = lambda: None) -> None:
         self.store = store
+        self._changed = changed  # an alias changed: its reserved instances may need starting
 
     async def publish(self, service: str, description: str = "") -> ServiceVersionRecord:
         """Snapshot the service's functions as its next version (NotFound if it has none;
@@ -184,10 +186,14 @@ class VersionService:
         version: str | int,
         weights: dict[str, float] | None = None,
         description: str = "",
+        reserved: int = 0,
     ) -> tuple[AliasRecord, bool]:
         """Create or change an alias (returns it and whether it was created). ``weights``
-        (``additionalVersionWeight``) gives one more version a share of the calls, 0-1."""
+        (``additionalVersionWeight``) gives one more version a share of the calls, 0-1;
+        ``reserved``: instances of each function of its version every process keeps started."""
         check_alias_name(name)
+        if not 0 <= reserved <= MAX_RESERVED:
+            raise InvalidArgument(f"reservedInstances must be between 0 and {MAX_RESERVED}, got {reserved}")
         number = version_number(version)
         extra, weight = check_weights(weights)
         if extra == number:
@@ -200,9 +206,11 @@ class VersionService:
             for wanted in (number, extra):
                 if wanted is not None and tx.get_service_version(service, wanted) is None:
                     raise NotFound(f"service {service!r} has no version {wanted}")
-            return tx.put_alias(service, name, number, extra, weight, description, now)
+            return tx.put_alias(service, name, number, extra, weight, description, now, reserved)
 
-        return await self.store.write(put)
+        done = await self.store.write(put)
+        self._changed()
+        return done
 
     async def get_alias(self, service: str, name: str) -> AliasRecord:
         found = await self.store.read(lambda tx: tx.get_alias(service, name))
@@ -213,6 +221,11 @@ class VersionService:
     async def list_aliases(self, service: str) -> list[AliasRecord]:
         return await self.store.read(lambda tx: tx.list_aliases(service))
 
+    async def reserved(self) -> list[AliasRecord]:
+        """The aliases with reserved instances, of every service."""
+        return await self.store.read(lambda tx: tx.reserved_aliases())
+
     async def delete_alias(self, service: str, name: str) -> None:
         if not await self.store.write(lambda tx: tx.delete_alias(service, name)):
             raise NotFound(f"service {service!r} has no alias {name!r}")
+        self._changed()

@@ -128,6 +128,7 @@ class AliasRecord:
     description: str
     created_at: datetime
     updated_at: datetime
+    reserved_instances: int = 0  # warm instances of each function of its version, per process
 
 
 @dataclass(frozen=True)

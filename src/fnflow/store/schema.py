@@ -514,6 +514,8 @@ service_aliases = Table(
     Column("version_id", Integer, nullable=False),
     Column("additional_version_id", Integer),
     Column("additional_weight", Float, nullable=False, default=0.0),
+    # instances of each of its version's functions every process keeps started (reserved)
+    Column("reserved_instances", Integer, nullable=False, server_default="0"),
     Column("description", Text, nullable=False, default=""),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),

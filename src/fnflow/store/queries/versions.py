@@ -53,6 +53,7 @@ def _alias(row: Row[Any]) -> AliasRecord:
         description=m["description"],
         created_at=from_ts_req(m["created_at"]),
         updated_at=from_ts_req(m["updated_at"]),
+        reserved_instances=m["reserved_instances"],
     )
 
 
@@ -197,9 +198,11 @@ class VersionQueries(Queries):
         additional_weight: float,
         description: str,
         now: datetime,
+        reserved_instances: int = 0,
     ) -> tuple[AliasRecord, bool]:
         """Create or change an alias; returns it and whether it was created."""
         values = {
+            "reserved_instances": reserved_instances,
             "version_id": version_id,
             "additional_version_id": additional_version_id,
             "additional_weight": additional_weight,
@@ -237,6 +240,15 @@ class VersionQueries(Queries):
             select(service_aliases)
             .where(service_aliases.c.service == service)
             .order_by(service_aliases.c.name)
+        )
+        return [_alias(r) for r in self.conn.execute(query)]
+
+    def reserved_aliases(self) -> list[AliasRecord]:
+        """Every alias with reserved instances, of every service."""
+        query = (
+            select(service_aliases)
+            .where(service_aliases.c.reserved_instances > 0)
+            .order_by(service_aliases.c.service, service_aliases.c.name)
         )
         return [_alias(r) for r in self.conn.execute(query)]
 

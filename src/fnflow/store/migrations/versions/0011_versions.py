@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("version_id", sa.Integer(), nullable=False),
         sa.Column("additional_version_id", sa.Integer(), nullable=True),
         sa.Column("additional_weight", sa.Float(), nullable=False),
+        sa.Column("reserved_instances", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
