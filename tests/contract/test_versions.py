@@ -119,7 +119,9 @@ def test_aliases_point_to_versions(store: Store) -> None:
         description="canary",
         updated_at=at(3),
     )
-    store.write_sync(lambda tx: tx.put_alias("svc", "beta", 2, None, 0.0, "", at(4)))
+    store.write_sync(lambda tx: tx.put_alias("svc", "beta", 2, None, 0.0, "", at(4), 3))
+    reserved = store.read_sync(lambda tx: tx.reserved_aliases())
+    assert [(a.service, a.name, a.reserved_instances) for a in reserved] == [("svc", "beta", 3)]
     assert store.read_sync(lambda tx: tx.aliases_of_version("svc", 1)) == ["prod"]
     assert store.read_sync(lambda tx: tx.aliases_of_version("svc", 2)) == ["beta", "prod"]
     assert [a.name for a in store.read_sync(lambda tx: tx.list_aliases("svc"))] == ["beta", "prod"]
