@@ -173,6 +173,8 @@ VALUES = {
     "receipt_handle": "no-such-handle",
     "path": "sub/path",
     "subscription": "nothing-here",
+    "version": "1",
+    "alias": "nothing-here",
 }
 QUERIES = {"/api/v1/queues/{queue}/messages": "wait=0"}
 WHOAMI = """

@@ -11,6 +11,7 @@ from fnflow.names import check_name
 from fnflow.store import FlowRecord, FlowVersionRecord, Page, Store, Tx
 
 EXECUTION_MODES = ("Standard", "Express")
+MAX_VERSION = 2**31 - 1
 
 
 class FlowService:
@@ -113,6 +114,8 @@ class FlowService:
 
     async def version(self, name: str, version: int) -> FlowVersionRecord:
         """One version of a flow, with its definition."""
+        if not 1 <= version <= MAX_VERSION:
+            raise InvalidArgument(f"version must be a flow version number (1, 2, …), got {version}")
         found = await self.store.read(lambda tx: tx.get_flow_version(name, version))
         if found is None:
             await self.get(name)  # FlowNotFound first

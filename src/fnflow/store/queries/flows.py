@@ -160,7 +160,7 @@ class FlowQueries(Queries):
         )
         if token:
             parts = decode_token(token, 1)
-            if parts is None or not parts[0].isdigit():
+            if parts is None or not parts[0].isdigit() or len(parts[0]) > 10:
                 raise InvalidArgument("nextToken is not valid")
             query = query.where(flow_versions.c.version < int(parts[0]))
         rows = [r._mapping for r in self.conn.execute(query)]
