@@ -180,7 +180,7 @@ class Fnflow:
             max_input_bytes=s.max_input_bytes,
         )
         self.triggers = TriggerService(
-            store, changed=self.scheduler.wake, min_interval=s.schedule_min_interval
+            store, changed=self.scheduler.wake, min_interval=s.trigger_min_interval
         )
         self.stacks = StackService(
             store,
