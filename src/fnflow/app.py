@@ -27,6 +27,7 @@ from fnflow.functions.logs import LogWriter
 from fnflow.functions.naming import metric_name
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.service import Caller, FunctionService
+from fnflow.functions.versions import VersionService
 from fnflow.functions.warm import Warmer
 from fnflow.integrations import Integrations
 from fnflow.integrations.flow import FlowIntegration
@@ -117,8 +118,10 @@ class Fnflow:
         self.secrets = SecretService(store, box)
         await self.secrets.check_key()
         self.functions = FunctionService(store, self.pool, s.data_dir, caller, secrets=self.secrets)
+        self.versions = VersionService(store, changed=lambda: self.functions.changed())
         self.logs = LogService(store, self.functions, self.log_writer)
         self.metrics = Metrics()
+        self.functions.served = self.metrics.version_served
         self.metrics.watch(self._gauges)
         clock = self.clock
         owner = self.ids.uuid().replace("-", "")
@@ -203,7 +206,7 @@ class Fnflow:
             ids=self.ids,
         )
         self.triggers = TriggerService(
-            store, changed=self.scheduler.wake, min_interval=s.schedule_min_interval
+            store, changed=self.scheduler.wake, min_interval=s.trigger_min_interval
         )
         self.stacks = StackService(
             store,

@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, UnknownMetricFamily
 from prometheus_client.registry import Collector
 
+from fnflow.functions.naming import metric_name
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 Family = CounterMetricFamily | GaugeMetricFamily | UnknownMetricFamily
 
@@ -79,6 +81,16 @@ class Metrics:
             ["queue_name", "status"],
             registry=self.registry,
         )
+
+        self.version_invocations = Counter(
+            "fnflow_function_version_invocations",
+            "Function calls by the service version that ran them (LATEST or a number), every caller.",
+            ["function_name", "version"],
+            registry=self.registry,
+        )
+
+    def version_served(self, service: str, function: str, version: str) -> None:
+        self.version_invocations.labels(metric_name(service, function), version).inc()
 
     def invocation_started(self, function: str) -> None:
         self.invocations_started[function] += 1

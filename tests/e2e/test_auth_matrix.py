@@ -45,6 +45,16 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/flows/{flow}"): "invoke",
     ("GET", "/api/v1/flows"): "invoke",
     ("DELETE", "/api/v1/flows/{flow}"): "admin",
+    ("GET", "/api/v1/flows/{flow}/versions"): "invoke",
+    ("GET", "/api/v1/flows/{flow}/versions/{version}"): "invoke",
+    ("POST", "/api/v1/services/{service}/versions"): "admin",
+    ("GET", "/api/v1/services/{service}/versions"): "invoke",
+    ("GET", "/api/v1/services/{service}/versions/{version}"): "invoke",
+    ("DELETE", "/api/v1/services/{service}/versions/{version}"): "admin",
+    ("PUT", "/api/v1/services/{service}/aliases/{alias}"): "admin",
+    ("GET", "/api/v1/services/{service}/aliases"): "invoke",
+    ("GET", "/api/v1/services/{service}/aliases/{alias}"): "invoke",
+    ("DELETE", "/api/v1/services/{service}/aliases/{alias}"): "admin",
     ("POST", "/api/v1/flows/{flow}/executions"): "invoke",
     ("GET", "/api/v1/flows/{flow}/executions"): "invoke",
     ("GET", "/api/v1/flows/{flow}/executions/{name}"): "invoke",
@@ -166,6 +176,8 @@ VALUES = {
     "receipt_handle": "no-such-handle",
     "path": "sub/path",
     "subscription": "nothing-here",
+    "version": "1",
+    "alias": "nothing-here",
 }
 QUERIES = {"/api/v1/queues/{queue}/messages": "wait=0"}
 WHOAMI = """

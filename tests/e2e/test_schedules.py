@@ -1,7 +1,6 @@
 """End-to-end: schedules fire their ticks on time, once each, with their payload as input.
 
-Tick-by-tick tests run servers with ``FNFLOW_SCHEDULE_MIN_INTERVAL=1`` (for tests only) so that a
-schedule can fire every second or two; the default server keeps FnF's one-minute minimum.
+Schedules may fire every second (``@every 2s``, ``* * * * * *``): one second is the minimum.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from fnflow import Client, Execution, ForbiddenError, NotFoundError, Schedule
+from fnflow.schedules.scheduler import LATE
 from fnflow.services.keys import new_key
 from fnflow.store import Tx, open_store
 from fnflow.testing import NoPostgres, ServerProcess, throwaway_database
@@ -151,7 +151,32 @@ def test_after_a_crash_only_the_latest_missed_tick_fires(tmp_path: Path) -> None
         server.stop()
 
 
-def test_errors_and_the_one_minute_minimum(url: str) -> None:
+def test_missed_ticks_fire_once_or_are_skipped_as_each_schedule_says(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path).start()
+    try:
+        with Client(server.url) as client:
+            client.put_flow("echo", ECHO)
+            once = client.put_schedule("echo", "once", "*/10 * * * * *")
+            skip = client.put_schedule("echo", "skip", "*/10 * * * * *", missed_ticks="skip")
+            assert (once.missed_ticks, skip.missed_ticks) == ("fireOnce", "skip")
+            assert skip.next_fire_time == once.next_fire_time is not None
+            missed = skip.next_fire_time
+        server.kill()
+        time.sleep(max(0.0, (missed - datetime.now(UTC)).total_seconds()) + LATE + 1.5)
+        began = datetime.now(UTC)
+        server.start()
+        with Client(server.url) as client:
+            fired = at_least(client, "once", 1)
+            assert len(fired) == 1 or tick_of(fired[1]) > began
+            assert missed <= tick_of(fired[0])  # the latest tick missed, fired once (late)
+            time.sleep(1)
+            assert all(tick_of(e) > began for e in runs(client, "skip")), "a missed tick fired"
+            assert client.get_schedule("echo", "skip").next_fire_time > missed  # type: ignore[operator]
+    finally:
+        server.stop()
+
+
+def test_errors_and_the_one_second_minimum(url: str) -> None:
     api = f"{url}/api/v1"
 
     def put(path: str, body: dict[str, Any]) -> httpx.Response:
@@ -163,9 +188,15 @@ def test_errors_and_the_one_minute_minimum(url: str) -> None:
         "code": "InvalidArgument",
         "message": "cronExpression '0 0 25 * * *': Hours field '25': 25 is out of range 0-23",
     }
-    too_often = put("flows/echo/schedules/s", {"cronExpression": "*/2 * * * * *"})
-    assert too_often.status_code == 400 and "the minimum interval is 60 s" in too_often.json()["message"]
-    assert put("flows/echo/schedules/s", {"cronExpression": "@every 30s"}).status_code == 400
+    too_often = put("flows/echo/schedules/s", {"cronExpression": "@every 0s"})
+    assert too_often.status_code == 400 and "the minimum is 1 s" in too_often.json()["message"]
+    missed = put("flows/echo/schedules/s", {"cronExpression": "@every 2s", "missedTicks": "all"})
+    assert missed.status_code == 400 and "missedTicks" in missed.json()["message"]
+    every = put(
+        "flows/echo/schedules/s2", {"cronExpression": "@every 2s", "missedTicks": "skip", "enable": False}
+    )
+    assert every.status_code == 201 and every.json()["missedTicks"] == "skip"
+    assert httpx.delete(f"{api}/flows/echo/schedules/s2", timeout=10).status_code == 204
     zone = put("flows/echo/schedules/s", {"cronExpression": "0 0 9 * * *", "timeZone": "Mars/Base"})
     assert zone.status_code == 400 and "unknown time zone 'Mars/Base'" in zone.json()["message"]
     not_object = put("flows/echo/schedules/s", {"cronExpression": "0 0 9 * * *", "payload": "[1]"})
@@ -196,7 +227,7 @@ def test_fnf_style_routes_name_the_flow_in_the_body_or_query(url: str) -> None:
     schedule = created.json()
     assert set(schedule) == {
         "scheduleName", "scheduleId", "flowName", "description", "payload", "cronExpression",
-        "timeZone", "enable", "createdTime", "lastModifiedTime", "nextFireTime",
+        "timeZone", "enable", "createdTime", "lastModifiedTime", "nextFireTime", "missedTicks",
     }  # fmt: skip
     assert schedule["payload"] == {"from": "string"} and schedule["enable"] is True
     assert schedule["nextFireTime"].endswith("T04:00:00.000Z")  # 12:00 in Shanghai
@@ -248,8 +279,12 @@ def test_cli_create_update_get_list_delete(url: str) -> None:
     assert any(line.split()[:2] == ["echo", "nightly"] for line in everything.stdout.splitlines())
     got = fnflow("schedule", "get", "echo", "nightly", url=url)
     assert got.returncode == 0 and "the nightly report" in got.stdout
-    too_often = fnflow("schedule", "create", "echo", "x", "--cron", "* * * * * *", url=url)
-    assert too_often.returncode == 2 and "Seconds field '*'" in too_often.stderr
+    too_often = fnflow("schedule", "create", "echo", "x", "--cron", "@every 0s", url=url)
+    assert too_often.returncode == 2 and "the minimum is 1 s" in too_often.stderr
+    skipping = fnflow("schedule", "update", "echo", "nightly", "--missed", "skip", url=url)
+    assert skipping.returncode == 0, skipping.stderr
+    described = fnflow("schedule", "describe", "echo", "nightly", url=url)
+    assert "missed ticks:  skip" in described.stdout and "next fire:" in described.stdout
     not_object = fnflow(
         "schedule", "create", "echo", "x", "--cron", "0 * * * * *", "--payload", "[]", url=url
     )

@@ -125,10 +125,15 @@ def test_every_counts_from_the_start_and_skips_missed_intervals() -> None:
     assert parse("CRON_TZ=Asia/Shanghai @every 2h") == Every(timedelta(hours=2))
 
 
-def test_the_minimum_interval_is_a_minute_unless_lowered() -> None:
+def test_the_minimum_interval_is_a_second_unless_changed() -> None:
+    for often in ("*/2 * * * * *", "0,30 * * * * *", "* * * * * *", "@every 2s", "@every 1s"):
+        parse(often)
+    with pytest.raises(InvalidArgument, match="the interval is 0 s; the minimum is 1 s"):
+        parse("@every 0s")
+    assert parse("@every 2s") == Every(timedelta(seconds=2))
     for too_often in ("*/2 * * * * *", "0,30 * * * * *", "* * * * * *", "@every 30s", "@every 59s"):
         with pytest.raises(InvalidArgument, match="minimum"):
-            parse(too_often)
+            parse(too_often, min_interval=60)
     assert ticks(parse("*/2 * * * * *", min_interval=1), utc(2024, 3, 1), 2) == [
         utc(2024, 3, 1, 0, 0, 2),
         utc(2024, 3, 1, 0, 0, 4),

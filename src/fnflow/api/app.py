@@ -26,6 +26,7 @@ from fnflow.api import (
     stacks,
     system,
     topics,
+    versions,
 )
 from fnflow.api.gateway import Gateway
 from fnflow.api.limits import BodyLimit
@@ -59,7 +60,7 @@ def create_app(fnflow: Fnflow) -> FnfRpc:
     attach(app, fnflow)
     errors.install(app)
     routers = (system, flows, executions, graphs, schedules, functions, calls, queues, topics, bins, openfaas)
-    for module in (*routers, logs, stacks, secrets):
+    for module in (*routers, logs, stacks, secrets, versions):
         app.include_router(module.router)
     console.install(app)
     documented.install(app)

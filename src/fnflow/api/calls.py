@@ -46,6 +46,8 @@ def call_json(call: CallRecord, deliveries: list[DeliveryRecord] | None = None) 
         "callId": call.id,
         "service": call.service,
         "function": call.function,
+        "qualifier": call.qualifier or "LATEST",
+        "version": call.version,  # the service version that ran its last attempt
         "queue": call.queue or "default",
         "status": call.status,
         "attempts": call.attempts,

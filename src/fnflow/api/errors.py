@@ -25,6 +25,7 @@ STATUS = {
     "NotFound": 404,
     "MethodNotAllowed": 405,
     "Conflict": 409,
+    "NothingChanged": 409,
     "TaskAlreadyCompleted": 409,
     "Unavailable": 503,
 }

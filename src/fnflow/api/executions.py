@@ -38,7 +38,7 @@ async def start_execution(
         if isinstance(value, str)
         else value or {}
     )
-    record, created = await app.executions.start(flow, body.name, input)
+    record, created = await app.executions.start(flow, body.name, input, version=body.version)
     response.status_code = 201 if created else 200
     return ExecutionOut.of(record)
 

@@ -18,6 +18,7 @@ from fnflow.errors import InvalidArgument
 from fnflow.functions import codepkg
 from fnflow.functions.config import FC_RUNTIME, Layer
 from fnflow.functions.spec import HttpRequest
+from fnflow.functions.versions import LATEST, VERSION_HEADER
 
 router = APIRouter(prefix="/api/v1/functions", tags=["functions"])
 
@@ -122,21 +123,32 @@ async def delete_function(service: str, name: str, request: Request, _: Admin) -
         "default": {"description": "other runtimes: the function's own status, headers and body"},
     },
 )
-async def invoke_function(service: str, name: str, request: Request, _: Invoke) -> Response:
+async def invoke_function(
+    service: str, name: str, request: Request, _: Invoke, qualifier: str = LATEST
+) -> Response:
     """Invoke synchronously, as Function Compute's InvokeFunction: the body is the event.
 
     A ``python3`` function answers as Function Compute does (200, errors flagged by
     ``X-Fc-Error-Type``); the OpenFaaS-style runtimes answer with their own status and headers.
+    ``qualifier``: a service version or alias (default LATEST); the version that ran the call is
+    in ``X-Fc-Invocation-Service-Version``.
     """
     functions = root(request).functions
     request_id = request.headers.get("x-fc-request-id") or str(uuid.uuid4())
-    record = await functions.lookup(service, name)
+    version = await functions.qualifiers.resolve(service, qualifier)
+    record = await functions.lookup(service, name, version)
     content_type = request.headers.get("content-type")
     call = HttpRequest(
         headers=(("Content-Type", content_type),) if content_type else (), body=await request.body()
     )
-    result = await functions.invoke(service, name, call, request_id=request_id)
-    headers = {"X-Fc-Request-Id": request_id, "X-Fc-Duration-Seconds": f"{result.duration:.6f}"}
+    result = await functions.invoke(
+        service, name, call, request_id=request_id, qualifier=qualifier, version=version
+    )
+    headers = {
+        "X-Fc-Request-Id": request_id,
+        "X-Fc-Duration-Seconds": f"{result.duration:.6f}",
+        VERSION_HEADER: result.version,
+    }
     if record.runtime != FC_RUNTIME:
         response = Response(result.body, status_code=result.status, headers=headers)
         for key, value in result.headers:

@@ -4,7 +4,9 @@
 (POST: 202 with ``X-Call-Id`` once the call is stored; DELETE ``/async-function/{call id}``
 cancels) and ``/bin/{name}`` (the request bin). These are the hot paths, so they skip the
 framework: no routing tables, no validation models, one dictionary of headers. ``name`` is
-``function`` or ``function.service`` (OpenFaaS's ``name.namespace``).
+``function`` or ``function.service`` (OpenFaaS's ``name.namespace``), or
+``function.service.qualifier`` to call a service version or alias (``hello.openfaas-fn.prod``
+in the default service); the answer's ``X-Fc-Invocation-Service-Version`` says which version ran.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from fnflow.api.auth import ALLOWED, parse_authorization
 from fnflow.api.errors import STATUS
 from fnflow.asyncq.service import Submission
 from fnflow.errors import FnflowError, Forbidden, InvalidArgument, NotFound, PayloadTooLarge
-from fnflow.functions.naming import metric_name, split_name
+from fnflow.functions.naming import metric_name, split_qualified
 from fnflow.functions.spec import HttpRequest
+from fnflow.functions.versions import LATEST, VERSION_HEADER
 
 if TYPE_CHECKING:
     from fnflow.app import Fnflow
@@ -126,7 +129,7 @@ class Gateway:
     async def _sync(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._authorize(scope)
         name, sub = self._target(scope["path"], "/function/")
-        service, function = split_name(name)
+        service, function, qualifier = split_qualified(name)
         body = await read_body(receive, self.fnflow.settings.max_sync_bytes)
         headers = self._forwarded_headers(scope)
         lowered = {k.lower() for k, _ in headers}
@@ -151,15 +154,20 @@ class Gateway:
         label = metric_name(service, function)
         metrics = self.fnflow.metrics
         began = time.perf_counter()
-        await self.fnflow.functions.lookup(service, function)  # 404 before counting an invocation
+        functions = self.fnflow.functions
+        version = await functions.qualifiers.resolve(service, qualifier)
+        await functions.lookup(service, function, version)  # 404 before counting an invocation
         metrics.invocation_started(label)
-        result = await self.fnflow.functions.invoke(service, function, request, request_id=call_id)
+        result = await functions.invoke(
+            service, function, request, request_id=call_id, qualifier=qualifier, version=version
+        )
         metrics.invocation_finished(label, result.status, time.perf_counter() - began)
         response = [
             (k.encode("latin-1"), v.encode("latin-1"))
             for k, v in result.headers
             if k.lower().encode() not in HOP_BY_HOP
         ]
+        extra.append((VERSION_HEADER.lower().encode(), result.version.encode()))
         if not any(k.lower() == b"x-duration-seconds" for k, _ in response):
             extra.append((b"x-duration-seconds", f"{result.duration:.6f}".encode()))
         await respond(send, result.status, response + extra, result.body)
@@ -176,7 +184,7 @@ class Gateway:
                 "asynchronous calls are made with POST (DELETE /async-function/{call id} cancels)"
             )
         name, sub = self._target(scope["path"], "/async-function/")
-        service, function = split_name(name)
+        service, function, qualifier = split_qualified(name)
         body = await read_body(receive, self.fnflow.calls.max_body)
         call_id: str | None = None
         callback: str | None = None
@@ -203,6 +211,7 @@ class Gateway:
             headers=json.dumps(headers),
             call_id=call_id,
             callback_url=callback,
+            qualifier=None if qualifier == LATEST else qualifier,
         )
         record = await self.fnflow.calls.submit(submission)
         self.fnflow.metrics.calls_submitted.labels(record.queue or "default").inc()

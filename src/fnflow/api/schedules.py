@@ -38,6 +38,10 @@ class ScheduleIn(Body):
     )
     enable: bool = True
     description: str = ""
+    missedTicks: str = Field(
+        "fireOnce",
+        description="ticks missed (fnflow down, or late): fireOnce fires the latest once, skip none",
+    )
     flowName: str | None = Field(None, description="required on /api/v1/schedules/{name}; else the path's")
 
 
@@ -53,6 +57,7 @@ class ScheduleOut(BaseModel):
     createdTime: str
     lastModifiedTime: str
     nextFireTime: str | None = Field(description="the next tick (UTC); null while disabled")
+    missedTicks: str = Field(description="fireOnce or skip")
 
     @classmethod
     def of(cls, s: ScheduleRecord) -> ScheduleOut:
@@ -68,6 +73,7 @@ class ScheduleOut(BaseModel):
             createdTime=format_timestamp(s.created_at),
             lastModifiedTime=format_timestamp(s.updated_at),
             nextFireTime=format_timestamp(s.next_fire_at) if s.next_fire_at is not None else None,
+            missedTicks=s.missed_ticks,
         )
 
 
@@ -90,6 +96,7 @@ async def _put(flow: str, name: str, body: ScheduleIn, request: Request, respons
         payload=parse_json_object(payload, "payload", limit) if isinstance(payload, str) else payload or {},
         enabled=body.enable,
         description=body.description,
+        missed_ticks=body.missedTicks,
     )
     record, created = await _service(request).put(flow, name, spec)
     response.status_code = 201 if created else 200

@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from fnflow.fdl.timestamps import format_timestamp
 from fnflow.functions.config import RETRY_CODES, AsyncPolicy, FunctionConfig, Layer, config_of
 from fnflow.functions.dependencies import environment_of
-from fnflow.store import EnvironmentRecord, ExecutionRecord, FlowRecord, FunctionRecord, HistoryRecord
+from fnflow.store import (
+    EnvironmentRecord,
+    ExecutionRecord,
+    FlowRecord,
+    FlowVersionRecord,
+    FunctionRecord,
+    HistoryRecord,
+)
 
 
 class Body(BaseModel):
@@ -18,8 +25,11 @@ class Body(BaseModel):
 
 
 class FlowIn(Body):
-    definition: str = Field(description="FDL text, YAML or JSON")
+    definition: str | None = Field(None, description="FDL text, YAML or JSON")
     description: str = ""
+    version: int | None = Field(
+        None, ge=1, description="instead of a definition: roll back to this version's definition"
+    )
 
 
 class FlowOut(BaseModel):
@@ -29,6 +39,7 @@ class FlowOut(BaseModel):
     definition: str
     type: str = "FDL"
     revision: int
+    version: int = Field(description="the flow version its definition is")
     createdTime: str
     lastModifiedTime: str
 
@@ -40,9 +51,35 @@ class FlowOut(BaseModel):
             description=f.description,
             definition=f.definition,
             revision=f.revision,
+            version=f.version,
             createdTime=format_timestamp(f.created_at),
             lastModifiedTime=format_timestamp(f.updated_at),
         )
+
+
+class FlowVersionOut(BaseModel):
+    flowName: str
+    version: int
+    definitionHash: str
+    definition: str | None = Field(None, description="only when one version is read")
+    description: str
+    createdTime: str
+
+    @classmethod
+    def of(cls, v: FlowVersionRecord) -> FlowVersionOut:
+        return cls(
+            flowName=v.flow_name,
+            version=v.version,
+            definitionHash=v.definition_hash,
+            definition=v.definition or None,
+            description=v.description,
+            createdTime=format_timestamp(v.created_at),
+        )
+
+
+class FlowVersionList(BaseModel):
+    versions: list[FlowVersionOut]
+    nextToken: str | None = None
 
 
 class FlowList(BaseModel):
@@ -53,6 +90,7 @@ class FlowList(BaseModel):
 class StartIn(Body):
     name: str | None = Field(None, description="execution name; the same name and input again returns it")
     input: dict[str, Any] | str | None = Field(None, description="a JSON object, or a string holding one")
+    version: int | None = Field(None, ge=1, description="the flow version to run (default: the current one)")
 
 
 class ResetIn(Body):
@@ -84,6 +122,7 @@ class ExecutionOut(BaseModel):
     cause: str | None = None
     startedTime: str
     stoppedTime: str | None = None
+    flowVersion: int | None = Field(None, description="the flow version it runs")
     parentExecution: ExecutionRef | None = Field(None, description="the execution whose task step started it")
     childExecutions: list[ExecutionRef] | None = Field(
         None, description="the executions its task steps started (only when one execution is described)"
@@ -110,6 +149,7 @@ class ExecutionOut(BaseModel):
             cause=e.cause,
             startedTime=format_timestamp(e.started_at),
             stoppedTime=format_timestamp(e.stopped_at) if e.stopped_at else None,
+            flowVersion=e.flow_version,
         )
 
 

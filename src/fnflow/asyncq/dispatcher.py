@@ -36,6 +36,7 @@ from fnflow.functions.config import config_of
 from fnflow.functions.naming import metric_name
 from fnflow.functions.service import FunctionService
 from fnflow.functions.spec import HttpRequest, InvocationResult
+from fnflow.functions.versions import LATEST
 from fnflow.leasing import Claimer, LeaseKeeper
 from fnflow.metrics import Metrics
 from fnflow.store import CallRecord, DeliveryRecord, Store, Tx
@@ -336,9 +337,10 @@ class Dispatcher:
             )
             return
         try:
-            function = await self._functions.lookup(record.service, record.function)
-        except NotFound:
-            error = f"function {record.service}/{record.function} does not exist any more"
+            version = await self._functions.qualifiers.resolve(record.service, record.qualifier)
+            function = await self._functions.lookup(record.service, record.function, version)
+        except NotFound as e:
+            error = f"function {record.service}/{record.function} cannot run: {e.message}"
             await self._finish(record, Verdict(CallStatus.FAILED, now, dead=True), None, error)
             return
         started = await self._store.write(
@@ -364,7 +366,14 @@ class Dispatcher:
         began = time.perf_counter()
         if self._metrics is not None:
             self._metrics.invocation_started(label)
-        result = await self._functions.invoke(record.service, record.function, request, request_id=record.id)
+        result = await self._functions.invoke(
+            record.service,
+            record.function,
+            request,
+            request_id=record.id,
+            qualifier=record.qualifier or LATEST,
+            version=version,
+        )
         release()
         if self._metrics is not None:
             self._metrics.invocation_finished(label, result.status, time.perf_counter() - began)
@@ -428,6 +437,7 @@ class Dispatcher:
                 dead=verdict.dead,
                 lease_owner=self.node_id if retrying else None,
                 lease_until=self.lease_until() if retrying else None,
+                version=result.version if result is not None else None,
             )
             if not still_running:  # a stop arrived while it ran, or a peer took the call over
                 return self._stopped(tx, record)
@@ -443,6 +453,7 @@ class Dispatcher:
             result_body=result_body,
             error=error,
             finished_at=finished_at,
+            version=result.version if result is not None else record.version,
         )
         if retrying:
             return Settled(status, retry=replace(record, run_at=verdict.run_at))

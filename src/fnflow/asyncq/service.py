@@ -35,6 +35,7 @@ class Submission:
     callback_url: str | None = None
     task_execution: str | None = None  # a flow task step waiting for the call
     task_activity: int | None = None
+    qualifier: str | None = None  # a service version or alias (None: LATEST)
 
 
 class CallService:
@@ -84,6 +85,8 @@ class CallService:
         if len(call_id) > CALL_ID_MAX or not call_id.isprintable():
             raise InvalidArgument(f"X-Call-Id must be at most {CALL_ID_MAX} printable characters")
         policy = await self.policy(call.service, call.function)
+        if call.qualifier:
+            await self.functions.qualifiers.resolve(call.service, call.qualifier)  # NotFound if unknown
         if call.exact_id:
             taken = await self.store.read(lambda tx: tx.get_call(call_id))
             if taken is not None and (taken.service, taken.function) != (call.service, call.function):
@@ -113,6 +116,7 @@ class CallService:
             lease_until=self.dispatcher.lease_until() if held else None,
             task_execution=call.task_execution,
             task_activity=call.task_activity,
+            qualifier=call.qualifier or None,
         )
         return await self.batcher.accept(record)
 

@@ -47,6 +47,9 @@ def start(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="With --wait: do not report the steps on stderr.")
     ] = False,
+    version: Annotated[
+        int | None, typer.Option(min=1, help="Run this flow version (default: the current one).")
+    ] = None,
     url: Url = None,
     output: Output = Format.text,
 ) -> None:
@@ -57,12 +60,13 @@ def start(
 
         fnflow exec start poll-job --input '{"delay": 1}' --wait
         fnflow exec start poll-job --input @input.json --name job-42
+        fnflow exec start poll-job --version 3 --wait
     """
     value = json_arg(input, "--input") if input is not None else None
     if value is not None and not isinstance(value, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="--input")
     with connect(url) as client:
-        execution = client.start_execution(flow, value, name)
+        execution = client.start_execution(flow, value, name, version)
         if wait:
             if not quiet:
                 typer.echo(f"started {flow}/{execution.name}", err=True)

@@ -29,6 +29,7 @@ def show(flow: Flow) -> str:
     return render.fields(
         [
             ("name", flow.name),
+            ("version", str(flow.version)),
             ("revision", str(flow.revision)),
             ("description", flow.description),
             ("created", render.when(flow.created_time)),
@@ -66,30 +67,83 @@ def create(
 @app.command()
 def update(
     name: str,
-    file: File,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", "-f", exists=True, dir_okay=False, readable=True, help="The new FDL definition."
+        ),
+    ] = None,
+    to_version: Annotated[
+        int | None,
+        typer.Option(
+            "--to-version", min=1, help="Instead of a file: roll back to this version's definition."
+        ),
+    ] = None,
     description: Annotated[str | None, typer.Option(help="A new description (default: keep it).")] = None,
     url: Url = None,
     output: Output = Format.text,
 ) -> None:
-    """Make a new definition current; running executions keep the one they started with.
+    """Make a new definition current (a new flow version); running executions keep theirs.
 
-    Example:
+    Examples:
 
         fnflow flow update poll-job -f examples/polling/flow.yaml
+        fnflow flow update poll-job --to-version 2     # roll back: version 2's definition, as a new version
     """
-    definition = file.read_text()
+    if (file is None) == (to_version is None):
+        raise typer.BadParameter("give either --file or --to-version", param_hint="--file")
     with connect(url) as client:
-        current = client.get_flow(name)
-        flow = client.put_flow(name, definition, current.description if description is None else description)
+        if to_version is not None:
+            flow = client.rollback_flow(name, to_version, description or "")
+        else:
+            assert file is not None
+            current = client.get_flow(name)
+            text = file.read_text()
+            flow = client.put_flow(name, text, current.description if description is None else description)
     emit(output, flow.raw, lambda: show(flow))
 
 
 @app.command()
-def get(name: str, url: Url = None, output: Output = Format.text) -> None:
-    """Show a flow and its current definition."""
+def get(
+    name: str,
+    version: Annotated[int | None, typer.Option(min=1, help="Show this version instead.")] = None,
+    url: Url = None,
+    output: Output = Format.text,
+) -> None:
+    """Show a flow and its current definition, or one of its versions."""
     with connect(url) as client:
+        if version is not None:
+            old = client.get_flow_version(name, version)
+            fields = [
+                ("flow", old.flow_name),
+                ("version", str(old.version)),
+                ("description", old.description),
+                ("created", render.when(old.created_time)),
+                ("hash", old.definition_hash),
+            ]
+            emit(
+                output,
+                old.raw,
+                lambda: f"{render.fields(fields)}\n\n{(old.definition or '').rstrip()}",
+            )
+            return
         flow = client.get_flow(name)
     emit(output, flow.raw, lambda: f"{show(flow)}\n\n{flow.definition.rstrip()}")
+
+
+@app.command()
+def versions(
+    name: str, limit: Limit = 100, next_token: NextToken = None, url: Url = None, output: Output = Format.text
+) -> None:
+    """List a flow's versions, newest first (`fnflow flow get NAME --version N` shows one)."""
+    with connect(url) as client:
+        page = client.flow_versions(name, limit, next_token)
+    rows = [
+        (str(v.version), render.when(v.created_time), v.definition_hash[:12], render.clip(v.description, 60))
+        for v in page.items
+    ]
+    emit(output, page.raw, lambda: render.table(("VERSION", "CREATED", "HASH", "DESCRIPTION"), rows))
+    more(page.next_token, output)
 
 
 @app.command("list")

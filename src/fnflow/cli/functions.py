@@ -12,7 +12,7 @@ import typer
 
 from fnflow.cli import render
 from fnflow.cli.common import EXIT_FAILED, Format, Output, Url, connect, emit, fail, read_arg, write_body
-from fnflow.client import Function, LogLine
+from fnflow.client import Client, Function, LogLine
 from fnflow.client.api import DEFAULT_SERVICE
 from fnflow.functions import openfaas
 
@@ -224,6 +224,9 @@ def invoke(
     method: Annotated[str, typer.Option("--method", "-m", help="HTTP method (--async: POST only).")] = "POST",
     content_type: Annotated[str | None, typer.Option(help="The body's Content-Type.")] = None,
     path: Annotated[str, typer.Option(help="Sub-path the function sees, e.g. /items/1.")] = "",
+    qualifier: Annotated[
+        str, typer.Option("--qualifier", help="A service version or alias to call (default: LATEST).")
+    ] = "LATEST",
     url: Url = None,
     output: Annotated[
         Format, typer.Option("--output", "-o", help='With --async: json prints {"callId": …}.')
@@ -242,6 +245,7 @@ def invoke(
         echo '{"name": "fnflow"}' | fnflow fn invoke hello
         fnflow fn invoke echo -m GET --path /items/1 --query page=2 -H 'X-Trace: 1'
         fnflow fn invoke long-task --async -H 'X-Callback-Url: http://127.0.0.1:8080/bin/done'
+        fnflow fn invoke which --service shop --qualifier prod
     """
     if data is not None:
         payload = read_arg(data, "--data")
@@ -256,7 +260,7 @@ def invoke(
             raise typer.BadParameter("asynchronous calls are POSTs", param_hint="--method")
         with connect(url) as client:
             call_id = client.invoke_async(
-                name, payload, service=service, path=path, query=params, headers=headers
+                name, payload, service=service, path=path, query=params, headers=headers, qualifier=qualifier
             )
         if output is Format.text:
             typer.echo("Function submitted asynchronously.", err=True)
@@ -264,7 +268,14 @@ def invoke(
         return
     with connect(url) as client:
         response = client.invoke(
-            name, payload, service=service, method=method.upper(), path=path, query=params, headers=headers
+            name,
+            payload,
+            service=service,
+            method=method.upper(),
+            path=path,
+            query=params,
+            headers=headers,
+            qualifier=qualifier,
         )
     write_body(response.body)
     if not response.ok:
@@ -304,10 +315,26 @@ def list_(
 
 @app.command()
 def get(name: str, service: Service = DEFAULT_SERVICE, url: Url = None, output: Output = Format.text) -> None:
-    """Show a function's settings, layers and environment (its hash and installed packages)."""
+    """Show a function's settings, layers and environment (its hash and installed packages), and
+    the instances reserved for it: its warm instances, and those of the aliases of its service."""
     with connect(url) as client:
         function = client.get_function(name, service)
-    emit(output, function.raw, lambda: show(function))
+        reserved = _reserved(client, function)
+    emit(output, function.raw, lambda: show(function) + "".join(f"\n{line}" for line in reserved))
+
+
+def _reserved(client: Client, function: Function) -> list[str]:
+    """``reserved:  N (alias A, version V)`` for each alias that reserves instances of the function."""
+    aliases = [a for a in client.list_aliases(function.service) if a.reserved_instances]
+    if not aliases:
+        return []
+    has = {v.version_id: set(v.functions) for v in client.list_versions(function.service)}
+    lines = [
+        f"reserved:           {a.reserved_instances} (alias {a.name}, version {a.version_id})"
+        for a in aliases
+        if function.name in has.get(a.version_id, set())
+    ]
+    return lines
 
 
 app.command("describe", help="Show a function (the same as get).")(get)

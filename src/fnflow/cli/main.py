@@ -19,6 +19,7 @@ from fnflow.cli import (
     schedules,
     secrets,
     server,
+    services,
     tasks,
     test,
     topics,
@@ -38,6 +39,7 @@ app.add_typer(executions.app, name="exec")
 app.add_typer(schedules.app, name="schedule")
 app.add_typer(tasks.app, name="task")
 app.add_typer(functions.app, name="fn")
+app.add_typer(services.app, name="service")
 app.add_typer(calls.app, name="call")
 app.add_typer(queues.app, name="queue")
 app.add_typer(topics.app, name="topic")

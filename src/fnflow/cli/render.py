@@ -55,6 +55,7 @@ def execution(e: Execution) -> str:
         [
             ("name", e.name),
             ("flow", e.flow_name),
+            ("flow version", str(e.flow_version) if e.flow_version is not None else ""),
             ("status", e.status),
             ("started", when(e.started_time)),
             ("stopped", when(e.stopped_time)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -17,7 +18,7 @@ app = typer.Typer(
 
 CRON_HELP = (
     "Seconds Minutes Hours Day-of-month Month Day-of-week ('0 */5 * * * *'), with an optional "
-    "'CRON_TZ=Zone ' prefix, or '@every 10m'. At most once a minute."
+    "'CRON_TZ=Zone ' prefix, or '@every 10m' ('@every 2s'). At most once a second."
 )
 Cron = Annotated[str, typer.Option("--cron", help=CRON_HELP)]
 NewCron = Annotated[str | None, typer.Option("--cron", help=CRON_HELP + " Default: keep it.")]
@@ -34,6 +35,21 @@ Enable = Annotated[
 ]
 
 
+class Missed(StrEnum):
+    fire_once = "fire-once"
+    skip = "skip"
+
+
+MISSED = {Missed.fire_once: "fireOnce", Missed.skip: "skip"}
+MissedTicks = Annotated[
+    Missed | None,
+    typer.Option(
+        "--missed",
+        help="Ticks missed while fnflow was down (or late): fire the latest once (default), or skip them.",
+    ),
+]
+
+
 def show(s: Schedule) -> str:
     return render.fields(
         [
@@ -43,6 +59,7 @@ def show(s: Schedule) -> str:
             ("time zone", s.time_zone),
             ("enabled", "yes" if s.enabled else "no"),
             ("next fire", render.when(s.next_fire_time)),
+            ("missed ticks", "skip" if s.missed_ticks == "skip" else "fire the latest once"),
             ("payload", render.compact(s.payload)),
             ("description", s.description),
             ("created", render.when(s.created_time)),
@@ -70,6 +87,7 @@ def create(
     time_zone: TimeZone = None,
     description: Description = None,
     enable: Enable = None,
+    missed: MissedTicks = None,
     url: Url = None,
     output: Output = Format.text,
 ) -> None:
@@ -91,6 +109,7 @@ def create(
                 time_zone=time_zone or "",
                 enabled=enable is not False,
                 description=description or "",
+                missed_ticks=MISSED[missed] if missed is not None else "fireOnce",
             )
         else:
             fail(
@@ -108,6 +127,7 @@ def update(
     time_zone: TimeZone = None,
     description: Description = None,
     enable: Enable = None,
+    missed: MissedTicks = None,
     url: Url = None,
     output: Output = Format.text,
 ) -> None:
@@ -128,6 +148,7 @@ def update(
             time_zone=current.time_zone if time_zone is None else time_zone,
             enabled=current.enabled if enable is None else enable,
             description=current.description if description is None else description,
+            missed_ticks=current.missed_ticks if missed is None else MISSED[missed],
         )
     emit(output, schedule.raw, lambda: show(schedule))
 
@@ -138,6 +159,12 @@ def get(flow: str, name: str, url: Url = None, output: Output = Format.text) -> 
     with connect(url) as client:
         schedule = client.get_schedule(flow, name)
     emit(output, schedule.raw, lambda: show(schedule))
+
+
+@app.command()
+def describe(flow: str, name: str, url: Url = None, output: Output = Format.text) -> None:
+    """Show a schedule, when it fires next and what it does with missed ticks (as get)."""
+    get(flow, name, url, output)
 
 
 @app.command("list")

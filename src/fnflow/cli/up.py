@@ -10,7 +10,7 @@ import typer
 
 from fnflow.cli.common import Format, Output, Url, connect, fail
 from fnflow.cli.functions import say
-from fnflow.client import Function
+from fnflow.client import Client, ConflictError, Function
 from fnflow.client.api import DEFAULT_SERVICE
 from fnflow.functions import codepkg
 from fnflow.stack import StackError, load_stack
@@ -33,6 +33,16 @@ def up(
             help="Deploy every function into this service.",
         ),
     ] = None,
+    publish: Annotated[
+        bool,
+        typer.Option(
+            "--publish", help="Then publish each service deployed to as a new version (if anything changed)."
+        ),
+    ] = False,
+    alias: Annotated[
+        str | None,
+        typer.Option(help="Then point this alias of each service at its newest version (implies --publish)."),
+    ] = None,
     url: Url = None,
     output: Output = Format.text,
 ) -> None:
@@ -48,6 +58,7 @@ def up(
 
         fnflow new hello --lang python3 && fnflow up -f stack.yml
         echo hi | curl --data-binary @- http://127.0.0.1:8080/function/hello
+        fnflow up -f stack.yml --alias prod     # deploy, publish a version, move alias prod to it
     """
     try:
         stack = load_stack(file, service=service, select=filter_)
@@ -64,14 +75,42 @@ def up(
                 done = deployed[-1]
                 typer.echo(f"Deployed: {done.name} ({done.runtime})")
                 typer.echo(f"URL: {client.url}/function/{_gateway_name(done)}")
+        released = _release(
+            client, sorted({f.service for f in deployed}), publish or alias is not None, alias
+        )
+        if output is Format.text:
+            for line in released:
+                typer.echo(line)
     if output is Format.json:
         doc: dict[str, Any] = {
             "functions": [f.raw for f in deployed],
+            "released": released,
             "ignored": [
                 {"function": n.function, "field": n.field, "reason": n.reason} for n in stack.ignored
             ],
         }
         typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def _release(client: Client, services: list[str], publish: bool, alias: str | None) -> list[str]:
+    """Publish each service as a new version (nothing changed: its newest stays) and move ``alias``."""
+    done: list[str] = []
+    if not publish:
+        return done
+    for service in services:
+        try:
+            version = client.publish_version(service, "fnflow up").version_id
+            done.append(f"Published: service {service} version {version}")
+        except ConflictError:  # nothing changed since the newest version
+            newest = client.list_versions(service)
+            if not newest:
+                raise
+            version = newest[0].version_id
+            done.append(f"Unchanged: service {service} version {version}")
+        if alias is not None:
+            client.set_alias(service, alias, version)
+            done.append(f"Alias: {alias} of service {service} -> version {version}")
+    return done
 
 
 def _gateway_name(f: Function) -> str:

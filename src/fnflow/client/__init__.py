@@ -14,24 +14,28 @@ from fnflow.client.errors import (
 from fnflow.client.gateway import verify_callback
 from fnflow.client.logs import LogLine
 from fnflow.client.models import (
+    Alias,
     BinRequest,
     Call,
     CallResult,
     Delivery,
     Execution,
     Flow,
+    FlowVersion,
     Function,
     FunctionResponse,
     HistoryEvent,
     Invocation,
     Page,
     Progress,
+    ServiceVersion,
 )
 from fnflow.client.queues import Message, Queue, SentMessage
 from fnflow.client.schedules import Schedule
 from fnflow.client.topics import PublishedMessage, Subscription, Topic
 
 __all__ = [
+    "Alias",
     "ApiError",
     "BinRequest",
     "Call",
@@ -43,6 +47,7 @@ __all__ = [
     "Delivery",
     "Execution",
     "Flow",
+    "FlowVersion",
     "ForbiddenError",
     "Function",
     "FunctionResponse",
@@ -58,6 +63,7 @@ __all__ = [
     "Queue",
     "Schedule",
     "SentMessage",
+    "ServiceVersion",
     "Subscription",
     "Topic",
     "UnauthorizedError",

@@ -13,7 +13,18 @@ from fnflow.client.errors import ApiError
 from fnflow.client.gateway import GatewayMethods
 from fnflow.client.http import api_path, items
 from fnflow.client.logs import LogMethods
-from fnflow.client.models import Execution, Flow, Function, HistoryEvent, Invocation, Page, Progress
+from fnflow.client.models import (
+    Alias,
+    Execution,
+    Flow,
+    FlowVersion,
+    Function,
+    HistoryEvent,
+    Invocation,
+    Page,
+    Progress,
+    ServiceVersion,
+)
 from fnflow.client.queues import Queue, QueueMethods
 from fnflow.client.schedules import Schedule, ScheduleMethods
 from fnflow.client.secrets import SecretMethods
@@ -89,15 +100,36 @@ class Client(
 
     # --- executions -------------------------------------------------------------------------------
 
+    def flow_versions(self, name: str, limit: int = 100, next_token: str | None = None) -> Page[FlowVersion]:
+        """One page of a flow's versions, newest first."""
+        params = {"limit": limit, "nextToken": next_token}
+        response = self._json("GET", api_path("flows", name, "versions"), params=params)
+        return Page.from_json(response, "versions", FlowVersion.from_json)
+
+    def get_flow_version(self, name: str, version: int) -> FlowVersion:
+        """One version of a flow, with its definition."""
+        return FlowVersion.from_json(self._json("GET", api_path("flows", name, "versions", str(version))))
+
+    def rollback_flow(self, name: str, version: int, description: str = "") -> Flow:
+        """Make an old version's definition current again (a new version; running executions keep theirs)."""
+        body: dict[str, Any] = {"version": version, "description": description}
+        return Flow.from_json(self._json("PUT", api_path("flows", name), json=body))
+
     def start_execution(
-        self, flow: str, input: Mapping[str, Any] | None = None, name: str | None = None
+        self,
+        flow: str,
+        input: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        version: int | None = None,
     ) -> Execution:
-        """Start an execution with a JSON object as input.
+        """Start an execution with a JSON object as input (on flow ``version``; default the current).
 
         Starting again with the same ``name`` and input returns the existing execution (safe to
         retry); the same name with a different input raises ``ConflictError``.
         """
         body: dict[str, Any] = {}
+        if version is not None:
+            body["version"] = version
         if name is not None:
             body["name"] = name
         if input is not None:
@@ -307,20 +339,74 @@ class Client(
         code in the answering server's data folder, and environments and layers in the store."""
         return dict(self._json("POST", api_path("functions", "gc"), extra_wait=None))
 
-    def invoke_function(self, name: str, payload: bytes = b"", service: str = DEFAULT_SERVICE) -> Invocation:
-        """Invoke synchronously with ``payload`` as the event.
+    def invoke_function(
+        self, name: str, payload: bytes = b"", service: str = DEFAULT_SERVICE, qualifier: str = "LATEST"
+    ) -> Invocation:
+        """Invoke synchronously with ``payload`` as the event (``qualifier``: a service version or alias).
 
         A failing function is a result (``error_type`` set), not an exception. There is no read
         timeout: the server stops the function at its own ``timeout``.
         """
+        params = {"qualifier": qualifier} if qualifier != "LATEST" else None
         response = self._call(
-            "POST", api_path("functions", service, name, "invoke"), content=payload, extra_wait=None
+            "POST",
+            api_path("functions", service, name, "invoke"),
+            content=payload,
+            params=params,
+            extra_wait=None,
         )
         error_type, request_id = (
             response.headers.get("x-fc-error-type"),
             response.headers.get("x-fc-request-id"),
         )
-        return Invocation(response.content, error_type, request_id or "")
+        version = response.headers.get("x-fc-invocation-service-version") or "LATEST"
+        return Invocation(response.content, error_type, request_id or "", version)
+
+    def publish_version(self, service: str, description: str = "") -> ServiceVersion:
+        """Publish the service's functions as they are now as its next version."""
+        body = {"description": description}
+        return ServiceVersion.from_json(
+            self._json("POST", api_path("services", service, "versions"), json=body)
+        )
+
+    def list_versions(self, service: str) -> list[ServiceVersion]:
+        """The service's versions, newest first."""
+        response = self._json("GET", api_path("services", service, "versions"))
+        return [ServiceVersion.from_json(v) for v in response["versions"]]
+
+    def delete_version(self, service: str, version_id: str | int) -> None:
+        """Delete a version (``ConflictError`` while an alias uses it)."""
+        self._call("DELETE", api_path("services", service, "versions", str(version_id)))
+
+    def set_alias(
+        self,
+        service: str,
+        alias: str,
+        version_id: str | int,
+        additional_version_weight: Mapping[str, float] | None = None,
+        description: str = "",
+        reserved_instances: int = 0,
+    ) -> Alias:
+        """Create or change an alias: a version, and optionally one more with a share (0-1) of calls;
+        ``reserved_instances`` of each function of its version are kept started in every process."""
+        body: dict[str, Any] = {
+            "versionId": str(version_id),
+            "description": description,
+            "reservedInstances": reserved_instances,
+        }
+        if additional_version_weight:
+            body["additionalVersionWeight"] = dict(additional_version_weight)
+        return Alias.from_json(self._json("PUT", api_path("services", service, "aliases", alias), json=body))
+
+    def get_alias(self, service: str, alias: str) -> Alias:
+        return Alias.from_json(self._json("GET", api_path("services", service, "aliases", alias)))
+
+    def list_aliases(self, service: str) -> list[Alias]:
+        response = self._json("GET", api_path("services", service, "aliases"))
+        return [Alias.from_json(a) for a in response["aliases"]]
+
+    def delete_alias(self, service: str, alias: str) -> None:
+        self._call("DELETE", api_path("services", service, "aliases", alias))
 
     def list_functions(self, service: str | None = None) -> list[Function]:
         """Every function, or those of one ``service``."""

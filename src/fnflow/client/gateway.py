@@ -15,6 +15,7 @@ from fnflow.client.errors import ApiError, api_error
 from fnflow.client.http import Transport, api_path, items, json_or_none
 from fnflow.client.models import BinRequest, Call, FunctionResponse, Page
 from fnflow.functions.config import DEFAULT_SERVICE
+from fnflow.functions.naming import namespace_of
 
 Query = str | Mapping[str, str] | Sequence[tuple[str, str]]
 POLL_FIRST, POLL_MAX = 0.05, 1.0  # wait_call polls, growing from the first interval to the last
@@ -33,6 +34,7 @@ class GatewayMethods(Transport):
         path: str = "",
         query: Query = "",
         headers: Mapping[str, str] | None = None,
+        qualifier: str = "LATEST",
     ) -> FunctionResponse:
         """Call a function synchronously through ``/function/NAME[.SERVICE][/PATH]``.
 
@@ -40,11 +42,12 @@ class GatewayMethods(Transport):
         Only fnflow's own refusals raise ``ApiError`` (``NotFoundError`` for an unknown function,
         401/403 for keys, 413 for a large body): they are JSON ``{"code", "message"}`` without the
         ``X-Duration-Seconds`` header every answer of a function carries. No read timeout: the
-        server stops the function at its own ``timeout``.
+        server stops the function at its own ``timeout``. ``qualifier``: a service version or alias
+        (the answer's ``X-Fc-Invocation-Service-Version`` says which version ran).
         """
         response = self._send(
             method,
-            function_route("function", name, service, path),
+            function_route("function", name, service, path, qualifier),
             params=query,
             content=payload,
             headers=headers,
@@ -72,6 +75,7 @@ class GatewayMethods(Transport):
         headers: Mapping[str, str] | None = None,
         call_id: str | None = None,
         callback_url: str | None = None,
+        qualifier: str = "LATEST",
     ) -> str:
         """Queue a call (``POST /async-function/…``, 202 once it is stored) and return its call id.
 
@@ -85,7 +89,7 @@ class GatewayMethods(Transport):
             extra["X-Callback-Url"] = callback_url
         response = self._call(
             "POST",
-            function_route("async-function", name, service, path),
+            function_route("async-function", name, service, path, qualifier),
             content=payload,
             headers=extra,
             params=query,
@@ -210,8 +214,11 @@ def gateway_refusal(response: httpx.Response) -> ApiError | None:
     return api_error(response.status_code, body, response.text)
 
 
-def function_route(prefix: str, name: str, service: str, path: str) -> str:
-    """``/prefix/name[.service][/path]``, OpenFaaS' form of a function's address."""
+def function_route(prefix: str, name: str, service: str, path: str, qualifier: str = "LATEST") -> str:
+    """``/prefix/name[.service][/path]``, OpenFaaS' form of a function's address;
+    ``/prefix/name.service.qualifier`` names a service version or alias."""
     target = name if service == DEFAULT_SERVICE else f"{name}.{service}"
+    if qualifier != "LATEST":
+        target = f"{name}.{namespace_of(service)}.{qualifier}"
     sub = "/" + path.lstrip("/") if path else ""
     return f"/{prefix}/{quote(target, safe='')}{quote(sub, safe='/')}"

@@ -52,6 +52,7 @@ class Flow:
     created_time: datetime | None
     last_modified_time: datetime | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    version: int = 1  # the flow version its definition is
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Flow:
@@ -65,6 +66,80 @@ class Flow:
             created_time=_time(d.get("createdTime")),
             last_modified_time=_time(d.get("lastModifiedTime")),
             raw=d,
+            version=d.get("version", 1),
+        )
+
+
+@dataclass(frozen=True)
+class FlowVersion:
+    """One immutable version of a flow (``definition`` only when one version is read)."""
+
+    flow_name: str
+    version: int
+    definition_hash: str
+    definition: str | None
+    description: str
+    created_time: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> FlowVersion:
+        return cls(
+            flow_name=d["flowName"],
+            version=d["version"],
+            definition_hash=d["definitionHash"],
+            definition=d.get("definition"),
+            description=d.get("description", ""),
+            created_time=_time(d.get("createdTime")),
+            raw=d,
+        )
+
+
+@dataclass(frozen=True)
+class ServiceVersion:
+    """A published version of a service: an immutable snapshot of its functions."""
+
+    service: str
+    version_id: str
+    description: str
+    functions: list[str]
+    created_time: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ServiceVersion:
+        return cls(
+            service=d["serviceName"],
+            version_id=d["versionId"],
+            description=d.get("description", ""),
+            functions=list(d.get("functions", [])),
+            created_time=_time(d.get("createdTime")),
+            raw=d,
+        )
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A name for a service version; ``additional_version_weight`` sends a share of calls elsewhere."""
+
+    service: str
+    name: str
+    version_id: str
+    additional_version_weight: dict[str, float]
+    description: str
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    reserved_instances: int = 0  # instances of each function of its version every process keeps started
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Alias:
+        return cls(
+            service=d["serviceName"],
+            name=d["aliasName"],
+            version_id=d["versionId"],
+            additional_version_weight=dict(d.get("additionalVersionWeight") or {}),
+            description=d.get("description", ""),
+            raw=d,
+            reserved_instances=d.get("reservedInstances", 0),
         )
 
 
@@ -84,6 +159,7 @@ class Execution:
     parent: tuple[str, str] | None = None  # (flow, name) of the execution whose task step started it
     children: list[tuple[str, str, str]] | None = None  # (flow, name, status); only from describe
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    flow_version: int | None = None  # the flow version it runs
 
     @property
     def finished(self) -> bool:
@@ -110,6 +186,7 @@ class Execution:
             if d.get("childExecutions") is None
             else [(c["flowName"], c["name"], c.get("status") or "") for c in d["childExecutions"]],
             raw=d,
+            flow_version=d.get("flowVersion"),
         )
 
 
@@ -234,6 +311,7 @@ class Invocation:
     body: bytes
     error_type: str | None
     request_id: str
+    version: str = "LATEST"  # the service version that ran it
 
     @property
     def ok(self) -> bool:

@@ -27,6 +27,7 @@ class Schedule:
     created_time: datetime | None
     last_modified_time: datetime | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    missed_ticks: str = "fireOnce"  # ticks missed: fireOnce fires the latest once, skip none
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Schedule:
@@ -46,6 +47,7 @@ class Schedule:
             created_time=time("createdTime"),
             last_modified_time=time("lastModifiedTime"),
             raw=d,
+            missed_ticks=d.get("missedTicks", "fireOnce"),
         )
 
 
@@ -62,11 +64,14 @@ class ScheduleMethods(Transport):
         time_zone: str = "",
         enabled: bool = True,
         description: str = "",
+        missed_ticks: str = "fireOnce",
     ) -> Schedule:
         """Create or replace a schedule of ``flow``; each tick starts an execution with ``payload`` as input.
 
         ``cron_expression`` is FnF's: ``0 */5 * * * *`` (seconds first), ``CRON_TZ=Asia/Shanghai 0 0 9
-        * * *``, or ``@every 10m``; at most once a minute. A bad one raises ``InvalidArgumentError``.
+        * * *``, or ``@every 10m`` (``@every 2s``); at most once a second. A bad one raises
+        ``InvalidArgumentError``. ``missed_ticks``: ``fireOnce`` (ticks missed while fnflow was down
+        fire once, for the latest) or ``skip`` (they do not fire).
         """
         body = {
             "cronExpression": cron_expression,
@@ -74,6 +79,7 @@ class ScheduleMethods(Transport):
             "payload": dict(payload or {}),
             "enable": enabled,
             "description": description,
+            "missedTicks": missed_ticks,
         }
         return Schedule.from_json(self._json("PUT", api_path("flows", flow, "schedules", name), json=body))
 

@@ -680,17 +680,19 @@ class _Run:
         else:
             problem = self._data_problem("the task output", output)
         if problem is not None:
-            self._emit("TaskFailed", step.name, {"error": RUNTIME_ERROR, "cause": problem}, activity)
+            failed = {"error": RUNTIME_ERROR, "cause": problem, **event.detail}
+            self._emit("TaskFailed", step.name, failed, activity)
             self._task_error(frame_id, frame, step, RUNTIME_ERROR, problem)
             return
-        self._emit("TaskSucceeded", step.name, {"output": output}, activity)
+        self._emit("TaskSucceeded", step.name, {"output": output, **event.detail}, activity)
         done = _Completed(frame.input, output, None, frame.entered_event, retry_count=sum(frame.retries))
         self._step_done(frame_id, done)
 
     def on_task_failed(self, event: TaskFailed) -> None:
         frame_id, frame, step = self._task_frame(event.activity)
         activity = self._end_attempt(frame, step, event.started_at)
-        self._emit("TaskFailed", step.name, {"error": event.error, "cause": event.cause}, activity)
+        detail = {"error": event.error, "cause": event.cause, **event.detail}
+        self._emit("TaskFailed", step.name, detail, activity)
         self._task_error(frame_id, frame, step, event.error, event.cause)
 
     def on_task_submitted(self, event: TaskSubmitted) -> None:

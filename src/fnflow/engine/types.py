@@ -19,6 +19,7 @@ class TaskSucceeded:
     activity: int
     output: Any
     started_at: datetime | None = None  # when a worker started it; recorded as TaskStarted
+    detail: JsonObject = field(default_factory=dict)  # more for the history (the version that ran)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class TaskFailed:
     error: str
     cause: str = ""
     started_at: datetime | None = None
+    detail: JsonObject = field(default_factory=dict)  # more for the history (the version that ran)
 
 
 @dataclass(frozen=True)

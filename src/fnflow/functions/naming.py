@@ -23,6 +23,18 @@ def split_name(name: str) -> tuple[str, str]:
     return (service_of(namespace), function) if function else (DEFAULT_SERVICE, namespace)
 
 
+def split_qualified(name: str) -> tuple[str, str, str]:
+    """(service, function, qualifier) of ``function[.namespace[.qualifier]]``: the gateway's names,
+    where a third part names a service version or alias (``LATEST`` when there is none)."""
+    parts = name.split(".")
+    if len(parts) == 3 and parts[2]:
+        return service_of(parts[1]), parts[0], parts[2]
+    if len(parts) > 3:
+        return DEFAULT_SERVICE, name, "LATEST"  # no such function: its lookup says so
+    service, function = split_name(name)
+    return service, function, "LATEST"
+
+
 def metric_name(service: str, function: str) -> str:
     """The ``function_name`` label OpenFaaS uses: the name, with ``.namespace`` outside the default."""
     return function if service == DEFAULT_SERVICE else f"{function}.{service}"

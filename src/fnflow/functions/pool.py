@@ -199,7 +199,7 @@ class FunctionPool:
         self._environment = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
         self._environment.update(environment or {})
         self._logger = logger or logging.getLogger("fnflow.functions")
-        self._functions: dict[tuple[str, str], _Function] = {}
+        self._functions: dict[tuple[str, str, str], _Function] = {}  # by service, name, version
         self._stopping = Background()
         self._commands = CommandRunner(self._environment)
         self._proxy: HttpProxy | None = None
@@ -271,21 +271,21 @@ class FunctionPool:
         fn.warm = (_generation(spec), n) if n > 0 else None
         return await self.prewarm(spec, n) if n > 0 else fn.live(_generation(spec))
 
-    def is_warm(self, service: str, name: str) -> bool:
+    def is_warm(self, service: str, name: str, version: str = "") -> bool:
         """Whether this pool keeps workers of the function started (``keep_warm`` with n > 0)."""
-        fn = self._functions.get((service, name))
+        fn = self._functions.get((service, name, version))
         return fn is not None and fn.warm is not None
 
-    def workers(self, service: str, name: str) -> int:
+    def workers(self, service: str, name: str, version: str = "") -> int:
         """Worker processes of the function ready for calls (started, alive) in this pool now."""
-        fn = self._functions.get((service, name))
+        fn = self._functions.get((service, name, version))
         if fn is None:
             return 0
         return sum(m.worker.alive and m.worker.started for m in fn.members.values())
 
-    async def evict(self, service: str, name: str) -> None:
+    async def evict(self, service: str, name: str, version: str = "") -> None:
         """Stop a function's workers (on delete or redeploy): idle ones now, busy ones after their call."""
-        fn = self._functions.get((service, name))
+        fn = self._functions.get((service, name, version))
         if fn is None:
             return
         fn.warm = None
@@ -309,7 +309,9 @@ class FunctionPool:
 
     def stats(self) -> dict[str, Any]:
         """Counters and gauges, in total and per ``"service/name"``, for /metrics and the console."""
-        per_function = {f"{s}/{n}": fn.stats() for (s, n), fn in self._functions.items()}
+        per_function = {
+            f"{s}/{n}" + (f":{v}" if v else ""): fn.stats() for (s, n, v), fn in self._functions.items()
+        }
         keys = (*COUNTERS, "busy", "waiting", "idle", "workers")
         totals = {k: sum(f[k] for f in per_function.values()) for k in keys}
         return {**totals, "functions": per_function}
@@ -433,11 +435,12 @@ class FunctionPool:
             raise InvalidArgument(f"runtime {spec.runtime!r} is not supported")
         if spec.runtime in PYTHON_RUNTIMES and spec.code_dir is None:
             raise InvalidArgument(f"function {spec.service}/{spec.name} has no code to run")
-        fn = self._functions.get((spec.service, spec.name))
+        key = (spec.service, spec.name, spec.version)
+        fn = self._functions.get(key)
         if fn is None:
             output_logger = logging.getLogger(f"{self._logger.name}.{spec.service}.{spec.name}")
             fn = _Function(spec.service, spec.name, output_logger, self._logs)
-            self._functions[(spec.service, spec.name)] = fn
+            self._functions[key] = fn
         if fn.admission.capacity != spec.max_instances:
             fn.admission.resize(spec.max_instances)
         return fn

@@ -28,6 +28,7 @@ from fnflow.functions.dependencies import OPTION, Dependencies, Progress, enviro
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.secretfiles import SecretFiles
 from fnflow.functions.spec import FunctionSpec, HttpRequest, InvocationContext, InvocationResult
+from fnflow.functions.versions import LATEST, Qualifiers
 from fnflow.services.keys import new_key
 from fnflow.store import EnvironmentRecord, FunctionRecord, Store, Tx
 
@@ -113,9 +114,11 @@ class FunctionService:
         self.secret_files = SecretFiles(data_dir)
         self.dependencies = Dependencies(store, data_dir)
         self._ttl = cache_ttl
-        self._records: dict[tuple[str, str], tuple[float, FunctionRecord, Versions]] = {}
-        self._specs: dict[tuple[str, str, str, object, Versions], FunctionSpec] = {}
+        self._records: dict[tuple[str, str, str], tuple[float, FunctionRecord, Versions]] = {}
+        self._specs: dict[tuple[str, str, str, str, object, Versions], FunctionSpec] = {}
+        self.qualifiers = Qualifiers(store)
         self.changed: Callable[[], None] = _nothing  # a function's warm instances may need a change
+        self.served: Callable[[str, str, str], None] = _served  # (service, function, version) of a call
 
     async def deploy(
         self,
@@ -201,7 +204,7 @@ class FunctionService:
             return tx.put_function(record, stored_code, now)
 
         stored = await self.store.write(put)
-        self._records.pop((config.service, config.name), None)
+        self._records.pop((config.service, config.name, LATEST), None)
         self.changed()
         return stored
 
@@ -264,7 +267,7 @@ class FunctionService:
 
         if not await self.store.write(drop):
             raise NotFound(f"function {service}/{name} does not exist")
-        self._records.pop((service, name), None)
+        self._records.pop((service, name, LATEST), None)
         await self.pool.evict(service, name)
         self.secret_files.remove(service, name)
 
@@ -281,7 +284,7 @@ class FunctionService:
         )
         if scaled is None:
             raise NotFound(f"function {service}/{name} does not exist")
-        self._records.pop((service, name), None)
+        self._records.pop((service, name, LATEST), None)
         self.changed()
         return scaled
 
@@ -289,6 +292,18 @@ class FunctionService:
         """Start (or release) this process's warm instances of the function; how many run."""
         spec = await self._spec(record, await self._versions(record))
         return await self.pool.keep_warm(spec, config_of(record).min_instances)
+
+    async def warm_version(self, service: str, name: str, version: str, n: int) -> int:
+        """Keep ``n`` instances of a function as a service version has it started in this process
+        (an alias's reserved instances; 0 lets them stop when idle). How many run; a version that
+        is gone has its workers stopped."""
+        try:
+            record, versions = await self._record(service, name, version)
+        except NotFound:
+            await self.pool.evict(service, name, version)
+            return 0
+        spec = await self._spec(record, versions, version)
+        return await self.pool.keep_warm(spec, n)
 
     def available(self, record: FunctionRecord) -> int:
         """Instances ready for a call in this process: live Python workers; command and http
@@ -304,7 +319,8 @@ class FunctionService:
         request: HttpRequest | bytes,
         *,
         request_id: str,
-        qualifier: str = "LATEST",
+        qualifier: str = LATEST,
+        version: str | None = None,
         http: bool = False,
         request_uri: str = "",
     ) -> InvocationResult:
@@ -313,11 +329,15 @@ class FunctionService:
         ``request`` is the HTTP request the gateway received (sub-path, query, headers, body), or
         bytes: an event, sent as a POST with that body (flows, the native invoke API). ``http``:
         it came through an HTTP trigger (``request_uri`` as sent), so a ``python3`` handler is
-        called as a WSGI application.
+        called as a WSGI application. ``qualifier`` names a service version or alias (an alias
+        with a second version picks one by its weight); ``version``, when the caller has
+        resolved it already, the version to run. The result says which version ran.
         """
-        record, versions = await self._record(service, name)
+        if version is None:
+            version = await self.qualifiers.resolve(service, qualifier)
+        record, versions = await self._record(service, name, version)
         try:
-            spec = await self._spec(record, versions)
+            spec = await self._spec(record, versions, version)
         except FnflowError as e:  # a secret it cannot have: the call fails, saying why
             return self._cannot_run(record, request_id, e.message)
         own = bool(record.options.get(ROLE_KEY))  # its instances have credentials of their own
@@ -332,22 +352,33 @@ class FunctionService:
             http=http,
             request_uri=request_uri,
         )
-        return await self.pool.invoke(spec, request, context)
+        result = await self.pool.invoke(spec, request, context)
+        self.served(service, name, version)
+        return result if version == LATEST else replace(result, version=version)
 
-    async def lookup(self, service: str, name: str) -> FunctionRecord:
-        """The function, from a cache a few seconds old at most; NotFound if it is not deployed."""
-        return (await self._record(service, name))[0]
+    async def lookup(self, service: str, name: str, version: str = LATEST) -> FunctionRecord:
+        """The function (as ``version`` has it), from a cache a few seconds old at most; NotFound if
+        it is not deployed (or not in that version)."""
+        return (await self._record(service, name, version))[0]
 
     def close(self) -> None:
         """Remove the secrets folders of this process."""
         self.secret_files.close()
 
-    async def _record(self, service: str, name: str) -> tuple[FunctionRecord, Versions]:
-        key = (service, name)
+    async def _record(
+        self, service: str, name: str, version: str = LATEST
+    ) -> tuple[FunctionRecord, Versions]:
+        key = (service, name, version)
         cached = self._records.get(key)
         if cached is not None and time.monotonic() - cached[0] < self._ttl:
             return cached[1], cached[2]
-        record = await self.get(service, name)
+        if version == LATEST:
+            record = await self.get(service, name)
+        else:
+            found = await self.store.read(lambda tx: tx.get_version_function(service, int(version), name))
+            if found is None:
+                raise NotFound(f"function {service}/{name} is not in version {version} of its service")
+            record = found
         versions = await self._versions(record)
         self._records[key] = (time.monotonic(), record, versions)
         return record, versions
@@ -371,8 +402,9 @@ class FunctionService:
         )
         return result
 
-    async def _spec(self, record: FunctionRecord, versions: Versions) -> FunctionSpec:
-        key = (record.service, record.name, record.code_checksum, record.updated_at, versions)
+    async def _spec(self, record: FunctionRecord, versions: Versions, version: str = LATEST) -> FunctionSpec:
+        version = "" if version == LATEST else version
+        key = (record.service, record.name, version, record.code_checksum, record.updated_at, versions)
         spec = self._specs.get(key)
         if spec is not None:
             return spec
@@ -386,7 +418,7 @@ class FunctionService:
                 **fc.process_environment(caller.endpoint, caller.region, caller.account_id),
                 **environment,
             }
-        code_dir = await self._code_dir(record)
+        code_dir = await self._code_dir(record, bool(version))
         python_path: tuple[str, ...] = ()
         if code_dir is not None and record.runtime in PYTHON_RUNTIMES:
             python_path = await self.dependencies.import_path(record, code_dir)
@@ -408,8 +440,9 @@ class FunctionService:
             initialization_timeout=config.initialization_timeout,
             role_key=str(record.options.get(ROLE_KEY, "")),
             role=config.role,
+            version=version,
         )
-        self._specs = {k: v for k, v in self._specs.items() if k[:2] != key[:2]}  # one spec per function
+        self._specs = {k: v for k, v in self._specs.items() if k[:3] != key[:3]}  # one spec per function
         self._specs[key] = spec
         return spec
 
@@ -435,14 +468,18 @@ class FunctionService:
                 ) from None
         return environment
 
-    async def _code_dir(self, record: FunctionRecord) -> Path | None:
-        """Where the function's code is unpacked (None if it has none), unpacking it on first use."""
+    async def _code_dir(self, record: FunctionRecord, published: bool = False) -> Path | None:
+        """Where the function's code is unpacked (None if it has none), unpacking it on first use;
+        ``published``: the record is of a service version, whose code is kept by checksum."""
         if not record.code_checksum:
             return None
         code_dir = self.code_root / record.code_checksum
         if code_dir.is_dir():
             return code_dir
-        code = await self.store.read(lambda tx: tx.get_function_code(record.service, record.name))
+        if published:
+            code = await self.store.read(lambda tx: tx.get_version_code(record.code_checksum))
+        else:
+            code = await self.store.read(lambda tx: tx.get_function_code(record.service, record.name))
         if code is None:
             raise NotFound(f"function {record.service}/{record.name} does not exist")
         return await asyncio.to_thread(codepkg.unpack, code, self.code_root)
@@ -453,6 +490,10 @@ ROLE_KEY = "roleKey"  # in a function's options: the id of its own key, when it 
 
 
 def _nothing() -> None:
+    pass
+
+
+def _served(service: str, function: str, version: str) -> None:
     pass
 
 

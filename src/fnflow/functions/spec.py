@@ -39,6 +39,7 @@ class FunctionSpec:
     initialization_timeout: float = 0.0  # seconds the initializer may take (0: the timeout)
     role_key: str = ""  # the key each instance's temporary credentials come from ("": none)
     role: str = ""  # their scope
+    version: str = ""  # a published service version ("" : LATEST); its workers are its own
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
@@ -115,6 +116,7 @@ class InvocationResult:
     duration: float  # seconds
     status: int = 200
     headers: Headers = ()
+    version: str = "LATEST"  # the service version that ran it ("LATEST" or a version number)
 
     def error_body(self) -> bytes:
         """FC's body for an ``UnhandledInvocationError``: ``{"errorMessage","errorType","stackTrace"}``."""

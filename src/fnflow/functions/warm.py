@@ -1,4 +1,5 @@
-"""Keeps each function's warm instances started (``minInstances``: OpenFaaS' replicas).
+"""Keeps each function's warm instances started (``minInstances``: OpenFaaS' replicas), and the
+reserved instances of aliases (each function of the alias's version, ``reservedInstances``).
 
 Every process that runs calls keeps the minimum of every function in its own pool: it reads the
 functions every ``interval`` seconds (so a scale made through another process, or a worker that
@@ -14,6 +15,7 @@ import logging
 
 from fnflow.functions.config import PYTHON_RUNTIMES, config_of
 from fnflow.functions.service import FunctionService
+from fnflow.store import Tx
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,7 @@ class Warmer:
         self._interval = interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._reserved: set[tuple[str, str, str]] = set()  # (service, function, version) kept warm
 
     def open(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="fnflow-warmer")
@@ -51,6 +54,27 @@ class Warmer:
                 await self._functions.warm(record)
             except Exception:  # one function's trouble must not keep the others cold
                 log.exception("keeping %s/%s warm failed", record.service, record.name)
+        await self._keep_reserved()
+
+    async def _keep_reserved(self) -> None:
+        """Start the reserved instances of aliases; release those no alias reserves any more."""
+
+        def read(tx: Tx) -> dict[tuple[str, str, str], int]:
+            wanted: dict[tuple[str, str, str], int] = {}
+            for alias in tx.reserved_aliases():
+                version = tx.get_service_version(alias.service, alias.version_id)
+                for name in version.functions if version is not None else ():
+                    key = (alias.service, name, str(alias.version_id))
+                    wanted[key] = max(wanted.get(key, 0), alias.reserved_instances)
+            return wanted
+
+        wanted = await self._functions.store.read(read)
+        for key, n in [*wanted.items(), *((k, 0) for k in self._reserved - wanted.keys())]:
+            try:
+                await self._functions.warm_version(*key, n)
+            except Exception:
+                log.exception("keeping the reserved instances of %s/%s version %s failed", *key)
+        self._reserved = set(wanted)
 
     async def _loop(self) -> None:
         while True:

@@ -6,6 +6,11 @@
 (``asyncq``), this integration's transport: ``sync`` waits until the call finishes, the others go
 on as soon as it is queued. The call id is ``serviceParams.StatefulAsyncInvocationID`` (with the
 attempt number on retries) or the attempt's key, so an attempt that runs again submits once.
+
+``services/{service}.{qualifier}/functions/…`` names a service version or an alias. An alias is
+resolved at an execution's first call through it and pinned (``execution_pins``): the execution's
+later steps call the same version, however the alias changes meanwhile (best practice 6), and
+new executions follow the alias.
 """
 
 from __future__ import annotations
@@ -20,25 +25,29 @@ from fnflow.errors import Conflict, NotFound
 from fnflow.fdl.arn import FunctionTarget, ResourceTarget
 from fnflow.functions.service import FunctionService
 from fnflow.functions.spec import InvocationResult
+from fnflow.functions.versions import LATEST
 from fnflow.integrations.base import After, Task, TaskResults
 from fnflow.store import CallRecord, Tx
 
 
 def result_event(activity: int, pattern: str, result: InvocationResult) -> Event:
-    """The engine event for a finished invocation (FC semantics: a JSON body is the step's $local)."""
+    """The engine event for a finished invocation (FC semantics: a JSON body is the step's $local);
+    the history records the service version that ran it (``functionVersion``, unless LATEST)."""
     started = datetime.fromtimestamp(result.started_at, UTC)
+    detail = {} if result.version == LATEST else {"functionVersion": result.version}
     if not result.ok:
-        return TaskFailed(activity, result.error_type or "FC.Unknown", result.error_body().decode(), started)
+        error = result.error_type or "FC.Unknown"
+        return TaskFailed(activity, error, result.error_body().decode(), started, detail)
     if pattern == "waitForCallback":
-        return TaskSubmitted(activity, started)
+        return TaskSubmitted(activity, started, detail)
     body = result.body.decode(errors="replace").strip()
     if not body:
-        return TaskSucceeded(activity, {}, started)
+        return TaskSucceeded(activity, {}, started, detail)
     try:
         output = json.loads(body)
     except ValueError:
         output = body  # the engine reports that the output is not a JSON object
-    return TaskSucceeded(activity, output, started)
+    return TaskSucceeded(activity, output, started, detail)
 
 
 def call_event(call: CallRecord, status: CallStatus, result: InvocationResult | None) -> Event:
@@ -66,23 +75,45 @@ class FunctionIntegration:
         target = task.target
         assert isinstance(target, FunctionTarget)
         activity = task.activity
-        if target.qualifier not in (None, "LATEST"):
-            return TaskFailed(
-                activity,
-                "FC.QualifierNotFound",
-                f"service qualifier {target.qualifier!r}: versions and aliases are not supported yet",
-            )
         command = task.command
         body = json.dumps(command.input, separators=(",", ":"), ensure_ascii=False).encode()
+        qualifier = target.qualifier or LATEST
         try:
-            if command.pattern == "sync" or command.service_params.get("InvocationType") == "Async":
-                return await self._invoke_async(task, target, body)
-            result = await self._functions.invoke(target.service, target.function, body, request_id=task.key)
+            version = await self._version(task, target.service, qualifier)
         except NotFound as e:
-            return TaskFailed(activity, "FC.FunctionNotFound", str(e))
+            return TaskFailed(activity, "FC.QualifierNotFound", e.message)
+        if command.pattern == "sync" or command.service_params.get("InvocationType") == "Async":
+            return await self._invoke_async(task, target, body, version)
+        try:
+            result = await self._functions.invoke(
+                target.service,
+                target.function,
+                body,
+                request_id=task.key,
+                qualifier=qualifier,
+                version=version,
+            )
+        except NotFound as e:
+            return TaskFailed(activity, "FC.FunctionNotFound", e.message)
         return result_event(activity, command.pattern, result)
 
-    async def _invoke_async(self, task: Task, target: FunctionTarget, body: bytes) -> Event:
+    async def _version(self, task: Task, service: str, qualifier: str) -> str:
+        """The version an attempt runs: an alias resolves once per execution (its first call) and
+        its later steps call that version too, however the alias changes meanwhile."""
+        if qualifier == LATEST:
+            return LATEST
+        qualifiers = self._functions.qualifiers
+        if qualifier.isdigit():
+            return await qualifiers.resolve(service, qualifier)
+        store = self._functions.store
+        execution = task.execution_id
+        pinned = await store.read(lambda tx: tx.get_pinned_version(execution, service, qualifier))
+        if pinned is not None:
+            return pinned
+        chosen = await qualifiers.resolve(service, qualifier)
+        return await store.write(lambda tx: tx.pin_version(execution, service, qualifier, chosen))
+
+    async def _invoke_async(self, task: Task, target: FunctionTarget, body: bytes, version: str) -> Event:
         command = task.command
         waits = command.pattern == "sync"
         call_id = task.key
@@ -94,6 +125,7 @@ class FunctionIntegration:
                 Submission(
                     service=target.service,
                     function=target.function,
+                    qualifier=None if version == LATEST else version,
                     body=body,
                     headers='[["Content-Type", "application/json"]]',
                     call_id=call_id,

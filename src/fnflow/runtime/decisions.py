@@ -133,12 +133,14 @@ class Decider:
         mode: str | None = None,
         parent: Parent | None = None,
         callback_token: str | None = None,
+        version: int | None = None,
     ) -> Outcome:
         """Create an execution and run it to its first wait.
 
         A name the flow has an execution of goes by ``rule`` (``applied`` is False when that
         execution is returned). With ``mode``, the flow must have that execution mode. A child
         names its ``parent`` task attempt; ``callback_token`` is a task to settle when it ends.
+        ``version``: the flow version to run (None: the flow's current one).
         """
         flow = tx.get_flow(flow_name)
         if flow is None:
@@ -180,8 +182,14 @@ class Decider:
             callback_token = parent.token
         if callback_token is not None:
             self.tokens.parse(callback_token)  # InvalidArgument if it is not one of ours
+        digest, text = flow.definition_hash, flow.definition
+        if version is not None and version != flow.version:
+            chosen = tx.get_flow_version(flow_name, version)
+            if chosen is None:
+                raise NotFound(f"flow {flow_name!r} has no version {version}")
+            digest, text = chosen.definition_hash, chosen.definition
         execution_id = self.ids.uuid()
-        program = self.programs.get(flow.definition_hash, lambda: flow.definition)
+        program = self.programs.get(digest, lambda: text)
         env = self._env(now, flow_name, execution_id)
         decision = engine.start(program, flow_name, name or execution_id, input, env, started_by)
         record = ExecutionRecord(
@@ -189,7 +197,8 @@ class Decider:
             flow_name=flow_name,
             name=name or execution_id,
             status="Running",
-            definition_hash=flow.definition_hash,
+            definition_hash=digest,
+            flow_version=flow.version if version is None else version,
             input=input_text,
             started_at=now,
             parent_id=parent.execution_id if parent else None,

@@ -196,9 +196,11 @@ class Runtime:
         mode: str | None = None,
         parent: Parent | None = None,
         callback_token: str | None = None,
+        version: int | None = None,
     ) -> tuple[ExecutionRecord, bool]:
         """Start (or find, as ``rule`` says for a name in use); returns (record, created). A child
-        names its ``parent`` task attempt; ``callback_token`` is a task to settle at the end."""
+        names its ``parent`` task attempt; ``callback_token`` is a task to settle at the end;
+        ``version`` the flow version to run (None: the current one)."""
         decider = self._decider()
         now = self._now()
         outcome = await self._commit(
@@ -212,6 +214,7 @@ class Runtime:
                 mode=mode,
                 parent=parent,
                 callback_token=callback_token,
+                version=version,
             )
         )
         assert outcome.execution is not None

@@ -28,7 +28,7 @@ from croniter import CroniterBadDateError, croniter
 
 from fnflow.errors import InvalidArgument
 
-MINIMUM_INTERVAL = 60.0  # seconds: FnF's minimum, and fnflow's default
+MINIMUM_INTERVAL = 1.0  # seconds: the shortest interval a schedule may have (FnF's is a minute)
 _REFERENCE = datetime(2000, 1, 1, tzinfo=UTC)  # a fixed start to check that an expression ever fires
 _EVERY = re.compile(r"@every\s+((?:\d+[hms])+)", re.IGNORECASE)
 _PART = re.compile(r"(\d+)([hms])", re.IGNORECASE)

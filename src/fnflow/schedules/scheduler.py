@@ -11,7 +11,9 @@ and do nothing. The execution's name is made of the schedule's and the tick's, s
 fired twice would find its execution already there instead of starting another.
 
 After a stop, a schedule that missed ticks fires once, for the latest one missed, and then
-keeps its rhythm: ``every minute`` after an hour down starts one execution, not sixty.
+keeps its rhythm: ``every minute`` after an hour down starts one execution, not sixty. A schedule
+whose ``missed_ticks`` is ``skip`` fires none of them: when the tick it was waiting for is more
+than ``LATE`` seconds past, it just moves on to its next tick after now.
 
 Functions' timer triggers are fired the same way, by the same loop (``fnflow.schedules.timers``):
 a tick is an asynchronous call of the function, which the dispatcher is told about.
@@ -37,6 +39,8 @@ from fnflow.store import ScheduleRecord, Store, TriggerRecord, Tx
 log = logging.getLogger(__name__)
 
 CHANNEL = "fnflow_schedules"  # NOTIFY channel: a schedule was created, changed or deleted
+MISSED_TICKS = ("fireOnce", "skip")  # what a schedule does with the ticks it missed
+LATE = 3.0  # seconds after its time a tick counts as missed (for ``skip``)
 _NAME_MAX = 128
 _STAMP = "%Y%m%dT%H%M%SZ"
 
@@ -152,6 +156,16 @@ class Scheduler:
         tick = timing.latest(expected, now)
         if not tx.advance_schedule(schedule.flow_name, schedule.name, expected, timing.next_after(tick)):
             return Outcome("", "", applied=False)  # fired elsewhere, or changed meanwhile
+        late = (now - expected).total_seconds()
+        if schedule.missed_ticks == "skip" and late > LATE:
+            log.warning(
+                "schedule %s of flow %s skipped the ticks from %s, missed by %.0f s (missedTicks: skip)",
+                schedule.name,
+                schedule.flow_name,
+                expected.isoformat(),
+                late,
+            )
+            return Outcome("", "", applied=False)
         decider = self.runtime.decider
         assert decider is not None, "the runtime is not open"
         name = execution_name(schedule.name, tick)

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from fnflow.clock import RANDOM_IDS, SYSTEM_CLOCK, Clock, Ids
-from fnflow.errors import FlowNotFound, ScheduleAlreadyExists, ScheduleNotFound
+from fnflow.errors import FlowNotFound, InvalidArgument, ScheduleAlreadyExists, ScheduleNotFound
 from fnflow.names import check_name
 from fnflow.schedules.cron import MINIMUM_INTERVAL, Timing, parse
-from fnflow.schedules.scheduler import CHANNEL
+from fnflow.schedules.scheduler import CHANNEL, MISSED_TICKS
 from fnflow.schedules.spec import ScheduleSpec
 from fnflow.services.executions import check_size
 from fnflow.store import Page, ScheduleRecord, Store, Tx
@@ -63,6 +63,7 @@ class ScheduleService:
         payload: dict[str, Any] | None = None,
         enabled: bool | None = None,
         description: str | None = None,
+        missed_ticks: str | None = None,
     ) -> ScheduleRecord:
         """Change what is given of an existing schedule (``ScheduleNotFound`` if there is none)."""
 
@@ -77,6 +78,7 @@ class ScheduleService:
                 payload=spec.payload if payload is None else payload,
                 enabled=spec.enabled if enabled is None else enabled,
                 description=spec.description if description is None else description,
+                missed_ticks=spec.missed_ticks if missed_ticks is None else missed_ticks,
             )
 
         record, _ = await self._save(flow_name, name, changed)
@@ -94,6 +96,10 @@ class ScheduleService:
                 raise FlowNotFound(f"flow {flow_name!r} does not exist")
             current = tx.get_schedule(flow_name, name)
             spec = build(current)
+            if spec.missed_ticks not in MISSED_TICKS:
+                raise InvalidArgument(
+                    f"missedTicks {spec.missed_ticks!r} must be one of {', '.join(MISSED_TICKS)}"
+                )
             timing = parse(spec.cron_expression, spec.time_zone, min_interval=self.min_interval)
             check_size(spec.payload, "payload", self.max_input_bytes)
             now = self._clock.now()
@@ -109,6 +115,7 @@ class ScheduleService:
                 next_fire_at=_next_fire(current, spec, timing, now),
                 created_at=current.created_at if current else now,
                 updated_at=now,
+                missed_ticks=spec.missed_ticks,
             )
             stored = tx.put_schedule(record)
             tx.notify(CHANNEL, "")
@@ -154,6 +161,7 @@ def spec_of(record: ScheduleRecord) -> ScheduleSpec:
         payload=json.loads(record.payload),
         enabled=record.enabled,
         description=record.description,
+        missed_ticks=record.missed_ticks,
     )
 
 

@@ -15,3 +15,4 @@ class ScheduleSpec:
     payload: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
     description: str = ""
+    missed_ticks: str = "fireOnce"  # ticks missed (fnflow down, or late): fire the latest once, or skip

@@ -83,15 +83,19 @@ class ExecutionService:
         rule: NameRule = NameRule.SAME_INPUT,
         mode: str | None = None,
         callback_token: str | None = None,
+        version: int | None = None,
     ) -> tuple[ExecutionRecord, bool]:
         """Start an execution; a name in use returns that execution (created=False) or fails, as
         ``rule`` says. With ``mode``, the flow must have that execution mode. ``callback_token``: a
-        task token reported when the execution ends (FnF's CallbackFnFTaskToken)."""
+        task token reported when the execution ends (FnF's CallbackFnFTaskToken). ``version``: the
+        flow version to run (None: the current one; NotFound if the flow has no such version)."""
         if name is not None:
             check_name("execution", name)
+        if version is not None and not 1 <= version <= 2**31 - 1:
+            raise InvalidArgument(f"version must be a positive flow version number, got {version}")
         check_size(input, "input", self.max_input_bytes)
         return await self.runtime.start_execution(
-            flow_name, name, input, rule=rule, mode=mode, callback_token=callback_token
+            flow_name, name, input, rule=rule, mode=mode, callback_token=callback_token, version=version
         )
 
     async def run_sync(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from fnflow.clock import SYSTEM_CLOCK, Clock
-from fnflow.errors import Conflict, FlowNotFound, InvalidArgument, InvalidDefinition
+from fnflow.errors import Conflict, FlowNotFound, InvalidArgument, InvalidDefinition, NotFound
 from fnflow.fdl import Flow, definition_hash, parse_flow, task_targets
 from fnflow.integrations import Integrations
 from fnflow.names import check_name
-from fnflow.store import FlowRecord, Page, Store, Tx
+from fnflow.store import FlowRecord, FlowVersionRecord, Page, Store, Tx
 
 EXECUTION_MODES = ("Standard", "Express")
+MAX_VERSION = 2**31 - 1
 
 
 class FlowService:
@@ -82,6 +83,44 @@ class FlowService:
             )
 
         return await self.store.write(update)
+
+    async def rollback(self, name: str, version: int, description: str | None = None) -> FlowRecord:
+        """Make the definition of an older version current again (a new version with that
+        definition; running executions keep theirs). NotFound if the flow or version does not exist."""
+        old = await self.version(name, version)
+        await self._check(name, old.definition, None)  # what its tasks call must still be valid
+        now = self._clock.now()
+
+        def roll(tx: Tx) -> FlowRecord:
+            current = tx.get_flow(name)
+            if current is None:
+                raise FlowNotFound(f"flow {name!r} does not exist")
+            why = description if description is not None else f"rolled back to version {version}"
+            text = old.definition
+            return tx.put_flow(
+                name,
+                why if text != current.definition else current.description,
+                text,
+                old.definition_hash,
+                now,
+            )
+
+        return await self.store.write(roll)
+
+    async def versions(self, name: str, limit: int = 100, token: str | None = None) -> Page:
+        """The flow's versions, newest first (FlowNotFound if there is no such flow)."""
+        await self.get(name)
+        return await self.store.read(lambda tx: tx.list_flow_versions(name, limit, token))
+
+    async def version(self, name: str, version: int) -> FlowVersionRecord:
+        """One version of a flow, with its definition."""
+        if not 1 <= version <= MAX_VERSION:
+            raise InvalidArgument(f"version must be a flow version number (1, 2, …), got {version}")
+        found = await self.store.read(lambda tx: tx.get_flow_version(name, version))
+        if found is None:
+            await self.get(name)  # FlowNotFound first
+            raise NotFound(f"flow {name!r} has no version {version}")
+        return found
 
     async def _check(self, name: str, definition: str, execution_mode: str | None) -> str:
         """The definition's hash, once the name, the definition (with what its tasks call) and the

@@ -8,6 +8,7 @@ from typing import Any
 from fnflow.config import DEFAULT_URL
 from fnflow.store.base import Store
 from fnflow.store.records import (
+    AliasRecord,
     ApiKeyRecord,
     BinRequest,
     CallRecord,
@@ -15,6 +16,7 @@ from fnflow.store.records import (
     EnvironmentRecord,
     ExecutionRecord,
     FlowRecord,
+    FlowVersionRecord,
     FunctionRecord,
     HistoryRecord,
     LogRecord,
@@ -24,6 +26,7 @@ from fnflow.store.records import (
     QueueRecord,
     ScheduleRecord,
     SecretRecord,
+    ServiceVersionRecord,
     StackRecord,
     SubscriptionRecord,
     TaskRecord,
@@ -71,6 +74,7 @@ def open_store(url: str = DEFAULT_URL, **options: Any) -> Store:
 
 __all__ = [
     "DEFAULT_URL",
+    "AliasRecord",
     "ApiKeyRecord",
     "BackendUnavailable",
     "BinRequest",
@@ -79,6 +83,7 @@ __all__ = [
     "EnvironmentRecord",
     "ExecutionRecord",
     "FlowRecord",
+    "FlowVersionRecord",
     "FunctionRecord",
     "HistoryRecord",
     "LogRecord",
@@ -88,6 +93,7 @@ __all__ = [
     "QueueRecord",
     "ScheduleRecord",
     "SecretRecord",
+    "ServiceVersionRecord",
     "StackRecord",
     "Store",
     "SubscriptionRecord",

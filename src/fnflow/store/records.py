@@ -19,6 +19,19 @@ class FlowRecord:
     updated_at: datetime
     execution_mode: str = "Standard"  # FnF's: Standard or Express
     role_arn: str = ""  # FnF's RoleArn, kept as given (fnflow has no RAM roles)
+    version: int = 1  # the flow version its definition is
+
+
+@dataclass(frozen=True)
+class FlowVersionRecord:
+    """One immutable version of a flow: its definition as it was."""
+
+    flow_name: str
+    version: int
+    definition_hash: str
+    definition: str
+    description: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,7 @@ class ExecutionRecord:
     parent_activity: int | None = None  # … and the task attempt that started it
     depth: int = 0  # how deeply nested (0: started by a user, a schedule …)
     callback_token: str | None = None  # the task token to report when this execution ends
+    flow_version: int | None = None  # the flow version it runs (None: started before versions)
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,33 @@ class FunctionRecord:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     options: dict[str, Any] = field(default_factory=dict)  # runtime settings, annotations, async policy
+
+
+@dataclass(frozen=True)
+class ServiceVersionRecord:
+    """A published version of a service: an immutable snapshot of its functions."""
+
+    service: str
+    version_id: int
+    description: str
+    digest: str  # of the snapshot
+    created_at: datetime
+    functions: tuple[str, ...] = ()  # the names of the functions it has
+
+
+@dataclass(frozen=True)
+class AliasRecord:
+    """A name for a service version; ``additional_version_id`` gets ``additional_weight`` of the calls."""
+
+    service: str
+    name: str
+    version_id: int
+    additional_version_id: int | None
+    additional_weight: float
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    reserved_instances: int = 0  # warm instances of each function of its version, per process
 
 
 @dataclass(frozen=True)
@@ -153,6 +194,8 @@ class CallRecord:
     dead: bool = False
     task_execution: str | None = None
     task_activity: int | None = None
+    qualifier: str | None = None  # the service version or alias it names (None: LATEST)
+    version: str | None = None  # the version that ran its last attempt
 
 
 @dataclass(frozen=True)
@@ -206,6 +249,7 @@ class ScheduleRecord:
     next_fire_at: datetime | None  # None while disabled
     created_at: datetime
     updated_at: datetime
+    missed_ticks: str = "fireOnce"  # what it does with ticks it missed: fireOnce or skip
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,19 @@ flows = Table(
     # FnF's ExecutionMode: Standard, or Express (started with StartSyncExecution only)
     Column("execution_mode", String(16), nullable=False, server_default="Standard"),
     Column("role_arn", Text, nullable=False, server_default=""),  # FnF's RoleArn, kept as given
+    Column("version", Integer, nullable=False, server_default="1"),  # the flow version it has now
+)
+
+# Every definition a flow has had, numbered from 1: a version is never changed; rolling back makes
+# a new version with an old definition.
+flow_versions = Table(
+    "flow_versions",
+    metadata,
+    Column("flow_name", String(128), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("definition_hash", String(64), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
 )
 
 # Content-addressed, immutable: each execution pins the hash it started with.
@@ -82,6 +95,7 @@ executions = Table(
     # The task token to report when the execution ends (a sync child's parent step, or a
     # StartExecution's CallbackFnFTaskToken).
     Column("callback_token", Text),
+    Column("flow_version", Integer),  # the flow version it runs (NULL: started before versions)
     UniqueConstraint("flow_name", "name", name="uq_executions_flow_name"),
     one_of("executions", "status", EXECUTION_STATUSES),
 )
@@ -221,6 +235,8 @@ calls = Table(
     Column("dead", Boolean, nullable=False, default=False),  # in the dead-letter list
     Column("task_execution", String(36)),  # a flow task step waiting for this call (pattern sync)
     Column("task_activity", Integer),
+    Column("qualifier", String(128)),  # the version or alias it names (NULL: LATEST)
+    Column("version", String(32)),  # the version that served its last attempt ("LATEST" or a number)
     one_of("calls", "status", CALL_STATUSES),
 )
 Index("ix_calls_status_run_at", calls.c.status, calls.c.run_at)
@@ -282,6 +298,8 @@ schedules = Table(
     Column("next_fire_at", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # ticks missed (fnflow down, or late): fireOnce fires the latest of them once, skip none
+    Column("missed_ticks", String(16), nullable=False, server_default="fireOnce"),
 )
 Index("ix_schedules_next_fire_at", schedules.c.next_fire_at)
 
@@ -446,4 +464,72 @@ stacks = Table(
     Column("resources", Text, nullable=False, default="[]"),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+)
+
+# Service versions (Function Compute's): an immutable snapshot of a service's functions, numbered
+# from 1 per service. ``digest`` is of the snapshot: a publish with nothing changed is refused.
+service_versions = Table(
+    "service_versions",
+    metadata,
+    Column("service", String(128), primary_key=True),
+    Column("version_id", Integer, primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("digest", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# The functions of a service version, as they were when it was published (code in version_code).
+function_versions = Table(
+    "function_versions",
+    metadata,
+    Column("service", String(128), primary_key=True),
+    Column("version_id", Integer, primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("runtime", String(32), nullable=False),
+    Column("handler", String(256), nullable=False),
+    Column("code_checksum", String(64), nullable=False),
+    Column("timeout", Float, nullable=False),
+    Column("memory_mb", Integer, nullable=False),
+    Column("max_instances", Integer, nullable=False),
+    Column("environment", Text, nullable=False, default="{}"),
+    Column("description", Text, nullable=False, default=""),
+    Column("options", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+)
+
+# The code of published functions, stored once by checksum however many versions have it.
+version_code = Table(
+    "version_code",
+    metadata,
+    Column("checksum", String(64), primary_key=True),
+    Column("code", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Aliases of a service: a version, and optionally another one that gets ``additional_weight``
+# (0-1) of the calls (a canary).
+service_aliases = Table(
+    "service_aliases",
+    metadata,
+    Column("service", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("version_id", Integer, nullable=False),
+    Column("additional_version_id", Integer),
+    Column("additional_weight", Float, nullable=False, default=0.0),
+    # instances of each of its version's functions every process keeps started (reserved)
+    Column("reserved_instances", Integer, nullable=False, server_default="0"),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# The version an alias resolved to when an execution first called it: its later steps call that
+# version too, however the alias changes meanwhile (best practice 6: one execution, one version).
+execution_pins = Table(
+    "execution_pins",
+    metadata,
+    Column("execution_id", String(36), primary_key=True),
+    Column("service", String(128), primary_key=True),
+    Column("qualifier", String(128), primary_key=True),
+    Column("version", String(32), nullable=False),
 )

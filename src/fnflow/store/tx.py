@@ -20,6 +20,7 @@ from fnflow.store.queries.settings import SettingQueries
 from fnflow.store.queries.stacks import StackQueries
 from fnflow.store.queries.topics import TopicQueries
 from fnflow.store.queries.triggers import TriggerQueries
+from fnflow.store.queries.versions import VersionQueries
 from fnflow.store.queries.work import WorkQueries
 
 
@@ -43,5 +44,6 @@ class Tx(
     TopicQueries,
     TriggerQueries,
     StackQueries,
+    VersionQueries,
 ):
     """Queries bound to one connection inside one transaction."""

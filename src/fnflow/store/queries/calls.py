@@ -58,6 +58,7 @@ _SETTLE = Prepared(
         dead=bindparam("dead"),
         lease_owner=bindparam("owner"),
         lease_until=bindparam("until"),
+        version=bindparam("version"),
     )
 )
 
@@ -218,8 +219,10 @@ class CallQueries(LeaseQueries):
         dead: bool = False,
         lease_owner: str | None = None,
         lease_until: datetime | None = None,
+        version: str | None = None,
     ) -> bool:
-        """Record the outcome of a Running attempt that ``holder`` runs; False if the call is not Running
+        """Record the outcome of a Running attempt that ``holder`` runs (``version``: the service
+        version that ran it); False if the call is not Running
         any more (a stop arrived), or not held by ``holder`` (its lease ran out and a peer took it)."""
         params = {
             "cid": call_id,
@@ -234,6 +237,7 @@ class CallQueries(LeaseQueries):
             "dead": dead,
             "owner": lease_owner,
             "until": to_ts(lease_until) if lease_until else None,
+            "version": version,
         }
         cursor = _SETTLE.execute(self.conn, params)
         settled = cursor.rowcount > 0

@@ -68,6 +68,7 @@ def _execution(row: Row[Any] | tuple[Any, ...]) -> ExecutionRecord:
         parent_activity=m["parent_activity"],
         depth=m["depth"],
         callback_token=m["callback_token"],
+        flow_version=m["flow_version"],
     )
 
 

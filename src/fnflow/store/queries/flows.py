@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, exists, func, or_, select, update
 
 from fnflow.errors import FlowAlreadyExists, InvalidArgument
 from fnflow.store.prepared import Prepared
 from fnflow.store.queries.base import Queries, decode_token, dialect_insert, encode_token, from_ts_req, to_ts
-from fnflow.store.records import FlowRecord, Page
-from fnflow.store.schema import definitions, executions, flows, history
+from fnflow.store.records import FlowRecord, FlowVersionRecord, Page
+from fnflow.store.schema import definitions, execution_pins, executions, flow_versions, flows, history
 
 # Every execution start reads its flow: keep that off SQLAlchemy's per-call path.
 _GET_FLOW = Prepared(
@@ -26,6 +26,7 @@ _GET_FLOW = Prepared(
         definitions.c.text,
         flows.c.execution_mode,
         flows.c.role_arn,
+        flows.c.version,
     )
     .join(definitions, definitions.c.hash == flows.c.definition_hash)
     .where(flows.c.name == bindparam("name"))
@@ -61,7 +62,10 @@ class FlowQueries(Queries):
 
         ``execution_mode`` and ``role_arn`` of None keep what the flow has (Standard and "" for a
         new one); with ``replace`` False an existing flow is ``FlowAlreadyExists``. Insert first,
-        update if it exists: two processes putting one flow at once both succeed."""
+        update if it exists: two processes putting one flow at once both succeed.
+
+        A new flow is at version 1; a new definition makes the next version (a new description
+        alone makes none), recorded in ``flow_versions`` with that description."""
         self.put_definition(definition_hash, definition, now)
         created = self.conn.execute(
             dialect_insert(self.conn.dialect.name, flows)
@@ -87,13 +91,28 @@ class FlowQueries(Queries):
             if role_arn is not None:
                 values["role_arn"] = role_arn
             changed = or_(*(flows.c[column] != value for column, value in values.items()))
+            # The row's lock orders concurrent updates: each new definition gets its own number.
+            version = case(
+                (flows.c.definition_hash != definition_hash, flows.c.version + 1), else_=flows.c.version
+            )
             self.conn.execute(
                 update(flows)
                 .where(flows.c.name == name, changed)
-                .values(**values, revision=flows.c.revision + 1, updated_at=to_ts(now))
+                .values(**values, revision=flows.c.revision + 1, updated_at=to_ts(now), version=version)
             )
         flow = self.get_flow(name)
         assert flow is not None
+        self.conn.execute(
+            dialect_insert(self.conn.dialect.name, flow_versions)
+            .values(
+                flow_name=name,
+                version=flow.version,
+                definition_hash=flow.definition_hash,
+                description=flow.description,
+                created_at=to_ts(now),
+            )
+            .on_conflict_do_nothing()
+        )
         return flow
 
     def get_flow(self, name: str) -> FlowRecord | None:
@@ -102,7 +121,7 @@ class FlowQueries(Queries):
         cursor.close()
         if row is None:
             return None
-        name, id_, description, digest, revision, created, updated, text, mode, role_arn = row
+        name, id_, description, digest, revision, created, updated, text, mode, role_arn, version = row
         return FlowRecord(
             name,
             id_,
@@ -114,7 +133,44 @@ class FlowQueries(Queries):
             from_ts_req(updated),
             mode,
             role_arn,
+            version,
         )
+
+    def get_flow_version(self, name: str, version: int) -> FlowVersionRecord | None:
+        """One version of a flow, with its definition text."""
+        row = self.conn.execute(
+            select(flow_versions, definitions.c.text)
+            .join(definitions, definitions.c.hash == flow_versions.c.definition_hash)
+            .where(flow_versions.c.flow_name == name, flow_versions.c.version == version)
+        ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return FlowVersionRecord(
+            name, version, m["definition_hash"], m["text"], m["description"], from_ts_req(m["created_at"])
+        )
+
+    def list_flow_versions(self, name: str, limit: int = 100, token: str | None = None) -> Page:
+        """A flow's versions, newest first (without their definition text)."""
+        query = (
+            select(flow_versions)
+            .where(flow_versions.c.flow_name == name)
+            .order_by(flow_versions.c.version.desc())
+            .limit(limit + 1)
+        )
+        if token:
+            parts = decode_token(token, 1)
+            if parts is None or not parts[0].isdigit() or len(parts[0]) > 10:
+                raise InvalidArgument("nextToken is not valid")
+            query = query.where(flow_versions.c.version < int(parts[0]))
+        rows = [r._mapping for r in self.conn.execute(query)]
+        items = [
+            FlowVersionRecord(
+                name, m["version"], m["definition_hash"], "", m["description"], from_ts_req(m["created_at"])
+            )
+            for m in rows[:limit]
+        ]
+        return Page(items, encode_token(items[-1].version) if len(rows) > limit else None)
 
     def list_flows(self, limit: int, token: str | None = None) -> Page:
         query = select(flows.c.name).order_by(flows.c.name).limit(limit + 1)
@@ -131,7 +187,9 @@ class FlowQueries(Queries):
         """Delete a flow with its finished executions and their history."""
         ids = select(executions.c.id).where(executions.c.flow_name == name).scalar_subquery()
         self.conn.execute(delete(history).where(history.c.execution_id.in_(ids)))
+        self.conn.execute(delete(execution_pins).where(execution_pins.c.execution_id.in_(ids)))
         self.conn.execute(delete(executions).where(executions.c.flow_name == name))
+        self.conn.execute(delete(flow_versions).where(flow_versions.c.flow_name == name))
         return self.conn.execute(delete(flows).where(flows.c.name == name)).rowcount > 0
 
     def has_running_executions(self, flow_name: str) -> bool:

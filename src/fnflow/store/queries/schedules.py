@@ -37,6 +37,7 @@ def _schedule(row: Row[Any]) -> ScheduleRecord:
         next_fire_at=from_ts(m["next_fire_at"]),
         created_at=from_ts_req(m["created_at"]),
         updated_at=from_ts_req(m["updated_at"]),
+        missed_ticks=m["missed_ticks"],
     )
 
 
@@ -55,6 +56,7 @@ class ScheduleQueries(Queries):
             "next_fire_at": to_ts(record.next_fire_at) if record.next_fire_at is not None else None,
             "created_at": to_ts(record.created_at),
             "updated_at": to_ts(record.updated_at),
+            "missed_ticks": record.missed_ticks,
         }
         insert = dialect_insert(self.conn.dialect.name, schedules).values(values)
         changed = {k: v for k, v in values.items() if k not in _KEPT}
