@@ -93,9 +93,7 @@ async def publish_version(service: str, body: PublishIn, request: Request, _: Ad
 @router.get("/{service}/versions")
 async def list_versions(service: str, request: Request, _: Invoke) -> VersionList:
     """The service's versions, newest first."""
-    return VersionList(
-        versions=[VersionOut.of(v) for v in await root(request).versions.versions(service)]
-    )
+    return VersionList(versions=[VersionOut.of(v) for v in await root(request).versions.versions(service)])
 
 
 @router.get("/{service}/versions/{version}")
@@ -129,9 +127,7 @@ async def put_alias(
 
 @router.get("/{service}/aliases")
 async def list_aliases(service: str, request: Request, _: Invoke) -> AliasList:
-    return AliasList(
-        aliases=[AliasOut.of(a) for a in await root(request).versions.list_aliases(service)]
-    )
+    return AliasList(aliases=[AliasOut.of(a) for a in await root(request).versions.list_aliases(service)])
 
 
 @router.get("/{service}/aliases/{alias}")
