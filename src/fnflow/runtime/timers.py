@@ -62,8 +62,14 @@ class TimerWheel:
             now = self._clock.now()
             if now + self._horizon / 2 >= self._loaded_until:
                 until = now + self._horizon
-                records = await self._load(until)
-                self._loaded_until = until
+                # From here on ``add`` keeps timers up to ``until``: one committed while the scan
+                # reads may be missing from the scan's snapshot (it was lost until the next scan).
+                previous, self._loaded_until = self._loaded_until, until
+                try:
+                    records = await self._load(until)
+                except BaseException:
+                    self._loaded_until = previous
+                    raise
                 self.add(records)
             self._fire_due(now.timestamp())
             delay = (self._loaded_until - self._horizon / 2 - now).total_seconds()
