@@ -276,3 +276,52 @@ def test_redrive_and_reset_from_the_execution_page(page: Any, server: ServerProc
     page.locator('g.step[data-step="Prepare"]').click()
     page.get_by_role("button", name="Reset to this step").click()
     page.locator(".step-panel .error", has_text="is a pass step").wait_for(timeout=TIMEOUT)
+
+
+def test_flow_versions_start_on_one_and_roll_back(page: Any, server: ServerProcess) -> None:
+    put_flow(server.url, "versioned", STEPS)
+    put_flow(server.url, "versioned", STEPS.replace("name: Finish", "name: Done"))
+    page.goto(f"{server.url}/ui/#/flows/versioned")
+    rows = page.locator(".versions tbody tr")
+    rows.nth(1).wait_for(timeout=TIMEOUT)
+    assert [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())] == ["2", "1"]
+    page.get_by_label("flow version").select_option("1")
+    page.get_by_label("input").fill('{"pause": 0}')
+    page.get_by_label("execution name").fill("on-v1")
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_url("**/executions/on-v1", timeout=TIMEOUT)
+    page.locator(".flow-version", has_text="version 1").wait_for(timeout=TIMEOUT)
+    page.locator('g.step[data-step="Finish"].state-succeeded').wait_for(timeout=TIMEOUT)
+
+    page.goto(f"{server.url}/ui/#/flows/versioned")
+    page.get_by_role("button", name="Roll back to this").click()
+    page.locator(".versions tbody tr").nth(2).wait_for(timeout=TIMEOUT)
+    flow = httpx.get(f"{server.url}/api/v1/flows/versioned").json()
+    assert flow["version"] == 3 and "name: Finish" in flow["definition"], (
+        "version 1's definition, as a new one"
+    )
+
+
+def test_service_versions_and_aliases(page: Any, server: ServerProcess, tmp_path: Path) -> None:
+    code = tmp_path / "echo"
+    code.mkdir()
+    (code / "index.py").write_text("def handler(event, context):\n    return event\n")
+    deploy = {"handler": "index.handler", "code": base64.b64encode(pack_directory(code)).decode()}
+    assert httpx.put(f"{server.url}/api/v1/functions/shop/echo", json=deploy).status_code in (200, 201)
+    assert httpx.post(f"{server.url}/api/v1/services/shop/versions", json={"description": "first"}).is_success
+    (code / "index.py").write_text("def handler(event, context):\n    return b'v2'\n")
+    deploy["code"] = base64.b64encode(pack_directory(code)).decode()
+    assert httpx.put(f"{server.url}/api/v1/functions/shop/echo", json=deploy).is_success
+    assert httpx.post(
+        f"{server.url}/api/v1/services/shop/versions", json={"description": "second"}
+    ).is_success
+    alias = {"versionId": "1", "additionalVersionWeight": {"2": 0.1}, "description": "canary"}
+    assert httpx.put(f"{server.url}/api/v1/services/shop/aliases/live", json=alias).is_success
+    page.goto(f"{server.url}/ui/#/functions")
+    section = page.locator(".service-versions", has_text="Service shop")
+    section.wait_for(timeout=TIMEOUT)
+    aliases = section.locator("table").first.locator("tbody tr")
+    assert aliases.first.locator("td").nth(0).inner_text() == "live"
+    assert aliases.first.locator("td").nth(1).inner_text() == "1 + 2 (10%)"
+    versions = section.locator("table").nth(1).locator("tbody tr")
+    assert [versions.nth(i).locator("td").nth(2).inner_text() for i in range(2)] == ["second", "first"]

@@ -125,12 +125,12 @@ async function flowsPage() {
     const page = await api(`/api/v1/flows?limit=${PAGE}${token ? `&nextToken=${enc(token)}` : ""}`);
     for (const flow of page.flows) {
       list.append(h("tr", {}, h("td", {}, h("a", { href: `#/flows/${enc(flow.name)}` }, flow.name)),
-        h("td", {}, flow.description), h("td", {}, flow.revision), h("td", {}, when(flow.lastModifiedTime))));
+        h("td", {}, flow.description), h("td", {}, flow.version), h("td", {}, when(flow.lastModifiedTime))));
     }
     more.replaceChildren(pager(page.nextToken, load));
   }
   show(h("h1", {}, "Flows"),
-    h("table", {}, h("thead", {}, h("tr", {}, ["Name", "Description", "Revision", "Modified"].map((c) => h("th", {}, c)))), list),
+    h("table", {}, h("thead", {}, h("tr", {}, ["Name", "Description", "Version", "Modified"].map((c) => h("th", {}, c)))), list),
     more);
   await load();
 }
@@ -143,6 +143,9 @@ async function flowPage(name) {
   sessionStorage.removeItem(`fnflow.rerun.${name}`);
   const input = h("textarea", { name: "input", "aria-label": "input" }, prefill);
   const execName = h("input", { name: "name", placeholder: "name (optional)", "aria-label": "execution name" });
+  const versions = (await api(`/api/v1/flows/${enc(name)}/versions?limit=100`)).versions;
+  const onVersion = h("select", { name: "version", "aria-label": "flow version" },
+    versions.map((v) => h("option", { value: v.version, selected: v.version === flow.version }, `version ${v.version}${v.version === flow.version ? " (current)" : ""}`)));
   const startError = h("p", { class: "error" });
   const start = h("form", { class: "panel", onsubmit: async (event) => {
     event.preventDefault();
@@ -152,13 +155,23 @@ async function flowPage(name) {
     try {
       const body = { input: value };
       if (execName.value.trim()) body.name = execName.value.trim();
+      if (Number(onVersion.value) !== flow.version) body.version = Number(onVersion.value);
       const started = await api(`/api/v1/flows/${enc(name)}/executions`, { method: "POST", body });
       location.hash = `#/flows/${enc(name)}/executions/${enc(started.name)}`;
     } catch (e) { startError.textContent = e.message; }
-  } }, h("h2", {}, "Start an execution"), input, h("div", { class: "row" }, execName, h("button", { class: "primary", type: "submit" }, "Start")), startError);
-  show(h("h1", {}, `Flow ${name}`), h("p", { class: "muted" }, flow.description || "", ` revision ${flow.revision}, modified `, when(flow.lastModifiedTime)),
+  } }, h("h2", {}, "Start an execution"), input, h("div", { class: "row" }, execName, onVersion, h("button", { class: "primary", type: "submit" }, "Start")), startError);
+  const rollbackError = h("p", { class: "error" });
+  const versionRows = versions.map((v) => [v.version, v.description, v.definitionHash.slice(0, 12), when(v.createdTime),
+    v.version === flow.version ? h("span", { class: "muted" }, "current") : h("button", { class: "rollback", onclick: async () => {
+      try {
+        await api(`/api/v1/flows/${enc(name)}`, { method: "PUT", body: { version: v.version, description: `rolled back to version ${v.version} from the console` } });
+        await flowPage(name);
+      } catch (e) { rollbackError.textContent = e.message; }
+    } }, "Roll back to this")]);
+  show(h("h1", {}, `Flow ${name}`), h("p", { class: "muted" }, flow.description || "", ` version ${flow.version}, modified `, when(flow.lastModifiedTime)),
     h("div", { class: "split" }, graph, h("div", {}, start, h("h2", {}, "Definition"), h("pre", {}, flow.definition))),
-    h("h2", {}, "Executions"), await executionList(name));
+    h("h2", {}, "Executions"), await executionList(name),
+    h("h2", {}, "Versions"), h("div", { class: "versions" }, table(["Version", "Description", "Definition", "Created", ""], versionRows)), rollbackError);
 }
 
 async function executionList(flow) {
@@ -287,7 +300,8 @@ async function executionPage(flow, name) {
       location.hash = `#/flows/${enc(flow)}`;
     } }, "Run again…");
     header.replaceChildren(h("h1", {}, `${flow} / ${name}`),
-      h("div", { class: "row" }, h("span", { class: "execution-status" }, status(execution.status)), "started ", when(execution.startedTime),
+      h("div", { class: "row" }, h("span", { class: "execution-status" }, status(execution.status)),
+        execution.flowVersion ? h("span", { class: "flow-version" }, `version ${execution.flowVersion}`) : "", "started ", when(execution.startedTime),
         execution.stoppedTime ? ["stopped ", when(execution.stoppedTime)] : "", stop, redrive, rerun, redriveError),
       execution.error ? h("p", { class: "error" }, `${execution.error}: ${execution.cause || ""}`) : "",
       links.length ? h("div", { class: "row" }, links) : "",
@@ -342,8 +356,22 @@ async function executionPage(flow, name) {
 
 async function functionsPage() {
   const functions = (await api("/api/v1/functions")).functions || [];
+  const services = [...new Set(functions.map((f) => f.service))].sort();
+  const sections = [];
+  for (const service of services) {
+    const [versions, aliases] = await Promise.all([
+      api(`/api/v1/services/${enc(service)}/versions`), api(`/api/v1/services/${enc(service)}/aliases`)]);
+    if (!versions.versions.length && !aliases.aliases.length) continue;
+    const split = (a) => [a.versionId, ...Object.entries(a.additionalVersionWeight).map(([v, w]) => `${v} (${Math.round(w * 100)}%)`)].join(" + ");
+    sections.push(h("section", { class: "service-versions" }, h("h2", {}, `Service ${service}`),
+      h("h3", {}, "Aliases"), table(["Alias", "Versions", "Reserved instances", "Description", "Modified"],
+        aliases.aliases.map((a) => [a.aliasName, split(a), a.reservedInstances, a.description, when(a.lastModifiedTime)]), "No aliases."),
+      h("h3", {}, "Versions"), table(["Version", "Functions", "Description", "Published"],
+        versions.versions.map((v) => [v.versionId, v.functions.join(", "), v.description, when(v.createdTime)]))));
+  }
   show(h("h1", {}, "Functions"), table(["Service", "Name", "Runtime", "Instances", "Timeout", "Modified"],
-    functions.map((f) => [f.service, f.name, f.runtime, `${f.minInstances || 0}–${f.maxInstances}`, `${f.timeout}s`, when(f.lastModifiedTime)])));
+    functions.map((f) => [f.service, f.name, f.runtime, `${f.minInstances || 0}–${f.maxInstances}`, `${f.timeout}s`, when(f.lastModifiedTime)])),
+    ...sections);
 }
 
 async function callsPage() {
