@@ -244,10 +244,7 @@ class Decider:
         program = self.programs.get(
             record.definition_hash, lambda: tx.get_definition(record.definition_hash) or ""
         )
-        recorded = [
-            rebuild.Recorded(e.event_id, e.type, e.step, e.time, json.loads(e.detail), e.schedule_event_id)
-            for e in history
-        ]
+        recorded = _recorded(history)
         try:
             rebuilt = rebuild.before_end(
                 program,
@@ -319,10 +316,7 @@ class Decider:
                 f"step {step!r} is a {found[0].type} step: an execution is reset to a task step"
             )
         history = tx.history(record.id, limit=1_000_000).items
-        recorded = [
-            rebuild.Recorded(e.event_id, e.type, e.step, e.time, json.loads(e.detail), e.schedule_event_id)
-            for e in history
-        ]
+        recorded = _recorded(history)
         try:
             rebuilt, upto = rebuild.at_step(
                 program,
@@ -477,3 +471,11 @@ class Decider:
             if outcome.applied:
                 stopped.append(outcome)
         return stopped
+
+
+def _recorded(history: list[HistoryRecord]) -> list[rebuild.Recorded]:
+    """An execution's stored history as the engine's rebuild reads it."""
+    return [
+        rebuild.Recorded(e.event_id, e.type, e.step, e.time, json.loads(e.detail), e.schedule_event_id)
+        for e in history
+    ]

@@ -27,10 +27,10 @@ _NAMES = [c.name for c in _COLUMNS]
 
 
 def _function(row: Row[Any]) -> FunctionRecord:
-    return _function_of(row._mapping)
+    return function_of(row._mapping)
 
 
-def _function_of(m: Mapping[Any, Any]) -> FunctionRecord:
+def function_of(m: Mapping[Any, Any]) -> FunctionRecord:
     return FunctionRecord(
         service=m["service"],
         name=m["name"],
@@ -95,7 +95,7 @@ class FunctionQueries(Queries):
         cursor = _GET.execute(self.conn, {"service": service, "name": name})
         row = cursor.fetchone()
         cursor.close()
-        return None if row is None else _function_of(dict(zip(_NAMES, row, strict=True)))
+        return None if row is None else function_of(dict(zip(_NAMES, row, strict=True)))
 
     def get_function_code(self, service: str, name: str) -> bytes | None:
         query = select(functions.c.code).where(functions.c.service == service, functions.c.name == name)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, func, or_, select, update
 
 from fnflow.errors import Conflict
-from fnflow.store.queries.base import Queries, dialect_insert, from_ts, from_ts_req, to_ts
+from fnflow.store.queries.base import Queries, dialect_insert, from_ts_req, to_ts
+from fnflow.store.queries.functions import function_of
 from fnflow.store.records import AliasRecord, FunctionRecord, ServiceVersionRecord
 from fnflow.store.schema import (
     execution_pins,
@@ -24,22 +24,9 @@ _SNAPSHOT = [c for c in functions.c if c.name not in ("code", "service", "name",
 
 
 def _version_function(row: Row[Any]) -> FunctionRecord:
+    """A function as a version snapshotted it (a snapshot is never modified after it was made)."""
     m = row._mapping
-    return FunctionRecord(
-        service=m["service"],
-        name=m["name"],
-        runtime=m["runtime"],
-        handler=m["handler"],
-        code_checksum=m["code_checksum"],
-        timeout=m["timeout"],
-        memory_mb=m["memory_mb"],
-        max_instances=m["max_instances"],
-        environment=json.loads(m["environment"]),
-        description=m["description"],
-        created_at=from_ts(m["created_at"]),
-        updated_at=from_ts(m["created_at"]),
-        options=json.loads(m["options"]),
-    )
+    return function_of({**m, "updated_at": m["created_at"]})
 
 
 def _alias(row: Row[Any]) -> AliasRecord:
