@@ -84,6 +84,9 @@ RULES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/functions/{service}/{name}"): "admin",
     ("POST", "/api/v1/functions/{service}/{name}/invoke"): "invoke",
     ("GET", "/api/v1/functions/{service}/{name}/logs"): "invoke",
+    ("PUT", "/api/v1/functions/{service}/{name}/triggers/{trigger}"): "admin",
+    ("GET", "/api/v1/functions/{service}/{name}/triggers"): "invoke",
+    ("DELETE", "/api/v1/functions/{service}/{name}/triggers/{trigger}"): "admin",
     ("GET", "/api/v1/calls/{call_id}"): "invoke",
     ("GET", "/api/v1/calls"): "invoke",
     ("POST", "/api/v1/calls/{call_id}/stop"): "invoke",
@@ -178,6 +181,7 @@ VALUES = {
     "subscription": "nothing-here",
     "version": "1",
     "alias": "nothing-here",
+    "trigger": "nothing-here",
 }
 QUERIES = {"/api/v1/queues/{queue}/messages": "wait=0"}
 WHOAMI = """

@@ -30,7 +30,7 @@ BROKEN = [
     b"",  # nothing at all
 ]
 VALUES = {"flow": "f", "name": "n", "service": "s", "call_id": "c", "queue": "q", "topic": "t"}
-VALUES |= {"receipt_handle": "h", "alias": "a", "version": "1"}
+VALUES |= {"receipt_handle": "h", "alias": "a", "version": "1", "trigger": "t"}
 FNF_JSON_PARAMS = {"StartExecution": "Input", "ReportTaskSucceeded": "Output", "CreateSchedule": "Payload"}
 
 

@@ -5,6 +5,7 @@ Schedules may fire every second (``@every 2s``, ``* * * * * *``): one second is 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -368,3 +369,41 @@ def _two_servers_and_a_crash(root: Path, db: str) -> tuple[list[Execution], Exec
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_function_on_a_timer_is_called_asynchronously_each_tick_with_fc_s_event(
+    fast: Client, tmp_path: Path
+) -> None:
+    code = tmp_path / "ticker"
+    code.mkdir()
+    (code / "index.py").write_text(
+        "import json\n\ndef handler(event, context):\n    return json.loads(event)\n"
+    )
+    fast.deploy_function("ticker", code, service="jobs", handler="index.handler")
+    url = fast.url
+    made = fnflow("fn", "timer", "set", "ticker", "every-second", "--cron", "@every 1s", "--payload", "hi",
+                  "-s", "jobs", "-o", "json", url=url)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["nextFireTime"]
+
+    def two_succeeded() -> list[Any] | None:
+        done = [c for c in fast.list_calls("ticker", "jobs").items if c.status == "Succeeded"]
+        return done if len(done) >= 2 else None
+
+    calls = eventually(two_succeeded)
+    event = json.loads(calls[0].result.body)  # type: ignore[union-attr]
+    assert (event["triggerName"], event["payload"]) == ("every-second", "hi") and event["triggerTime"]
+    listed = fnflow("fn", "timer", "list", "ticker", "-s", "jobs", url=url)
+    assert listed.returncode == 0 and "every-second" in listed.stdout and "@every 1s" in listed.stdout
+
+    bad = fnflow("fn", "timer", "set", "ticker", "t2", "--cron", "* * *", "-s", "jobs", url=url)
+    assert bad.returncode == 2 and "cron" in bad.stderr.lower(), bad.stderr
+    missing = fnflow("fn", "timer", "set", "ghost", "t", "--cron", "@every 1s", "-s", "jobs", url=url)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr, missing.stderr
+
+    assert fnflow("fn", "timer", "delete", "ticker", "every-second", "-s", "jobs", url=url).returncode == 0
+    time.sleep(1.5)  # a tick already claimed when it was deleted may still run
+    before = len(fast.list_calls("ticker", "jobs").items)
+    time.sleep(2.5)
+    assert len(fast.list_calls("ticker", "jobs").items) == before, "no tick after the delete"
+    assert fast.list_triggers("ticker", "jobs") == []

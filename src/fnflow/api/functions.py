@@ -1,4 +1,4 @@
-"""``/api/v1/functions``: deploy, read, delete and synchronously invoke functions."""
+"""``/api/v1/functions``: deploy, read, delete and synchronously invoke functions, and their triggers."""
 
 from __future__ import annotations
 
@@ -8,17 +8,20 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from fnflow.api.auth import Admin, Invoke
 from fnflow.api.progress import NDJSON, stream
 from fnflow.api.root import root
-from fnflow.api.schemas import FunctionIn, FunctionList, FunctionOut, LayerIn
+from fnflow.api.schemas import Body, FunctionIn, FunctionList, FunctionOut, LayerIn
 from fnflow.errors import InvalidArgument
+from fnflow.fdl.timestamps import format_timestamp
 from fnflow.functions import codepkg
 from fnflow.functions.config import FC_RUNTIME, Layer
 from fnflow.functions.spec import HttpRequest
+from fnflow.functions.triggers import TriggerSpec
 from fnflow.functions.versions import LATEST, VERSION_HEADER
+from fnflow.store import TriggerRecord
 
 router = APIRouter(prefix="/api/v1/functions", tags=["functions"])
 
@@ -55,6 +58,74 @@ async def deploy_function(service: str, name: str, body: FunctionIn, request: Re
             lambda record: {"event": "deployed", "function": FunctionOut.of(record).model_dump()},
         )
     return FunctionOut.of(await functions.commit(deployment))
+
+
+class FunctionTriggerIn(Body):
+    kind: str = Field(description="timer (calls the function asynchronously on a cron schedule) or http")
+    cronExpression: str = Field("", description="timer: cron (seconds allowed) or @every 30s")
+    payload: str = Field("", description="timer: the event's payload")
+    enable: bool = True
+    authType: str = Field("ANONYMOUS", description="http: ANONYMOUS or FUNCTION (a key)")
+    methods: list[str] = Field(default_factory=list, description="http: the methods it answers")
+
+
+class TriggerOut(BaseModel):
+    name: str
+    kind: str
+    cronExpression: str | None = None
+    payload: str | None = None
+    enable: bool | None = None
+    nextFireTime: str | None = None
+    authType: str | None = None
+    methods: list[str] | None = None
+    createdTime: str
+    lastModifiedTime: str
+
+    @classmethod
+    def of(cls, r: TriggerRecord) -> TriggerOut:
+        return cls(
+            name=r.name,
+            kind=r.kind,
+            **r.config,
+            nextFireTime=format_timestamp(r.next_fire_at) if r.next_fire_at else None,
+            createdTime=format_timestamp(r.created_at),
+            lastModifiedTime=format_timestamp(r.updated_at),
+        )
+
+
+class TriggerList(BaseModel):
+    triggers: list[TriggerOut]
+
+
+@router.put("/{service}/{name}/triggers/{trigger}", response_model=TriggerOut)
+async def put_trigger(
+    service: str, name: str, trigger: str, body: FunctionTriggerIn, request: Request, _: Admin
+) -> TriggerOut:
+    """Create or change a trigger of the function: a timer calls it asynchronously with Function
+    Compute's timer event (``triggerTime``, ``triggerName``, ``payload``), each tick once."""
+    spec = TriggerSpec(
+        service,
+        name,
+        trigger,
+        body.kind,
+        body.authType,
+        tuple(body.methods),
+        body.cronExpression,
+        body.payload,
+        body.enable,
+    )
+    return TriggerOut.of(await root(request).triggers.put(spec))
+
+
+@router.get("/{service}/{name}/triggers")
+async def list_triggers(service: str, name: str, request: Request, _: Invoke) -> TriggerList:
+    return TriggerList(triggers=[TriggerOut.of(r) for r in await root(request).triggers.list(service, name)])
+
+
+@router.delete("/{service}/{name}/triggers/{trigger}", status_code=204)
+async def delete_trigger(service: str, name: str, trigger: str, request: Request, _: Admin) -> Response:
+    await root(request).triggers.delete(service, name, trigger)
+    return Response(status_code=204)
 
 
 @router.post("/gc")

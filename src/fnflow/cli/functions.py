@@ -428,3 +428,64 @@ def _since(text: str) -> datetime:
 def _log_line(line: LogLine) -> str:
     when = line.time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return f"{when} {line.call_id or '-'} {line.text}"
+
+
+timers = typer.Typer(
+    help="Call a function on a schedule: timer triggers, as Function Compute has them (each tick once, "
+    "the call asynchronous, with FC's timer event).",
+    no_args_is_help=True,
+)
+app.add_typer(timers, name="timer")
+
+
+@timers.command("set")
+def timer_set(
+    name: str,
+    trigger: Annotated[str, typer.Argument(help="The timer's name.")],
+    cron: Annotated[
+        str,
+        typer.Option("--cron", help="Cron with seconds ('0 */5 * * * *') or '@every 30s' (1 s at least)."),
+    ],
+    payload: Annotated[str, typer.Option("--payload", help="The event's payload.")] = "",
+    disable: Annotated[bool, typer.Option("--disable", help="Keep it, but do not fire.")] = False,
+    service: Service = DEFAULT_SERVICE,
+    url: Url = None,
+    output: Output = Format.text,
+) -> None:
+    """Create or change a timer of a function."""
+    with connect(url) as client:
+        timer = client.set_timer(name, trigger, cron, service=service, payload=payload, enable=not disable)
+    emit(output, timer, lambda: _timer_rows([timer]))
+
+
+@timers.command("list")
+def timer_list(
+    name: str, service: Service = DEFAULT_SERVICE, url: Url = None, output: Output = Format.text
+) -> None:
+    """List a function's timers with their next fire time."""
+    with connect(url) as client:
+        found = [t for t in client.list_triggers(name, service) if t["kind"] == "timer"]
+    emit(output, {"timers": found}, lambda: _timer_rows(found))
+
+
+@timers.command("delete")
+def timer_delete(
+    name: str, trigger: str, service: Service = DEFAULT_SERVICE, url: Url = None, output: Output = Format.text
+) -> None:
+    """Delete a timer of a function."""
+    with connect(url) as client:
+        client.delete_trigger(name, trigger, service)
+    emit(output, None, lambda: f"deleted timer {trigger} of function {service}/{name}")
+
+
+def _timer_rows(found: list[dict[str, object]]) -> str:
+    rows = [
+        (
+            str(t["name"]),
+            str(t["cronExpression"]),
+            "yes" if t["enable"] else "no",
+            render.when(datetime.fromisoformat(str(t["nextFireTime"]))) if t.get("nextFireTime") else "-",
+        )
+        for t in found
+    ]
+    return render.table(("TIMER", "CRON", "ENABLED", "NEXT"), rows)

@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fnflow.client.errors import ApiError
 from fnflow.client.gateway import GatewayMethods
@@ -420,6 +420,34 @@ class Client(
     def delete_function(self, name: str, service: str = DEFAULT_SERVICE) -> None:
         """Delete a function and stop its warm instances."""
         self._call("DELETE", api_path("functions", service, name))
+
+    def set_timer(
+        self,
+        name: str,
+        trigger: str,
+        cron_expression: str,
+        *,
+        service: str = DEFAULT_SERVICE,
+        payload: str = "",
+        enable: bool = True,
+    ) -> dict[str, Any]:
+        """A timer trigger of the function: it is called asynchronously on ``cron_expression``
+        (cron with seconds, or ``@every 30s``) with Function Compute's timer event."""
+        body = {"kind": "timer", "cronExpression": cron_expression, "payload": payload, "enable": enable}
+        return cast(
+            dict[str, Any],
+            self._json("PUT", api_path("functions", service, name, "triggers", trigger), json=body),
+        )
+
+    def list_triggers(self, name: str, service: str = DEFAULT_SERVICE) -> list[dict[str, Any]]:
+        """The function's triggers (timers with their next fire time, HTTP triggers)."""
+        return cast(
+            list[dict[str, Any]],
+            self._json("GET", api_path("functions", service, name, "triggers"))["triggers"],
+        )
+
+    def delete_trigger(self, name: str, trigger: str, service: str = DEFAULT_SERVICE) -> None:
+        self._call("DELETE", api_path("functions", service, name, "triggers", trigger))
 
     # --- everything else --------------------------------------------------------------------------
 
