@@ -13,7 +13,11 @@ from fnflow.fdl.graph import END, START, Box, layout, to_mermaid, to_svg
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = [*sorted(ROOT.glob("examples/*/*.yaml")), ROOT / "tests/e2e/fixtures/crash/flow.yaml"]
-DEFINITIONS = [p for p in FLOWS if p.name != "fnflow.yaml" and "version:" in p.read_text()]
+DEFINITIONS = [
+    p
+    for p in FLOWS
+    if p.name != "fnflow.yaml" and not p.name.endswith(".test.yaml") and "version:" in p.read_text()
+]
 
 
 def overlaps(a: Box, b: Box) -> bool:
