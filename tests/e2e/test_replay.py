@@ -4,6 +4,7 @@ its pinned definition (the same history) and an edited one (the first event that
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,12 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
         client.put_queue("approvals")
         client.put_flow("approve", FLOW)
         client.start_execution("approve", {"n": 3}, name="r1")
+        # Report once the message is out, as a worker that received it would (reported sooner, the
+        # recorded history would order TaskSubmitted after TaskSucceeded, and no replay can do that).
+        deadline = time.monotonic() + 30
+        while not any(e.type == "TaskSubmitted" for e in client.get_history("approve", "r1")):
+            assert time.monotonic() < deadline, "the message was never sent"
+            time.sleep(0.05)
         [scheduled] = [e for e in client.get_history("approve", "r1") if e.type == "TaskScheduled"]
         client.report_task_succeeded(scheduled.detail["input"]["token"], {"approved": True})
         assert client.wait_execution("approve", "r1", timeout=30).status == "Succeeded"
