@@ -8,18 +8,17 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from fnflow.api.auth import Admin, Invoke
 from fnflow.api.progress import NDJSON, stream
 from fnflow.api.root import root
-from fnflow.api.schemas import Body, FunctionIn, FunctionList, FunctionOut, LayerIn
+from fnflow.api.schemas import FunctionIn, FunctionList, FunctionOut, LayerIn, TriggerSettings
 from fnflow.errors import InvalidArgument
 from fnflow.fdl.timestamps import format_timestamp
 from fnflow.functions import codepkg
 from fnflow.functions.config import FC_RUNTIME, Layer
 from fnflow.functions.spec import HttpRequest
-from fnflow.functions.triggers import TriggerSpec
 from fnflow.functions.versions import LATEST, VERSION_HEADER
 from fnflow.store import TriggerRecord
 
@@ -60,15 +59,6 @@ async def deploy_function(service: str, name: str, body: FunctionIn, request: Re
     return FunctionOut.of(await functions.commit(deployment))
 
 
-class FunctionTriggerIn(Body):
-    kind: str = Field(description="timer (calls the function asynchronously on a cron schedule) or http")
-    cronExpression: str = Field("", description="timer: cron (seconds allowed) or @every 30s")
-    payload: str = Field("", description="timer: the event's payload")
-    enable: bool = True
-    authType: str = Field("ANONYMOUS", description="http: ANONYMOUS or FUNCTION (a key)")
-    methods: list[str] = Field(default_factory=list, description="http: the methods it answers")
-
-
 class TriggerOut(BaseModel):
     name: str
     kind: str
@@ -99,22 +89,11 @@ class TriggerList(BaseModel):
 
 @router.put("/{service}/{name}/triggers/{trigger}", response_model=TriggerOut)
 async def put_trigger(
-    service: str, name: str, trigger: str, body: FunctionTriggerIn, request: Request, _: Admin
+    service: str, name: str, trigger: str, body: TriggerSettings, request: Request, _: Admin
 ) -> TriggerOut:
     """Create or change a trigger of the function: a timer calls it asynchronously with Function
     Compute's timer event (``triggerTime``, ``triggerName``, ``payload``), each tick once."""
-    spec = TriggerSpec(
-        service,
-        name,
-        trigger,
-        body.kind,
-        body.authType,
-        tuple(body.methods),
-        body.cronExpression,
-        body.payload,
-        body.enable,
-    )
-    return TriggerOut.of(await root(request).triggers.put(spec))
+    return TriggerOut.of(await root(request).triggers.put(body.spec(service, name, trigger)))
 
 
 @router.get("/{service}/{name}/triggers")

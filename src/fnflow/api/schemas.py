@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fnflow.fdl.timestamps import format_timestamp
 from fnflow.functions.config import RETRY_CODES, AsyncPolicy, FunctionConfig, Layer, config_of
 from fnflow.functions.dependencies import environment_of
+from fnflow.functions.triggers import TriggerSpec
 from fnflow.store import (
     EnvironmentRecord,
     ExecutionRecord,
@@ -392,3 +393,27 @@ class FunctionOut(BaseModel):
 
 class FunctionList(BaseModel):
     functions: list[FunctionOut]
+
+
+class TriggerSettings(Body):
+    """A function trigger's settings, as the triggers route and stacks take them."""
+
+    kind: str = Field(description="timer (calls the function asynchronously on a cron schedule) or http")
+    cronExpression: str = Field("", description="timer: cron (seconds allowed) or @every 30s")
+    payload: str = Field("", description="timer: the event's payload")
+    enable: bool = True
+    authType: str = Field("ANONYMOUS", description="http: ANONYMOUS or FUNCTION (a key)")
+    methods: list[str] = Field(default_factory=list, description="http: the methods it answers")
+
+    def spec(self, service: str, function: str, name: str) -> TriggerSpec:
+        return TriggerSpec(
+            service,
+            function,
+            name,
+            self.kind,
+            self.authType,
+            tuple(self.methods),
+            self.cronExpression,
+            self.payload,
+            self.enable,
+        )

@@ -16,10 +16,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from fnflow.api.auth import Admin, Invoke
 from fnflow.api.root import root
-from fnflow.api.schemas import Body, FunctionIn
+from fnflow.api.schemas import Body, FunctionIn, TriggerSettings
 from fnflow.errors import InvalidArgument, PayloadTooLarge
 from fnflow.fdl.timestamps import format_timestamp
-from fnflow.functions.triggers import TriggerSpec
 from fnflow.queues.attributes import QueueAttributes, TopicAttributes
 from fnflow.schedules.spec import ScheduleSpec
 from fnflow.services.stackplan import (
@@ -45,16 +44,10 @@ class StackFunctionIn(FunctionIn):
     logicalId: str = ""
 
 
-class TriggerIn(Body):
+class TriggerIn(TriggerSettings):
     service: str
     function: str
     name: str
-    kind: str = Field(description="http or timer")
-    authType: str = "ANONYMOUS"
-    methods: list[str] = Field(default_factory=list)
-    cronExpression: str = ""
-    payload: str = ""
-    enable: bool = True
     logicalId: str = ""
 
 
@@ -121,21 +114,7 @@ class StackIn(Body):
                 PlannedFunction(f.config(f.service, f.name), _code(f), f.logicalId) for f in self.functions
             ),
             triggers=tuple(
-                PlannedTrigger(
-                    TriggerSpec(
-                        t.service,
-                        t.function,
-                        t.name,
-                        t.kind,
-                        t.authType,
-                        tuple(t.methods),
-                        t.cronExpression,
-                        t.payload,
-                        t.enable,
-                    ),
-                    t.logicalId,
-                )
-                for t in self.triggers
+                PlannedTrigger(t.spec(t.service, t.function, t.name), t.logicalId) for t in self.triggers
             ),
             queues=tuple(
                 PlannedQueue(
