@@ -11,19 +11,25 @@ store, several processes split the work this way). A process claims again when i
 attempts free room; a periodic claim is the safety net for calls whose holder died.
 
 Every attempt is two commits: marking it Running, and settling it (retry later, or a final
-status with its callback and destinations) together with whatever waits for it.
+status with its callback and destinations) together with whatever waits for it. On a store
+whose writes commit in the order they are queued (SQLite: one writer, one process) the function
+is called as soon as its Running mark is queued, not committed: a stop queued later finds the
+call Running and cancels it, and a stop queued earlier is known here (``stopping``) before the
+function is called. A function's instance goes to the next call once it has answered, so its
+commits are shared with the next calls' rather than waited for one after another.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -119,6 +125,7 @@ class Dispatcher:
         self._unlisten: Callable[[], None] = lambda: None
         self._giving = Background()
         self._stop_requested: set[str] = set()
+        self._stops_queued: Counter[str] = Counter()
         self._wake = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
         self.processed = 0
@@ -216,6 +223,17 @@ class Dispatcher:
             self._wake.set()
 
         self._delayed[record.id] = asyncio.get_running_loop().call_later(seconds, due)
+
+    @contextlib.contextmanager
+    def stopping(self, call_id: str) -> Iterator[None]:
+        """Around queueing a stop of the call (and until it commits): the call is not started meanwhile."""
+        self._stops_queued[call_id] += 1
+        try:
+            yield
+        finally:
+            self._stops_queued[call_id] -= 1
+            if not self._stops_queued[call_id]:
+                del self._stops_queued[call_id]
 
     def drop(self, call_id: str) -> bool:
         """Forget a call that waits here (it was stopped); cancel it if it runs. True if held here."""
@@ -343,10 +361,12 @@ class Dispatcher:
             error = f"function {record.service}/{record.function} cannot run: {e.message}"
             await self._finish(record, Verdict(CallStatus.FAILED, now, dead=True), None, error)
             return
-        started = await self._store.write(
-            lambda tx: tx.start_attempt(record.id, self.node_id, now, self.lease_until())
-        )
-        if not started:  # stopped while it waited
+        if record.id in self._stops_queued:  # a stop is on its way to the store
+            self._held.discard(record.id)
+            return
+        until = self.lease_until()
+        starting = self._store.write_soon(lambda tx: tx.start_attempt(record.id, self.node_id, now, until))
+        if not self._store.ordered_writes and not await starting:  # another process stopped it
             self._held.discard(record.id)
             return
         record = replace(
@@ -377,6 +397,11 @@ class Dispatcher:
         release()
         if self._metrics is not None:
             self._metrics.invocation_finished(label, result.status, time.perf_counter() - began)
+        if not await starting:
+            # Stopped by a flow decision committed between queueing the start and calling the
+            # function (its task was cancelled): the stop stands, and the outcome is dropped.
+            self._held.discard(record.id)
+            return
         policy = config_of(function).async_policy
         verdict = judge(
             policy,

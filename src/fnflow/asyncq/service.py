@@ -149,7 +149,8 @@ class CallService:
 
     async def stop(self, call_id: str) -> str:
         """Stop a queued call at once, or a running one (its function is cancelled); the new status."""
-        status = await self.store.write(lambda tx: tx.stop_call(call_id, self._clock.now()))
+        with self.dispatcher.stopping(call_id):
+            status = await self.store.write(lambda tx: tx.stop_call(call_id, self._clock.now()))
         if status is None:
             record, _ = await self.get(call_id)  # NotFound if it never existed
             return record.status

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, Engine, text
@@ -84,11 +84,25 @@ class Store:
         virtual time waits for these before it moves the clock)."""
         return self._pending > 0
 
+    @property
+    def ordered_writes(self) -> bool:
+        """Whether writes commit in the order they are queued, and only this process writes: then a
+        write queued now commits before any queued later (one writer, no other process)."""
+        return not self.shared and len(self._writer.threads) == 1
+
     async def write(self, fn: Callable[[Tx], T]) -> T:
+        return await self._committed(self._writer.submit(fn))
+
+    def write_soon(self, fn: Callable[[Tx], T]) -> asyncio.Future[T]:
+        """Queue ``fn`` now (see ``ordered_writes``) and return its outcome to await later,
+        so that the caller can go on meanwhile."""
+        return asyncio.ensure_future(self._committed(self._writer.submit(fn)))
+
+    async def _committed(self, job: Future[T]) -> T:
         self._pending += 1
         try:
             with _explained():
-                return await self._writer.run(fn)
+                return await asyncio.wrap_future(job)
         finally:
             self._pending -= 1
 

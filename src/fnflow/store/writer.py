@@ -15,7 +15,6 @@ again after a short jittered pause, a bounded number of times — jobs are re-ru
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import random
@@ -60,11 +59,11 @@ class BatchWriter:
         self.batches = 0
         self.jobs = 0
         self.retries = 0
-        self._threads = [
+        self.threads = [
             threading.Thread(target=self._loop, name=f"fnflow-writer-{n}", daemon=True)
             for n in range(writers)
         ]
-        for thread in self._threads:
+        for thread in self.threads:
             thread.start()
 
     def submit(self, fn: Callable[[Any], T]) -> Future[T]:
@@ -74,16 +73,13 @@ class BatchWriter:
         self._queue.put((fn, future))
         return future
 
-    async def run(self, fn: Callable[[Any], T]) -> T:
-        return await asyncio.wrap_future(self.submit(fn))
-
     def close(self) -> None:
         """Finish what is queued, then stop every writer."""
         if not self._closed:
             self._closed = True
-            for _ in self._threads:
+            for _ in self.threads:
                 self._queue.put(None)
-            for thread in self._threads:
+            for thread in self.threads:
                 thread.join()
 
     def _loop(self) -> None:

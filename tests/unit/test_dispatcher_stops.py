@@ -1,0 +1,117 @@
+"""A stop racing the start of an asynchronous call, on a real SQLite store with real functions.
+
+The dispatcher calls a function as soon as its Running mark is queued for the store, before it
+commits (``fnflow.asyncq.dispatcher``). These tests hold the store's writer still so that a stop
+and a start are queued in a known order, and check that a call stopped before it started never
+runs, and that one stopped after it started is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fnflow.asyncq.dispatcher import Dispatcher
+from fnflow.asyncq.service import CallService, Submission
+from fnflow.asyncq.targets import TargetPolicy
+from fnflow.functions.config import FunctionConfig
+from fnflow.functions.pool import FunctionPool
+from fnflow.functions.service import FunctionService
+from fnflow.leasing import LeaseKeeper
+from fnflow.store import Store, open_store
+from tests.unit.functions_harness import async_test
+
+
+@asynccontextmanager
+async def calls_on_sqlite(tmp_path: Path) -> AsyncIterator[tuple[Store, CallService]]:
+    store = open_store(f"sqlite:///{tmp_path / 'db'}")
+    assert store.ordered_writes
+    pool = FunctionPool()
+    functions = FunctionService(store, pool, tmp_path)
+    ran = tmp_path / "ran.log"
+    # One instance: the body (the call id) is appended to ran.log, then it waits ?seconds.
+    command = f"sh -c 'cat >> {ran}; echo >> {ran}; sleep ${{Http_Query#seconds=}}'"
+    await functions.deploy(
+        FunctionConfig("svc", "fn", runtime="command", command=command, max_instances=1), None
+    )
+    keeper = LeaseKeeper(store, "me", 30)
+    dispatcher = Dispatcher(store, functions, keeper)
+    calls = CallService(store, functions, dispatcher, targets=TargetPolicy())
+    await dispatcher.open(recover=False)
+    try:
+        yield store, calls
+    finally:
+        await dispatcher.close()
+        await pool.close()
+        store.close()
+
+
+def ran(tmp_path: Path) -> list[str]:
+    path = tmp_path / "ran.log"
+    return path.read_text().split() if path.exists() else []
+
+
+async def status(calls: CallService, call_id: str) -> tuple[str, int]:
+    record, _ = await calls.get(call_id)
+    return record.status, record.attempts
+
+
+async def until(calls: CallService, call_id: str, wanted: set[str]) -> None:
+    for _ in range(400):
+        if (await status(calls, call_id))[0] in wanted:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"call {call_id} is {await status(calls, call_id)}, not one of {wanted}")
+
+
+def hold_writer(store: Store) -> threading.Event:
+    """Keep the writer busy until the returned event is set: jobs queued meanwhile wait, in order."""
+    gate, holding = threading.Event(), threading.Event()
+
+    def job(_: object) -> None:
+        holding.set()
+        gate.wait(10)
+
+    store.write_soon(job)
+    assert holding.wait(5)
+    return gate
+
+
+@async_test
+async def test_a_stop_queued_before_the_start_keeps_the_call_from_running(tmp_path: Path) -> None:
+    async with calls_on_sqlite(tmp_path) as (store, calls):
+        await calls.submit(Submission("svc", "fn", b"first", query="seconds=0.5", call_id="first"))
+        await until(calls, "first", {"Running"})
+        await calls.submit(Submission("svc", "fn", b"second", query="seconds=0", call_id="second"))
+        gate = hold_writer(store)  # "first" cannot settle, "second" cannot be marked Running
+        stop = asyncio.ensure_future(calls.stop("second"))
+        await asyncio.sleep(1.5)  # "first" ends; its instance is free for "second" meanwhile
+        gate.set()
+        assert await stop == "Stopped"
+        await until(calls, "first", {"Succeeded"})
+        assert await status(calls, "second") == ("Stopped", 0)
+        await asyncio.sleep(0.3)
+        assert ran(tmp_path) == ["first"], "a call stopped before it started ran"
+
+
+@async_test
+async def test_a_stop_queued_after_the_start_cancels_the_running_call(tmp_path: Path) -> None:
+    async with calls_on_sqlite(tmp_path) as (store, calls):
+        gate = hold_writer(store)
+        accepted = asyncio.ensure_future(
+            calls.submit(Submission("svc", "fn", b"only", query="seconds=30", call_id="only"))
+        )
+        await asyncio.sleep(0.2)
+        gate.set()
+        await accepted
+        for _ in range(200):  # the function is called before its Running mark commits
+            if ran(tmp_path):
+                break
+            await asyncio.sleep(0.025)
+        assert ran(tmp_path) == ["only"]
+        assert await calls.stop("only") in ("Stopping", "Stopped")
+        await until(calls, "only", {"Stopped"})
+        assert (await status(calls, "only"))[1] == 1
