@@ -170,16 +170,16 @@ def noop_fixture(
 
 @contextmanager
 def server(
-    fixture: Path | None = None, *, prepare: Callable[[Store], None] | None = None
+    fixture: Path | None = None, *, prepare: Callable[[Store], None] | None = None, db: str | None = None
 ) -> Iterator[ServerProcess]:
-    """A real ``fnflow server`` on a temporary directory (SQLite, synchronous=FULL, loopback);
-    with ``prepare``, ``refill``-ed once before it is handed out."""
+    """A real ``fnflow server`` on a temporary directory (SQLite, synchronous=FULL, loopback; or the
+    database ``db``); with ``prepare``, ``refill``-ed once before it is handed out."""
     with tempfile.TemporaryDirectory(prefix="fnflow-bench-") as tmp:
         args = ("--apply", str(fixture)) if fixture else ()
         # bench/ab.py runs the server of another revision: its source first on the server's path
         source = os.environ.get("FNFLOW_BENCH_SERVER_SRC")
         env = {"PYTHONPATH": source} if source else None
-        process = ServerProcess(Path(tmp) / "server", *args, env=env)
+        process = ServerProcess(Path(tmp) / "server", *args, env=env, db=db)
         process.start(timeout=60)
         try:
             if prepare is not None:

@@ -25,8 +25,12 @@ from pathlib import Path
 import common
 import httpx
 
+from fnflow.testing import NoPostgres, throwaway_database
+
 NAME = "flows"
-TITLE = "3-step flows of no-op function tasks (HTTP start + long-poll, SQLite FULL) vs DBOS on SQLite"
+TITLE = (
+    "3-step flows of no-op function tasks (HTTP start + long-poll, SQLite FULL; PostgreSQL) vs DBOS on SQLite"
+)
 STEP = "  - {{type: task, name: {name}, resourceArn: 'acs:fc:::services/bench/functions/noop'}}\n"
 FLOW = "version: v1\ntype: flow\nsteps:\n" + "".join(STEP.format(name=n) for n in ("one", "two", "three"))
 START = "/api/v1/flows/three-steps/executions"
@@ -78,33 +82,71 @@ async def measure(url: str, count: int, sequential: int) -> dict[str, float]:
     return {"latency_p50_ms": p50 * 1000, "per_step_ms": p50 * 1000 / 3, "executions_per_s": rate}
 
 
+def on(db: str | None, count: int, sequential: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp, common.server(fixture(Path(tmp)), db=db) as server:
+        return asyncio.run(measure(server.url, count, sequential))
+
+
+def on_postgres(count: int, sequential: int) -> dict[str, float] | None:
+    """The same measure with the server on a fresh PostgreSQL database (None: no PostgreSQL here)."""
+    try:
+        with throwaway_database() as db:
+            return on(db, count, sequential)
+    except NoPostgres:
+        return None
+
+
 def run(size: str) -> common.Result:
     count = common.pick(size, 30, 1000, 2000)
     peer_count = common.pick(size, 10, 200, 500)
-    with tempfile.TemporaryDirectory() as tmp, common.server(fixture(Path(tmp))) as server:
-        ours = asyncio.run(measure(server.url, count, common.pick(size, 5, 100)))
+    sequential = common.pick(size, 5, 100)
+    ours = on(None, count, sequential)
+    pg = on_postgres(count, sequential)
     peer = common.run_peer("dbos_flows.py", str(peer_count))
     best = max(peer.values())
     share = common.ratio(ours["executions_per_s"], best)
+    rows: list[list[object]] = [
+        ["fnflow, 16 clients start + long-poll", ours["executions_per_s"], ours["latency_p50_ms"], share]
+    ]
+    notes = [f"DBOS ran {peer_count} workflows per mode; target ≥ 3x the best DBOS mode"]
+    metrics = {
+        "executions": count,
+        "fnflow_executions_per_s": round(ours["executions_per_s"], 1),
+        "fnflow_latency_p50_ms": round(ours["latency_p50_ms"], 2),
+        "fnflow_per_step_ms": round(ours["per_step_ms"], 2),
+        "dbos_sequential_per_s": round(peer["sequential"], 1),
+        "dbos_start_workflow_per_s": round(peer["start_workflow"], 1),
+        "ratio": share,
+    }
+    if pg is None:
+        notes.append("PostgreSQL was not reachable: no PostgreSQL row")
+    else:
+        pg_share = common.ratio(pg["executions_per_s"], ours["executions_per_s"])
+        rows.append(
+            [
+                "fnflow on PostgreSQL (one process), same load",
+                pg["executions_per_s"],
+                pg["latency_p50_ms"],
+                common.ratio(pg["executions_per_s"], best),
+            ]
+        )
+        notes.append(f"PostgreSQL / SQLite: {pg_share} (target ≥ 0.7)")
+        metrics |= {
+            "postgres_executions_per_s": round(pg["executions_per_s"], 1),
+            "postgres_latency_p50_ms": round(pg["latency_p50_ms"], 2),
+            "postgres_vs_sqlite": pg_share,
+        }
+    rows += [
+        ["DBOS, one after another", peer["sequential"], 1000 / peer["sequential"], None],
+        ["DBOS, start_workflow for all, then wait", peer["start_workflow"], None, None],
+    ]
     return common.Result(
         NAME,
         TITLE,
         ["system", "executions/s", "sequential ms per execution", "vs best DBOS"],
-        [
-            ["fnflow, 16 clients start + long-poll", ours["executions_per_s"], ours["latency_p50_ms"], share],
-            ["DBOS, one after another", peer["sequential"], 1000 / peer["sequential"], None],
-            ["DBOS, start_workflow for all, then wait", peer["start_workflow"], None, None],
-        ],
-        {
-            "executions": count,
-            "fnflow_executions_per_s": round(ours["executions_per_s"], 1),
-            "fnflow_latency_p50_ms": round(ours["latency_p50_ms"], 2),
-            "fnflow_per_step_ms": round(ours["per_step_ms"], 2),
-            "dbos_sequential_per_s": round(peer["sequential"], 1),
-            "dbos_start_workflow_per_s": round(peer["start_workflow"], 1),
-            "ratio": share,
-        },
-        [f"DBOS ran {peer_count} workflows per mode; target ≥ 3x the best DBOS mode"],
+        rows,
+        metrics,
+        notes,
     )
 
 

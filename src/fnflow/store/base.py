@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from fnflow.store.faults import explain
 from fnflow.store.migrate import upgrade
@@ -111,7 +112,18 @@ class Store:
             return self._writer.submit(fn).result()
 
     def read_sync(self, fn: Callable[[Tx], T]) -> T:
-        with _explained(), self._read_engine.connect() as conn, conn.begin():
+        with _explained():
+            try:
+                return self._read(fn)
+            except DBAPIError as e:
+                if not e.connection_invalidated:
+                    raise
+                # A pooled connection had gone stale (the database restarted): the pool has dropped
+                # its connections, and the read runs once more on a new one.
+                return self._read(fn)
+
+    def _read(self, fn: Callable[[Tx], T]) -> T:
+        with self._read_engine.connect() as conn, conn.begin():
             return fn(self.tx(conn))
 
     async def read(self, fn: Callable[[Tx], T]) -> T:

@@ -71,12 +71,7 @@ def lost_race(error: BaseException) -> bool:
 def _engine(url: URL, *, pool_size: int, max_overflow: int, **options: Any) -> Engine:
     connect_args = {} if "application_name" in url.query else {"application_name": "fnflow"}
     return create_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_pre_ping=True,
-        connect_args=connect_args,
-        **options,
+        url, pool_size=pool_size, max_overflow=max_overflow, connect_args=connect_args, **options
     )
 
 
@@ -101,7 +96,12 @@ class PostgresStore(Store):
             isolation_level="REPEATABLE READ",
             execution_options={"postgresql_readonly": True},
         )
-        writes = _engine(address, pool_size=writers, max_overflow=0, isolation_level="READ COMMITTED")
+        # Writers keep their connections across batches, so a ping on checkout is rare and cheap;
+        # a read checks one out each time, and a ping would be one more round trip each time (a
+        # read on a connection gone stale is run again instead: ``Store.read_sync``).
+        writes = _engine(
+            address, pool_size=writers, max_overflow=0, isolation_level="READ COMMITTED", pool_pre_ping=True
+        )
         if synchronous == "normal":
             event.listen(writes, "connect", _asynchronous_commit)
         super().__init__(url, reads, writes, readers=readers, writers=writers, retryable=lost_race)
