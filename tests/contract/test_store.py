@@ -257,3 +257,22 @@ def test_a_write_cancelled_while_queued_is_dropped_and_the_writer_goes_on(store:
 
     assert asyncio.run(main()) is None, "a job cancelled before it ran does not run"
     assert setting(store, "after") == "ran"
+
+
+def test_write_soon_queues_at_once_and_ordered_stores_commit_in_queue_order(store: Store) -> None:
+    """``write_soon`` queues its job before it returns; where ``ordered_writes`` (SQLite), a job
+    queued later sees what every job queued before it wrote."""
+
+    async def main() -> list[str | None]:
+        first = store.write_soon(lambda tx: tx.set_setting("order", "first"))
+        second = store.write_soon(lambda tx: tx.get_setting("order"))
+        third = store.write_soon(lambda tx: tx.set_setting("order", "third"))
+        await first
+        await third
+        return [await second, await store.read(lambda tx: tx.get_setting("order"))]
+
+    seen, last = asyncio.run(main())
+    assert last == "third"
+    if store.ordered_writes:
+        assert seen == "first"
+    assert store.ordered_writes is (store.backend == "sqlite")

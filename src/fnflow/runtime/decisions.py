@@ -206,10 +206,7 @@ class Decider:
             depth=depth,
             callback_token=callback_token,
         )
-        tx.insert_execution(record)
-        outcome = self._store(tx, record, decision, now)
-        outcome.execution = tx.get_execution_by_id(execution_id)
-        return outcome
+        return self._store(tx, record, decision, now, new=True)
 
     def apply(
         self, tx: Tx, execution_id: str, event: Event, now: datetime, *, completes: int | None = None
@@ -377,11 +374,15 @@ class Decider:
         outcome.execution = tx.get_execution_by_id(new_id)
         return outcome
 
-    def _store(self, tx: Tx, record: ExecutionRecord, decision: Decision, now: datetime) -> Outcome:
+    def _store(
+        self, tx: Tx, record: ExecutionRecord, decision: Decision, now: datetime, *, new: bool = False
+    ) -> Outcome:
+        """Write a decision: the execution's new state, its events, its tasks and timers. A ``new``
+        execution is inserted as the decision leaves it (one statement, not an insert and an update)."""
         state = decision.state
         finished = state.status.finished
-        tx.update_execution(
-            record.id,
+        decided = replace(
+            record,
             status=state.status.value,
             state=None if finished else state.model_dump_json(),
             output=dumps(state.output) if state.output is not None else None,
@@ -389,6 +390,18 @@ class Decider:
             cause=state.cause,
             stopped_at=now if finished else None,
         )
+        if new:
+            tx.insert_execution(decided)
+        else:
+            tx.update_execution(
+                record.id,
+                status=decided.status,
+                state=decided.state,
+                output=decided.output,
+                error=decided.error,
+                cause=decided.cause,
+                stopped_at=decided.stopped_at,
+            )
         tx.append_history(
             record.id,
             [
@@ -397,19 +410,14 @@ class Decider:
             ],
         )
         outcome = Outcome(record.id, state.status.value, flow_name=record.flow_name)
+        if new:
+            outcome.execution = decided
         if decision.events:
             outcome.first_event = decision.events[0].event_id
         if finished:
             tx.notify(FINISHED, record.id)
             if record.callback_token is not None or state.status in (Status.STOPPED, Status.TIMED_OUT):
-                ended = replace(
-                    record,
-                    status=state.status.value,
-                    output=dumps(state.output) if state.output is not None else None,
-                    error=state.error,
-                    cause=state.cause,
-                )
-                self._ended(tx, ended, outcome, now)
+                self._ended(tx, decided, outcome, now)
         owner: str | None = None
         lease_until: datetime | None = None
         if self.take_tasks():
