@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, Engine, text
@@ -92,18 +92,18 @@ class Store:
         return not self.shared and len(self._writer.threads) == 1
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
-        return await self._committed(self._writer.submit(fn))
+        return await self._committed(self._writer.submit_async(fn))
 
     def write_soon(self, fn: Callable[[Tx], T]) -> asyncio.Future[T]:
         """Queue ``fn`` now (see ``ordered_writes``) and return its outcome to await later,
         so that the caller can go on meanwhile."""
-        return asyncio.ensure_future(self._committed(self._writer.submit(fn)))
+        return asyncio.ensure_future(self._committed(self._writer.submit_async(fn)))
 
-    async def _committed(self, job: Future[T]) -> T:
+    async def _committed(self, job: asyncio.Future[T]) -> T:
         self._pending += 1
         try:
             with _explained():
-                return await asyncio.wrap_future(job)
+                return await job
         finally:
             self._pending -= 1
 

@@ -15,6 +15,8 @@ again after a short jittered pause, a bounded number of times — jobs are re-ru
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import random
@@ -27,9 +29,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 T = TypeVar("T")
-Job = tuple[Callable[[Any], Any], Future[Any]]
+#: Who waits for a job: a thread (a concurrent Future), or a coroutine (an asyncio Future of its loop).
+Waiter = Future[Any] | asyncio.Future[Any]
+Job = tuple[Callable[[Any], Any], Waiter]
 Batch = list[Job]
-Outcomes = list[tuple[Future[Any], Any, BaseException | None]]
+Outcomes = list[tuple[Waiter, Any, BaseException | None]]
 log = logging.getLogger(__name__)
 
 
@@ -67,11 +71,22 @@ class BatchWriter:
             thread.start()
 
     def submit(self, fn: Callable[[Any], T]) -> Future[T]:
+        """Queue ``fn`` for a thread to wait on."""
+        future: Future[T] = Future()
+        self._put((fn, future))
+        return future
+
+    def submit_async(self, fn: Callable[[Any], T]) -> asyncio.Future[T]:
+        """Queue ``fn`` for the running event loop to await. Its outcome comes back with those of
+        every other job of the batch awaited on that loop, in one hand-over to the loop."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._put((fn, future))
+        return future
+
+    def _put(self, job: Job) -> None:
         if self._closed:
             raise RuntimeError("the store is closed")
-        future: Future[T] = Future()
-        self._queue.put((fn, future))
-        return future
+        self._queue.put(job)
 
     def close(self) -> None:
         """Finish what is queued, then stop every writer."""
@@ -100,9 +115,8 @@ class BatchWriter:
                         stop = True
                         break
                     batch.append(more)
-                # A job whose caller gave up before it ran (its future cancelled) is dropped;
-                # the others can no longer be cancelled, so handing them their outcome is safe.
-                batch = [job for job in batch if job[1].set_running_or_notify_cancel()]
+                # A job whose caller gave up before it ran (its future cancelled) is dropped.
+                batch = [job for job in batch if _running(job[1])]
                 if batch:
                     conn = self._run_batch(conn, batch)
                 if stop:
@@ -141,11 +155,7 @@ class BatchWriter:
             with self._stats:
                 self.batches += 1
                 self.jobs += len(batch)
-            for future, result, error in outcomes:
-                if error is None:
-                    future.set_result(result)
-                else:
-                    future.set_exception(error)
+            _deliver(outcomes)
             return conn
         raise AssertionError("unreachable: the last attempt returns")
 
@@ -192,9 +202,42 @@ class BatchWriter:
     def _fail_all(self, batch: Batch, error: Exception) -> None:
         if len(batch) > 1:
             log.error("a write batch of %d jobs failed to commit: %s", len(batch), error)
-        for _, future in batch:
-            if not future.done():
-                future.set_exception(error)
+        _deliver([(future, None, error) for _, future in batch])
+
+
+def _running(waiter: Waiter) -> bool:
+    """Whether the job is still wanted; a thread's job can no longer be cancelled after this."""
+    if isinstance(waiter, Future):
+        return waiter.set_running_or_notify_cancel()
+    return not waiter.cancelled()  # the loop may still cancel it: _settle then leaves it alone
+
+
+def _deliver(outcomes: Outcomes) -> None:
+    """Hand every waiter its outcome: threads at once, each event loop in one call for all of its."""
+    by_loop: dict[asyncio.AbstractEventLoop, Outcomes] = {}
+    for outcome in outcomes:
+        waiter, result, error = outcome
+        if isinstance(waiter, Future):
+            if error is None:
+                waiter.set_result(result)
+            else:
+                waiter.set_exception(error)
+        else:
+            by_loop.setdefault(waiter.get_loop(), []).append(outcome)
+    for loop, theirs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody awaits these any more
+            loop.call_soon_threadsafe(_settle, theirs)
+
+
+def _settle(outcomes: Outcomes) -> None:
+    """On the waiters' loop: settle those still waiting (one may have been cancelled meanwhile)."""
+    for waiter, result, error in outcomes:
+        if waiter.done():
+            continue
+        if error is None:
+            waiter.set_result(result)
+        else:
+            waiter.set_exception(error)
 
 
 class _JobFailed(Exception):
