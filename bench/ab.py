@@ -50,9 +50,14 @@ def drain_rate(count: int) -> float:
     return done / seconds
 
 
-def flow_rate(count: int) -> float:
+def flow_rate(count: int) -> tuple[float, float]:
+    """(executions/s, server CPU ms per execution)."""
     with tempfile.TemporaryDirectory() as tmp, common.server(flows.fixture(Path(tmp))) as s:
-        return asyncio.run(flows.measure(s.url, count, 5))["executions_per_s"]
+        assert s.process is not None
+        cpu = common.cpu_seconds(s.process.pid)
+        rate = asyncio.run(flows.measure(s.url, count, 5))["executions_per_s"]
+        cpu = common.cpu_seconds(s.process.pid) - cpu
+    return rate, cpu * 1000 / (count + 15)  # measure() also runs 10 + 5 one after another
 
 
 def call_p50(n: int) -> float:
@@ -63,13 +68,14 @@ def call_p50(n: int) -> float:
         return common.percentile(gateway_call.over_http(s.url, n), 50) * 1e6
 
 
+FLOW_LABELS = ("3-step executions/s (16 clients, 600)", "server CPU ms per execution")
 #: what --what names: each runs once per round and side, giving one or more labelled numbers
 MEASURES: dict[str, Callable[[], dict[str, float]]] = {
     "accept": lambda: dict(
         zip(("accepted calls/s (wrk -c50, 8 s)", "server CPU µs per accepted call"), accept(8), strict=True)
     ),
     "drain": lambda: {"calls drained/s (2,000 calls, 4 instances)": drain_rate(2000)},
-    "flows": lambda: {"3-step executions/s (16 clients, 600)": flow_rate(600)},
+    "flows": lambda: dict(zip(FLOW_LABELS, flow_rate(600), strict=True)),
     "call": lambda: {"/function/noop p50 µs (sequential)": call_p50(1000)},
 }
 

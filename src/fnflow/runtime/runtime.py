@@ -17,7 +17,7 @@ import asyncio
 import functools
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -142,7 +142,10 @@ class Runtime:
     # --- the one way changes are made --------------------------------------------------------------
 
     async def _commit(self, job: Callable[[Tx], Outcome]) -> Outcome:
-        outcome = await self.store.write(job)
+        return await self._applied(self.store.write(job))
+
+    async def _applied(self, committing: Awaitable[Outcome]) -> Outcome:
+        outcome = await committing
         if outcome.applied:
             self._after(outcome)
         return outcome
@@ -321,7 +324,9 @@ class Runtime:
     async def _load_timers(self, until: datetime) -> list[TimerRecord]:
         return await self.store.read(lambda tx: tx.due_timers(until, 100_000))
 
-    async def _fire_timer(self, timer: TimerRecord) -> None:
+    def _fire_timer(self, timer: TimerRecord) -> Awaitable[Outcome]:
+        """Queue the timer's decision now (so the timers due together share a commit, and none
+        waits for the event loop to get round to a task first); the result is awaited later."""
         decider = self._decider()
 
         def job(tx: Tx) -> Outcome:
@@ -329,7 +334,7 @@ class Runtime:
                 return Outcome(timer.execution_id, "", applied=False)
             return decider.apply(tx, timer.execution_id, TimerFired(timer.timer), self._now())
 
-        await self._commit(job)
+        return self._applied(self.store.write_soon(job))
 
     async def _give_back(self, keys: list[tuple[str, int]]) -> None:
         """Leave tasks this process has no room for to any process (a peer, or itself later)."""

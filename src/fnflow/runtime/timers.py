@@ -27,7 +27,7 @@ class TimerWheel:
     def __init__(
         self,
         load: Callable[[datetime], Awaitable[list[TimerRecord]]],
-        fire: Callable[[TimerRecord], Awaitable[None]],
+        fire: Callable[[TimerRecord], Awaitable[object]],
         *,
         horizon: float = 60.0,
         on_late: Callable[[float], None] = lambda seconds: None,
@@ -88,11 +88,17 @@ class TimerWheel:
             self._known.discard(key)
             self._on_late(now - fire_at)
             record = TimerRecord(execution_id, timer, datetime.fromtimestamp(fire_at, UTC))
-            self._firing.spawn(self._fire_one(record))
+            # Called here, not in the task: a ``fire`` that queues its write before it returns
+            # (the runtime's does) has it queued now, with every other timer due now.
+            try:
+                firing = self._fire(record)
+            except Exception as e:
+                firing = _failed(e)
+            self._firing.spawn(self._fire_one(record, firing))
 
-    async def _fire_one(self, record: TimerRecord) -> None:
+    async def _fire_one(self, record: TimerRecord, firing: Awaitable[object]) -> None:
         try:
-            await self._fire(record)
+            await firing
         except Exception:
             log.exception(
                 "timer %s of execution %s failed to fire; retrying later", record.timer, record.execution_id
@@ -101,3 +107,7 @@ class TimerWheel:
             self._known.add((record.execution_id, record.timer))
             heapq.heappush(self._heap, (record.fire_at.timestamp(), record.execution_id, record.timer))
             self._wake.set()
+
+
+async def _failed(error: Exception) -> None:
+    raise error
