@@ -25,7 +25,7 @@ from fnflow.asyncq.policy import CallStatus
 from fnflow.asyncq.targets import REFUSED, TargetPolicy, check_target, guarded_client
 from fnflow.clock import SYSTEM_CLOCK, Clock
 from fnflow.errors import InvalidArgument
-from fnflow.functions.config import config_of
+from fnflow.functions.config import async_policy_of
 from fnflow.functions.naming import metric_name
 from fnflow.functions.spec import InvocationResult
 from fnflow.leasing import LeaseKeeper
@@ -138,7 +138,7 @@ def build_deliveries(
         )
     function = tx.get_function(record.service, record.function)
     if function is not None and status is not CallStatus.STOPPED:
-        policy = config_of(function).async_policy
+        policy = async_policy_of(function)
         kind, target = (
             ("on_success", policy.on_success)
             if status is CallStatus.SUCCEEDED
@@ -187,7 +187,7 @@ def async_call(
     function = tx.get_function(service, name)
     if function is None:
         return None
-    policy = config_of(function).async_policy
+    policy = async_policy_of(function)
     return CallRecord(
         id=str(uuid.uuid4()),
         service=service,

@@ -38,7 +38,7 @@ from fnflow.asyncq.policy import CallStatus, Verdict, judge
 from fnflow.background import Background
 from fnflow.clock import SYSTEM_CLOCK, Clock
 from fnflow.errors import NotFound
-from fnflow.functions.config import config_of
+from fnflow.functions.config import async_policy_of
 from fnflow.functions.naming import metric_name
 from fnflow.functions.service import FunctionService
 from fnflow.functions.spec import HttpRequest, InvocationResult
@@ -402,7 +402,7 @@ class Dispatcher:
             # function (its task was cancelled): the stop stands, and the outcome is dropped.
             self._held.discard(record.id)
             return
-        policy = config_of(function).async_policy
+        policy = async_policy_of(function)
         verdict = judge(
             policy,
             status=result.status,

@@ -12,7 +12,7 @@ from fnflow.asyncq.policy import CallStatus
 from fnflow.asyncq.targets import TargetPolicy, check_target
 from fnflow.clock import RANDOM_IDS, SYSTEM_CLOCK, Clock, Ids
 from fnflow.errors import Conflict, InvalidArgument, NotFound, PayloadTooLarge
-from fnflow.functions.config import AsyncPolicy, config_of
+from fnflow.functions.config import AsyncPolicy, async_policy_of
 from fnflow.functions.service import FunctionService
 from fnflow.store import CallRecord, DeliveryRecord, Page, Store, Tx
 
@@ -58,7 +58,6 @@ class CallService:
         self.targets = targets
         self.max_body = max_body
         self.batcher = AcceptBatcher(store, self._accepted)
-        self._policies: dict[tuple[str, str, object], AsyncPolicy] = {}
 
     def _accepted(self, records: list[CallRecord]) -> None:
         mine = [r for r in records if r.lease_owner == self.dispatcher.node_id]
@@ -68,12 +67,7 @@ class CallService:
 
     async def policy(self, service: str, function: str) -> AsyncPolicy:
         """The function's async policy (NotFound if it is not deployed)."""
-        record = await self.functions.lookup(service, function)
-        key = (service, function, record.updated_at)
-        policy = self._policies.get(key)
-        if policy is None:
-            policy = self._policies[key] = config_of(record).async_policy
-        return policy
+        return async_policy_of(await self.functions.lookup(service, function))
 
     async def submit(self, call: Submission) -> CallRecord:
         """Store the call (it answers once committed) and queue it; the same call id twice runs once."""

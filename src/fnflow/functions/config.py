@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -270,7 +271,7 @@ def config_of(record: FunctionRecord) -> FunctionConfig:
         annotations=dict(options.get("annotations", {})),
         labels=dict(options.get("labels", {})),
         description=record.description,
-        async_policy=AsyncPolicy.from_dict(options.get("async", {})),
+        async_policy=async_policy_of(record),
         min_instances=int(options.get("minInstances", 0)),
         secrets=tuple(options.get("secrets", ())),
         secret_environment=dict(options.get("secretEnvironment", {})),
@@ -284,3 +285,19 @@ def config_of(record: FunctionRecord) -> FunctionConfig:
         initialization_timeout=float(options.get("initializationTimeout", 0.0)),
         role=str(options.get("role", "")),
     )
+
+
+_POLICIES: dict[tuple[str, str, datetime], AsyncPolicy] = {}
+
+
+def async_policy_of(record: FunctionRecord) -> AsyncPolicy:
+    """The function's async policy; read once per deployment (every settled call asks for it)."""
+    if record.updated_at is None:
+        return AsyncPolicy.from_dict(record.options.get("async", {}))
+    key = (record.service, record.name, record.updated_at)
+    policy = _POLICIES.get(key)
+    if policy is None:
+        if len(_POLICIES) >= 4096:
+            _POLICIES.clear()
+        policy = _POLICIES[key] = AsyncPolicy.from_dict(record.options.get("async", {}))
+    return policy
