@@ -1,10 +1,15 @@
-"""Suite-wide: the ``--long`` option (``tests/long.py``) and the banner that says which PostgreSQL
-tests did not run (``tests/postgres.py``)."""
+"""Suite-wide: the ``--long`` option (``tests/long.py``), a test process that does not reload its CA
+bundle for every HTTP client, and the banner that says which PostgreSQL tests did not run
+(``tests/postgres.py``)."""
 
 from __future__ import annotations
 
+import functools
 import os
+import ssl
+from typing import Any
 
+import httpx._transports.default
 import pytest
 
 from tests.long import ENV as LONG_ENV
@@ -48,3 +53,29 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for reason in reasons:
         terminalreporter.line(f"  {reason}", red=True)
     terminalreporter.line(f"Set {REQUIRE}=1 (as .ci/run does) to make this a failure.", red=True)
+
+
+# Every httpx client, and so every top-level ``httpx.get(...)``, builds an SSL context that loads
+# certifi's CA bundle: some 20 ms of CPU, for clients that only ever speak plain HTTP to a test
+# server on loopback. The test process shares one context per setting instead (the same settings
+# make the same context; servers and command lines under test are other processes, untouched).
+_create_ssl_context = httpx._transports.default.create_ssl_context
+
+
+@functools.cache
+def _cached_ssl_context(verify: bool, trust_env: bool, cafile: str, capath: str) -> ssl.SSLContext:
+    return _create_ssl_context(verify=verify, trust_env=trust_env)
+
+
+def _ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> ssl.SSLContext:
+    if isinstance(verify, bool) and cert is None:
+        env = (
+            (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+            if trust_env
+            else ("", "")
+        )
+        return _cached_ssl_context(verify, trust_env, *env)
+    return _create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+
+
+httpx._transports.default.create_ssl_context = _ssl_context
