@@ -1,6 +1,6 @@
-"""Suite-wide: the ``--long`` option (``tests/long.py``), a test process that does not reload its CA
-bundle for every HTTP client, and the banner that says which PostgreSQL tests did not run
-(``tests/postgres.py``)."""
+"""Suite-wide: the ``--long`` option (``tests/long.py``), one xdist worker per module-scoped
+fixture, a test process that does not reload its CA bundle for every HTTP client, and the banner
+that says which PostgreSQL tests did not run (``tests/postgres.py``)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,28 @@ def pytest_configure(config: pytest.Config) -> None:
     # Test modules size themselves when imported, after this (and xdist's workers get --long too).
     if config.getoption("--long"):
         os.environ[LONG_ENV] = "1"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that share a module-scoped fixture (a server, most often) run on one xdist worker, so
+    the fixture is set up once: ``--dist loadgroup`` would otherwise hand a module's tests to every
+    worker, and each would start its own server and deploy the same things again."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else ()
+        if any(fixturedefs[-1].scope in ("module", "class", "package") for fixturedefs in defs):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    # xdist hands out groups first, then single tests in this order: the slow ones (mostly waiting
+    # on servers) first, so that none starts near the end and runs on while the other workers idle.
+    # Tests in a group keep their order (their module's fixtures are set up once).
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("xdist_group") is None and not item.get_closest_marker("slow")
+        )
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
