@@ -18,8 +18,11 @@ run: $(STAMP)
 	$(BIN)/fnflow server --port $(PORT) --apply examples
 
 ## test: lint, type-check and run every test (unit, store contract, end to end, examples, browser)
+# Four workers on two cores: most end-to-end tests wait on servers, timers and leases. The hundreds
+# of servers and commands the tests start compile fnflow once, not each (.pyc files, even where the
+# environment says PYTHONDONTWRITEBYTECODE).
 test: lint browser
-	$(BIN)/pytest -n 2 --dist loadgroup
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 4 --dist loadgroup
 
 ## browser: Debian's Chromium for the console's browser tests, installed if missing (as root, with apt)
 browser:

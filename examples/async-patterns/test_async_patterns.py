@@ -38,8 +38,12 @@ def test_request_response_with_async_invocation_moves_on_at_once(url: str) -> No
 
 def test_sync_waits_for_the_asynchronous_call(url: str) -> None:
     name = start(url, "async-sync", {"seconds": 1.5}, name="video-42")["name"]
-    call = httpx.get(f"{url}/api/v1/calls/video-42")
-    assert call.status_code == 200, "StatefulAsyncInvocationID names the call"
+    # The task step queues the call once the execution has started, not before start answers.
+    deadline = time.monotonic() + 10
+    while (call := httpx.get(f"{url}/api/v1/calls/video-42")).status_code == 404:
+        assert time.monotonic() < deadline, "StatefulAsyncInvocationID names the call"
+        time.sleep(0.02)
+    assert call.status_code == 200, call.text
     execution = wait(url, "async-sync", name)
     assert execution["status"] == "Succeeded"
     assert execution["output"] == {"output": "oss://videos/video-42.mp4", "callId": "video-42"}

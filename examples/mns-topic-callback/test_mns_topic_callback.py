@@ -3,6 +3,7 @@ pushes the message to its subscriber, a function, which reports the token."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from fnflow.testing import ServerProcess
 from tests.e2e.api import history, start, wait
 
 HERE = Path(__file__).parent
+ENDED = ("Succeeded", "Failed", "Expired", "Stopped")
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +30,15 @@ def test_the_subscriber_reports_the_token_the_message_carried(url: str) -> None:
     assert (execution["status"], execution["output"]) == ("Succeeded", {"status": "success"})
     [submitted] = [e for e in history(url, "mns-topic-task", name) if e["type"] == "TaskSubmitted"]
     assert submitted["eventDetail"]["topic"] == "fnf-demo-topic"
-    calls = httpx.get(f"{url}/api/v1/calls", params={"function": "approver"}).json()["calls"]
-    assert calls and all(call["status"] == "Succeeded" for call in calls)
+    # The subscriber reports the token before it returns: its call may end after the execution.
+    deadline = time.monotonic() + 30
+    while True:
+        calls = httpx.get(f"{url}/api/v1/calls", params={"function": "approver"}).json()["calls"]
+        if calls and all(call["status"] in ENDED for call in calls):
+            break
+        assert time.monotonic() < deadline, f"the subscriber's call did not end: {calls}"
+        time.sleep(0.05)
+    assert all(call["status"] == "Succeeded" for call in calls), calls
 
 
 def test_request_response_publishes_and_goes_on_with_the_message_id(url: str) -> None:

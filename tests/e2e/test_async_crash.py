@@ -1,4 +1,5 @@
-"""kill -9 the server while 200 accepted calls run: after a restart every call ends, none is lost."""
+"""kill -9 the server while accepted calls run (60; 200 with ``--long``, ``tests/long.py``): after a
+restart every call ends, none is lost."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import pytest
 
 from fnflow.functions.codepkg import pack_directory
 from fnflow.testing import ServerProcess
+from tests.long import sized
 
 WORKER = Path(__file__).parent / "fixtures" / "worker"
-COUNT = 200
+COUNT = sized(60, 200)
 
 
 @pytest.mark.slow

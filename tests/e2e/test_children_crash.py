@@ -1,7 +1,8 @@
-"""kill -9 the server while 100 executions wait for their children and 50 for workers to handle the
-messages they sent to a queue: after a restart every parent ends with its child's output, each
-started exactly one child, each queued execution sent exactly one message and ends with what its
-worker reported, and no history shows a step twice."""
+"""kill -9 the server while executions wait for their children and others for workers to handle
+the messages they sent to a queue (40 and 20; 100 and 50 with ``--long``, ``tests/long.py``): after
+a restart every parent ends with its child's output, each started exactly one child, each queued
+execution sent exactly one message and ends with what its worker reported, and no history shows a
+step twice."""
 
 from __future__ import annotations
 
@@ -16,14 +17,20 @@ from fnflow import Client
 from fnflow.testing import ServerProcess
 from tests.e2e.api import history, start, wait
 from tests.e2e.crashflow import check_history
+from tests.long import sized
 
 FIXTURE = Path(__file__).parent / "fixtures" / "children"
-COUNT = 100
-QUEUED = 50
+COUNT = sized(40, 100)
+QUEUED = sized(20, 50)
 
 
 def started_children(url: str) -> int:
     return len(httpx.get(f"{url}/api/v1/flows/child/executions", params={"limit": 999}).json()["executions"])
+
+
+def waiting_parents(url: str) -> int:
+    params: dict[str, str | int] = {"status": "Running", "limit": 999}
+    return len(httpx.get(f"{url}/api/v1/flows/parent/executions", params=params).json()["executions"])
 
 
 def queued_messages(url: str) -> int:
@@ -54,6 +61,7 @@ def test_kill_9_while_parents_wait_for_children_loses_nothing(tmp_path: Path) ->
         while started_children(server.url) < COUNT // 5 or queued_messages(server.url) < QUEUED // 5:
             assert time.monotonic() < deadline, "children never started"
             time.sleep(0.02)
+        assert waiting_parents(server.url) > 0, "the kill should land while parents wait for children"
         server.kill()
         assert server.orphans() == 0
         server.start()

@@ -1,5 +1,6 @@
-"""Three processes on one PostgreSQL database (servers A and B, worker W) with 500 executions and
-500 asynchronous calls in flight and a schedule ticking every second; ``kill -9`` B in the middle.
+"""Three processes on one PostgreSQL database (servers A and B, worker W) with executions and
+asynchronous calls in flight (150 of each; 500 with ``--long``, ``tests/long.py``) and a schedule
+ticking every second; ``kill -9`` B in the middle.
 
 Every execution ends Succeeded with the right output and no step or task settled twice, every call
 ends Succeeded (at least once: only calls B was running may have run twice), and every tick of the
@@ -26,11 +27,12 @@ from fnflow import Client, Execution
 from fnflow.functions.codepkg import pack_directory
 from fnflow.testing import NoPostgres, ServerProcess, throwaway_database
 from tests.e2e.crashflow import FACTORS, FIXTURE, check_history, expected
+from tests.long import sized
 from tests.postgres import no_postgres
 
 WORKER = Path(__file__).parent / "fixtures" / "worker"
-EXECUTIONS = 500
-CALLS = 500
+EXECUTIONS = sized(150, 500)
+CALLS = sized(150, 500)
 CONCURRENCY = 48  # client requests at once
 KILL_AFTER = EXECUTIONS // 3  # executions accepted before B is killed
 LEASE = "5"  # seconds: a dead process's work is taken over after this (short, yet renewed in time under load)
@@ -279,7 +281,7 @@ def check_ticks(client: Client, cluster: Cluster, since: datetime) -> list[Execu
 
 
 @pytest.mark.slow
-def test_three_processes_kill_9_one_in_the_middle_of_1000_jobs(tmp_path: Path) -> None:
+def test_three_processes_kill_9_one_in_the_middle_of_the_jobs(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
     with contextlib.ExitStack() as stack:
