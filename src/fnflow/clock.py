@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -127,7 +128,13 @@ class Ids(Protocol):
 
 class RandomIds:
     def uuid(self) -> str:
-        return str(uuid.uuid4())
+        """A random UUID that starts with the time in milliseconds (RFC 9562's version 7): ids made
+        one after another sort together, so storing them touches a few index pages, not a random
+        page of a large index each (starts on a store of 100,000 executions: bench/scale.py)."""
+        value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+        value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+        value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+        return str(uuid.UUID(int=value))
 
 
 class CountingIds:
