@@ -135,6 +135,21 @@ def _track(decision: Decision, timers_at: dict[int, datetime]) -> None:
             timers_at.pop(command.timer, None)
 
 
+def _started(
+    program: Program,
+    flow_name: str,
+    execution_name: str,
+    input: dict[str, Any],
+    history: list[Recorded],
+    env_at: Callable[[datetime], Env],
+) -> Decision:
+    """The execution's first decision, made again from its ExecutionStarted event."""
+    if not history or history[0].type != "ExecutionStarted":
+        raise HistoryMismatch("the history does not begin with ExecutionStarted")
+    first = history[0]
+    return start(program, flow_name, execution_name, input, env_at(first.time), first.detail.get("startedBy"))
+
+
 def at_step(
     program: Program,
     flow_name: str,
@@ -146,12 +161,7 @@ def at_step(
 ) -> tuple[Rebuilt, int]:
     """The state just after the decision that first entered task step ``step`` (its attempt then
     outstanding), and how many recorded events led there. ValueError if the history never enters it."""
-    if not history or history[0].type != "ExecutionStarted":
-        raise HistoryMismatch("the history does not begin with ExecutionStarted")
-    first = history[0]
-    decision = start(
-        program, flow_name, execution_name, input, env_at(first.time), first.detail.get("startedBy")
-    )
+    decision = _started(program, flow_name, execution_name, input, history, env_at)
     timers_at: dict[int, datetime] = {}
     i = 0
     while True:
@@ -183,12 +193,7 @@ def before_end(
 ) -> Rebuilt:
     """The state just before the decision that ended the execution (HistoryMismatch if the history
     is not this program's, ValueError if it has not ended)."""
-    if not history or history[0].type != "ExecutionStarted":
-        raise HistoryMismatch("the history does not begin with ExecutionStarted")
-    first = history[0]
-    decision = start(
-        program, flow_name, execution_name, input, env_at(first.time), first.detail.get("startedBy")
-    )
+    decision = _started(program, flow_name, execution_name, input, history, env_at)
     timers_at: dict[int, datetime] = {}
     _track(decision, timers_at)
     i = _check(decision, history, 0)
