@@ -214,23 +214,22 @@ def _running(waiter: Waiter) -> bool:
 
 def _deliver(outcomes: Outcomes) -> None:
     """Hand every waiter its outcome: threads at once, each event loop in one call for all of its."""
+    threads: Outcomes = []
     by_loop: dict[asyncio.AbstractEventLoop, Outcomes] = {}
     for outcome in outcomes:
-        waiter, result, error = outcome
+        waiter = outcome[0]
         if isinstance(waiter, Future):
-            if error is None:
-                waiter.set_result(result)
-            else:
-                waiter.set_exception(error)
+            threads.append(outcome)
         else:
             by_loop.setdefault(waiter.get_loop(), []).append(outcome)
+    _settle(threads)
     for loop, theirs in by_loop.items():
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody awaits these any more
             loop.call_soon_threadsafe(_settle, theirs)
 
 
 def _settle(outcomes: Outcomes) -> None:
-    """On the waiters' loop: settle those still waiting (one may have been cancelled meanwhile)."""
+    """Settle the waiters still waiting (on its loop, one may have been cancelled meanwhile)."""
     for waiter, result, error in outcomes:
         if waiter.done():
             continue
