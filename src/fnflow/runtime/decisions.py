@@ -28,6 +28,7 @@ from fnflow.engine import (
     Env,
     Event,
     ExecState,
+    Program,
     Status,
     StopRequested,
     rebuild,
@@ -218,9 +219,7 @@ class Decider:
         if record is None or record.state is None:
             return Outcome(execution_id, record.status if record else "", applied=False)
         state = ExecState.model_validate_json(record.state)
-        program = self.programs.get(
-            record.definition_hash, lambda: tx.get_definition(record.definition_hash) or ""
-        )
+        program = self._program(tx, record)
         decision = engine.decide(program, state, event, self._env(now, record.flow_name, execution_id))
         if not decision.applied:
             return Outcome(execution_id, record.status, applied=False)
@@ -238,9 +237,7 @@ class Decider:
                 "only a Failed or TimedOut execution can be redriven"
             )
         history = tx.history(record.id, limit=1_000_000).items
-        program = self.programs.get(
-            record.definition_hash, lambda: tx.get_definition(record.definition_hash) or ""
-        )
+        program = self._program(tx, record)
         recorded = _recorded(history)
         try:
             rebuilt = rebuild.before_end(
@@ -302,9 +299,7 @@ class Decider:
         record = tx.get_execution_by_id(execution_id)
         if record is None:
             raise NotFound("the execution no longer exists")
-        program = self.programs.get(
-            record.definition_hash, lambda: tx.get_definition(record.definition_hash) or ""
-        )
+        program = self._program(tx, record)
         found = [s for sequence in program.sequences.values() for s in sequence.steps if s.name == step]
         if not found:
             raise InvalidArgument(f"flow {record.flow_name!r} has no step {step!r}")
@@ -373,6 +368,11 @@ class Decider:
         outcome = self._store(tx, copied, decision, now)
         outcome.execution = tx.get_execution_by_id(new_id)
         return outcome
+
+    def _program(self, tx: Tx, record: ExecutionRecord) -> Program:
+        """The compiled definition an execution runs (read from the store the first time)."""
+        digest = record.definition_hash
+        return self.programs.get(digest, lambda: tx.get_definition(digest) or "")
 
     def _store(
         self, tx: Tx, record: ExecutionRecord, decision: Decision, now: datetime, *, new: bool = False
