@@ -20,21 +20,23 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import async_accept
 import common
 import drain
 import flows
 import gateway_call
 
 
-def accept(seconds: int) -> tuple[float, float]:
-    """(accepted calls/s, server CPU µs per accepted call)."""
+def accept(seconds: int, function: str = "noop") -> tuple[float, float]:
+    """(accepted calls/s, server CPU µs per accepted call) of calls of ``function``: ``noop`` runs
+    them meanwhile, ``slow`` (one a second) measures the accept path alone."""
     with (
         tempfile.TemporaryDirectory() as tmp,
-        common.server(common.noop_fixture(Path(tmp), service=None)) as s,
+        common.server(common.noop_fixture(Path(tmp), service=None, extra=async_accept.slow(Path(tmp)))) as s,
     ):
         assert s.process is not None
         cpu = common.cpu_seconds(s.process.pid)
-        result = common.wrk(f"{s.url}/async-function/noop", seconds, 50)
+        result = common.wrk(f"{s.url}/async-function/{function}", seconds, 50)
         cpu = common.cpu_seconds(s.process.pid) - cpu
     assert result["non_2xx"] == 0, result
     return result["requests_per_s"], cpu * 1e6 / (result["requests_per_s"] * seconds)
@@ -73,6 +75,13 @@ FLOW_LABELS = ("3-step executions/s (16 clients, 600)", "server CPU ms per execu
 MEASURES: dict[str, Callable[[], dict[str, float]]] = {
     "accept": lambda: dict(
         zip(("accepted calls/s (wrk -c50, 8 s)", "server CPU µs per accepted call"), accept(8), strict=True)
+    ),
+    "alone": lambda: dict(
+        zip(
+            ("accepted calls/s alone (wrk -c50, 8 s)", "server CPU µs per accepted call alone"),
+            accept(8, "slow"),
+            strict=True,
+        )
     ),
     "drain": lambda: {"calls drained/s (2,000 calls, 4 instances)": drain_rate(2000)},
     "flows": lambda: dict(zip(FLOW_LABELS, flow_rate(600), strict=True)),

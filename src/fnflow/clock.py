@@ -126,15 +126,21 @@ class Ids(Protocol):
         ...
 
 
+def uuid7() -> uuid.UUID:
+    """A random UUID that starts with the time in milliseconds (RFC 9562's version 7): ids made
+    one after another sort together, so storing them touches a few index pages, not a random
+    page of a large index each (starts on a store of 100,000 executions: bench/scale.py; a
+    batch of accepted calls: bench/ab.py alone)."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+    return uuid.UUID(int=value)
+
+
 class RandomIds:
     def uuid(self) -> str:
-        """A random UUID that starts with the time in milliseconds (RFC 9562's version 7): ids made
-        one after another sort together, so storing them touches a few index pages, not a random
-        page of a large index each (starts on a store of 100,000 executions: bench/scale.py)."""
-        value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-        value = value & ~(0xF << 76) | 0x7 << 76  # version 7
-        value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
-        return str(uuid.UUID(int=value))
+        """A new UUIDv7 (``uuid7``)."""
+        return str(uuid7())
 
 
 class CountingIds:

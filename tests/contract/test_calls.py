@@ -65,6 +65,12 @@ def test_the_same_call_id_for_another_function_gets_a_fresh_id(store: Store) -> 
     assert get(store, stored.id).body == b"body-c1" and get(store, "c1").function == "f"
     [(same, new)] = store.write_sync(lambda tx: tx.insert_calls([call("c1", function="f")]))
     assert (same.id, new) == ("c1", False)
+    # in one batch: the first of an id is stored under it, a repeat for another function is not
+    batch = [call("c9", function="f"), call("c9", function="g"), call("c9", function="f")]
+    stored_f, stored_g, repeat = store.write_sync(lambda tx: tx.insert_calls(batch))
+    assert stored_f == (batch[0], True) and repeat == (batch[2], False)
+    assert stored_g[1] and stored_g[0].id not in {"c9", stored.id} and stored_g[0].function == "g"
+    assert get(store, "c9").function == "f" and get(store, stored_g[0].id).function == "g"
 
 
 def test_insert_is_idempotent_by_call_id(store: Store) -> None:

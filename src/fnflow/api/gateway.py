@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -136,7 +135,7 @@ class Gateway:
         extra: list[tuple[bytes, bytes]] = []
         call_id = next((v for k, v in headers if k.lower() == "x-call-id"), None)
         if call_id is None:
-            call_id = str(uuid.uuid4())
+            call_id = self.fnflow.ids.uuid()
             headers.append(("X-Call-Id", call_id))
             extra.append((b"x-call-id", call_id.encode()))
         start = str(time.time_ns())
@@ -197,7 +196,7 @@ class Gateway:
                 callback = value
             headers.append([key, value])
         start = str(time.time_ns())
-        call_id = call_id or str(uuid.uuid4())
+        call_id = call_id or self.fnflow.ids.uuid()
         if not any(h[0].lower() == "x-call-id" for h in headers):
             headers.append(["X-Call-Id", call_id])
         headers.append(["X-Start-Time", start])

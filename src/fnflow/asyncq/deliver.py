@@ -13,7 +13,6 @@ import asyncio
 import functools
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ import httpx
 from fnflow import signing
 from fnflow.asyncq.policy import CallStatus
 from fnflow.asyncq.targets import REFUSED, TargetPolicy, check_target, guarded_client
-from fnflow.clock import SYSTEM_CLOCK, Clock
+from fnflow.clock import SYSTEM_CLOCK, Clock, uuid7
 from fnflow.errors import InvalidArgument
 from fnflow.functions.config import async_policy_of
 from fnflow.functions.naming import metric_name
@@ -189,7 +188,7 @@ def async_call(
         return None
     policy = async_policy_of(function)
     return CallRecord(
-        id=str(uuid.uuid4()),
+        id=str(uuid7()),
         service=service,
         function=name,
         status="Enqueued",

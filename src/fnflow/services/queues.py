@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from fnflow.clock import uuid7
 from fnflow.errors import (
     Conflict,
     FnflowError,
@@ -77,7 +78,7 @@ def new_message(queue: QueueRecord, outgoing: OutgoingMessage, now: datetime) ->
     delay = queue.delay_seconds if outgoing.delay_seconds is None else outgoing.delay_seconds
     return MessageRecord(
         queue=queue.name,
-        id=outgoing.message_id or uuid.uuid4().hex.upper(),
+        id=outgoing.message_id or uuid7().hex.upper(),
         body=outgoing.body,
         body_md5=body_md5(outgoing.body),
         priority=outgoing.priority,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from typing import TypeVar
 
 from fnflow.asyncq.deliver import async_call
 from fnflow.asyncq.targets import TargetPolicy, check_target
+from fnflow.clock import uuid7
 from fnflow.errors import (
     Conflict,
     InvalidArgument,
@@ -299,7 +299,7 @@ class TopicService:
             check_body(body, target.maximum_message_size, f"topic {topic!r}")
             record = TopicMessageRecord(
                 topic=topic,
-                id=message_id or uuid.uuid4().hex.upper(),
+                id=message_id or uuid7().hex.upper(),
                 body_md5=body_md5(body),
                 published_at=now,
                 expires_at=now + timedelta(seconds=TOPIC_MESSAGE_RETENTION),

@@ -100,25 +100,39 @@ class ManyRows:
         self._table = table
         self._columns = tuple(columns)
         self._chunk = chunk
-        self._sql: dict[tuple[str, int], str] = {}
+        self._sql: dict[tuple[str, int, str | None], str] = {}
 
     def insert(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        self._run(conn, rows, None)
+
+    def insert_new(self, conn: Connection, rows: Sequence[Sequence[Any]], key: str) -> set[Any]:
+        """Insert the rows whose ``key`` (a unique column) is not taken; the keys inserted. One
+        statement per chunk, no look before: a taken key is the rare case."""
+        return {row[0] for row in self._run(conn, rows, key)}
+
+    def _run(self, conn: Connection, rows: Sequence[Sequence[Any]], key: str | None) -> list[Any]:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        returned: list[Any] = []
         try:
             for start in range(0, len(rows), self._chunk):
                 part = rows[start : start + self._chunk]
-                cursor.execute(self._statement(conn, len(part)), [v for row in part for v in row])
+                cursor.execute(self._statement(conn, len(part), key), [v for row in part for v in row])
+                if key is not None:
+                    returned += cursor.fetchall()
         finally:
             cursor.close()
+        return returned
 
-    def _statement(self, conn: Connection, n: int) -> str:
+    def _statement(self, conn: Connection, n: int, key: str | None) -> str:
         dialect = conn.dialect
-        sql = self._sql.get((dialect.name, n))
+        sql = self._sql.get((dialect.name, n, key))
         if sql is None:
             quote = dialect.identifier_preparer.quote
             marker = "?" if dialect.paramstyle == "qmark" else "%s"
             row = "(" + ", ".join([marker] * len(self._columns)) + ")"
             columns = ", ".join(quote(c) for c in self._columns)
             sql = f"INSERT INTO {quote(self._table.name)} ({columns}) VALUES " + ", ".join([row] * n)
-            self._sql[(dialect.name, n)] = sql
+            if key is not None:
+                sql += f" ON CONFLICT ({quote(key)}) DO NOTHING RETURNING {quote(key)}"
+            self._sql[(dialect.name, n, key)] = sql
         return sql

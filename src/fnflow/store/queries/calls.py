@@ -6,7 +6,6 @@ Stopped, Expired. ``dead`` marks calls in the dead-letter list (Failed or Expire
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -14,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, func, literal_column, or_, select, tuple_, update
 
+from fnflow.clock import uuid7
 from fnflow.errors import InvalidArgument
 from fnflow.store.prepared import ManyRows, Prepared
 from fnflow.store.queries.base import decode_token, dialect_insert, encode_token, from_ts, to_ts
@@ -94,10 +94,6 @@ def _row(record: CallRecord) -> list[Any]:
     return [values[name] for name in _COLUMNS]
 
 
-def _values_of(item: tuple[int, CallRecord]) -> dict[str, Any]:
-    return _values(item[1])
-
-
 def call_from_row(row: Row[Any] | Sequence[Any]) -> CallRecord:
     m = dict(zip(_COLUMNS, row, strict=True))
     for name in _TIMES:
@@ -115,40 +111,46 @@ class CallQueries(LeaseQueries):
         a callback passing its ``X-Call-Id`` on to the next function — is only a tracing id there:
         that call gets a fresh id.
 
-        Another process may store the same id between our look and our insert (PostgreSQL): the
-        insert skips it, and those records are decided again against what that process stored.
+        Each id is inserted unless taken, and only the ids that were taken (rare: a retried
+        request, another process storing the same id meanwhile on PostgreSQL) are looked up.
         """
         stored: list[tuple[CallRecord, bool] | None] = [None] * len(records)
         pending = list(enumerate(records))
         while pending:
-            query = select(calls.c.id, calls.c.service, calls.c.function)
-            query = query.where(calls.c.id.in_({r.id for _, r in pending}))
-            taken = {row.id: (row.service, row.function) for row in self.conn.execute(query)}
-            new: list[tuple[int, CallRecord]] = []
+            first: dict[str, tuple[int, CallRecord]] = {}
+            taken: list[tuple[int, CallRecord]] = []
             for index, record in pending:
-                owner = taken.get(record.id)
-                if owner == (record.service, record.function):
-                    stored[index] = (record, False)
-                    continue
-                if owner is not None:
-                    record = replace(record, id=str(uuid.uuid4()))
-                taken[record.id] = (record.service, record.function)
-                new.append((index, record))
-            pending = []
-            if self.lock_rows:  # PostgreSQL: another process may store one of the ids meanwhile
-                counts = _INSERT.execute_each(self.conn, map(_values_of, new))
-            else:
-                # SQLite has one writer, this one, so the look above still holds: no insert can
-                # conflict, and the batch goes in as a few multi-row statements (each row its
-                # own statement would hand the GIL to the event loop and back once per row).
-                _INSERT_MANY.insert(self.conn, [_row(record) for _, record in new])
-                counts = [1] * len(new)
-            for (index, record), count in zip(new, counts, strict=True):
-                if count:
+                if record.id in first:
+                    taken.append((index, record))  # the same id twice in one batch
+                else:
+                    first[record.id] = (index, record)
+            inserted = self._insert_new([record for _, record in first.values()])
+            for call_id, (index, record) in first.items():
+                if call_id in inserted:
                     stored[index] = (record, True)
                 else:
-                    pending.append((index, records[index]))
+                    taken.append((index, record))
+            pending = []
+            if not taken:
+                break
+            query = select(calls.c.id, calls.c.service, calls.c.function)
+            query = query.where(calls.c.id.in_({r.id for _, r in taken}))
+            owners = {row.id: (row.service, row.function) for row in self.conn.execute(query)}
+            for index, record in sorted(taken, key=lambda item: item[0]):
+                if owners.get(record.id) == (record.service, record.function):
+                    stored[index] = (record, False)
+                else:
+                    pending.append((index, replace(record, id=str(uuid7()))))
         return [s for s in stored if s is not None]
+
+    def _insert_new(self, records: list[CallRecord]) -> set[str]:
+        """Insert the records whose id is free; the ids inserted."""
+        if self.lock_rows:  # PostgreSQL: one statement per row in one round trip (a pipeline)
+            counts = _INSERT.execute_each(self.conn, map(_values, records))
+            return {record.id for record, count in zip(records, counts, strict=True) if count}
+        # SQLite: a few multi-row statements (each row its own statement would hand the GIL to
+        # the event loop and back once per row).
+        return _INSERT_MANY.insert_new(self.conn, [_row(record) for record in records], "id")
 
     def get_call(self, call_id: str) -> CallRecord | None:
         row = self.conn.execute(select(calls).where(calls.c.id == call_id)).first()
