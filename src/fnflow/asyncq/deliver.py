@@ -24,7 +24,7 @@ from fnflow.asyncq.policy import CallStatus
 from fnflow.asyncq.targets import REFUSED, TargetPolicy, check_target, guarded_client
 from fnflow.clock import SYSTEM_CLOCK, Clock, uuid7
 from fnflow.errors import InvalidArgument
-from fnflow.functions.config import async_policy_of
+from fnflow.functions.config import AsyncPolicy, async_policy_of
 from fnflow.functions.naming import metric_name
 from fnflow.functions.spec import InvocationResult
 from fnflow.leasing import LeaseKeeper
@@ -115,9 +115,11 @@ def destination_payload(
 
 
 def build_deliveries(
-    tx: Tx, record: CallRecord, result: InvocationResult | None, now: datetime
+    tx: Tx, record: CallRecord, result: InvocationResult | None, now: datetime, policy: AsyncPolicy | None
 ) -> tuple[list[DeliveryRecord], list[CallRecord]]:
-    """The callback and destinations of a call that just reached a final status, stored in ``tx``."""
+    """The callback and destinations of a call that just reached a final status, stored in ``tx``.
+    ``policy`` is the function's as the call ran (None: the function is gone): the dispatcher has
+    it at hand, so settling a call does not read the function again."""
     status = CallStatus(record.status)
     deliveries: list[DeliveryRecord] = []
     calls: list[CallRecord] = []
@@ -135,9 +137,7 @@ def build_deliveries(
                 now,
             )
         )
-    function = tx.get_function(record.service, record.function)
-    if function is not None and status is not CallStatus.STOPPED:
-        policy = async_policy_of(function)
+    if policy is not None and status is not CallStatus.STOPPED:
         kind, target = (
             ("on_success", policy.on_success)
             if status is CallStatus.SUCCEEDED

@@ -38,7 +38,7 @@ from fnflow.asyncq.policy import CallStatus, Verdict, judge
 from fnflow.background import Background
 from fnflow.clock import SYSTEM_CLOCK, Clock
 from fnflow.errors import NotFound
-from fnflow.functions.config import async_policy_of
+from fnflow.functions.config import AsyncPolicy, async_policy_of
 from fnflow.functions.naming import metric_name
 from fnflow.functions.service import FunctionService
 from fnflow.functions.spec import HttpRequest, InvocationResult
@@ -350,8 +350,9 @@ class Dispatcher:
     async def _run(self, record: CallRecord, release: Callable[[], None]) -> None:
         now = self._clock.now()
         if now > record.expires_at:
+            expired = Verdict(CallStatus.EXPIRED, now, dead=True)
             await self._finish(
-                record, Verdict(CallStatus.EXPIRED, now, dead=True), None, "the call expired in the queue"
+                record, expired, None, "the call expired in the queue", await self._policy(record)
             )
             return
         try:
@@ -359,7 +360,8 @@ class Dispatcher:
             function = await self._functions.lookup(record.service, record.function, version)
         except NotFound as e:
             error = f"function {record.service}/{record.function} cannot run: {e.message}"
-            await self._finish(record, Verdict(CallStatus.FAILED, now, dead=True), None, error)
+            failed = Verdict(CallStatus.FAILED, now, dead=True)
+            await self._finish(record, failed, None, error, await self._policy(record))
             return
         if record.id in self._stops_queued:  # a stop is on its way to the store
             self._held.discard(record.id)
@@ -412,14 +414,30 @@ class Dispatcher:
             jitter=random.random(),
             retry_after=next((v for k, v in result.headers if k.lower() == "retry-after"), None),
         )
-        await self._finish(record, verdict, result, result.error_message)
+        await self._finish(record, verdict, result, result.error_message, policy)
+
+    async def _policy(self, record: CallRecord) -> AsyncPolicy | None:
+        """The async policy of the call's function (its latest deployment); None if it is gone."""
+        try:
+            return async_policy_of(await self._functions.lookup(record.service, record.function))
+        except NotFound:
+            return None
 
     async def _finish(
-        self, record: CallRecord, verdict: Verdict, result: InvocationResult | None, error: str | None
+        self,
+        record: CallRecord,
+        verdict: Verdict,
+        result: InvocationResult | None,
+        error: str | None,
+        policy: AsyncPolicy | None,
     ) -> None:
+        """Record the attempt's outcome; ``policy`` (the function's, as the call ran) says where
+        its destinations go."""
         for pause in SETTLE_RETRIES:  # the database restarting: wait for it rather than run the call again
             try:
-                settled = await self._store.write(lambda tx: self._settle(tx, record, verdict, result, error))
+                settled = await self._store.write(
+                    lambda tx: self._settle(tx, record, verdict, result, error, policy)
+                )
                 break
             except DatabaseUnavailable as e:
                 if pause is None:
@@ -440,7 +458,13 @@ class Dispatcher:
             action()
 
     def _settle(
-        self, tx: Tx, record: CallRecord, verdict: Verdict, result: InvocationResult | None, error: str | None
+        self,
+        tx: Tx,
+        record: CallRecord,
+        verdict: Verdict,
+        result: InvocationResult | None,
+        error: str | None,
+        policy: AsyncPolicy | None,
     ) -> Settled:
         status = verdict.status
         retrying = status is CallStatus.RETRYING
@@ -483,7 +507,7 @@ class Dispatcher:
         if retrying:
             return Settled(status, retry=replace(record, run_at=verdict.run_at))
         settled = Settled(status)
-        deliveries, calls = build_deliveries(tx, record, result, self._clock.now())
+        deliveries, calls = build_deliveries(tx, record, result, self._clock.now(), policy)
         settled.deliveries = deliveries
         settled.calls = calls
         self._final(tx, settled, record, status, result)
