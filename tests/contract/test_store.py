@@ -50,6 +50,23 @@ def test_write_and_read_return_the_jobs_value(store: Store) -> None:
     assert asyncio.run(main()) == (2, "2")
 
 
+def test_a_point_read_answers_like_a_read_and_on_sqlite_without_leaving_the_loop(store: Store) -> None:
+    store.write_sync(lambda tx: tx.set_setting("p", "v"))
+
+    async def main() -> tuple[str | None, bool]:
+        def read(tx: Tx) -> tuple[str | None, int]:
+            return tx.get_setting("p"), threading.get_ident()
+
+        value, thread = await store.read_point(read)
+        assert (value, (await store.read(read))[0]) == ("v", "v")
+        return value, thread == threading.get_ident()
+
+    value, on_the_loop = asyncio.run(main())
+    assert value == "v"
+    # SQLite answers it at once on the event loop; PostgreSQL's round trip goes to a reader thread
+    assert on_the_loop is (store.backend == "sqlite")
+
+
 def test_a_job_sees_its_own_writes(store: Store) -> None:
     def job(tx: Tx) -> str | None:
         tx.insert_execution(execution("e1"))

@@ -118,7 +118,7 @@ class CallService:
         def read(tx: Tx) -> tuple[CallRecord | None, list[DeliveryRecord]]:
             return tx.get_call(call_id), tx.deliveries_of(call_id)
 
-        record, deliveries = await self.store.read(read)
+        record, deliveries = await self.store.read_point(read)
         if record is None:
             raise NotFound(f"call {call_id!r} does not exist")
         return record, deliveries

@@ -244,7 +244,7 @@ class FunctionService:
         return Pruned(envs, layer_dirs, code_dirs, rows, blobs)
 
     async def get(self, service: str, name: str) -> FunctionRecord:
-        record = await self.store.read(lambda tx: tx.get_function(service, name))
+        record = await self.store.read_point(lambda tx: tx.get_function(service, name))
         if record is None:
             raise NotFound(f"function {service}/{name} does not exist")
         return record

@@ -301,7 +301,7 @@ class Runtime:
         if timeout <= 0:
             return
         waiter = self._waiters.setdefault(execution_id, asyncio.Event())
-        record = await self.store.read(lambda tx: tx.get_execution_by_id(execution_id))
+        record = await self.store.read_point(lambda tx: tx.get_execution_by_id(execution_id))
         if record is None or record.status != "Running":
             return
         await self.clock.wait(waiter, timeout)

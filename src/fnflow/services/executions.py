@@ -123,7 +123,7 @@ class ExecutionService:
 
     async def children(self, record: ExecutionRecord) -> list[ExecutionRecord]:
         """The child executions its task steps started, oldest first."""
-        return await self.store.read(lambda tx: tx.children(record.id))
+        return await self.store.read_point(lambda tx: tx.children(record.id))
 
     async def describe(self, flow_name: str, name: str, wait: float = 0) -> ExecutionRecord:
         """One execution; with ``wait`` > 0, long-poll until it finishes or ``wait`` seconds pass."""
@@ -134,7 +134,7 @@ class ExecutionService:
         return record
 
     async def _get(self, flow_name: str, name: str) -> ExecutionRecord:
-        record = await self.store.read(lambda tx: tx.get_execution(flow_name, name))
+        record = await self.store.read_point(lambda tx: tx.get_execution(flow_name, name))
         if record is None:
             if await self.store.read(lambda tx: tx.get_flow(flow_name)) is None:
                 raise FlowNotFound(f"flow {flow_name!r} does not exist")

@@ -134,6 +134,12 @@ class Store:
         finally:
             self._pending -= 1
 
+    async def read_point(self, fn: Callable[[Tx], T]) -> T:
+        """A read of the rows of one key (an execution by name, a call by id, an execution's
+        children): where the store answers it at once, on the event loop (``SqliteStore``);
+        otherwise ``read``."""
+        return await self.read(fn)
+
     def listen(self, channels: list[str], on_message: Callable[[str, str], None]) -> Callable[[], None]:
         """Call ``on_message(channel, payload)`` for what other processes ``Tx.notify`` (after their
         commit); returns a function that stops listening. A store no other process shares hears

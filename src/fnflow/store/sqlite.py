@@ -8,14 +8,18 @@ power-cut guarantee for speed (a process crash still loses nothing).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from fnflow.store.base import Store
+from fnflow.store.tx import Tx
+
+T = TypeVar("T")
 
 
 def _engine(url: str, *, synchronous: str, begin: str, pool_size: int) -> Engine:
@@ -43,6 +47,13 @@ def _engine(url: str, *, synchronous: str, begin: str, pool_size: int) -> Engine
 
 class SqliteStore(Store):
     backend = "sqlite"
+
+    async def read_point(self, fn: Callable[[Tx], T]) -> T:
+        """Right here on the event loop. Such a read costs SQLite tens of µs, less than the hop to a
+        reader thread and back, and under load that thread waits for the GIL at each call into
+        SQLite (3-step flows, 16 clients starting and long-polling: 1.2x executions/s; bench/README.md).
+        WAL readers never wait for the writer."""
+        return self.read_sync(fn)
 
     def forget_overwritten(self) -> None:
         """Copy the log into the database file and empty it: the pages of the file that held the
