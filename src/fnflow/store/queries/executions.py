@@ -31,6 +31,14 @@ _INSERT = Prepared(
     )
 )
 _BY_ID = Prepared(select(executions).where(executions.c.id == bindparam("id")))
+_BY_NAME = Prepared(
+    select(executions).where(
+        executions.c.flow_name == bindparam("flow"), executions.c.name == bindparam("name")
+    )
+)
+_CHILDREN = Prepared(
+    select(executions).where(executions.c.parent_id == bindparam("parent")).order_by(executions.c.started_at)
+)
 _BY_ID_LOCKED = Prepared(select(executions).where(executions.c.id == bindparam("id")).with_for_update())
 _UPDATE = Prepared(
     update(executions)
@@ -85,15 +93,14 @@ class ExecutionQueries(Queries):
             raise Conflict(f"execution {record.name!r} of flow {record.flow_name!r} already exists")
 
     def get_execution(self, flow_name: str, name: str) -> ExecutionRecord | None:
-        row = self.conn.execute(
-            select(executions).where(executions.c.flow_name == flow_name, executions.c.name == name)
-        ).first()
-        return None if row is None else _execution(row)
+        return self._one(_BY_NAME, {"flow": flow_name, "name": name})
 
     def get_execution_by_id(self, execution_id: str, *, lock: bool = False) -> ExecutionRecord | None:
         """Read one execution; ``lock`` holds its row until the transaction ends (where the backend can)."""
-        query = _BY_ID_LOCKED if lock and self.lock_rows else _BY_ID
-        cursor = query.execute(self.conn, {"id": execution_id})
+        return self._one(_BY_ID_LOCKED if lock and self.lock_rows else _BY_ID, {"id": execution_id})
+
+    def _one(self, query: Prepared, params: dict[str, Any]) -> ExecutionRecord | None:
+        cursor = query.execute(self.conn, params)
         row = cursor.fetchone()
         cursor.close()
         return None if row is None else _execution(row)
@@ -169,6 +176,11 @@ class ExecutionQueries(Queries):
         self, parent_id: str, *, running: bool = False, activity: int | None = None
     ) -> list[ExecutionRecord]:
         """The child executions of ``parent_id`` (those still running; the one a task attempt started)."""
+        if not running and activity is None:  # all of them (describing an execution): the hot path
+            cursor = _CHILDREN.execute(self.conn, {"parent": parent_id})
+            rows = cursor.fetchall()
+            cursor.close()
+            return [_execution(r) for r in rows]
         query = select(executions).where(executions.c.parent_id == parent_id)
         if running:
             query = query.where(executions.c.status == "Running")
