@@ -62,6 +62,14 @@ def flow_rate(count: int) -> tuple[float, float]:
     return rate, cpu * 1000 / (count + 15)  # measure() also runs 10 + 5 one after another
 
 
+def pg_flow_rate(count: int) -> float:
+    """executions/s of ``flow_rate``'s load with the server on a fresh PostgreSQL database."""
+    measured = flows.on_postgres(count, 5)
+    if measured is None:
+        raise SystemExit("pgflows needs PostgreSQL (FNFLOW_TEST_PG, or one on 127.0.0.1:5432)")
+    return measured["executions_per_s"]
+
+
 def call_p50(n: int) -> float:
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -85,6 +93,7 @@ MEASURES: dict[str, Callable[[], dict[str, float]]] = {
     ),
     "drain": lambda: {"calls drained/s (2,000 calls, 4 instances)": drain_rate(2000)},
     "flows": lambda: dict(zip(FLOW_LABELS, flow_rate(600), strict=True)),
+    "pgflows": lambda: {"3-step executions/s on PostgreSQL (16 clients, 600)": pg_flow_rate(600)},
     "call": lambda: {"/function/noop p50 µs (sequential)": call_p50(1000)},
 }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
@@ -112,33 +113,58 @@ class Store:
             return self._writer.submit(fn).result()
 
     def read_sync(self, fn: Callable[[Tx], T]) -> T:
+        return self._read(fn, transaction=True)
+
+    def _read(self, fn: Callable[[Tx], T], *, transaction: bool) -> T:
+        """``fn`` in a read-only transaction (one snapshot for all its statements), or without one
+        (each statement on its own: no BEGIN and COMMIT round trips)."""
         with _explained():
             try:
-                return self._read(fn)
+                return self._read_once(fn, transaction)
             except DBAPIError as e:
                 if not e.connection_invalidated:
                     raise
-                # A pooled connection had gone stale (the database restarted): the pool has dropped
-                # its connections, and the read runs once more on a new one.
-                return self._read(fn)
+            except _Stale:
+                pass
+            # A pooled connection had gone stale (the database restarted): the pool has dropped
+            # its connections, and the read runs once more on a new one.
+            return self._read_once(fn, transaction)
 
-    def _read(self, fn: Callable[[Tx], T]) -> T:
-        with self._read_engine.connect() as conn, conn.begin():
-            return fn(self.tx(conn))
+    def _read_once(self, fn: Callable[[Tx], T], transaction: bool) -> T:
+        engine = self._read_engine
+        with engine.connect() as conn:
+            try:
+                if not transaction:
+                    return fn(self.tx(conn.execution_options(isolation_level="AUTOCOMMIT")))
+                with conn.begin():
+                    return fn(self.tx(conn))
+            except engine.dialect.loaded_dbapi.Error as e:
+                # Statements run on the driver (``Prepared``) raise its own errors, which SQLAlchemy
+                # has not seen: a lost connection is dropped here, and the pool's others with it.
+                if not engine.dialect.is_disconnect(e, conn.connection.dbapi_connection, None):
+                    raise
+                conn.invalidate(e)
+                engine.dispose(close=False)
+                raise _Stale from e
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
+        return await self._read_in_thread(fn, transaction=True)
+
+    async def _read_in_thread(self, fn: Callable[[Tx], T], *, transaction: bool) -> T:
         loop = asyncio.get_running_loop()
         self._pending += 1
         try:
-            return await loop.run_in_executor(self._readers, self.read_sync, fn)
+            return await loop.run_in_executor(
+                self._readers, functools.partial(self._read, fn, transaction=transaction)
+            )
         finally:
             self._pending -= 1
 
     async def read_point(self, fn: Callable[[Tx], T]) -> T:
         """A read of the rows of one key (an execution by name, a call by id, an execution's
-        children): where the store answers it at once, on the event loop (``SqliteStore``);
-        otherwise ``read``."""
-        return await self.read(fn)
+        children), which needs no snapshot across statements: SQLite answers it on the event loop
+        (``SqliteStore``), others in a reader thread without a transaction around it."""
+        return await self._read_in_thread(fn, transaction=False)
 
     def listen(self, channels: list[str], on_message: Callable[[str, str], None]) -> Callable[[], None]:
         """Call ``on_message(channel, payload)`` for what other processes ``Tx.notify`` (after their
@@ -170,6 +196,10 @@ class Store:
         self._readers.shutdown(wait=True)
         self._read_engine.dispose()
         self._write_engine.dispose()
+
+
+class _Stale(Exception):
+    """A read found its connection lost (the database restarted): it can run again on a new one."""
 
 
 def _nothing() -> None:
