@@ -4,7 +4,7 @@ Exports ``REV``'s ``src/`` (``git archive``) and runs the chosen measures ``--ro
 each server in turn (A B A B ...), on the same machine in the same minutes, so a change is judged
 by ratios that share their noise. The client side is always this tree's.
 
-    .venv/bin/python bench/ab.py main [--what accept flows call] [--rounds 3]
+    .venv/bin/python bench/ab.py main [--what accept alone flows pgflows drain call] [--rounds 3]
 """
 
 from __future__ import annotations
