@@ -33,7 +33,7 @@ from fnflow.store import ExecutionRecord, HistoryRecord, Store
 from fnflow.testing import ServerProcess
 
 NAME = "scale"
-TITLE = "Scale: a large store vs an empty one (same server, same run)"
+TITLE = "Scale: a large store vs an empty one (two servers side by side, same run)"
 FLOW = "version: v1\ntype: flow\nsteps:\n  - {type: pass, name: only}\n"
 EXECUTIONS = "/api/v1/flows/scale/executions"
 CLIENTS = 16
