@@ -98,7 +98,7 @@ class PostgresStore(Store):
         )
         # Writers keep their connections across batches, so a ping on checkout is rare and cheap;
         # a read checks one out each time, and a ping would be one more round trip each time (a
-        # read on a connection gone stale is run again instead: ``Store.read_sync``).
+        # read on a connection gone stale is run again instead: ``Store._read``).
         writes = _engine(
             address, pool_size=writers, max_overflow=0, isolation_level="READ COMMITTED", pool_pre_ping=True
         )

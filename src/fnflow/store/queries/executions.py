@@ -100,10 +100,14 @@ class ExecutionQueries(Queries):
         return self._one(_BY_ID_LOCKED if lock and self.lock_rows else _BY_ID, {"id": execution_id})
 
     def _one(self, query: Prepared, params: dict[str, Any]) -> ExecutionRecord | None:
+        found = self._all(query, params)
+        return found[0] if found else None
+
+    def _all(self, query: Prepared, params: dict[str, Any]) -> list[ExecutionRecord]:
         cursor = query.execute(self.conn, params)
-        row = cursor.fetchone()
+        rows = cursor.fetchall()
         cursor.close()
-        return None if row is None else _execution(row)
+        return [_execution(row) for row in rows]
 
     def list_executions(
         self,
@@ -177,10 +181,7 @@ class ExecutionQueries(Queries):
     ) -> list[ExecutionRecord]:
         """The child executions of ``parent_id`` (those still running; the one a task attempt started)."""
         if not running and activity is None:  # all of them (describing an execution): the hot path
-            cursor = _CHILDREN.execute(self.conn, {"parent": parent_id})
-            rows = cursor.fetchall()
-            cursor.close()
-            return [_execution(r) for r in rows]
+            return self._all(_CHILDREN, {"parent": parent_id})
         query = select(executions).where(executions.c.parent_id == parent_id)
         if running:
             query = query.where(executions.c.status == "Running")
