@@ -8,6 +8,7 @@ Channels are per database, not per schema, so each test listens on a channel of 
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 import uuid
@@ -147,3 +148,28 @@ def test_a_listener_reconnects_when_its_connection_drops(
         asyncio.run(main())
     finally:
         engine.dispose()
+
+
+def test_each_new_subscriber_is_listening_when_listen_returns(
+    store: Store, open_again: Callable[[], Store]
+) -> None:
+    """Subscribers added one after another while the listener waits for messages (as a server's
+    services do at start): each ``listen`` returns promptly, and hears a notify sent right after."""
+    if not store.shared:
+        pytest.skip("only a store shared by several processes listens on a connection")
+    other = open_again()
+
+    async def main() -> None:
+        inbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        stops = []
+        for i in range(5):
+            name = channel()
+            began = time.monotonic()
+            stops.append(store.listen([name], lambda c, p: inbox.put_nowait((c, p))))
+            assert time.monotonic() - began < 2, "listen waited for the listener's connection"
+            await other.write(functools.partial(Tx.notify, channel=name, payload=str(i)))
+            assert await received(inbox, 2.0) == [(name, str(i))]
+        for stop in stops:
+            stop()
+
+    asyncio.run(main())

@@ -9,7 +9,10 @@ has its channels listened to on the same connection.
 Why a thread: the connection must outlive hiccups of the caller's loop and reconnect by itself
 (with back-off) when the server restarts or a network drops it; the loop only ever sees
 ``on_message`` calls. Messages sent while the connection is down are lost: callers keep a
-polling fallback.
+polling fallback. Only that thread uses the connection: a subscriber's ``LISTEN`` runs there,
+between two waits for messages, and the subscriber waits for it. (Running it from the caller's
+thread relied on psycopg handing its connection lock over between two waits; psycopg 3.3 keeps
+it with the waiting thread, and a server starting on PostgreSQL hung.)
 
 Coalescing: messages that arrive while the loop has not yet run the previous hand-over are
 delivered together, and a repeated (channel, payload) among them is delivered once. PostgreSQL
@@ -42,8 +45,10 @@ CONNECT: dict[str, Any] = {
     "keepalives_count": 3,
 }
 
-#: how often the thread looks up from waiting to see whether it should stop
+#: how often the thread looks up from waiting to see whether it should stop or listen to more
 POLL_SECONDS = 0.2
+#: how long a subscriber waits for its ``LISTEN`` (a few waits of the thread)
+SUBSCRIBE_WAIT = 5 * POLL_SECONDS
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,9 @@ class Listener:
         self._lock = threading.Lock()
         self._subscribers: list[_Subscriber] = []
         self._pending: dict[asyncio.AbstractEventLoop, dict[tuple[str, str], None]] = {}  # ordered sets
-        self._conn: psycopg.Connection[tuple[object, ...]] | None = self._connect(set())
+        self._listened: threading.Event | None = None  # set once the channels wanted now are listened to
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = self._connect()
+        self._listening: set[str] = set()  # the channels the connection listens to
         self._thread = threading.Thread(target=self._run, name="fnflow-listen", daemon=True)
         self._thread.start()
 
@@ -70,15 +77,12 @@ class Listener:
         function that stops it."""
         subscriber = _Subscriber(frozenset(channels), on_message, asyncio.get_running_loop())
         with self._lock:
-            new = subscriber.channels - self._channels()
             self._subscribers.append(subscriber)
-            conn = self._conn
-        if new and conn is not None:
-            try:  # psycopg serialises this with the thread's wait on the same connection
-                for channel in sorted(new):
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-            except psycopg.Error:
-                pass  # the thread reconnects and listens to every channel again
+            listened = None
+            if self._conn is not None and subscriber.channels - self._listening:
+                listened = self._listened = self._listened or threading.Event()
+        if listened is not None:  # else it reconnects, and then listens to every channel
+            listened.wait(SUBSCRIBE_WAIT)
 
         def unsubscribe() -> None:
             with self._lock:
@@ -95,11 +99,22 @@ class Listener:
     def _channels(self) -> set[str]:
         return {c for s in self._subscribers for c in s.channels}
 
-    def _connect(self, channels: set[str]) -> psycopg.Connection[tuple[object, ...]]:
-        conn = psycopg.connect(self._conninfo, autocommit=True, **CONNECT)
-        for channel in sorted(channels):
+    def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(self._conninfo, autocommit=True, **CONNECT)
+
+    def _listen(self, conn: psycopg.Connection[tuple[object, ...]]) -> set[str]:
+        """LISTEN to the channels subscribers want that the connection does not listen to yet, and
+        let the subscribers waiting for them go on; returns those channels."""
+        with self._lock:
+            new = self._channels() - self._listening
+            listened, self._listened = self._listened, None
+        for channel in sorted(new):
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-        return conn
+        with self._lock:
+            self._listening |= new
+        if listened is not None:
+            listened.set()
+        return new
 
     def _run(self) -> None:
         delay = 0.05
@@ -107,16 +122,13 @@ class Listener:
             try:
                 conn = self._conn
                 if conn is None:
+                    conn = self._connect()
                     with self._lock:
-                        channels = self._channels()
-                    conn = self._connect(channels)
-                    with self._lock:
-                        self._conn = conn
-                        missed = self._channels() - channels  # subscribed while it reconnected
-                    for channel in sorted(missed):
-                        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    log.info("listening again on %s", ", ".join(sorted(channels | missed)))
+                        self._conn, self._listening = conn, set()
+                    log.info("listening again on %s", ", ".join(sorted(self._listen(conn))))
                     delay = 0.05
+                else:
+                    self._listen(conn)
                 for notify in conn.notifies(timeout=POLL_SECONDS):
                     self._received(notify.channel, notify.payload)
                     if self._stopped.is_set():
