@@ -29,6 +29,7 @@ from fnflow.api import (
     versions,
 )
 from fnflow.api.gateway import Gateway
+from fnflow.api.hotroutes import HotRoutes
 from fnflow.api.limits import BodyLimit
 from fnflow.api.mns import MnsApi
 from fnflow.api.root import attach
@@ -65,7 +66,7 @@ def create_app(fnflow: Fnflow) -> FnfRpc:
     console.install(app)
     documented.install(app)
     app.add_middleware(BodyLimit, max_bytes=fnflow.settings.max_request_bytes, exempt=(stacks.router.prefix,))
-    return FnfRpc(MnsApi(Gateway(HttpTriggers(app, fnflow), fnflow), fnflow), fnflow)
+    return FnfRpc(MnsApi(Gateway(HttpTriggers(HotRoutes(app, fnflow), fnflow), fnflow), fnflow), fnflow)
 
 
 def openapi_document() -> dict[str, Any]:

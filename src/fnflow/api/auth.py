@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
@@ -19,7 +19,10 @@ from fnflow.errors import Forbidden, Unauthorized
 from fnflow.services.keys import ALLOWED
 from fnflow.store import ApiKeyRecord
 
-__all__ = ["ALLOWED", "Admin", "Invoke", "ReportTask", "parse_authorization", "require"]
+if TYPE_CHECKING:
+    from fnflow.app import Fnflow
+
+__all__ = ["ALLOWED", "Admin", "Invoke", "ReportTask", "authorize", "parse_authorization", "require"]
 
 
 def parse_authorization(header: str | None) -> tuple[str, str]:
@@ -44,16 +47,20 @@ def require(scope: str) -> Callable[[Request], Awaitable[ApiKeyRecord | None]]:
     """A dependency that admits keys whose scope includes ``scope``."""
 
     async def check(request: Request) -> ApiKeyRecord | None:
-        app = root(request)
-        if not app.settings.auth_enabled:
-            return None
-        key_id, secret = parse_authorization(request.headers.get("authorization"))
-        key: ApiKeyRecord = await app.keys.authenticate(key_id, secret)
-        if scope not in ALLOWED.get(key.scope, set()):
-            raise Forbidden(f"a key with scope {key.scope!r} may not do this (it needs {scope!r})")
-        return key
+        return await authorize(root(request), request.headers.get("authorization"), scope)
 
     return check
+
+
+async def authorize(app: Fnflow, header: str | None, scope: str) -> ApiKeyRecord | None:
+    """The key of an ``Authorization`` header if its scope includes ``scope`` (None: no keys here)."""
+    if not app.settings.auth_enabled:
+        return None
+    key_id, secret = parse_authorization(header)
+    key: ApiKeyRecord = await app.keys.authenticate(key_id, secret)
+    if scope not in ALLOWED.get(key.scope, set()):
+        raise Forbidden(f"a key with scope {key.scope!r} may not do this (it needs {scope!r})")
+    return key
 
 
 Admin = Annotated[ApiKeyRecord | None, Depends(require("admin"))]

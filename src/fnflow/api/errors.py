@@ -66,6 +66,13 @@ def _problem(error: Mapping[str, Any]) -> str:
     return f"{_location(loc)}: {error.get('msg', 'invalid')}"
 
 
+def surrogate_problem(exc: UnicodeEncodeError) -> str:
+    """JSON may carry \\ud800-style escapes that are no text; nothing can store or send them."""
+    bad = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else ""
+    where = f" ({bad.encode('unicode_escape').decode()})" if bad else ""
+    return f"the request has text with a lone UTF-16 surrogate{where}: escapes must come in pairs"
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(FnflowError)
     async def fnflow_error(_: Request, exc: FnflowError) -> JSONResponse:
@@ -82,11 +89,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(UnicodeEncodeError)
     async def not_text(_: Request, exc: UnicodeEncodeError) -> JSONResponse:
-        # JSON may carry \ud800-style escapes that are no text; nothing can store or send them
-        bad = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else ""
-        where = f" ({bad.encode('unicode_escape').decode()})" if bad else ""
-        message = f"the request has text with a lone UTF-16 surrogate{where}: escapes must come in pairs"
-        return error_response(400, "InvalidArgument", message)
+        return error_response(400, "InvalidArgument", surrogate_problem(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
