@@ -5,7 +5,8 @@ no-op Python function and a flow of three task steps calling it, then measures
 
 - latency: executions started and awaited one after another (start + long-poll), per step;
 - throughput: 16 HTTP clients, each starting an execution and long-polling it until it ends,
-  then the next, until ``count`` executions ran (issue 15's measure).
+  then the next, until ``count`` executions ran (issue 15's measure); the 16 loops run in two
+  client processes, since one Python process could not drive them as fast as the server answers.
 
 The baseline, measured in the same run, is DBOS on SQLite running a workflow of three no-op
 steps (spec/peers.md §2), its best mode (one after another, or ``start_workflow`` for all then
@@ -17,7 +18,10 @@ wait); it is installed into ``bench/.peers-venv`` on first use. Target: ≥ 3x t
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +38,9 @@ TITLE = (
 STEP = "  - {{type: task, name: {name}, resourceArn: 'acs:fc:::services/bench/functions/noop'}}\n"
 FLOW = "version: v1\ntype: flow\nsteps:\n" + "".join(STEP.format(name=n) for n in ("one", "two", "three"))
 START = "/api/v1/flows/three-steps/executions"
+LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+#: client processes sharing the 16 loops of the throughput measure
+PROCESSES = 2
 
 
 def fixture(root: Path, max_instances: int = 4) -> Path:
@@ -72,19 +79,64 @@ async def throughput(client: httpx.AsyncClient, count: int, clients: int = 16) -
     return count / (time.perf_counter() - began)
 
 
-async def measure(url: str, count: int, sequential: int) -> dict[str, float]:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+def client_process(url: str, count: int, clients: int) -> None:
+    """One load process (``--client``): says ``ready``, waits for a line, then runs ``count``
+    executions with ``clients`` loops and prints when it began and ended (epoch seconds)."""
+
+    async def go() -> tuple[float, float]:
+        async with httpx.AsyncClient(base_url=url, timeout=120, limits=LIMITS) as client:
+            await latency(client, 2)  # its connections open before the clock starts
+            print("ready", flush=True)
+            await asyncio.to_thread(sys.stdin.readline)
+            began = time.time()
+            await throughput(client, count, clients)
+            return began, time.time()
+
+    print(json.dumps(asyncio.run(go())), flush=True)
+
+
+def spread_throughput(url: str, count: int, clients: int = 16, processes: int = PROCESSES) -> float:
+    """Executions per second of ``clients`` loops split over ``processes`` client processes, from the
+    first start to the last end. One Python process cannot drive 16 start + long-poll loops as fast
+    as the server answers them (one process: ~185/s; two: ~260/s against the same server)."""
+    command = [sys.executable, __file__, "--client", url]
+    children = [
+        subprocess.Popen(
+            [*command, str(count // processes), str(clients // processes)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    spans = [json.loads(child.communicate()[0]) for child in children]
+    assert all(child.returncode == 0 for child in children)
+    done = count // processes * processes
+    return done / (max(end for _, end in spans) - min(began for began, _ in spans))
+
+
+async def measure_latency(url: str, sequential: int) -> list[float]:
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=LIMITS) as client:
         await latency(client, 10)  # warm the function workers and the caches
-        times = await latency(client, sequential)
-        rate = await throughput(client, count)
+        return await latency(client, sequential)
+
+
+def measure(url: str, count: int, sequential: int) -> dict[str, float]:
+    times = asyncio.run(measure_latency(url, sequential))
+    rate = spread_throughput(url, count)
     p50 = statistics.median(times)
     return {"latency_p50_ms": p50 * 1000, "per_step_ms": p50 * 1000 / 3, "executions_per_s": rate}
 
 
 def on(db: str | None, count: int, sequential: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp, common.server(fixture(Path(tmp)), db=db) as server:
-        return asyncio.run(measure(server.url, count, sequential))
+        return measure(server.url, count, sequential)
 
 
 def on_postgres(count: int, sequential: int) -> dict[str, float] | None:
@@ -151,4 +203,7 @@ def run(size: str) -> common.Result:
 
 
 if __name__ == "__main__":
-    common.main(run)
+    if sys.argv[1:2] == ["--client"]:
+        client_process(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        common.main(run)
