@@ -18,8 +18,19 @@ from pathlib import Path
 import common
 import httpx
 
+from fnflow.testing import free_port
+
 NAME = "async_accept"
+#: processes serving ``--accept-port`` in the last row
+FRONTS = 1
 TITLE = "Durable async accept (POST /async-function/noop) vs an empty ASGI app, wrk -t2 -c50"
+
+
+def fronts_ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 404
+    except httpx.HTTPError:
+        return False
 
 
 def drained(url: str, timeout: float) -> float:
@@ -62,6 +73,22 @@ def run(size: str) -> common.Result:
         # The accept path alone: calls of a function that takes a second, one at a time, so that
         # running them costs next to nothing while they are accepted.
         alone = common.wrk(f"{server.url}/async-function/slow", seconds, connections)
+    # The same with the HTTP work in processes of their own (``--accept-port``): fronts take the
+    # requests and pass the calls on; the server's event loop only stores them.
+    port = free_port()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        common.server(
+            common.noop_fixture(Path(tmp), service=None, extra=slow(Path(tmp))),
+            "--accept-port",
+            str(port),
+            "--accept-processes",
+            str(FRONTS),
+        ) as server,
+    ):
+        common.wait_for(lambda: fronts_ready(port), 30, "the accept fronts")
+        front = common.wrk(f"http://127.0.0.1:{port}/async-function/slow", seconds, connections)
+    front_share = common.ratio(front["requests_per_s"], empty["requests_per_s"])
     share = common.ratio(ours["requests_per_s"], empty["requests_per_s"])
     alone_share = common.ratio(alone["requests_per_s"], empty["requests_per_s"])
     return common.Result(
@@ -84,6 +111,13 @@ def run(size: str) -> common.Result:
                 alone["non_2xx"],
                 alone_share,
             ],
+            [
+                f"the same on `--accept-port` ({FRONTS} front process)",
+                front["requests_per_s"],
+                front["p99_ms"],
+                front["non_2xx"],
+                front_share,
+            ],
         ],
         {
             "seconds": seconds,
@@ -99,6 +133,10 @@ def run(size: str) -> common.Result:
             "alone_p99_ms": alone["p99_ms"],
             "alone_non_2xx": alone["non_2xx"] + alone["socket_errors"],
             "alone_ratio": alone_share,
+            "front_requests_per_s": front["requests_per_s"],
+            "front_p99_ms": front["p99_ms"],
+            "front_non_2xx": front["non_2xx"] + front["socket_errors"],
+            "front_ratio": front_share,
         },
         [
             f"the queue drained at about {drain:,.0f} calls/s (accepting and draining overlap: a faster"

@@ -170,12 +170,16 @@ def noop_fixture(
 
 @contextmanager
 def server(
-    fixture: Path | None = None, *, prepare: Callable[[Store], None] | None = None, db: str | None = None
+    fixture: Path | None = None,
+    *options: str,
+    prepare: Callable[[Store], None] | None = None,
+    db: str | None = None,
 ) -> Iterator[ServerProcess]:
     """A real ``fnflow server`` on a temporary directory (SQLite, synchronous=FULL, loopback; or the
-    database ``db``); with ``prepare``, ``refill``-ed once before it is handed out."""
+    database ``db``) with more command-line ``options``; with ``prepare``, ``refill``-ed once before
+    it is handed out."""
     with tempfile.TemporaryDirectory(prefix="fnflow-bench-") as tmp:
-        args = ("--apply", str(fixture)) if fixture else ()
+        args = ("--apply", str(fixture), *options) if fixture else options
         # bench/ab.py runs the server of another revision: its source first on the server's path
         source = os.environ.get("FNFLOW_BENCH_SERVER_SRC")
         env = {"PYTHONPATH": source} if source else None

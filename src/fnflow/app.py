@@ -8,7 +8,7 @@ import ipaddress
 import logging
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -74,6 +74,8 @@ class Fnflow:
         self._apply = apply or []
         self._store: Store | None = None
         self._owner: OwnerLock | None = None
+        #: what runs beside this fnflow and must stop before it does (the accept fronts)
+        self.before_close: list[Callable[[], Awaitable[None]]] = []
 
     def claim(self, role: str = "fnflow server") -> None:
         """Become the one process that runs on a SQLite database (see ``fnflow.store.owner``), before
@@ -316,6 +318,12 @@ class Fnflow:
     async def close(self) -> None:
         if self._store is None:
             return
+        for stop in self.before_close:
+            try:
+                await stop()
+            except Exception:
+                log.exception("stopping %s failed", stop)
+        self.before_close = []
         self.arrivals.close()
         self._keeping.cancel()
         self._sweeping.cancel()

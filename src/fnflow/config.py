@@ -62,6 +62,10 @@ class Settings:
     # How long a process trusts an API key it has checked: a key deleted or rotated elsewhere stops
     # working here within this time (at once when deleted or rotated through this process).
     key_cache_seconds: float = 5.0
+    # A port of its own for POST /async-function/…, served by this many processes beside the server
+    # (fnflow.intake); None: the server's port only.
+    accept_port: int | None = None
+    accept_processes: int = 1
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -91,6 +95,10 @@ class Settings:
             s.key_cache_seconds = float(os.environ["FNFLOW_KEY_CACHE_SECONDS"])
         if "FNFLOW_PARALLELISM" in os.environ:
             s.parallelism = int(os.environ["FNFLOW_PARALLELISM"])
+        if os.environ.get("FNFLOW_ACCEPT_PORT"):
+            s.accept_port = int(os.environ["FNFLOW_ACCEPT_PORT"])
+        if os.environ.get("FNFLOW_ACCEPT_PROCESSES"):
+            s.accept_processes = int(os.environ["FNFLOW_ACCEPT_PROCESSES"])
         if "FNFLOW_ASYNC_PARALLELISM" in os.environ:
             s.async_parallelism = int(os.environ["FNFLOW_ASYNC_PARALLELISM"])
         return s

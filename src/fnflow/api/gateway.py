@@ -29,6 +29,7 @@ from fnflow.functions.versions import LATEST, VERSION_HEADER
 
 if TYPE_CHECKING:
     from fnflow.app import Fnflow
+    from fnflow.store import CallRecord
 
 NAME = re.compile(r"^[-a-zA-Z_0-9.]+$")
 #: The first segment of each path served here, and the method of ``Gateway`` that answers it.
@@ -74,6 +75,77 @@ async def respond_error(send: Send, error: FnflowError) -> None:
     await respond(send, status, headers, json.dumps(error.to_dict()).encode())
 
 
+Headers = list[tuple[bytes, bytes]]  # as ASGI has them
+
+
+async def authorize(fnflow: Fnflow, headers: Headers) -> None:
+    """The request's key may invoke functions (nothing to check without keys)."""
+    if not fnflow.settings.auth_enabled:
+        return
+    raw = dict(headers).get(b"authorization")
+    key_id, secret = parse_authorization(raw.decode("latin-1") if raw else None)
+    key = await fnflow.keys.authenticate(key_id, secret)
+    if "invoke" not in ALLOWED.get(key.scope, set()):
+        raise Forbidden(f"a key with scope {key.scope!r} may not invoke functions")
+
+
+def forwarded_headers(fnflow: Fnflow, headers: Headers) -> list[tuple[str, str]]:
+    """The request's headers as a function sees them: never the caller's fnflow credentials."""
+    strip = fnflow.settings.auth_enabled
+    return [
+        (k.decode("latin-1"), v.decode("latin-1"))
+        for k, v in headers
+        if not (strip and k == b"authorization")
+    ]
+
+
+def target(path: str, prefix: str) -> tuple[str, str]:
+    """(name, sub-path) of ``/prefix/name/rest``."""
+    rest = path[len(prefix) :]
+    name, slash, sub = rest.partition("/")
+    if not name or not NAME.match(name):
+        raise NotFound(f"no {'bin' if prefix == '/bin/' else 'function'} name in the path {path!r}")
+    return name, "/" + sub if slash else "/"
+
+
+async def accept_async(
+    fnflow: Fnflow, name: str, sub: str, query: str, headers: Headers, body: bytes, start: str
+) -> CallRecord:
+    """Store one authorized ``POST /async-function/{name}{sub}`` call, accepted at ``start`` (ns
+    since the epoch): what the gateway does with the request once it has its body, and what the
+    owner of accept fronts does with each call they pass on (``fnflow.intake``)."""
+    service, function, qualifier = split_qualified(name)
+    call_id: str | None = None
+    callback: str | None = None
+    forwarded: list[list[str]] = []
+    for key, value in forwarded_headers(fnflow, headers):
+        low = key.lower()
+        if low == "x-call-id":
+            call_id = value
+        elif low == "x-callback-url":
+            callback = value
+        forwarded.append([key, value])
+    call_id = call_id or fnflow.ids.uuid()
+    if not any(h[0].lower() == "x-call-id" for h in forwarded):
+        forwarded.append(["X-Call-Id", call_id])
+    forwarded.append(["X-Start-Time", start])
+    submission = Submission(
+        service=service,
+        function=function,
+        body=body,
+        method="POST",
+        path=sub,
+        query=query,
+        headers=json.dumps(forwarded),
+        call_id=call_id,
+        callback_url=callback,
+        qualifier=None if qualifier == LATEST else qualifier,
+    )
+    record = await fnflow.calls.submit(submission)
+    fnflow.metrics.calls_submitted.labels(record.queue or "default").inc()
+    return record
+
+
 class Gateway:
     def __init__(self, app: ASGIApp, fnflow: Fnflow) -> None:
         self.app = app
@@ -97,37 +169,15 @@ class Gateway:
         except FnflowError as e:
             await respond_error(send, e)
 
-    async def _authorize(self, scope: Scope, scope_needed: str = "invoke") -> None:
-        if not self.fnflow.settings.auth_enabled:
-            return
-        headers = dict(scope["headers"])
-        raw = headers.get(b"authorization")
-        key_id, secret = parse_authorization(raw.decode("latin-1") if raw else None)
-        key = await self.fnflow.keys.authenticate(key_id, secret)
-        if scope_needed not in ALLOWED.get(key.scope, set()):
-            raise Forbidden(f"a key with scope {key.scope!r} may not invoke functions")
+    async def _authorize(self, scope: Scope) -> None:
+        await authorize(self.fnflow, scope["headers"])
 
     def _forwarded_headers(self, scope: Scope) -> list[tuple[str, str]]:
-        """The request's headers as a function sees them: never the caller's fnflow credentials."""
-        strip = self.fnflow.settings.auth_enabled
-        return [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in scope["headers"]
-            if not (strip and k == b"authorization")
-        ]
-
-    @staticmethod
-    def _target(path: str, prefix: str) -> tuple[str, str]:
-        """(name, sub-path) of ``/prefix/name/rest``."""
-        rest = path[len(prefix) :]
-        name, slash, sub = rest.partition("/")
-        if not name or not NAME.match(name):
-            raise NotFound(f"no {'bin' if prefix == '/bin/' else 'function'} name in the path {path!r}")
-        return name, "/" + sub if slash else "/"
+        return forwarded_headers(self.fnflow, scope["headers"])
 
     async def _sync(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._authorize(scope)
-        name, sub = self._target(scope["path"], "/function/")
+        name, sub = target(scope["path"], "/function/")
         service, function, qualifier = split_qualified(name)
         body = await read_body(receive, self.fnflow.settings.max_sync_bytes)
         headers = self._forwarded_headers(scope)
@@ -182,42 +232,15 @@ class Gateway:
             raise _MethodNotAllowed(
                 "asynchronous calls are made with POST (DELETE /async-function/{call id} cancels)"
             )
-        name, sub = self._target(scope["path"], "/async-function/")
-        service, function, qualifier = split_qualified(name)
+        name, sub = target(scope["path"], "/async-function/")
         body = await read_body(receive, self.fnflow.calls.max_body)
-        call_id: str | None = None
-        callback: str | None = None
-        headers: list[list[str]] = []
-        for key, value in self._forwarded_headers(scope):
-            low = key.lower()
-            if low == "x-call-id":
-                call_id = value
-            elif low == "x-callback-url":
-                callback = value
-            headers.append([key, value])
         start = str(time.time_ns())
-        call_id = call_id or self.fnflow.ids.uuid()
-        if not any(h[0].lower() == "x-call-id" for h in headers):
-            headers.append(["X-Call-Id", call_id])
-        headers.append(["X-Start-Time", start])
-        submission = Submission(
-            service=service,
-            function=function,
-            body=body,
-            method="POST",
-            path=sub,
-            query=scope["query_string"].decode("latin-1"),
-            headers=json.dumps(headers),
-            call_id=call_id,
-            callback_url=callback,
-            qualifier=None if qualifier == LATEST else qualifier,
-        )
-        record = await self.fnflow.calls.submit(submission)
-        self.fnflow.metrics.calls_submitted.labels(record.queue or "default").inc()
+        query = scope["query_string"].decode("latin-1")
+        record = await accept_async(self.fnflow, name, sub, query, scope["headers"], body, start)
         await respond(send, 202, [(b"x-call-id", record.id.encode()), (b"x-start-time", start.encode())])
 
     async def _bin(self, scope: Scope, receive: Receive, send: Send) -> None:
-        name, sub = self._target(scope["path"], "/bin/")
+        name, sub = target(scope["path"], "/bin/")
         body = await read_body(receive, self.fnflow.settings.max_request_bytes)
         headers = [[k, v] for k, v in self._forwarded_headers(scope)]  # never a caller's key
         await self.fnflow.bins.record(

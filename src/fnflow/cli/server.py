@@ -150,6 +150,17 @@ def serve(
     lease_seconds: LeaseSeconds = None,
     public_url: PublicUrl = None,
     secret_key_file: SecretKeyFile = None,
+    accept_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Also take POST /async-function/… on this port, served by processes of their own that"
+            " pass the calls to this one (env FNFLOW_ACCEPT_PORT; docs/gateway.md)"
+        ),
+    ] = None,
+    accept_processes: Annotated[
+        int | None,
+        typer.Option(help="How many processes serve --accept-port (env FNFLOW_ACCEPT_PROCESSES; default 1)"),
+    ] = None,
     log_level: LogLevel = "info",
     log_format: Logs = LogFormat.text,
 ) -> None:
@@ -168,6 +179,10 @@ def serve(
     )
     settings.host = host or settings.host
     settings.port = port or settings.port
+    settings.accept_port = accept_port or settings.accept_port
+    settings.accept_processes = accept_processes or settings.accept_processes
+    if settings.accept_processes < 1:
+        raise typer.BadParameter("at least 1", param_hint="--accept-processes")
     if auth is not None:
         if auth not in ("on", "off"):
             raise typer.BadParameter("use on or off", param_hint="--auth")
@@ -189,7 +204,8 @@ def serve(
     fnflow = Fnflow(settings, apply=apply)
     # In this order, before anything runs: the database must be usable and ours, and the port
     # ours, before the server recovers work left by a previous process.
-    listening = _prepare(fnflow, bind_to=(settings.host, settings.port))
+    accept = (settings.host, settings.accept_port) if settings.accept_port else None
+    listening = _prepare(fnflow, bind_to=(settings.host, settings.port), also=accept)
     config = uvicorn.Config(
         create_app(fnflow),
         log_level=log_level,
@@ -200,37 +216,51 @@ def serve(
     )
     server = uvicorn.Server(config)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(_serve(fnflow, server, listening))
+        runner.run(_serve(fnflow, server, listening[:1], listening[1:]))
 
 
-async def _serve(fnflow: Fnflow, server: uvicorn.Server, listening: list[socket.socket]) -> None:
+async def _serve(
+    fnflow: Fnflow, server: uvicorn.Server, listening: list[socket.socket], accepting: list[socket.socket]
+) -> None:
     await _open(fnflow)
     # Followers of logs and of executions end, so a shutdown need not wait for them.
     fnflow.logs.stopping = fnflow.executions.stopping = lambda: server.should_exit
     host, port = listening[0].getsockname()[:2]
-    logging.getLogger("fnflow").info("serving http://%s:%d", f"[{host}]" if ":" in host else host, port)
-    await server.serve(sockets=listening)  # the app's lifespan closes fnflow
+    log = logging.getLogger("fnflow")
+    log.info("serving http://%s:%d", f"[{host}]" if ":" in host else host, port)
+    if accepting:
+        from fnflow.intake.owner import Fronts, Intake
+
+        s = fnflow.settings
+        fronts = Fronts(Intake(fnflow), accepting[0], s.accept_processes, max_body=s.async_max_bytes)
+        await fronts.start()
+        fnflow.before_close.append(fronts.close)
+        log.info("taking asynchronous calls on port %d (%d process(es))", s.accept_port, s.accept_processes)
+    await server.serve(sockets=listening)  # the app's lifespan closes fnflow (and the fronts first)
 
 
-def _prepare(fnflow: Fnflow, bind_to: tuple[str, int] | None = None) -> list[socket.socket]:
-    """Check the database driver, take the port (if any: the socket comes back) and own the database;
-    a clear message and exit 1 if one of them cannot be had."""
+def _prepare(
+    fnflow: Fnflow, bind_to: tuple[str, int] | None = None, also: tuple[str, int] | None = None
+) -> list[socket.socket]:
+    """Check the database driver, take the ports (if any: the sockets come back, ``bind_to``'s first)
+    and own the database; a clear message and exit 1 if one of them cannot be had."""
     from fnflow.cli.sockets import CannotListen, bind
     from fnflow.store import BackendUnavailable, backend
     from fnflow.store.owner import DatabaseInUse
 
-    listening = None
+    listening: list[socket.socket] = []
     try:
         backend(fnflow.settings.db)
-        if bind_to is not None:
-            listening = bind(*bind_to)
+        for address in (bind_to, also):
+            if address is not None:
+                listening.append(bind(*address))
         fnflow.claim()
     except (BackendUnavailable, CannotListen, DatabaseInUse, ValueError) as e:
-        if listening is not None:
-            listening.close()
+        for sock in listening:
+            sock.close()
         typer.echo(f"fnflow: {e}", err=True)
         raise typer.Exit(1) from None
-    return [listening] if listening is not None else []
+    return listening
 
 
 def work(
