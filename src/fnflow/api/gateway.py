@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -78,12 +80,11 @@ async def respond_error(send: Send, error: FnflowError) -> None:
 Headers = list[tuple[bytes, bytes]]  # as ASGI has them
 
 
-async def authorize(fnflow: Fnflow, headers: Headers) -> None:
-    """The request's key may invoke functions (nothing to check without keys)."""
+async def authorize(fnflow: Fnflow, authorization: str | None) -> None:
+    """The key of an ``Authorization`` header may invoke functions (nothing to check without keys)."""
     if not fnflow.settings.auth_enabled:
         return
-    raw = dict(headers).get(b"authorization")
-    key_id, secret = parse_authorization(raw.decode("latin-1") if raw else None)
+    key_id, secret = parse_authorization(authorization)
     key = await fnflow.keys.authenticate(key_id, secret)
     if "invoke" not in ALLOWED.get(key.scope, set()):
         raise Forbidden(f"a key with scope {key.scope!r} may not invoke functions")
@@ -108,42 +109,81 @@ def target(path: str, prefix: str) -> tuple[str, str]:
     return name, "/" + sub if slash else "/"
 
 
-async def accept_async(
-    fnflow: Fnflow, name: str, sub: str, query: str, headers: Headers, body: bytes, start: str
-) -> CallRecord:
-    """Store one authorized ``POST /async-function/{name}{sub}`` call, accepted at ``start`` (ns
-    since the epoch): what the gateway does with the request once it has its body, and what the
-    owner of accept fronts does with each call they pass on (``fnflow.intake``)."""
-    service, function, qualifier = split_qualified(name)
+@dataclass(frozen=True)
+class AsyncRequest:
+    """A ``POST /async-function/{name}[/{path}]`` as it is passed on to be stored: by the gateway, and
+    by an accept front to the server (``fnflow.intake``)."""
+
+    path: str
+    query: str
+    authorization: str | None  # the caller's key, checked before the call is stored
+    call_id: str
+    callback: str | None
+    headers: str  # the call's headers as stored (JSON list of [name, value]): never a key
+    body: bytes
+    start: str  # ns since the epoch, when it was accepted (X-Start-Time)
+
+
+def async_request(
+    path: str, query: str, headers: Headers, body: bytes, *, start: str, keys: bool, new_id: Callable[[], str]
+) -> AsyncRequest:
+    """The request's call: its id (``X-Call-Id``, else a new one), callback (``X-Callback-Url``) and
+    the headers its function sees, with ``X-Call-Id`` and ``X-Start-Time`` (without the key when the
+    server checks ``keys``)."""
     call_id: str | None = None
     callback: str | None = None
+    authorization: str | None = None
     forwarded: list[list[str]] = []
-    for key, value in forwarded_headers(fnflow, headers):
+    for k, v in headers:
+        key, value = k.decode("latin-1"), v.decode("latin-1")
         low = key.lower()
-        if low == "x-call-id":
+        if low == "authorization":
+            authorization = value
+            if keys:
+                continue
+        elif low == "x-call-id":
             call_id = value
         elif low == "x-callback-url":
             callback = value
         forwarded.append([key, value])
-    call_id = call_id or fnflow.ids.uuid()
-    if not any(h[0].lower() == "x-call-id" for h in forwarded):
-        forwarded.append(["X-Call-Id", call_id])
+    new = call_id or new_id()
+    if call_id is None:
+        forwarded.append(["X-Call-Id", new])
     forwarded.append(["X-Start-Time", start])
-    submission = Submission(
-        service=service,
-        function=function,
-        body=body,
-        method="POST",
-        path=sub,
-        query=query,
-        headers=json.dumps(forwarded),
-        call_id=call_id,
-        callback_url=callback,
-        qualifier=None if qualifier == LATEST else qualifier,
-    )
-    record = await fnflow.calls.submit(submission)
-    fnflow.metrics.calls_submitted.labels(record.queue or "default").inc()
-    return record
+    return AsyncRequest(path, query, authorization, new, callback or None, json.dumps(forwarded), body, start)
+
+
+async def accept_many(fnflow: Fnflow, requests: list[AsyncRequest]) -> list[CallRecord | FnflowError]:
+    """Store authorized calls (one commit for all), each its record or why it was refused."""
+    submissions: list[Submission | FnflowError] = []
+    for request in requests:
+        try:
+            name, sub = target(request.path, "/async-function/")
+        except FnflowError as e:
+            submissions.append(e)
+            continue
+        service, function, qualifier = split_qualified(name)
+        submissions.append(
+            Submission(
+                service=service,
+                function=function,
+                body=request.body,
+                method="POST",
+                path=sub,
+                query=request.query,
+                headers=request.headers,
+                call_id=request.call_id,
+                callback_url=request.callback,
+                qualifier=None if qualifier == LATEST else qualifier,
+            )
+        )
+    stored = await fnflow.calls.submit_many([s for s in submissions if isinstance(s, Submission)])
+    outcomes = iter(stored)
+    results = [s if isinstance(s, FnflowError) else next(outcomes) for s in submissions]
+    queues = Counter(r.queue or "default" for r in results if not isinstance(r, FnflowError))
+    for queue, n in queues.items():
+        fnflow.metrics.calls_submitted.labels(queue).inc(n)
+    return results
 
 
 class Gateway:
@@ -170,7 +210,8 @@ class Gateway:
             await respond_error(send, e)
 
     async def _authorize(self, scope: Scope) -> None:
-        await authorize(self.fnflow, scope["headers"])
+        raw = dict(scope["headers"]).get(b"authorization")
+        await authorize(self.fnflow, raw.decode("latin-1") if raw else None)
 
     def _forwarded_headers(self, scope: Scope) -> list[tuple[str, str]]:
         return forwarded_headers(self.fnflow, scope["headers"])
@@ -232,11 +273,16 @@ class Gateway:
             raise _MethodNotAllowed(
                 "asynchronous calls are made with POST (DELETE /async-function/{call id} cancels)"
             )
-        name, sub = target(scope["path"], "/async-function/")
+        path = scope["path"]
+        target(path, "/async-function/")  # an unknown name is told before the body is read
         body = await read_body(receive, self.fnflow.calls.max_body)
         start = str(time.time_ns())
         query = scope["query_string"].decode("latin-1")
-        record = await accept_async(self.fnflow, name, sub, query, scope["headers"], body, start)
+        keys, new_id = self.fnflow.settings.auth_enabled, self.fnflow.ids.uuid
+        request = async_request(path, query, scope["headers"], body, start=start, keys=keys, new_id=new_id)
+        [record] = await accept_many(self.fnflow, [request])
+        if isinstance(record, FnflowError):
+            raise record
         await respond(send, 202, [(b"x-call-id", record.id.encode()), (b"x-start-time", start.encode())])
 
     async def _bin(self, scope: Scope, receive: Receive, send: Send) -> None:

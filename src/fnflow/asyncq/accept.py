@@ -1,10 +1,11 @@
 """Accepting calls is fnflow's hottest path: concurrent accepts share one insert and one commit.
 
-Each accept adds its call to a pending list and waits. One flush at a time writes everything
-pending in a single statement and transaction; accepts that arrive meanwhile form the next
-batch. So under load a commit (and its fsync) serves hundreds of calls, and unloaded an accept
-is committed at once. A call is answered 202 only after its commit. Calls stored for no process
-in particular (this one was full) are announced to the others in the same commit.
+Each accept adds its calls (one, or an accept front's group) to a pending list and waits. One
+flush at a time writes everything pending in a single statement and transaction; accepts that
+arrive meanwhile form the next batch. So under load a commit (and its fsync) serves hundreds of
+calls, and unloaded an accept is committed at once. A call is answered 202 only after its
+commit. Calls stored for no process in particular (this one was full) are announced to the
+others in the same commit.
 """
 
 from __future__ import annotations
@@ -31,25 +32,37 @@ class AcceptBatcher:
         self._store = store
         self._on_commit = on_commit
         self._max_batch = max_batch
-        self._pending: list[tuple[CallRecord, asyncio.Future[CallRecord]]] = []
+        # groups of calls accepted together, each answered by one future
+        self._pending: list[tuple[list[CallRecord], asyncio.Future[list[CallRecord]]]] = []
         self._flushing = False
         self.batches = 0
 
-    async def accept(self, record: CallRecord) -> CallRecord:
-        """The call as stored, once committed (see ``Tx.insert_calls`` for repeated call ids)."""
-        future: asyncio.Future[CallRecord] = asyncio.get_running_loop().create_future()
-        self._pending.append((record, future))
+    async def accept(self, records: list[CallRecord]) -> list[CallRecord]:
+        """The calls as stored, once committed (see ``Tx.insert_calls`` for repeated call ids)."""
+        future: asyncio.Future[list[CallRecord]] = asyncio.get_running_loop().create_future()
+        self._pending.append((records, future))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
         return await future
 
+    def _next_batch(self) -> list[tuple[list[CallRecord], asyncio.Future[list[CallRecord]]]]:
+        """Pending groups of about ``max_batch`` calls at most (a group is never split)."""
+        size = taken = 0
+        while taken < len(self._pending) and (
+            taken == 0 or size + len(self._pending[taken][0]) <= self._max_batch
+        ):
+            size += len(self._pending[taken][0])
+            taken += 1
+        batch = self._pending[:taken]
+        del self._pending[:taken]
+        return batch
+
     async def _flush(self) -> None:
         try:
             while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                records = [record for record, _ in batch]
+                batch = self._next_batch()
+                records = [record for group, _ in batch for record in group]
                 try:
                     stored = await self._store.write(functools.partial(_insert, records=records))
                 except Exception as e:
@@ -59,8 +72,10 @@ class AcceptBatcher:
                     continue
                 self.batches += 1
                 self._on_commit([record for record, new in stored if new])
-                for (_, future), (record, _) in zip(batch, stored, strict=True):
+                offset = 0
+                for group, future in batch:
                     if not future.done():
-                        future.set_result(record)
+                        future.set_result([record for record, _ in stored[offset : offset + len(group)]])
+                    offset += len(group)
         finally:
             self._flushing = False

@@ -11,7 +11,7 @@ from fnflow.asyncq.dispatcher import Dispatcher
 from fnflow.asyncq.policy import CallStatus
 from fnflow.asyncq.targets import TargetPolicy, check_target
 from fnflow.clock import RANDOM_IDS, SYSTEM_CLOCK, Clock, Ids
-from fnflow.errors import Conflict, InvalidArgument, NotFound, PayloadTooLarge
+from fnflow.errors import Conflict, FnflowError, InvalidArgument, NotFound, PayloadTooLarge
 from fnflow.functions.config import AsyncPolicy, async_policy_of
 from fnflow.functions.service import FunctionService
 from fnflow.store import CallRecord, DeliveryRecord, Page, Store, Tx
@@ -71,6 +71,36 @@ class CallService:
 
     async def submit(self, call: Submission) -> CallRecord:
         """Store the call (it answers once committed) and queue it; the same call id twice runs once."""
+        [outcome] = await self.submit_many([call])
+        if isinstance(outcome, FnflowError):
+            raise outcome
+        return outcome
+
+    async def submit_many(self, calls: list[Submission]) -> list[CallRecord | FnflowError]:
+        """``submit`` for several calls at once, in one commit: each call's record as stored, or why
+        it was refused (the others are stored all the same). Accept fronts pass calls on this way."""
+        policies: dict[tuple[str, str], AsyncPolicy | FnflowError] = {}
+        checked: list[CallRecord | FnflowError] = []
+        for call in calls:
+            key = (call.service, call.function)
+            if key not in policies:
+                try:
+                    policies[key] = await self.policy(*key)
+                except FnflowError as e:
+                    policies[key] = e
+            policy = policies[key]
+            try:
+                if isinstance(policy, FnflowError):
+                    raise policy
+                checked.append(await self._record(call, policy))
+            except FnflowError as e:
+                checked.append(e)
+        records = [r for r in checked if isinstance(r, CallRecord)]
+        stored = iter(await self.batcher.accept(records) if records else [])
+        return [next(stored) if isinstance(r, CallRecord) else r for r in checked]
+
+    async def _record(self, call: Submission, policy: AsyncPolicy) -> CallRecord:
+        """The call's record, once it is known to be one that may be stored."""
         if len(call.body) > self.max_body:
             raise PayloadTooLarge(
                 f"the request body is {len(call.body)} bytes; asynchronous calls take at most {self.max_body}"
@@ -78,7 +108,6 @@ class CallService:
         call_id = call.call_id or self._ids.uuid()
         if len(call_id) > CALL_ID_MAX or not call_id.isprintable():
             raise InvalidArgument(f"X-Call-Id must be at most {CALL_ID_MAX} printable characters")
-        policy = await self.policy(call.service, call.function)
         if call.qualifier:
             await self.functions.qualifiers.resolve(call.service, call.qualifier)  # NotFound if unknown
         if call.exact_id:
@@ -90,7 +119,7 @@ class CallService:
             await check_target(call.callback_url, self.targets)
         now = self._clock.now()
         held = self.dispatcher.has_room()
-        record = CallRecord(
+        return CallRecord(
             id=call_id,
             service=call.service,
             function=call.function,
@@ -112,7 +141,6 @@ class CallService:
             task_activity=call.task_activity,
             qualifier=call.qualifier or None,
         )
-        return await self.batcher.accept(record)
 
     async def get(self, call_id: str) -> tuple[CallRecord, list[DeliveryRecord]]:
         def read(tx: Tx) -> tuple[CallRecord | None, list[DeliveryRecord]]:

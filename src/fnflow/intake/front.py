@@ -23,7 +23,8 @@ from typing import Any, cast
 
 from starlette.types import Receive, Scope, Send
 
-from fnflow.api.gateway import read_body, respond
+from fnflow.api.gateway import AsyncRequest, async_request, read_body, respond
+from fnflow.clock import uuid7
 from fnflow.errors import PayloadTooLarge
 from fnflow.framing import FrameReader
 from fnflow.functions._protocol import frame
@@ -48,16 +49,15 @@ class Owner(FrameReader):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio's subclasses
 
-    async def submit(
-        self, path: str, query: str, headers: list[list[str]], body: bytes, start: str
-    ) -> Answer:
+    async def submit(self, r: AsyncRequest) -> Answer:
         self._seq += 1
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiting[self._seq] = future
         if not self._metas:
             asyncio.get_running_loop().call_soon(self._flush)
-        self._metas.append([self._seq, path, query, headers, start, len(body)])
-        self._bodies.append(body)
+        meta = [r.path, r.query, r.authorization, r.call_id, r.callback, r.headers, r.start, len(r.body)]
+        self._metas.append([self._seq, *meta])
+        self._bodies.append(r.body)
         return await future
 
     def _flush(self) -> None:
@@ -83,9 +83,11 @@ class Owner(FrameReader):
 class Front:
     """The ASGI app of a front."""
 
-    def __init__(self, owner: Owner, max_body: int) -> None:
+    def __init__(self, owner: Owner, max_body: int, keys: bool) -> None:
+        """``keys``: the server checks keys (a call's stored headers then never hold one)."""
         self.owner = owner
         self.max_body = max_body
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -113,9 +115,11 @@ class Front:
             await self._error(send, 413, e.to_dict())
             return
         start = str(time.time_ns())
-        headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]]
         query = scope["query_string"].decode("latin-1")
-        status, call_id, error = await self.owner.submit(path, query, headers, body, start)
+        request = async_request(
+            path, query, scope["headers"], body, start=start, keys=self.keys, new_id=new_id
+        )
+        status, call_id, error = await self.owner.submit(request)
         if call_id is not None:
             await respond(send, status, [(b"x-call-id", call_id.encode()), (b"x-start-time", start.encode())])
         else:
@@ -129,14 +133,22 @@ class Front:
         await respond(send, status, headers, json.dumps(error).encode())
 
 
-async def serve(fd: int, owner_path: str, max_body: int) -> None:
+def new_id() -> str:
+    return str(uuid7())
+
+
+async def serve(fd: int, owner_path: str, max_body: int, keys: bool) -> None:
     import uvicorn
 
     from fnflow.api.proxied import http_protocol
 
     _, owner = await asyncio.get_running_loop().create_unix_connection(Owner, owner_path)
     config = uvicorn.Config(
-        Front(owner, max_body), http=http_protocol(), lifespan="on", access_log=False, log_level="warning"
+        Front(owner, max_body, keys),
+        http=http_protocol(),
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
     )
     await uvicorn.Server(config).serve(sockets=[socket.socket(fileno=fd)])
 
@@ -148,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fd", type=int, required=True, help="the accept port's listening socket")
     parser.add_argument("--owner", required=True, help="the server's Unix socket for calls")
     parser.add_argument("--max-body", type=int, required=True, help="the largest body of a call, in bytes")
+    parser.add_argument("--keys", action="store_true", help="the server checks keys")
     args = parser.parse_args(argv)
     try:
         import uvloop
@@ -156,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         runner = asyncio.Runner()
     with runner:
-        runner.run(serve(args.fd, args.owner, args.max_body))
+        runner.run(serve(args.fd, args.owner, args.max_body, args.keys))
 
 
 if __name__ == "__main__":

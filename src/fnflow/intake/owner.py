@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from fnflow.api.errors import STATUS
-from fnflow.api.gateway import accept_async, authorize, target
+from fnflow.api.gateway import AsyncRequest, accept_many, authorize
 from fnflow.errors import FnflowError, Unavailable
 from fnflow.framing import FrameReader
 from fnflow.functions._protocol import frame
@@ -31,6 +31,7 @@ from fnflow.intake import ANSWERS, CALLS
 
 if TYPE_CHECKING:
     from fnflow.app import Fnflow
+    from fnflow.store import CallRecord
 
 log = logging.getLogger(__name__)
 #: seconds between restarts of a front that keeps dying, at most
@@ -38,6 +39,16 @@ RESTART_BACKOFF = 5.0
 #: seconds a stopped front gets to finish its requests before it is killed
 STOP_GRACE = 5.0
 INTERNAL = {"code": "InternalError", "message": "an internal error occurred; see the server log"}
+
+
+def _answer(seq: int, outcome: CallRecord | Exception) -> list[Any]:
+    """``[seq, status, call id, error]`` of a call's outcome."""
+    if isinstance(outcome, FnflowError):
+        return [seq, STATUS.get(outcome.code, 500), None, outcome.to_dict()]
+    if isinstance(outcome, Exception):
+        log.error("unexpected error on an asynchronous call from an accept front", exc_info=outcome)
+        return [seq, 500, None, INTERNAL]
+    return [seq, 202, outcome.id, None]
 
 
 class _Front(FrameReader):
@@ -59,34 +70,49 @@ class _Front(FrameReader):
             log.warning("an accept front sent frame kind %d; closing its connection", kind)
             self.close()
             return
+        calls: list[tuple[int, AsyncRequest]] = []
         offset = 0
-        for seq, path, query, headers, start, size in json.loads(meta):
+        for seq, path, query, authorization, call_id, callback, headers, start, size in json.loads(meta):
             body = bodies[offset : offset + size]
             offset += size
-            task = asyncio.create_task(self._accept(seq, path, query, headers, start, body))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            calls.append(
+                (seq, AsyncRequest(path, query, authorization, call_id, callback, headers, body, start))
+            )
+        task = asyncio.create_task(self._accept(calls))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _accept(
-        self, seq: int, path: str, query: str, headers: list[list[str]], start: str, body: bytes
-    ) -> None:
+    async def _accept(self, calls: list[tuple[int, AsyncRequest]]) -> None:
+        """Store a frame's calls (those whose key may invoke functions) in one commit, and answer."""
         fnflow = self._intake.fnflow
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        try:
+        refused: dict[int, Exception] = {}
+        keys: dict[str | None, Exception | None] = {}  # each key of the frame checked once
+        for seq, request in calls:
             if self._intake.closing:
-                raise Unavailable("the server is stopping; send the call again")
-            await authorize(fnflow, raw)
-            name, sub = target(path, "/async-function/")
-            record = await accept_async(fnflow, name, sub, query, raw, body, start)
-            answer = [seq, 202, record.id, None]
-        except FnflowError as e:
-            answer = [seq, STATUS.get(e.code, 500), None, e.to_dict()]
-        except Exception:
-            log.exception("unexpected error on an asynchronous call from an accept front (%s)", path)
-            answer = [seq, 500, None, INTERNAL]
+                refused[seq] = Unavailable("the server is stopping; send the call again")
+                continue
+            if request.authorization not in keys:
+                try:
+                    await authorize(fnflow, request.authorization)
+                    keys[request.authorization] = None
+                except Exception as e:
+                    keys[request.authorization] = e
+            if (why := keys[request.authorization]) is not None:
+                refused[seq] = why
+        allowed = [(seq, request) for seq, request in calls if seq not in refused]
+        try:
+            stored: list[CallRecord | FnflowError] | Exception = await accept_many(
+                fnflow, [r for _, r in allowed]
+            )
+        except Exception as e:
+            stored = e
+        outcomes: dict[int, CallRecord | Exception] = dict(refused)
+        for n, (seq, _) in enumerate(allowed):
+            outcomes[seq] = stored if isinstance(stored, Exception) else stored[n]
         if not self._answers:
             asyncio.get_running_loop().call_soon(self._flush)
-        self._answers.append(answer)
+        for seq, _ in calls:
+            self._answers.append(_answer(seq, outcomes[seq]))
 
     def _flush(self) -> None:
         answers, self._answers = self._answers, []
@@ -157,6 +183,7 @@ class Fronts:
             str(self._intake.path),
             "--max-body",
             str(self._max_body),
+            *(["--keys"] if self._intake.fnflow.settings.auth_enabled else []),
         ]
 
     async def start(self) -> None:
