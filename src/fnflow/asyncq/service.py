@@ -19,9 +19,10 @@ from fnflow.store import CallRecord, DeliveryRecord, Page, Store, Tx
 CALL_ID_MAX = 128
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Submission:
-    """One asynchronous call as received."""
+    """One asynchronous call as received (not frozen: made for every call, and a frozen dataclass
+    of this size takes 4 µs to make, this one 1)."""
 
     service: str
     function: str
