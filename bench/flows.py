@@ -51,8 +51,10 @@ def fixture(root: Path, max_instances: int = 4) -> Path:
 async def one(client: httpx.AsyncClient) -> None:
     started = await client.post(START, json={})
     assert started.status_code == 201, started.text
+    began = time.perf_counter()
     done = await client.get(f"{START}/{started.json()['name']}", params={"wait": 60})
-    assert done.json()["status"] == "Succeeded", done.text
+    waited = f"after a long-poll of {time.perf_counter() - began:.3f} s"
+    assert done.json()["status"] == "Succeeded", f"{waited}: {done.text}"
 
 
 async def latency(client: httpx.AsyncClient, n: int) -> list[float]:
