@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, insert, select, true
 
-from fnflow.store.prepared import Prepared
+from fnflow.store.prepared import ManyRows, Prepared
 from fnflow.store.queries.base import from_ts, from_ts_req, to_ts
 from fnflow.store.queries.leases import Lease, LeaseQueries
 from fnflow.store.records import TaskRecord, TimerRecord
 from fnflow.store.schema import tasks, timers
 
-_ADD_TASK = Prepared(insert(tasks).values({c.name: bindparam(c.name) for c in tasks.c}))
+_ADD_TASKS = ManyRows(tasks, [c.name for c in tasks.c])
 _DELETE_TASK = Prepared(
     delete(tasks).where(tasks.c.execution_id == bindparam("e"), tasks.c.activity == bindparam("a"))
 )
@@ -51,21 +51,21 @@ def _task(row: Row[Any]) -> TaskRecord:
 class WorkQueries(LeaseQueries):
     def add_tasks(self, records: Sequence[TaskRecord]) -> None:
         if records:
-            _ADD_TASK.executemany(
+            _ADD_TASKS.insert(
                 self.conn,
-                (
-                    {
-                        "execution_id": t.execution_id,
-                        "activity": t.activity,
-                        "kind": t.kind,
-                        "payload": t.payload,
-                        "created_at": to_ts(t.created_at),
-                        "lease_owner": t.lease_owner,
-                        "lease_until": to_ts(t.lease_until) if t.lease_until else None,
-                        "attempts": t.attempts,
-                    }
+                [
+                    (
+                        t.execution_id,
+                        t.activity,
+                        t.kind,
+                        t.payload,
+                        to_ts(t.created_at),
+                        t.lease_owner,
+                        to_ts(t.lease_until) if t.lease_until else None,
+                        t.attempts,
+                    )
                     for t in records
-                ),
+                ],
             )
 
     def delete_task(self, execution_id: str, activity: int) -> bool:
