@@ -103,13 +103,13 @@ class Store:
     async def _committed(self, job: asyncio.Future[T]) -> T:
         self._pending += 1
         try:
-            with _explained():
+            with explaining_errors():
                 return await job
         finally:
             self._pending -= 1
 
     def write_sync(self, fn: Callable[[Tx], T]) -> T:
-        with _explained():
+        with explaining_errors():
             return self._writer.submit(fn).result()
 
     def read_sync(self, fn: Callable[[Tx], T]) -> T:
@@ -118,7 +118,7 @@ class Store:
     def _read(self, fn: Callable[[Tx], T], *, transaction: bool) -> T:
         """``fn`` in a read-only transaction (one snapshot for all its statements), or without one
         (each statement on its own: no BEGIN and COMMIT round trips)."""
-        with _explained():
+        with explaining_errors():
             try:
                 return self._read_once(fn, transaction)
             except DBAPIError as e:
@@ -207,7 +207,7 @@ def _nothing() -> None:
 
 
 @contextlib.contextmanager
-def _explained() -> Iterator[None]:
+def explaining_errors() -> Iterator[None]:
     """Driver errors about the database itself (full, read-only, gone) as DatabaseUnavailable."""
     try:
         yield

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from fnflow.store.base import Store
+from fnflow.store.base import Store, explaining_errors
 from fnflow.store.tx import Tx
 
 T = TypeVar("T")
@@ -52,8 +52,11 @@ class SqliteStore(Store):
         """Right here on the event loop. Such a read costs SQLite tens of µs, less than the hop to a
         reader thread and back, and under load that thread waits for the GIL at each call into
         SQLite (3-step flows, 16 clients starting and long-polling: 1.2x executions/s; bench/README.md).
-        WAL readers never wait for the writer."""
-        return self.read_sync(fn)
+        WAL readers never wait for the writer. No transaction around it (a point read needs no
+        snapshot across statements): SQLAlchemy's BEGIN and COMMIT cost more than the read; a
+        statement through Core still opens one, which the connection's return to the pool ends."""
+        with explaining_errors(), self._read_engine.connect() as conn:
+            return fn(self.tx(conn))
 
     def forget_overwritten(self) -> None:
         """Copy the log into the database file and empty it: the pages of the file that held the
