@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -152,36 +151,39 @@ def async_request(
     return AsyncRequest(path, query, authorization, new, callback or None, json.dumps(forwarded), body, start)
 
 
+def submission(name: str, path: str, request: AsyncRequest) -> Submission:
+    """The call of ``request`` to function ``name`` (``target``'s parts of its path)."""
+    service, function, qualifier = split_qualified(name)
+    return Submission(
+        service=service,
+        function=function,
+        body=request.body,
+        method="POST",
+        path=path,
+        query=request.query,
+        headers=request.headers,
+        call_id=request.call_id,
+        callback_url=request.callback,
+        qualifier=None if qualifier == LATEST else qualifier,
+    )
+
+
 async def accept_many(fnflow: Fnflow, requests: list[AsyncRequest]) -> list[CallRecord | FnflowError]:
-    """Store authorized calls (one commit for all), each its record or why it was refused."""
+    """Store authorized calls (one commit for all), each its record or why it was refused: what
+    the server does with the calls an accept front passes on (``fnflow.intake``)."""
     submissions: list[Submission | FnflowError] = []
     for request in requests:
         try:
-            name, sub = target(request.path, "/async-function/")
+            submissions.append(submission(*target(request.path, "/async-function/"), request))
         except FnflowError as e:
             submissions.append(e)
-            continue
-        service, function, qualifier = split_qualified(name)
-        submissions.append(
-            Submission(
-                service=service,
-                function=function,
-                body=request.body,
-                method="POST",
-                path=sub,
-                query=request.query,
-                headers=request.headers,
-                call_id=request.call_id,
-                callback_url=request.callback,
-                qualifier=None if qualifier == LATEST else qualifier,
-            )
-        )
     stored = await fnflow.calls.submit_many([s for s in submissions if isinstance(s, Submission)])
     outcomes = iter(stored)
     results = [s if isinstance(s, FnflowError) else next(outcomes) for s in submissions]
-    queues = Counter(r.queue for r in results if not isinstance(r, FnflowError))
-    for queue, n in queues.items():
-        fnflow.metrics.calls_submitted.labels(queue or "default").inc(n)
+    submitted = fnflow.metrics.calls_submitted
+    for result in results:
+        if not isinstance(result, FnflowError):
+            submitted.labels(result.queue or "default").inc()
     return results
 
 
@@ -273,15 +275,14 @@ class Gateway:
                 "asynchronous calls are made with POST (DELETE /async-function/{call id} cancels)"
             )
         path = scope["path"]
-        target(path, "/async-function/")  # an unknown name is told before the body is read
+        name, sub = target(path, "/async-function/")  # an unknown name is told before the body is read
         body = await read_body(receive, self.fnflow.calls.max_body)
         start = str(time.time_ns())
         query = scope["query_string"].decode("latin-1")
         keys, new_id = self.fnflow.settings.auth_enabled, self.fnflow.ids.uuid
         request = async_request(path, query, scope["headers"], body, start=start, keys=keys, new_id=new_id)
-        [record] = await accept_many(self.fnflow, [request])
-        if isinstance(record, FnflowError):
-            raise record
+        record = await self.fnflow.calls.submit(submission(name, sub, request))
+        self.fnflow.metrics.calls_submitted.labels(record.queue or "default").inc()
         await respond(send, 202, [(b"x-call-id", record.id.encode()), (b"x-start-time", start.encode())])
 
     async def _bin(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -72,10 +72,11 @@ class AcceptBatcher:
                     continue
                 self.batches += 1
                 self._on_commit([record for record, new in stored if new])
+                answers = [record for record, _ in stored]
                 offset = 0
                 for group, future in batch:
                     if not future.done():
-                        future.set_result([record for record, _ in stored[offset : offset + len(group)]])
+                        future.set_result(answers[offset : offset + len(group)])
                     offset += len(group)
         finally:
             self._flushing = False

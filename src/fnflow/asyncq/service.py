@@ -72,10 +72,9 @@ class CallService:
 
     async def submit(self, call: Submission) -> CallRecord:
         """Store the call (it answers once committed) and queue it; the same call id twice runs once."""
-        [outcome] = await self.submit_many([call])
-        if isinstance(outcome, FnflowError):
-            raise outcome
-        return outcome
+        record = await self._record(call, await self.policy(call.service, call.function))
+        [stored] = await self.batcher.accept([record])
+        return stored
 
     async def submit_many(self, calls: list[Submission]) -> list[CallRecord | FnflowError]:
         """``submit`` for several calls at once, in one commit: each call's record as stored, or why
