@@ -68,20 +68,6 @@ async def latency(client: httpx.AsyncClient, n: int) -> list[float]:
     return times
 
 
-async def throughput(client: httpx.AsyncClient, count: int, clients: int = 16) -> float:
-    """Executions per second: ``clients`` loops of start + long-poll until ``count`` ran."""
-    left = [count]
-
-    async def loop() -> None:
-        while left[0] > 0:
-            left[0] -= 1
-            await one(client)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(loop() for _ in range(clients)))
-    return count / (time.perf_counter() - began)
-
-
 def client_process(url: str, count: int, clients: int) -> None:
     """One load process (``--client``): says ``ready``, waits for a line, then runs ``count``
     executions with ``clients`` loops of start + long-poll and prints when it began and ended
