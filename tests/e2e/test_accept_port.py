@@ -116,8 +116,19 @@ def test_a_call_on_the_accept_port_is_the_gateways_call(acc: Accepting) -> None:
                 *(client.post("/async-function/echo", content=b"x") for _ in range(200))
             )
 
+    def submitted() -> float:
+        text = httpx.get(f"{acc.url}/metrics").text
+        line = next(
+            x
+            for x in text.splitlines()
+            if x.startswith('queue_worker_messages_submitted_total{queue_name="default"}')
+        )
+        return float(line.split()[-1])
+
+    before = submitted()
     responses = asyncio.run(many())
     assert all(r.status_code == 202 for r in responses)
+    assert submitted() - before == 200, "the server counts the calls its fronts pass on"
     ids = {r.headers["x-call-id"] for r in responses}
     assert len(ids) == 200
     for call_id in list(ids)[:20]:
