@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fnflow.api.auth import ALLOWED, parse_authorization
+from fnflow.api.auth import authorize
 from fnflow.api.errors import STATUS
 from fnflow.asyncq.service import Submission
-from fnflow.errors import FnflowError, Forbidden, InvalidArgument, NotFound, PayloadTooLarge
+from fnflow.errors import FnflowError, InvalidArgument, NotFound, PayloadTooLarge
 from fnflow.functions.naming import metric_name, split_qualified
 from fnflow.functions.spec import HttpRequest
 from fnflow.functions.versions import LATEST, VERSION_HEADER
@@ -76,16 +76,6 @@ async def respond_error(send: Send, error: FnflowError) -> None:
 
 
 Headers = list[tuple[bytes, bytes]]  # as ASGI has them
-
-
-async def authorize(fnflow: Fnflow, authorization: str | None) -> None:
-    """The key of an ``Authorization`` header may invoke functions (nothing to check without keys)."""
-    if not fnflow.settings.auth_enabled:
-        return
-    key_id, secret = parse_authorization(authorization)
-    key = await fnflow.keys.authenticate(key_id, secret)
-    if "invoke" not in ALLOWED.get(key.scope, set()):
-        raise Forbidden(f"a key with scope {key.scope!r} may not invoke functions")
 
 
 def forwarded_headers(fnflow: Fnflow, headers: Headers) -> list[tuple[str, str]]:
@@ -214,7 +204,7 @@ class Gateway:
 
     async def _authorize(self, scope: Scope) -> None:
         raw = dict(scope["headers"]).get(b"authorization")
-        await authorize(self.fnflow, raw.decode("latin-1") if raw else None)
+        await authorize(self.fnflow, raw.decode("latin-1") if raw else None, "invoke")
 
     def _forwarded_headers(self, scope: Scope) -> list[tuple[str, str]]:
         return forwarded_headers(self.fnflow, scope["headers"])

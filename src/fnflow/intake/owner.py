@@ -22,8 +22,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from fnflow.api.auth import authorize
 from fnflow.api.errors import STATUS
-from fnflow.api.gateway import AsyncRequest, accept_many, authorize
+from fnflow.api.gateway import AsyncRequest, accept_many
 from fnflow.errors import FnflowError, Unavailable
 from fnflow.framing import FrameReader
 from fnflow.functions._protocol import frame
@@ -93,7 +94,7 @@ class _Front(FrameReader):
                 continue
             if request.authorization not in keys:
                 try:
-                    await authorize(fnflow, request.authorization)
+                    await authorize(fnflow, request.authorization, "invoke")
                     keys[request.authorization] = None
                 except Exception as e:
                     keys[request.authorization] = e
