@@ -258,3 +258,49 @@ def test_kill_9_takes_the_fronts_along_and_loses_no_accepted_call(tmp_path: Path
         assert set(ran) == {f"job-{n}" for n in range(600)}
     finally:
         server.stop()
+
+
+def test_sigterm_under_load_stores_every_call_it_answered(tmp_path: Path) -> None:
+    """A stop (SIGTERM) while calls pour in: the fronts stop first and finish what they took, the
+    server exits cleanly, and every call answered 202 is found after a restart."""
+    port = free_port()
+    server = ServerProcess(tmp_path, "--accept-port", str(port)).start()
+    try:
+        deploy(server.url, "echo", "gateway/echo", runtime="python3-http")
+        accepted: set[str] = set()
+        code: list[int] = []
+
+        async def load() -> None:
+            gate = asyncio.Semaphore(32)
+
+            async def one(client: httpx.AsyncClient, n: int) -> None:
+                async with gate:
+                    try:
+                        response = await client.post(
+                            "/async-function/echo", content=b"x", headers={"X-Call-Id": f"term-{n}"}
+                        )
+                    except httpx.TransportError:
+                        return
+                if response.status_code == 202:
+                    accepted.add(f"term-{n}")
+                else:
+                    assert response.status_code == 503, response.text  # the server is stopping
+
+            async def stop() -> None:
+                while len(accepted) < 100:
+                    await asyncio.sleep(0.005)
+                code.append(await asyncio.to_thread(server.stop))
+
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                await asyncio.gather(stop(), *(one(client, n) for n in range(600)))
+
+        asyncio.run(load())
+        # uvicorn shuts down on SIGTERM, then ends by the signal it caught
+        assert code in ([0], [-signal.SIGTERM]), server.log()[-3000:]
+        assert "Traceback" not in server.log(), server.log()[-3000:]
+        server.start()
+        for call_id in accepted:
+            response = httpx.get(f"{server.url}/api/v1/calls/{call_id}", timeout=10)
+            assert response.status_code == 200, (call_id, response.text)
+    finally:
+        server.stop()
