@@ -15,7 +15,7 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,38 @@ def fronts_of(server: ServerProcess) -> list[int]:
         if parent == server.process.pid and b"fnflow.intake.front" in cmdline:
             found.append(int(pid))
     return found
+
+
+def interrupted(port: int, function: str, prefix: str, interrupt: Callable[[], object]) -> set[str]:
+    """Send 600 calls (ids ``{prefix}-{n}``, bodies ``job {n}``) to the accept port, 32 at a time,
+    and call ``interrupt`` (in a thread) once 100 are answered; the ids answered 202. A call that
+    got no answer the client cannot know about; one refused while the server stops gets 503."""
+    accepted: set[str] = set()
+
+    async def one(client: httpx.AsyncClient, gate: asyncio.Semaphore, n: int) -> None:
+        async with gate:
+            try:
+                response = await client.post(
+                    f"/async-function/{function}", content=f"job {n}", headers={"X-Call-Id": f"{prefix}-{n}"}
+                )
+            except httpx.TransportError:
+                return
+        assert response.status_code in (202, 503), response.text
+        if response.status_code == 202:
+            accepted.add(f"{prefix}-{n}")
+
+    async def interrupting() -> None:
+        while len(accepted) < 100:
+            await asyncio.sleep(0.005)
+        await asyncio.to_thread(interrupt)
+
+    async def load() -> None:
+        gate = asyncio.Semaphore(32)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            await asyncio.gather(interrupting(), *(one(client, gate, n) for n in range(600)))
+
+    asyncio.run(load())
+    return accepted
 
 
 class Accepting:
@@ -212,31 +244,7 @@ def test_kill_9_takes_the_fronts_along_and_loses_no_accepted_call(tmp_path: Path
             environment={"LOG_DIR": str(logs)},
             maxInstances=4,
         )
-        accepted: set[str] = set()
-
-        async def load() -> None:
-            gate = asyncio.Semaphore(32)
-
-            async def one(client: httpx.AsyncClient, n: int) -> None:
-                async with gate:
-                    try:
-                        response = await client.post(
-                            "/async-function/worker", content=f"job {n}", headers={"X-Call-Id": f"job-{n}"}
-                        )
-                    except httpx.TransportError:
-                        return  # not answered: the client does not know, and sends it again below
-                    assert response.status_code == 202, response.text
-                    accepted.add(f"job-{n}")
-
-            async def kill() -> None:
-                while len(accepted) < 100:
-                    await asyncio.sleep(0.005)
-                server.kill()
-
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-                await asyncio.gather(kill(), *(one(client, n) for n in range(600)))
-
-        asyncio.run(load())
+        accepted = interrupted(port, "worker", "job", server.kill)
         assert 100 <= len(accepted) < 600, len(accepted)
         assert server.orphans() == 0, "the fronts (and function workers) exit when their server dies"
 
@@ -267,34 +275,8 @@ def test_sigterm_under_load_stores_every_call_it_answered(tmp_path: Path) -> Non
     server = ServerProcess(tmp_path, "--accept-port", str(port)).start()
     try:
         deploy(server.url, "echo", "gateway/echo", runtime="python3-http")
-        accepted: set[str] = set()
         code: list[int] = []
-
-        async def load() -> None:
-            gate = asyncio.Semaphore(32)
-
-            async def one(client: httpx.AsyncClient, n: int) -> None:
-                async with gate:
-                    try:
-                        response = await client.post(
-                            "/async-function/echo", content=b"x", headers={"X-Call-Id": f"term-{n}"}
-                        )
-                    except httpx.TransportError:
-                        return
-                if response.status_code == 202:
-                    accepted.add(f"term-{n}")
-                else:
-                    assert response.status_code == 503, response.text  # the server is stopping
-
-            async def stop() -> None:
-                while len(accepted) < 100:
-                    await asyncio.sleep(0.005)
-                code.append(await asyncio.to_thread(server.stop))
-
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-                await asyncio.gather(stop(), *(one(client, n) for n in range(600)))
-
-        asyncio.run(load())
+        accepted = interrupted(port, "echo", "term", lambda: code.append(server.stop()))
         # uvicorn shuts down on SIGTERM, then ends by the signal it caught
         assert code in ([0], [-signal.SIGTERM]), server.log()[-3000:]
         assert "Traceback" not in server.log(), server.log()[-3000:]
