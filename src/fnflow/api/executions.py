@@ -68,10 +68,7 @@ async def describe_execution(
     _: Invoke,
     wait: float = Query(0, ge=0, le=60, description="long-poll up to this many seconds for the end"),
 ) -> ExecutionOut:
-    executions = root(request).executions
-    record = await executions.describe(flow, name, wait)
-    parents = await executions.parents([record])
-    return ExecutionOut.of(record, parents.get(record.parent_id or ""), await executions.children(record))
+    return ExecutionOut.of(*await root(request).executions.described(flow, name, wait))
 
 
 @router.get("/flows/{flow}/executions/{name}/history")

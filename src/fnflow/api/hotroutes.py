@@ -104,11 +104,7 @@ class HotRoutes:
         try:
             wait = _wait(scope["query_string"])
             await self._authorize(dict(scope["headers"]))
-            executions = self.fnflow.executions
-            record = await executions.describe(flow, name, wait)
-            parents = await executions.parents([record])
-            children = await executions.children(record)
-            out = ExecutionOut.of(record, parents.get(record.parent_id or ""), children)
+            out = ExecutionOut.of(*await self.fnflow.executions.described(flow, name, wait))
         except _Declined:
             await self.app(scope, receive, send)
             return

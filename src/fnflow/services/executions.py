@@ -16,7 +16,7 @@ from fnflow.names import check_name
 from fnflow.runtime import Runtime
 from fnflow.runtime.decisions import NameRule
 from fnflow.services.progress import StepProgress, progress
-from fnflow.store import ExecutionRecord, HistoryRecord, Page, Store
+from fnflow.store import ExecutionRecord, HistoryRecord, Page, Store, Tx
 
 __all__ = ["MAX_WAIT", "STATUSES", "SYNC_WAIT", "ExecutionService", "NameRule", "parse_json_object"]
 
@@ -121,10 +121,6 @@ class ExecutionService:
             return {}
         return {p.id: p for p in await self.store.read(lambda tx: tx.get_executions_by_id(ids))}
 
-    async def children(self, record: ExecutionRecord) -> list[ExecutionRecord]:
-        """The child executions its task steps started, oldest first."""
-        return await self.store.read_point(lambda tx: tx.children(record.id))
-
     async def describe(self, flow_name: str, name: str, wait: float = 0) -> ExecutionRecord:
         """One execution; with ``wait`` > 0, long-poll until it finishes or ``wait`` seconds pass."""
         record = await self._get(flow_name, name)
@@ -132,6 +128,29 @@ class ExecutionService:
             await self.runtime.wait_finished(record.id, min(wait, MAX_WAIT))
             record = await self._get(flow_name, name)
         return record
+
+    async def described(
+        self, flow_name: str, name: str, wait: float = 0
+    ) -> tuple[ExecutionRecord, ExecutionRecord | None, list[ExecutionRecord]]:
+        """``describe``, with the execution's parent and children read in the same hop as its
+        state after the wait (a long-poll is four point reads otherwise, each a hop to a reader
+        thread on PostgreSQL)."""
+        record = await self._get(flow_name, name)
+        waited = record.status == "Running" and wait > 0
+        if waited:
+            await self.runtime.wait_finished(record.id, min(wait, MAX_WAIT))
+
+        def around(tx: Tx) -> tuple[ExecutionRecord, ExecutionRecord | None, list[ExecutionRecord]] | None:
+            current = tx.get_execution(flow_name, name) if waited else record
+            if current is None:
+                return None
+            parent = tx.get_execution_by_id(current.parent_id) if current.parent_id else None
+            return current, parent, tx.children(current.id)
+
+        found = await self.store.read_point(around)
+        if found is None:
+            raise ExecutionNotFound(f"execution {name!r} of flow {flow_name!r} does not exist")
+        return found
 
     async def _get(self, flow_name: str, name: str) -> ExecutionRecord:
         record = await self.store.read_point(lambda tx: tx.get_execution(flow_name, name))
