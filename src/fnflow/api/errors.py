@@ -29,6 +29,8 @@ STATUS = {
     "TaskAlreadyCompleted": 409,
     "Unavailable": 503,
 }
+#: what a client is told of an error nobody expected (the server log has the rest)
+INTERNAL_ERROR = {"code": "InternalError", "message": "an internal error occurred; see the server log"}
 HTTP_CODES = {
     400: "InvalidArgument",
     401: "Unauthorized",
@@ -94,4 +96,4 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "InternalError", "an internal error occurred; see the server log")
+        return error_response(500, **INTERNAL_ERROR)

@@ -67,25 +67,19 @@ async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], b
     await send({"type": "http.response.body", "body": body})
 
 
-async def respond_error(send: Send, error: FnflowError) -> None:
-    status = STATUS.get(error.code, 500)
+async def respond_problem(send: Send, status: int, body: bytes) -> None:
+    """An error's answer: its JSON ``body``, and the challenge a 401 owes the client."""
     headers = [(b"content-type", b"application/json")]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="fnflow"'))
-    await respond(send, status, headers, json.dumps(error.to_dict()).encode())
+    await respond(send, status, headers, body)
+
+
+async def respond_error(send: Send, error: FnflowError) -> None:
+    await respond_problem(send, STATUS.get(error.code, 500), json.dumps(error.to_dict()).encode())
 
 
 Headers = list[tuple[bytes, bytes]]  # as ASGI has them
-
-
-def forwarded_headers(fnflow: Fnflow, headers: Headers) -> list[tuple[str, str]]:
-    """The request's headers as a function sees them: never the caller's fnflow credentials."""
-    strip = fnflow.settings.auth_enabled
-    return [
-        (k.decode("latin-1"), v.decode("latin-1"))
-        for k, v in headers
-        if not (strip and k == b"authorization")
-    ]
 
 
 def target(path: str, prefix: str) -> tuple[str, str]:
@@ -207,7 +201,14 @@ class Gateway:
         await authorize(self.fnflow, raw.decode("latin-1") if raw else None, "invoke")
 
     def _forwarded_headers(self, scope: Scope) -> list[tuple[str, str]]:
-        return forwarded_headers(self.fnflow, scope["headers"])
+        """The request's headers as a function sees them: never the caller's fnflow credentials
+        (``async_request`` applies the same rule to asynchronous calls, in its one pass)."""
+        strip = self.fnflow.settings.auth_enabled
+        return [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if not (strip and k == b"authorization")
+        ]
 
     async def _sync(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._authorize(scope)

@@ -6,7 +6,7 @@ solving and validation took about a fifth of the event loop's time under that lo
 (bench/README.md). The FastAPI routes stay — they are the documented contract, and they answer
 anything unusual: this layer takes only a request it can answer exactly as they would (an
 accepted body or query, or an error the service raises) and hands any other, body included, to
-them. ``tests/api/test_hotroutes.py`` sends the same requests both ways and compares the answers.
+them. ``tests/unit/test_hotroutes.py`` sends the same requests both ways and compares the answers.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fnflow.api.auth import authorize
-from fnflow.api.errors import STATUS, surrogate_problem
-from fnflow.api.gateway import respond
+from fnflow.api.errors import INTERNAL_ERROR, STATUS, surrogate_problem
+from fnflow.api.gateway import respond, respond_problem
 from fnflow.api.schemas import ExecutionOut, StartIn
 from fnflow.errors import FnflowError
 from fnflow.services.executions import parse_json_object
@@ -174,7 +174,6 @@ def _dump(out: ExecutionOut) -> dict[str, Any]:
 
 async def _fail(send: Send, error: Exception, scope: Scope) -> None:
     """The answer of the app's exception handlers (``fnflow.api.errors``) to ``error``."""
-    headers = [JSON]
     if isinstance(error, FnflowError):
         body = error.to_dict()
         status = STATUS.get(error.code, 500)
@@ -182,8 +181,5 @@ async def _fail(send: Send, error: Exception, scope: Scope) -> None:
         status, body = 400, {"code": "InvalidArgument", "message": surrogate_problem(error)}
     else:
         log.exception("unexpected error on %s %s", scope["method"], scope["path"], exc_info=error)
-        status = 500
-        body = {"code": "InternalError", "message": "an internal error occurred; see the server log"}
-    if status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="fnflow"'))
-    await respond(send, status, headers, render(body))
+        status, body = 500, INTERNAL_ERROR
+    await respond_problem(send, status, render(body))

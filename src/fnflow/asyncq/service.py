@@ -89,9 +89,10 @@ class CallService:
                 except FnflowError as e:
                     policies[key] = e
             policy = policies[key]
+            if isinstance(policy, FnflowError):
+                checked.append(policy)
+                continue
             try:
-                if isinstance(policy, FnflowError):
-                    raise policy
                 checked.append(await self._record(call, policy))
             except FnflowError as e:
                 checked.append(e)

@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from starlette.types import Receive, Scope, Send
 
-from fnflow.api.gateway import AsyncRequest, async_request, read_body, respond
+from fnflow.api.gateway import AsyncRequest, async_request, read_body, respond, respond_problem
 from fnflow.clock import uuid7
 from fnflow.errors import PayloadTooLarge
 from fnflow.framing import FrameReader
@@ -31,7 +31,6 @@ from fnflow.functions._protocol import frame
 from fnflow.intake import ANSWERS, CALLS
 
 PREFIX = "/async-function/"
-JSON = (b"content-type", b"application/json")
 Answer = tuple[int, str | None, dict[str, Any] | None]  # status, call id, error
 
 
@@ -127,10 +126,7 @@ class Front:
 
     @staticmethod
     async def _error(send: Send, status: int, error: dict[str, Any]) -> None:
-        headers = [JSON]
-        if status == 401:
-            headers.append((b"www-authenticate", b'Bearer realm="fnflow"'))
-        await respond(send, status, headers, json.dumps(error).encode())
+        await respond_problem(send, status, json.dumps(error).encode())
 
 
 def new_id() -> str:

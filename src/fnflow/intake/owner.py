@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from fnflow.api.auth import authorize
-from fnflow.api.errors import STATUS
+from fnflow.api.errors import INTERNAL_ERROR, STATUS
 from fnflow.api.gateway import AsyncRequest, accept_many
 from fnflow.errors import FnflowError, Unavailable
 from fnflow.framing import FrameReader
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 RESTART_BACKOFF = 5.0
 #: seconds a stopped front gets to finish its requests before it is killed
 STOP_GRACE = 5.0
-INTERNAL = {"code": "InternalError", "message": "an internal error occurred; see the server log"}
 
 
 def _answer(seq: int, outcome: CallRecord | Exception) -> list[Any]:
@@ -48,7 +47,7 @@ def _answer(seq: int, outcome: CallRecord | Exception) -> list[Any]:
         return [seq, STATUS.get(outcome.code, 500), None, outcome.to_dict()]
     if isinstance(outcome, Exception):
         log.error("unexpected error on an asynchronous call from an accept front", exc_info=outcome)
-        return [seq, 500, None, INTERNAL]
+        return [seq, 500, None, INTERNAL_ERROR]
     return [seq, 202, outcome.id, None]
 
 

@@ -55,7 +55,9 @@ _UPDATE = Prepared(
 )
 # One INSERT of all of a decision's events: psycopg's executemany pipelines one statement per row,
 # which cost PostgreSQL flows more of the server's time than any other statement.
-_HISTORY = ManyRows(history, [c.name for c in history.c])
+_HISTORY = ManyRows(
+    history, ("execution_id", "event_id", "type", "step", "time", "detail", "schedule_event_id")
+)
 
 
 def _execution(row: Row[Any] | tuple[Any, ...]) -> ExecutionRecord:

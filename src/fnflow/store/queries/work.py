@@ -14,7 +14,10 @@ from fnflow.store.queries.leases import Lease, LeaseQueries
 from fnflow.store.records import TaskRecord, TimerRecord
 from fnflow.store.schema import tasks, timers
 
-_ADD_TASKS = ManyRows(tasks, [c.name for c in tasks.c])
+_ADD_TASKS = ManyRows(
+    tasks,
+    ("execution_id", "activity", "kind", "payload", "created_at", "lease_owner", "lease_until", "attempts"),
+)
 _DELETE_TASK = Prepared(
     delete(tasks).where(tasks.c.execution_id == bindparam("e"), tasks.c.activity == bindparam("a"))
 )
