@@ -7,7 +7,9 @@ power-cut guarantee for speed (a process crash still loses nothing).
 
 from __future__ import annotations
 
+import random
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,8 +30,8 @@ def _engine(url: str, *, synchronous: str, begin: str, pool_size: int) -> Engine
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
+        _write_ahead_log(dbapi_connection)
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA cache_size=-16000")
@@ -43,6 +45,20 @@ def _engine(url: str, *, synchronous: str, begin: str, pool_size: int) -> Engine
         conn.exec_driver_sql(begin)
 
     return engine
+
+
+def _write_ahead_log(connection: sqlite3.Connection, attempts: int = 50) -> None:
+    """Switch the database to WAL. Two connections switching a new file at once both read it and
+    then both need it alone: SQLite answers "database is locked" to one of them at once, without
+    waiting (that wait could never end), so the loser tries again shortly."""
+    for attempt in range(attempts):
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == attempts - 1:
+                raise
+            time.sleep(0.01 + random.random() * 0.02)
 
 
 class SqliteStore(Store):
