@@ -220,6 +220,22 @@ def test_claim_takes_due_unleased_calls_once(store: Store) -> None:
     assert get(store, "held").lease_until == at(50), "only the owner's leases are extended"
 
 
+def test_claim_passes_over_the_functions_it_is_told_to(store: Store) -> None:
+    insert(
+        store,
+        call("slow-old", function="slow", created=0),
+        call("other-service", function="slow", service="s2", created=1),
+        call("fast-new", function="fast", created=2),
+    )
+    claimed = store.write_sync(
+        lambda tx: tx.claim_calls("me", at(10), at(70), 10, passing_over=[("default", "slow")])
+    )
+    assert {c.id for c in claimed} == {"other-service", "fast-new"}
+    assert get(store, "slow-old").lease_owner is None
+    everything = store.write_sync(lambda tx: tx.claim_calls("me", at(10), at(70), 10))
+    assert [c.id for c in everything] == ["slow-old"]
+
+
 def test_claim_takes_over_calls_whose_holder_died_while_running_or_stopping(store: Store) -> None:
     insert(store, call("running"), call("stopping"), call("alive"))
     for call_id in ("running", "stopping"):

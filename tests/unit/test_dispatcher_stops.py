@@ -26,19 +26,23 @@ from tests.unit.functions_harness import async_test
 
 
 @asynccontextmanager
-async def calls_on_sqlite(tmp_path: Path) -> AsyncIterator[tuple[Store, CallService]]:
+async def calls_on_sqlite(
+    tmp_path: Path, names: tuple[str, ...] = ("fn",), *, max_held: int = 10_000
+) -> AsyncIterator[tuple[Store, CallService]]:
+    """Functions ``names`` of service ``svc``, one instance each: a call's body (its id) is
+    appended to ran.log, then the function waits ``?seconds``."""
     store = open_store(f"sqlite:///{tmp_path / 'db'}")
     assert store.ordered_writes
     pool = FunctionPool()
     functions = FunctionService(store, pool, tmp_path)
     ran = tmp_path / "ran.log"
-    # One instance: the body (the call id) is appended to ran.log, then it waits ?seconds.
     command = f"sh -c 'cat >> {ran}; echo >> {ran}; sleep ${{Http_Query#seconds=}}'"
-    await functions.deploy(
-        FunctionConfig("svc", "fn", runtime="command", command=command, max_instances=1), None
-    )
+    for name in names:
+        await functions.deploy(
+            FunctionConfig("svc", name, runtime="command", command=command, max_instances=1), None
+        )
     keeper = LeaseKeeper(store, "me", 30)
-    dispatcher = Dispatcher(store, functions, keeper)
+    dispatcher = Dispatcher(store, functions, keeper, max_held=max_held)
     calls = CallService(store, functions, dispatcher, targets=TargetPolicy())
     await dispatcher.open(recover=False)
     try:

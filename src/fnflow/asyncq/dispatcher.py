@@ -5,10 +5,15 @@ single pump starts as many as the limits allow — at most ``parallelism`` per q
 function's ``max_instances`` — round-robin over functions so a busy function cannot starve
 the others. Nothing polls: accepts, finished attempts and due retries wake the pump.
 
-A process holds at most ``max_held`` calls; calls accepted beyond that wait in the store, leased
-to nobody, and are announced on ``CALLS`` so that any process with room claims them (on a shared
-store, several processes split the work this way). A process claims again when its own
-attempts free room; a periodic claim is the safety net for calls whose holder died.
+A process holds at most ``max_held`` calls, and of one function at most what keeps its instances
+busy (``HOLD_PER_INSTANCE`` calls per instance, at least a twentieth and at most half of
+``max_held``): a function whose calls pile up (a slow one, one instance) must not fill the
+process with calls that cannot start, while another function's calls wait in the store behind
+them. Calls accepted beyond that wait in the store, leased to nobody, and are announced on
+``CALLS`` so that any process with room claims them (on a shared store, several processes split
+the work this way); a claim passes over the functions this process holds enough of. A process
+claims again when its own attempts free room; a periodic claim is the safety net for calls whose
+holder died.
 
 Every attempt is two commits: marking it Running, and settling it (retry later, or a final
 status with its callback and destinations) together with whatever waits for it. On a store
@@ -56,6 +61,8 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (service, function)
 #: Channel of a shared store on which "calls nobody holds are waiting" is announced.
 CALLS = "fnflow_calls"
+#: calls of one function held per instance it may run at once (see the module's docstring)
+HOLD_PER_INSTANCE = 4
 #: Called in the settling transaction of a call that reached a final status; returns what to do after
 #: the commit (a flow's task step waiting for the call is one such hook).
 FinalHook = Callable[[Tx, CallRecord, CallStatus, InvocationResult | None], Callable[[], None] | None]
@@ -71,6 +78,39 @@ class _Queue:
     ready: dict[Key, deque[CallRecord]] = field(default_factory=dict)
     order: deque[Key] = field(default_factory=deque)  # functions with ready calls, round-robin
     inflight: int = 0
+
+
+class _Held:
+    """The ids of the calls this process holds, counted per function."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, Key] = {}
+        self.of: Counter[Key] = Counter()
+
+    def add(self, record: CallRecord) -> None:
+        if record.id not in self._keys:
+            key = self._keys[record.id] = (record.service, record.function)
+            self.of[key] += 1
+
+    def discard(self, call_id: str) -> None:
+        key = self._keys.pop(call_id, None)
+        if key is not None:
+            self.of[key] -= 1
+            if not self.of[key]:
+                del self.of[key]
+
+    def clear(self) -> None:
+        self._keys.clear()
+        self.of.clear()
+
+    def __contains__(self, call_id: object) -> bool:
+        return call_id in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
 
 
 @dataclass
@@ -113,7 +153,9 @@ class Dispatcher:
         self._inflight_fn: Counter[Key] = Counter()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._delayed: dict[str, asyncio.TimerHandle] = {}
-        self._held: set[str] = set()
+        self._held = _Held()
+        self._limits: dict[Key, int] = {}  # each function's max instances, as last looked up
+        self._passed_over: set[Key] = set()  # functions the last claim did not take calls of
         self._claimer = Claimer(
             self._claim,
             lambda: self.max_held - len(self._held),
@@ -174,7 +216,7 @@ class Dispatcher:
         """Take calls leased to this process: due ones wait for a slot, later ones for their time."""
         now = self._clock.now().timestamp()
         for record in records:
-            self._held.add(record.id)
+            self._held.add(record)
             if record.status == CallStatus.STOPPING:  # claimed from a holder that died stopping it
                 self._giving.spawn(self._settle_stopped(record))
                 continue
@@ -190,8 +232,18 @@ class Dispatcher:
         any process (this one too, later) claims them. Concurrent accepts are committed together,
         so a batch may bring more than the room seen when each was accepted."""
         room = max(0, self.max_held - len(self._held))
-        self.submit(records[:room])
-        if surplus := [r.id for r in records[room:]]:
+        taken: Counter[Key] = Counter()
+        kept: list[CallRecord] = []
+        surplus: list[str] = []
+        for record in records:
+            key = (record.service, record.function)
+            if len(kept) < room and self._held.of[key] + taken[key] < self._share(key):
+                taken[key] += 1
+                kept.append(record)
+            else:
+                surplus.append(record.id)
+        self.submit(kept)
+        if surplus:
             self._giving.spawn(self._give_back(surplus))
 
     async def _give_back(self, call_ids: list[str]) -> None:
@@ -307,9 +359,10 @@ class Dispatcher:
 
     async def _limit(self, key: Key) -> int:
         try:
-            return (await self._functions.lookup(*key)).max_instances
+            limit = self._limits[key] = (await self._functions.lookup(*key)).max_instances
         except NotFound:
             return 1  # the attempt settles it as failed
+        return limit
 
     # --- one attempt -------------------------------------------------------------------------------
 
@@ -345,7 +398,11 @@ class Dispatcher:
             self._running.pop(record.id, None)
             release()
             self.processed += 1
-            self._claimer.freed()
+            if key in self._passed_over and self._held.of[key] < self._share(key):
+                self._passed_over.discard(key)  # it has room now for the calls the last claim left
+                self._claimer.wanted()
+            else:
+                self._claimer.freed()
 
     async def _run(self, record: CallRecord, release: Callable[[], None]) -> None:
         now = self._clock.now()
@@ -545,9 +602,15 @@ class Dispatcher:
 
     # --- leases ------------------------------------------------------------------------------------
 
-    def has_room(self) -> bool:
-        """Whether another accepted call may be held here (beyond that it waits in the store)."""
-        return len(self._held) < self.max_held
+    def has_room(self, service: str, function: str) -> bool:
+        """Whether another accepted call of the function may be held here (else it waits in the store)."""
+        key = (service, function)
+        return len(self._held) < self.max_held and self._held.of[key] < self._share(key)
+
+    def _share(self, key: Key) -> int:
+        """How many calls of one function this process holds at most (the module's docstring)."""
+        instances = self._limits.get(key, self._parallelism)
+        return min(max(HOLD_PER_INSTANCE * instances, self.max_held // 20), max(1, self.max_held // 2))
 
     def unclaimed(self) -> None:
         """Calls nobody holds are waiting (accepted while this or another process was full)."""
@@ -557,8 +620,13 @@ class Dispatcher:
         """Lease ready calls nobody holds (accepted while processes were full, after a crash, or a
         peer's lease ran out) and run them."""
         now, until = self._clock.now(), self.lease_until()
+        full = [key for key, held in self._held.of.items() if held >= self._share(key)]
         claimed = await self._store.write(
-            functools.partial(Tx.claim_calls, owner=self.node_id, now=now, lease_until=until, limit=limit)
+            functools.partial(
+                Tx.claim_calls, owner=self.node_id, now=now, lease_until=until, limit=limit, passing_over=full
+            )
         )
+        # The functions passed over claim again when one of their calls ends (they have room then).
+        self._passed_over = set(full) if len(claimed) < limit else set()
         self.submit(claimed)
         return len(claimed)

@@ -119,7 +119,7 @@ class CallService:
         if call.callback_url:
             await check_target(call.callback_url, self.targets)
         now = self._clock.now()
-        held = self.dispatcher.has_room()
+        held = self.dispatcher.has_room(call.service, call.function)
         return CallRecord(
             id=call_id,
             service=call.service,

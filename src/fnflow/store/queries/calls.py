@@ -306,9 +306,21 @@ class CallQueries(LeaseQueries):
         )
         return self.conn.execute(query).rowcount > 0
 
-    def claim_calls(self, owner: str, now: datetime, lease_until: datetime, limit: int) -> list[CallRecord]:
-        """Lease calls nobody holds, oldest first (see ``CALL_LEASE``)."""
-        return self.get_calls(self.claim(CALL_LEASE, owner, now, lease_until, limit))
+    def claim_calls(
+        self,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        passing_over: Sequence[tuple[str, str]] = (),
+    ) -> list[CallRecord]:
+        """Lease calls nobody holds, oldest first (see ``CALL_LEASE``), but none of the functions
+        (service, function) ``passing_over`` names."""
+        among = None
+        if passing_over:
+            among = tuple_(calls.c.service, calls.c.function).not_in([tuple(k) for k in passing_over])
+        return self.get_calls(self.claim(CALL_LEASE, owner, now, lease_until, limit, among=among))
 
     def redrive_calls(
         self,

@@ -1,0 +1,34 @@
+"""A function whose calls pile up cannot keep the calls of others from running.
+
+A process holds a bounded number of calls (``max_held``); the rest wait in the store until it
+claims them. Were the held calls all of one slow function, the others' calls would wait in the
+store behind its backlog, claimed oldest first: the fast function would run only once the slow
+one's backlog was gone. Real store, real functions, a small ``max_held``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fnflow.asyncq.service import Submission
+from tests.unit.functions_harness import async_test
+from tests.unit.test_dispatcher_stops import calls_on_sqlite, ran, until
+
+
+@async_test
+async def test_a_slow_functions_backlog_leaves_room_for_the_others(tmp_path: Path) -> None:
+    async with calls_on_sqlite(tmp_path, ("slow", "fast"), max_held=8) as (_, calls):
+        for n in range(30):  # 30 calls of 0.2 s, one at a time: 6 s of backlog
+            await calls.submit(Submission("svc", "slow", f"slow{n}".encode(), query="seconds=0.2"))
+        began = time.monotonic()
+        fast = [
+            (await calls.submit(Submission("svc", "fast", f"fast{n}".encode(), query="seconds=0"))).id
+            for n in range(3)
+        ]
+        for call_id in fast:
+            await until(calls, call_id, {"Succeeded"})
+        waited = time.monotonic() - began
+        slow_done = sum(1 for line in ran(tmp_path) if line.startswith("slow"))
+        assert waited < 3, f"the fast function's calls waited {waited:.1f} s behind the slow one's"
+        assert slow_done < 20, "the slow backlog was mostly done: the test proves nothing"
