@@ -5,11 +5,12 @@ single pump starts as many as the limits allow — at most ``parallelism`` per q
 function's ``max_instances`` — round-robin over functions so a busy function cannot starve
 the others. Nothing polls: accepts, finished attempts and due retries wake the pump.
 
-A process holds at most ``max_held`` calls, and of one function at most what keeps its instances
-busy (``HOLD_PER_INSTANCE`` calls per instance, at least a twentieth and at most half of
-``max_held``): a function whose calls pile up (a slow one, one instance) must not fill the
-process with calls that cannot start, while another function's calls wait in the store behind
-them. Calls accepted beyond that wait in the store, leased to nobody, and are announced on
+A process holds at most ``max_held`` calls, and of one function at most a quarter of that or
+``HOLD_PER_INSTANCE`` calls per instance it may run, whichever is more, always leaving room for
+``HOLD_PER_INSTANCE`` calls of others: a function whose calls pile up (a slow one, one instance)
+must not fill the process with calls that cannot start while another function's calls wait in
+the store behind them. (A quarter: a function's calls are claimed again when it holds fewer,
+so that many run while the claim waits for the writer; with a twentieth, a drain ran dry.) Calls accepted beyond that wait in the store, leased to nobody, and are announced on
 ``CALLS`` so that any process with room claims them (on a shared store, several processes split
 the work this way); a claim passes over the functions this process holds enough of. A process
 claims again when its own attempts free room; a periodic claim is the safety net for calls whose
@@ -610,7 +611,8 @@ class Dispatcher:
     def _share(self, key: Key) -> int:
         """How many calls of one function this process holds at most (the module's docstring)."""
         instances = self._limits.get(key, self._parallelism)
-        return min(max(HOLD_PER_INSTANCE * instances, self.max_held // 20), max(1, self.max_held // 2))
+        most = max(1, self.max_held - HOLD_PER_INSTANCE)
+        return min(max(HOLD_PER_INSTANCE * instances, self.max_held // 4), most)
 
     def unclaimed(self) -> None:
         """Calls nobody holds are waiting (accepted while this or another process was full)."""
