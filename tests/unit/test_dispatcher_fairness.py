@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from fnflow.asyncq.service import Submission
+from fnflow.store import CallRecord, Tx
 from tests.unit.functions_harness import async_test
 from tests.unit.test_dispatcher_stops import calls_on_sqlite, ran, until
 
@@ -32,3 +36,32 @@ async def test_a_slow_functions_backlog_leaves_room_for_the_others(tmp_path: Pat
         slow_done = sum(1 for line in ran(tmp_path) if line.startswith("slow"))
         assert waited < 3, f"the fast function's calls waited {waited:.1f} s behind the slow one's"
         assert slow_done < 20, "the slow backlog was mostly done: the test proves nothing"
+
+
+@async_test
+async def test_calls_left_for_a_function_held_to_its_share_are_not_claimed_in_vain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each call accepted beyond a function's share used to start a claim, which read past every
+    call of that function waiting in the store only to pass over them all."""
+    claims: list[int] = []
+    claim_calls = Tx.claim_calls
+
+    def counted(tx: Tx, *args: Any, **kwargs: Any) -> list[CallRecord]:
+        claimed = claim_calls(tx, *args, **kwargs)
+        claims.append(len(claimed))
+        return claimed
+
+    monkeypatch.setattr(Tx, "claim_calls", counted)
+    async with calls_on_sqlite(tmp_path, ("slow",), max_held=8) as (_, calls):
+        for n in range(40):  # the share is 4: 36 wait in the store
+            await calls.submit(Submission("svc", "slow", f"slow{n}".encode(), query="seconds=0.05"))
+        await until(
+            calls,
+            (await calls.submit(Submission("svc", "slow", b"last", query="seconds=0"))).id,
+            {"Succeeded"},
+        )
+        assert len(ran(tmp_path)) == 41
+        assert sum(claims) == 41 - 4, "every call left in the store is claimed once"
+        took = sum(1 for n in claims if n)
+        assert claims.count(0) <= took + 1, f"{claims.count(0)} claims took nothing, {took} took calls"

@@ -10,11 +10,13 @@ A process holds at most ``max_held`` calls, and of one function at most a quarte
 ``HOLD_PER_INSTANCE`` calls of others: a function whose calls pile up (a slow one, one instance)
 must not fill the process with calls that cannot start while another function's calls wait in
 the store behind them. (A quarter: a function's calls are claimed again when it holds fewer,
-so that many run while the claim waits for the writer; with a twentieth, a drain ran dry.) Calls accepted beyond that wait in the store, leased to nobody, and are announced on
-``CALLS`` so that any process with room claims them (on a shared store, several processes split
-the work this way); a claim passes over the functions this process holds enough of. A process
-claims again when its own attempts free room; a periodic claim is the safety net for calls whose
-holder died.
+so that many run while the claim waits for the writer; with a twentieth, a drain ran dry.)
+
+Calls accepted beyond that wait in the store, leased to nobody, and are announced on ``CALLS``
+so that any process with room claims them (on a shared store, several processes split the work
+this way). A claim passes over the functions this process holds its share of; such a function
+claims again when one of its calls ends. A process claims again when its own attempts free
+room; a periodic claim is the safety net for calls whose holder died.
 
 Every attempt is two commits: marking it Running, and settling it (retry later, or a final
 status with its callback and destinations) together with whatever waits for it. On a store
@@ -235,24 +237,38 @@ class Dispatcher:
         room = max(0, self.max_held - len(self._held))
         taken: Counter[Key] = Counter()
         kept: list[CallRecord] = []
-        surplus: list[str] = []
+        surplus: list[CallRecord] = []
         for record in records:
             key = (record.service, record.function)
             if len(kept) < room and self._held.of[key] + taken[key] < self._share(key):
                 taken[key] += 1
                 kept.append(record)
             else:
-                surplus.append(record.id)
+                surplus.append(record)
         self.submit(kept)
         if surplus:
             self._giving.spawn(self._give_back(surplus))
 
-    async def _give_back(self, call_ids: list[str]) -> None:
+    async def _give_back(self, records: list[CallRecord]) -> None:
         try:
-            await self._store.write(functools.partial(self._release, call_ids=call_ids))
+            await self._store.write(functools.partial(self._release, call_ids=[r.id for r in records]))
         except Exception:
-            log.exception("could not give back %d call(s); they run when their lease ends", len(call_ids))
-        self.unclaimed()
+            log.exception("could not give back %d call(s); they run when their lease ends", len(records))
+        self.left_in_store(records)
+
+    def left_in_store(self, records: list[CallRecord]) -> None:
+        """Claim these calls, which nobody holds, once there is room for them: a function held to
+        its share has room when one of its calls ends; for the others, claim now. (A claim now
+        would pass over the first kind, after reading past all of them.)"""
+        now = False
+        for record in records:
+            key = (record.service, record.function)
+            if self._held.of[key] >= self._share(key):
+                self._passed_over.add(key)
+            else:
+                now = True
+        if now:
+            self.unclaimed()
 
     def _queue(self, name: str) -> _Queue:
         queue = self._queues.get(name)

@@ -61,10 +61,10 @@ class CallService:
         self.batcher = AcceptBatcher(store, self._accepted)
 
     def _accepted(self, records: list[CallRecord]) -> None:
-        mine = [r for r in records if r.lease_owner == self.dispatcher.node_id]
-        self.dispatcher.take(mine)
-        if len(mine) < len(records):
-            self.dispatcher.unclaimed()
+        node = self.dispatcher.node_id
+        self.dispatcher.take([r for r in records if r.lease_owner == node])
+        if others := [r for r in records if r.lease_owner != node]:
+            self.dispatcher.left_in_store(others)
 
     async def policy(self, service: str, function: str) -> AsyncPolicy:
         """The function's async policy (NotFound if it is not deployed)."""
