@@ -158,7 +158,7 @@ class Dispatcher:
         self._delayed: dict[str, asyncio.TimerHandle] = {}
         self._held = _Held()
         self._limits: dict[Key, int] = {}  # each function's max instances, as last looked up
-        self._passed_over: set[Key] = set()  # functions the last claim did not take calls of
+        self._passed_over: set[Key] = set()  # functions whose calls wait in the store for their room
         self._claimer = Claimer(
             self._claim,
             lambda: self.max_held - len(self._held),
@@ -416,7 +416,7 @@ class Dispatcher:
             release()
             self.processed += 1
             if key in self._passed_over and self._held.of[key] < self._share(key):
-                self._passed_over.discard(key)  # it has room now for the calls the last claim left
+                self._passed_over.discard(key)  # it has room now for its calls in the store
                 self._claimer.wanted()
             else:
                 self._claimer.freed()
@@ -644,7 +644,6 @@ class Dispatcher:
                 Tx.claim_calls, owner=self.node_id, now=now, lease_until=until, limit=limit, passing_over=full
             )
         )
-        # The functions passed over claim again when one of their calls ends (they have room then).
-        self._passed_over = set(full) if len(claimed) < limit else set()
+        self._passed_over.update(full)  # they claim again when one of their calls ends
         self.submit(claimed)
         return len(claimed)
