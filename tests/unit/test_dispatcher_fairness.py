@@ -8,6 +8,7 @@ one's backlog was gone. Real store, real functions, a small ``max_held``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,8 @@ async def test_calls_left_for_a_function_held_to_its_share_are_not_claimed_in_va
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each call accepted beyond a function's share used to start a claim, which read past every
-    call of that function waiting in the store only to pass over them all."""
+    call of that function waiting in the store only to pass over them all. A claim that takes
+    nothing is left at the start, after each refill, and from the periodic claim."""
     claims: list[int] = []
     claim_calls = Tx.claim_calls
 
@@ -54,14 +56,12 @@ async def test_calls_left_for_a_function_held_to_its_share_are_not_claimed_in_va
 
     monkeypatch.setattr(Tx, "claim_calls", counted)
     async with calls_on_sqlite(tmp_path, ("slow",), max_held=8) as (_, calls):
-        for n in range(40):  # the share is 4: 36 wait in the store
+        for n in range(40):  # the share is 4: most wait in the store
             await calls.submit(Submission("svc", "slow", f"slow{n}".encode(), query="seconds=0.05"))
-        await until(
-            calls,
-            (await calls.submit(Submission("svc", "slow", b"last", query="seconds=0"))).id,
-            {"Succeeded"},
-        )
-        assert len(ran(tmp_path)) == 41
-        assert sum(claims) == 41 - 4, "every call left in the store is claimed once"
+        deadline = time.monotonic() + 30
+        while len(ran(tmp_path)) < 40:
+            assert time.monotonic() < deadline, f"only {len(ran(tmp_path))} of 40 calls ran"
+            await asyncio.sleep(0.05)
+        assert sum(claims) <= 40 - 4, "no call is claimed twice"
         took = sum(1 for n in claims if n)
-        assert claims.count(0) <= took + 1, f"{claims.count(0)} claims took nothing, {took} took calls"
+        assert claims.count(0) <= took + 3, f"{claims.count(0)} claims took nothing, {took} took calls"

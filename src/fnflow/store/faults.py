@@ -25,6 +25,7 @@ _KNOWN = (
      "the database is read-only: make it writable again"),
     (("disk i/o error",), "the database's disk failed to read or write (I/O error)"),
     (("unable to open database file",), "the database file cannot be opened"),
+    (("database is locked",), "another program holds the database's write lock: end its transaction"),
 )  # fmt: skip
 
 

@@ -42,7 +42,9 @@ def _engine(url: str, *, synchronous: str, begin: str, pool_size: int) -> Engine
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+        # On the driver: through SQLAlchemy, the BEGIN cost more than a batch's insert of accepted
+        # calls (28% of the writer's time under the accept port's load).
+        conn.connection.dbapi_connection.execute(begin)
 
     return engine
 
