@@ -98,6 +98,16 @@ def test_claim_takes_free_rows_oldest_first_up_to_the_limit(store: Store, kind: 
     assert taken == keys
 
 
+def test_claim_rows_returns_the_claimed_rows_whole_as_the_claim_left_them(store: Store, kind: Kind) -> None:
+    keys = store.write_sync(lambda tx: kind.add(tx, 3))
+    rows = store.write_sync(lambda tx: tx.claim_rows(kind.lease, "me", at(10), at(70), 2))
+    assert sorted(kind.lease.key_of(row) for row in rows) == sorted(keys[:2])
+    assert {(row.lease_owner, row.lease_until) for row in rows} == {("me", at(70).timestamp())}
+    assert holders(store, kind, keys) == [("me", at(70).timestamp())] * 2 + [(None, None)]
+    assert store.write_sync(lambda tx: tx.claim_rows(kind.lease, "you", at(10), at(70), 5)) != []
+    assert store.write_sync(lambda tx: tx.claim_rows(kind.lease, "late", at(10), at(70), 5)) == []
+
+
 def test_only_the_holder_renews_and_releases(store: Store, kind: Kind) -> None:
     keys = store.write_sync(lambda tx: kind.add(tx, 3))
     store.write_sync(lambda tx: tx.claim(kind.lease, "me", at(5), at(10), 2))

@@ -64,11 +64,8 @@ class DeliveryQueries(LeaseQueries):
         self, owner: str, now: datetime, lease_until: datetime, limit: int
     ) -> list[DeliveryRecord]:
         """Lease due, pending deliveries that nobody holds."""
-        ids = self.claim(DELIVERY_LEASE, owner, now, lease_until, limit)
-        if not ids:
-            return []
-        query = select(deliveries).where(deliveries.c.id.in_(ids)).order_by(deliveries.c.id)
-        return [_delivery(r) for r in self.conn.execute(query)]
+        claimed = [_delivery(row) for row in self.claim_rows(DELIVERY_LEASE, owner, now, lease_until, limit)]
+        return sorted(claimed, key=lambda delivery: delivery.id or 0)
 
     def record_attempt(
         self,

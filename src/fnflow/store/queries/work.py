@@ -85,11 +85,8 @@ class WorkQueries(LeaseQueries):
 
     def claim_tasks(self, owner: str, now: datetime, lease_until: datetime, limit: int) -> list[TaskRecord]:
         """Lease up to ``limit`` tasks nobody holds (never leased, or whose lease has expired)."""
-        keys = self.claim(TASK_LEASE, owner, now, lease_until, limit)
-        if not keys:
-            return []
-        query = select(tasks).where(TASK_LEASE.keys_in(keys)).order_by(tasks.c.created_at)
-        return [_task(row) for row in self.conn.execute(query)]
+        claimed = [_task(row) for row in self.claim_rows(TASK_LEASE, owner, now, lease_until, limit)]
+        return sorted(claimed, key=lambda task: task.created_at)
 
     def next_lease_expiry(self) -> datetime | None:
         return from_ts(self.conn.execute(select(func.min(tasks.c.lease_until))).scalar())
