@@ -157,7 +157,8 @@ class Dispatcher:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._delayed: dict[str, asyncio.TimerHandle] = {}
         self._held = _Held()
-        self._limits: dict[Key, int] = {}  # each function's max instances, as last looked up
+        self._shares: dict[Key, int] = {}  # each function's share, from its max instances as last looked up
+        self._unknown_share = self._share_of(parallelism)  # before a function's limit is known
         self._passed_over: set[Key] = set()  # functions whose calls wait in the store for their room
         self._claimer = Claimer(
             self._claim,
@@ -240,7 +241,7 @@ class Dispatcher:
         surplus: list[CallRecord] = []
         for record in records:
             key = (record.service, record.function)
-            if len(kept) < room and self._held.of[key] + taken[key] < self._share(key):
+            if len(kept) < room and self._held.of.get(key, 0) + taken[key] < self._share(key):
                 taken[key] += 1
                 kept.append(record)
             else:
@@ -261,9 +262,8 @@ class Dispatcher:
         its share has room when one of its calls ends; for the others, claim now. (A claim now
         would pass over the first kind, after reading past all of them.)"""
         now = False
-        for record in records:
-            key = (record.service, record.function)
-            if self._held.of[key] >= self._share(key):
+        for key in {(record.service, record.function) for record in records}:
+            if self._held.of.get(key, 0) >= self._share(key):
                 self._passed_over.add(key)
             else:
                 now = True
@@ -376,9 +376,10 @@ class Dispatcher:
 
     async def _limit(self, key: Key) -> int:
         try:
-            limit = self._limits[key] = (await self._functions.lookup(*key)).max_instances
+            limit = (await self._functions.lookup(*key)).max_instances
         except NotFound:
             return 1  # the attempt settles it as failed
+        self._shares[key] = self._share_of(limit)
         return limit
 
     # --- one attempt -------------------------------------------------------------------------------
@@ -415,7 +416,7 @@ class Dispatcher:
             self._running.pop(record.id, None)
             release()
             self.processed += 1
-            if key in self._passed_over and self._held.of[key] < self._share(key):
+            if key in self._passed_over and self._held.of.get(key, 0) < self._share(key):
                 self._passed_over.discard(key)  # it has room now for its calls in the store
                 self._claimer.wanted()
             else:
@@ -622,11 +623,13 @@ class Dispatcher:
     def has_room(self, service: str, function: str) -> bool:
         """Whether another accepted call of the function may be held here (else it waits in the store)."""
         key = (service, function)
-        return len(self._held) < self.max_held and self._held.of[key] < self._share(key)
+        return len(self._held) < self.max_held and self._held.of.get(key, 0) < self._share(key)
 
     def _share(self, key: Key) -> int:
         """How many calls of one function this process holds at most (the module's docstring)."""
-        instances = self._limits.get(key, self._parallelism)
+        return self._shares.get(key, self._unknown_share)
+
+    def _share_of(self, instances: int) -> int:
         most = max(1, self.max_held - HOLD_PER_INSTANCE)
         return min(max(HOLD_PER_INSTANCE * instances, self.max_held // 4), most)
 
