@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json as json_module
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -18,6 +19,11 @@ from fnflow.client.models import Page
 T = TypeVar("T")
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+#: seconds an idle connection is kept for the next request: less than the server keeps it (uvicorn:
+#: 5 s), so that the client never sends on a connection the server is closing at that moment
+KEEPALIVE = 2.0
+#: methods sent again once when the server closed their kept-alive connection without an answer
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class Transport:
@@ -34,7 +40,8 @@ class Transport:
                 raise ValueError("an API key has the form <key id>:<secret> (as `fnflow keys create` prints)")
             headers["Authorization"] = f"Bearer {key}"
         self.timeout = timeout
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        limits = httpx.Limits(keepalive_expiry=KEEPALIVE)
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, limits=limits)
 
     def __enter__(self) -> Self:
         return self
@@ -80,10 +87,19 @@ class Transport:
         """One request, whatever its status; ``extra_wait`` is how much longer than usual the answer
         may take (None: no limit). Only an unreachable server raises."""
         timeout = httpx.Timeout(self.timeout, read=None if extra_wait is None else self.timeout + extra_wait)
+        request = self._http.request
+        send = functools.partial(
+            request, method, path, json=json, params=params, content=content, headers=headers, timeout=timeout
+        )
         try:
-            return self._http.request(
-                method, path, json=json, params=params, content=content, headers=headers, timeout=timeout
-            )
+            try:
+                return send()
+            except httpx.RemoteProtocolError:
+                # The server closed a kept-alive connection as this request went out on it: a
+                # request that may be repeated goes once more, on a new connection.
+                if method.upper() not in IDEMPOTENT:
+                    raise
+                return send()
         except httpx.TimeoutException as e:
             raise ConnectionError(self.url, f"no answer in time ({type(e).__name__})") from e
         except httpx.TransportError as e:
