@@ -85,33 +85,34 @@ def holders(store: Store, kind: Kind, keys: list[Key]) -> list[tuple[str | None,
     return store.read_sync(lambda tx: [kind.holder(tx, k) for k in keys])
 
 
+def claimed(store: Store, kind: Kind, owner: str, now: float, until: float, limit: int) -> list[Key]:
+    """The keys of the rows a claim returned, in the order it returned them."""
+    rows = store.write_sync(lambda tx: tx.claim(kind.lease, owner, at(now), at(until), limit))
+    return [kind.lease.key_of(row) for row in rows]
+
+
 def test_claim_takes_free_rows_oldest_first_up_to_the_limit(store: Store, kind: Kind) -> None:
     keys = store.write_sync(lambda tx: kind.add(tx, 5))
-    first = store.write_sync(lambda tx: tx.claim(kind.lease, "me", at(10), at(70), 2))
-    assert first == keys[:2]
-    rest = store.write_sync(lambda tx: tx.claim(kind.lease, "you", at(10), at(70), 10))
-    assert rest == keys[2:]
-    assert store.write_sync(lambda tx: tx.claim(kind.lease, "late", at(10), at(70), 10)) == []
+    assert claimed(store, kind, "me", 10, 70, 2) == keys[:2]
+    assert claimed(store, kind, "you", 10, 70, 10) == keys[2:]
+    assert claimed(store, kind, "late", 10, 70, 10) == []
     assert holders(store, kind, keys) == [("me", at(70).timestamp())] * 2 + [("you", at(70).timestamp())] * 3
     # Once a lease has run out, the row is anybody's again.
-    taken = store.write_sync(lambda tx: tx.claim(kind.lease, "next", at(71), at(130), 10))
-    assert taken == keys
+    assert claimed(store, kind, "next", 71, 130, 10) == keys
 
 
-def test_claim_rows_returns_the_claimed_rows_whole_as_the_claim_left_them(store: Store, kind: Kind) -> None:
+def test_claim_returns_the_claimed_rows_whole_as_the_claim_left_them(store: Store, kind: Kind) -> None:
     keys = store.write_sync(lambda tx: kind.add(tx, 3))
-    rows = store.write_sync(lambda tx: tx.claim_rows(kind.lease, "me", at(10), at(70), 2))
-    assert sorted(kind.lease.key_of(row) for row in rows) == sorted(keys[:2])
+    rows = store.write_sync(lambda tx: tx.claim(kind.lease, "me", at(10), at(70), 2))
+    assert [kind.lease.key_of(row) for row in rows] == keys[:2]
     assert {(row.lease_owner, row.lease_until) for row in rows} == {("me", at(70).timestamp())}
     assert holders(store, kind, keys) == [("me", at(70).timestamp())] * 2 + [(None, None)]
-    assert store.write_sync(lambda tx: tx.claim_rows(kind.lease, "you", at(10), at(70), 5)) != []
-    assert store.write_sync(lambda tx: tx.claim_rows(kind.lease, "late", at(10), at(70), 5)) == []
 
 
 def test_only_the_holder_renews_and_releases(store: Store, kind: Kind) -> None:
     keys = store.write_sync(lambda tx: kind.add(tx, 3))
-    store.write_sync(lambda tx: tx.claim(kind.lease, "me", at(5), at(10), 2))
-    store.write_sync(lambda tx: tx.claim(kind.lease, "you", at(5), at(10), 1))
+    claimed(store, kind, "me", 5, 10, 2)
+    claimed(store, kind, "you", 5, 10, 1)
     store.write_sync(lambda tx: tx.renew(kind.lease, "me", keys, at(99)))
     store.write_sync(lambda tx: tx.renew(kind.lease, "me", [], at(500)))
     expected = [("me", at(99).timestamp()), ("me", at(99).timestamp()), ("you", at(10).timestamp())]
@@ -125,7 +126,7 @@ def test_only_the_holder_renews_and_releases(store: Store, kind: Kind) -> None:
 def test_recovery_frees_every_lease_but_the_callers(store: Store, kind: Kind) -> None:
     keys = store.write_sync(lambda tx: kind.add(tx, 3))
     for owner in ("me", "dead-1", "dead-2"):
-        store.write_sync(lambda tx, owner=owner: tx.claim(kind.lease, owner, at(5), at(1000), 1))
+        claimed(store, kind, owner, 5, 1000, 1)
     assert store.write_sync(lambda tx: tx.expire_foreign(kind.lease, "me")) == 2
     assert [owner for owner, _ in holders(store, kind, keys)] == ["me", None, None]
     assert store.write_sync(lambda tx: tx.expire_foreign(kind.lease, "me")) == 0

@@ -254,7 +254,8 @@ def test_concurrent_receivers_never_get_the_same_invisible_message(
 def test_messages_are_leased_as_every_leased_kind(store: Store, q: QueueRecord) -> None:
     """The lease primitive's own rules hold for messages too (claim order, renew by holder only)."""
     send(store, message("a", sent=1), message("b", sent=2))
-    keys = store.write_sync(lambda tx: tx.claim(MESSAGES, "me", at(5), at(10), 1))
+    rows = store.write_sync(lambda tx: tx.claim(MESSAGES, "me", at(5), at(10), 1))
+    keys = [MESSAGES.key_of(row) for row in rows]
     assert keys == [("q", "a")]
     assert store.write_sync(lambda tx: tx.renew(MESSAGES, "you", keys, at(99))) == 0
     assert store.write_sync(lambda tx: tx.renew(MESSAGES, "me", keys, at(99), alive_at=at(11))) == 0

@@ -320,7 +320,7 @@ class CallQueries(LeaseQueries):
         among = None
         if passing_over:
             among = tuple_(calls.c.service, calls.c.function).not_in([tuple(k) for k in passing_over])
-        claimed = self.claim_rows(CALL_LEASE, owner, now, lease_until, limit, among=among)
+        claimed = self.claim(CALL_LEASE, owner, now, lease_until, limit, among=among)
         return [call_from_row(row) for row in claimed]
 
     def redrive_calls(

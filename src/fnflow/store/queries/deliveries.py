@@ -64,8 +64,7 @@ class DeliveryQueries(LeaseQueries):
         self, owner: str, now: datetime, lease_until: datetime, limit: int
     ) -> list[DeliveryRecord]:
         """Lease due, pending deliveries that nobody holds."""
-        claimed = [_delivery(row) for row in self.claim_rows(DELIVERY_LEASE, owner, now, lease_until, limit)]
-        return sorted(claimed, key=lambda delivery: delivery.id or 0)
+        return [_delivery(row) for row in self.claim(DELIVERY_LEASE, owner, now, lease_until, limit)]
 
     def record_attempt(
         self,

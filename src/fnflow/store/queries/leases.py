@@ -73,40 +73,11 @@ class LeaseQueries(Queries):
         limit: int,
         *,
         among: ColumnElement[bool] | None = None,
-    ) -> list[Key]:
-        """Lease up to ``limit`` claimable rows to ``owner`` (of those ``among`` selects, if given), in
-        the lease's order; their keys. On PostgreSQL rows another transaction is claiming are passed
-        over, so concurrent claimers split the work."""
-        keys, _ = self._lease(lease, owner, now, until, limit, among, whole=False)
-        return keys
-
-    def claim_rows(
-        self,
-        lease: Lease,
-        owner: str,
-        now: datetime,
-        until: datetime,
-        limit: int,
-        *,
-        among: ColumnElement[bool] | None = None,
     ) -> list[Row[Any]]:
-        """``claim``, but the claimed rows whole, as the claim left them (in no particular order):
-        the UPDATE returns them, rather than a query after it."""
-        _, rows = self._lease(lease, owner, now, until, limit, among, whole=True)
-        return rows
-
-    def _lease(
-        self,
-        lease: Lease,
-        owner: str,
-        now: datetime,
-        until: datetime,
-        limit: int,
-        among: ColumnElement[bool] | None,
-        *,
-        whole: bool,
-    ) -> tuple[list[Key], list[Row[Any]]]:
-        """The keys claimed, in the lease's order, and the rows whole if asked."""
+        """Lease up to ``limit`` claimable rows to ``owner`` (of those ``among`` selects, if given); the
+        rows whole, as the claim left them, in the lease's order (the UPDATE returns them: no read
+        after it). On PostgreSQL rows another transaction is claiming are passed over, so
+        concurrent claimers split the work."""
         t, at = lease.table, to_ts(now)
         claimable = and_(lease.ready(t, at), lease.free(at))
         if lease.lapsed is not None:
@@ -116,16 +87,14 @@ class LeaseQueries(Queries):
         query = select(*(t.c[n] for n in lease.key)).where(claimable).order_by(*lease.ordering()).limit(limit)
         keys = [lease.key_of(row) for row in self.conn.execute(self._skip_locked(query))]
         if not keys:
-            return [], []
+            return []
         mine = lease.keys_in(keys)
         for which, values in lease.on_takeover(t):
             self.conn.execute(update(t).where(mine, which).values(values))
         values = {"lease_owner": owner, "lease_until": to_ts(until), **lease.on_claim(t, at)}
-        claimed = update(t).where(mine).values(values)
-        if not whole:
-            self.conn.execute(claimed)
-            return keys, []
-        return keys, list(self.conn.execute(claimed.returning(*t.c)))
+        rows = list(self.conn.execute(update(t).where(mine).values(values).returning(*t.c)))
+        place = {key: n for n, key in enumerate(keys)}
+        return sorted(rows, key=lambda row: place[lease.key_of(row)])
 
     def renew(
         self,

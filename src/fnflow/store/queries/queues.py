@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Row, and_, bindparam, case, delete, func, 
 
 from fnflow.store.prepared import Prepared
 from fnflow.store.queries.base import dialect_insert, from_ts, from_ts_req, to_ts
-from fnflow.store.queries.leases import Key, Lease, LeaseQueries
+from fnflow.store.queries.leases import Lease, LeaseQueries
 from fnflow.store.records import MessageRecord, Page, QueueCounts, QueueRecord
 from fnflow.store.schema import queue_messages, queues
 
@@ -180,10 +180,10 @@ class QueueQueries(LeaseQueries):
         moved = 0
         among = queue_messages.c.queue == queue.name
         for _ in range(DEAD_LETTER_ROUNDS):
-            keys = self.claim(MESSAGE_LEASE, owner, now, until, limit - len(received), among=among)
-            if not keys:
+            rows = self.claim(MESSAGE_LEASE, owner, now, until, limit - len(received), among=among)
+            if not rows:
                 break
-            claimed = self._messages(keys)
+            claimed = [_message(row) for row in rows]
             most = queue.max_receive_count
             dead = [m for m in claimed if most is not None and m.dequeue_count > most]
             received += [m for m in claimed if most is None or m.dequeue_count <= most]
@@ -192,11 +192,6 @@ class QueueQueries(LeaseQueries):
             self._dead_letter(queue, dead, now)
             moved += len(dead)
         return received, moved
-
-    def _messages(self, keys: Sequence[Key]) -> list[MessageRecord]:
-        t = queue_messages
-        query = select(t).where(MESSAGE_LEASE.keys_in(keys)).order_by(*MESSAGE_LEASE.ordering())
-        return [_message(r) for r in self.conn.execute(query)]
 
     def _dead_letter(self, queue: QueueRecord, messages: list[MessageRecord], now: datetime) -> None:
         """Move ``messages`` to the queue's dead-letter queue as new, visible messages (same id)."""

@@ -85,8 +85,7 @@ class WorkQueries(LeaseQueries):
 
     def claim_tasks(self, owner: str, now: datetime, lease_until: datetime, limit: int) -> list[TaskRecord]:
         """Lease up to ``limit`` tasks nobody holds (never leased, or whose lease has expired)."""
-        claimed = [_task(row) for row in self.claim_rows(TASK_LEASE, owner, now, lease_until, limit)]
-        return sorted(claimed, key=lambda task: task.created_at)
+        return [_task(row) for row in self.claim(TASK_LEASE, owner, now, lease_until, limit)]
 
     def next_lease_expiry(self) -> datetime | None:
         return from_ts(self.conn.execute(select(func.min(tasks.c.lease_until))).scalar())
