@@ -241,7 +241,7 @@ class Dispatcher:
         surplus: list[CallRecord] = []
         for record in records:
             key = (record.service, record.function)
-            if len(kept) < room and self._held.of.get(key, 0) + taken[key] < self._share(key):
+            if len(kept) < room and not self._holds_share(key, taken[key]):
                 taken[key] += 1
                 kept.append(record)
             else:
@@ -263,7 +263,7 @@ class Dispatcher:
         would pass over the first kind, after reading past all of them.)"""
         now = False
         for key in {(record.service, record.function) for record in records}:
-            if self._held.of.get(key, 0) >= self._share(key):
+            if self._holds_share(key):
                 self._passed_over.add(key)
             else:
                 now = True
@@ -416,7 +416,7 @@ class Dispatcher:
             self._running.pop(record.id, None)
             release()
             self.processed += 1
-            if key in self._passed_over and self._held.of.get(key, 0) < self._share(key):
+            if key in self._passed_over and not self._holds_share(key):
                 self._passed_over.discard(key)  # it has room now for its calls in the store
                 self._claimer.wanted()
             else:
@@ -622,12 +622,12 @@ class Dispatcher:
 
     def has_room(self, service: str, function: str) -> bool:
         """Whether another accepted call of the function may be held here (else it waits in the store)."""
-        key = (service, function)
-        return len(self._held) < self.max_held and self._held.of.get(key, 0) < self._share(key)
+        return len(self._held) < self.max_held and not self._holds_share((service, function))
 
-    def _share(self, key: Key) -> int:
-        """How many calls of one function this process holds at most (the module's docstring)."""
-        return self._shares.get(key, self._unknown_share)
+    def _holds_share(self, key: Key, more: int = 0) -> bool:
+        """Whether this process holds (with ``more`` about to be held) as many calls of one function
+        as it may: its share (the module's docstring)."""
+        return self._held.of.get(key, 0) + more >= self._shares.get(key, self._unknown_share)
 
     def _share_of(self, instances: int) -> int:
         most = max(1, self.max_held - HOLD_PER_INSTANCE)
@@ -641,7 +641,7 @@ class Dispatcher:
         """Lease ready calls nobody holds (accepted while processes were full, after a crash, or a
         peer's lease ran out) and run them."""
         now, until = self._clock.now(), self.lease_until()
-        full = [key for key, held in self._held.of.items() if held >= self._share(key)]
+        full = [key for key in self._held.of if self._holds_share(key)]
         claimed = await self._store.write(
             functools.partial(
                 Tx.claim_calls, owner=self.node_id, now=now, lease_until=until, limit=limit, passing_over=full
