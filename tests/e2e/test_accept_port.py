@@ -197,6 +197,22 @@ def test_a_front_that_dies_is_started_again(acc: Accepting) -> None:
         assert response.status_code == 202, response.text
 
 
+def test_a_server_is_ready_once_its_fronts_serve(tmp_path: Path) -> None:
+    """Ready means ready on the accept port too: the server waits for its fronts (each takes about
+    a second of imports, several under load) before it serves, so the first call is answered at
+    once rather than after the client's timeout."""
+    port = free_port()
+    server = ServerProcess(tmp_path, "--accept-port", str(port), "--accept-processes", "3").start()
+    try:
+        assert len(fronts_of(server)) == 3
+        began = time.monotonic()
+        response = httpx.post(f"http://127.0.0.1:{port}/async-function/nope", content=b"x", timeout=30)
+        assert response.status_code == 404, response.text
+        assert time.monotonic() - began < 1.5, "the fronts were still starting"
+    finally:
+        server.stop()
+
+
 def test_keys_are_checked_on_the_accept_port(tmp_path: Path) -> None:
     port = free_port()
     server = ServerProcess(tmp_path, "--auth", "on", "--accept-port", str(port))

@@ -15,14 +15,15 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fnflow.api.asgi import AsyncRequest, async_request, read_body, respond, respond_problem
 from fnflow.api.auth import authorize
 from fnflow.api.errors import STATUS
 from fnflow.asyncq.service import Submission
-from fnflow.errors import FnflowError, InvalidArgument, NotFound, PayloadTooLarge
+from fnflow.errors import FnflowError, InvalidArgument, NotFound
 from fnflow.functions.naming import metric_name, split_qualified
 from fnflow.functions.spec import HttpRequest
 from fnflow.functions.versions import LATEST, VERSION_HEADER
@@ -47,39 +48,8 @@ HOP_BY_HOP = {
 }
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def respond_problem(send: Send, status: int, body: bytes) -> None:
-    """An error's answer: its JSON ``body``, and the challenge a 401 owes the client."""
-    headers = [(b"content-type", b"application/json")]
-    if status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="fnflow"'))
-    await respond(send, status, headers, body)
-
-
 async def respond_error(send: Send, error: FnflowError) -> None:
     await respond_problem(send, STATUS.get(error.code, 500), json.dumps(error.to_dict()).encode())
-
-
-Headers = list[tuple[bytes, bytes]]  # as ASGI has them
 
 
 def target(path: str, prefix: str) -> tuple[str, str]:
@@ -89,50 +59,6 @@ def target(path: str, prefix: str) -> tuple[str, str]:
     if not name or not NAME.match(name):
         raise NotFound(f"no {'bin' if prefix == '/bin/' else 'function'} name in the path {path!r}")
     return name, "/" + sub if slash else "/"
-
-
-class AsyncRequest(NamedTuple):
-    """A ``POST /async-function/{name}[/{path}]`` as it is passed on to be stored: by the gateway, and
-    by an accept front to the server (``fnflow.intake``). A tuple: made for every call, and a frozen
-    dataclass of eight fields takes 2.3 µs to make, a tuple 0.3."""
-
-    path: str
-    query: str
-    authorization: str | None  # the caller's key, checked before the call is stored
-    call_id: str
-    callback: str | None
-    headers: str  # the call's headers as stored (JSON list of [name, value]): never a key
-    body: bytes
-    start: str  # ns since the epoch, when it was accepted (X-Start-Time)
-
-
-def async_request(
-    path: str, query: str, headers: Headers, body: bytes, *, start: str, keys: bool, new_id: Callable[[], str]
-) -> AsyncRequest:
-    """The request's call: its id (``X-Call-Id``, else a new one), callback (``X-Callback-Url``) and
-    the headers its function sees, with ``X-Call-Id`` and ``X-Start-Time`` (without the key when the
-    server checks ``keys``)."""
-    call_id: str | None = None
-    callback: str | None = None
-    authorization: str | None = None
-    forwarded: list[list[str]] = []
-    for k, v in headers:
-        key, value = k.decode("latin-1"), v.decode("latin-1")
-        low = key.lower()
-        if low == "authorization":
-            authorization = value
-            if keys:
-                continue
-        elif low == "x-call-id":
-            call_id = value
-        elif low == "x-callback-url":
-            callback = value
-        forwarded.append([key, value])
-    new = call_id or new_id()
-    if call_id is None:
-        forwarded.append(["X-Call-Id", new])
-    forwarded.append(["X-Start-Time", start])
-    return AsyncRequest(path, query, authorization, new, callback or None, json.dumps(forwarded), body, start)
 
 
 def submission(name: str, path: str, request: AsyncRequest) -> Submission:

@@ -20,9 +20,9 @@ from urllib.parse import parse_qsl
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fnflow.api.asgi import respond, respond_problem
 from fnflow.api.auth import authorize
 from fnflow.api.errors import INTERNAL_ERROR, STATUS, surrogate_problem
-from fnflow.api.gateway import respond, respond_problem
 from fnflow.api.schemas import ExecutionOut, StartIn
 from fnflow.errors import FnflowError
 from fnflow.services.executions import parse_json_object

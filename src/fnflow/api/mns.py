@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request as StarletteRequest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fnflow.api.gateway import read_body
+from fnflow.api.asgi import read_body
 from fnflow.compat.alibaba.mns import answer, routes
 from fnflow.compat.alibaba.mns.errors import MnsError
 from fnflow.errors import PayloadTooLarge

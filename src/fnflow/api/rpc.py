@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fnflow.api import proxied
-from fnflow.api.gateway import read_body, respond
+from fnflow.api.asgi import read_body, respond
 from fnflow.compat.alibaba import rpc
 from fnflow.compat.alibaba.errors import RpcError
 from fnflow.compat.alibaba.fc import is_fc_host

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fnflow.api.asgi import read_body, respond
 from fnflow.api.auth import parse_authorization
-from fnflow.api.gateway import HOP_BY_HOP, read_body, respond, respond_error
+from fnflow.api.gateway import HOP_BY_HOP, respond_error
 from fnflow.compat.alibaba.fc import PROXY_PREFIX, proxy_path
 from fnflow.errors import FnflowError, Forbidden, InvalidArgument, NotFound
 from fnflow.functions.naming import metric_name

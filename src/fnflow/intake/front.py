@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from starlette.types import Receive, Scope, Send
 
-from fnflow.api.gateway import AsyncRequest, async_request, read_body, respond, respond_problem
+from fnflow.api.asgi import AsyncRequest, async_request, read_body, respond, respond_problem
 from fnflow.clock import uuid7
 from fnflow.errors import PayloadTooLarge
 from fnflow.framing import FrameReader
@@ -138,7 +138,7 @@ async def serve(fd: int, owner_path: str, max_body: int, keys: bool) -> None:
 
     from fnflow.api.proxied import http_protocol
 
-    _, owner = await asyncio.get_running_loop().create_unix_connection(Owner, owner_path)
+    owner = Owner()
     config = uvicorn.Config(
         Front(owner, max_body, keys),
         http=http_protocol(),
@@ -146,6 +146,9 @@ async def serve(fd: int, owner_path: str, max_body: int, keys: bool) -> None:
         access_log=False,
         log_level="warning",
     )
+    config.load()
+    # Connected last: the server counts a front as serving once it connects.
+    await asyncio.get_running_loop().create_unix_connection(lambda: owner, owner_path)
     await uvicorn.Server(config).serve(sockets=[socket.socket(fileno=fd)])
 
 

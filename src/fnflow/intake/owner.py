@@ -22,9 +22,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from fnflow.api.asgi import AsyncRequest
 from fnflow.api.auth import authorize
 from fnflow.api.errors import INTERNAL_ERROR, STATUS
-from fnflow.api.gateway import AsyncRequest, accept_many
+from fnflow.api.gateway import accept_many
 from fnflow.errors import FnflowError, Unavailable
 from fnflow.framing import FrameReader
 from fnflow.functions._protocol import frame
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 RESTART_BACKOFF = 5.0
 #: seconds a stopped front gets to finish its requests before it is killed
 STOP_GRACE = 5.0
+#: seconds the server waits, when it starts, for its fronts to connect before it serves anyway
+START_WAIT = 30.0
 
 
 def _answer(seq: int, outcome: CallRecord | Exception) -> list[Any]:
@@ -63,7 +66,7 @@ class _Front(FrameReader):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio's subclasses
-        self._intake.connections.add(self)
+        self._intake.joined(self)
 
     def _received(self, kind: int, meta: bytes, bodies: bytes) -> None:
         if kind != CALLS:
@@ -144,6 +147,17 @@ class Intake:
         self._dir = Path(tempfile.mkdtemp(prefix="fnflow-intake-"))  # 0700: only this user
         self.path = self._dir / "calls.sock"
         self._server: asyncio.AbstractServer | None = None
+        self._joining = asyncio.Event()
+
+    def joined(self, front: _Front) -> None:
+        self.connections.add(front)
+        self._joining.set()
+
+    async def connected(self, count: int) -> None:
+        """Wait for ``count`` fronts to be connected (a front connects just before it serves)."""
+        while len(self.connections) < count:
+            self._joining.clear()
+            await self._joining.wait()
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
@@ -187,10 +201,21 @@ class Fronts:
         ]
 
     async def start(self) -> None:
+        """Start the fronts and wait (``START_WAIT`` at most) until each serves: a server that says
+        it is ready answers on its accept port too, not after the fronts' second of imports."""
         await self._intake.open()
         self._watching = [
             asyncio.create_task(self._keep(n), name=f"accept front {n}") for n in range(self._count)
         ]
+        try:
+            await asyncio.wait_for(self._intake.connected(self._count), START_WAIT)
+        except TimeoutError:
+            log.warning(
+                "%d of %d accept fronts started in %.0f s; the accept port holds its calls until they do",
+                len(self._intake.connections),
+                self._count,
+                START_WAIT,
+            )
 
     async def _keep(self, n: int) -> None:
         """Run front ``n``, and again whenever it dies (waiting longer each time it dies young)."""
