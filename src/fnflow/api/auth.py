@@ -63,6 +63,11 @@ async def authorize(app: Fnflow, header: str | None, scope: str) -> ApiKeyRecord
     return key
 
 
+async def authorize_raw(app: Fnflow, header: bytes | None, scope: str) -> ApiKeyRecord | None:
+    """``authorize`` for the routes served as plain ASGI, which have the header's raw bytes."""
+    return await authorize(app, header.decode("latin-1") if header is not None else None, scope)
+
+
 Admin = Annotated[ApiKeyRecord | None, Depends(require("admin"))]
 Invoke = Annotated[ApiKeyRecord | None, Depends(require("invoke"))]
 ReportTask = Annotated[ApiKeyRecord | None, Depends(require("report-task"))]

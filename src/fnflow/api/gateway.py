@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fnflow.api.asgi import AsyncRequest, async_request, read_body, respond, respond_problem
-from fnflow.api.auth import authorize
+from fnflow.api.auth import authorize_raw
 from fnflow.api.errors import STATUS
 from fnflow.asyncq.service import Submission
 from fnflow.errors import FnflowError, InvalidArgument, NotFound
@@ -122,10 +122,6 @@ class Gateway:
         except FnflowError as e:
             await respond_error(send, e)
 
-    async def _authorize(self, scope: Scope) -> None:
-        raw = dict(scope["headers"]).get(b"authorization")
-        await authorize(self.fnflow, raw.decode("latin-1") if raw else None, "invoke")
-
     def _forwarded_headers(self, scope: Scope) -> list[tuple[str, str]]:
         """The request's headers as a function sees them: never the caller's fnflow credentials
         (``async_request`` applies the same rule to asynchronous calls, in its one pass)."""
@@ -137,7 +133,7 @@ class Gateway:
         ]
 
     async def _sync(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._authorize(scope)
+        await authorize_raw(self.fnflow, dict(scope["headers"]).get(b"authorization"), "invoke")
         name, sub = target(scope["path"], "/function/")
         service, function, qualifier = split_qualified(name)
         body = await read_body(receive, self.fnflow.settings.max_sync_bytes)
@@ -183,7 +179,7 @@ class Gateway:
         await respond(send, result.status, response + extra, result.body)
 
     async def _async(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._authorize(scope)
+        await authorize_raw(self.fnflow, dict(scope["headers"]).get(b"authorization"), "invoke")
         method = scope["method"]
         if method == "DELETE":
             await self.fnflow.calls.stop(scope["path"][len("/async-function/") :])

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fnflow.api.asgi import respond, respond_problem
-from fnflow.api.auth import authorize
+from fnflow.api.auth import authorize_raw
 from fnflow.api.errors import INTERNAL_ERROR, STATUS, surrogate_problem
 from fnflow.api.schemas import ExecutionOut, StartIn
 from fnflow.errors import FnflowError
@@ -81,7 +81,7 @@ class HotRoutes:
                 raise _Declined
             body = await _read(receive)
             content = _json(body)  # the route reads the JSON before it checks the key
-            await self._authorize(headers)
+            await authorize_raw(self.fnflow, headers.get(b"authorization"), "invoke")
             start = _validated(content)
             value = start.input
             input = (
@@ -103,7 +103,7 @@ class HotRoutes:
     async def _describe(self, scope: Scope, receive: Receive, send: Send, flow: str, name: str) -> None:
         try:
             wait = _wait(scope["query_string"])
-            await self._authorize(dict(scope["headers"]))
+            await authorize_raw(self.fnflow, dict(scope["headers"]).get(b"authorization"), "invoke")
             out = ExecutionOut.of(*await self.fnflow.executions.described(flow, name, wait))
         except _Declined:
             await self.app(scope, receive, send)
@@ -112,10 +112,6 @@ class HotRoutes:
             await _fail(send, e, scope)
             return
         await respond(send, 200, [JSON], render(_dump(out)))
-
-    async def _authorize(self, headers: dict[bytes, bytes]) -> None:
-        raw = headers.get(b"authorization")
-        await authorize(self.fnflow, raw.decode("latin-1") if raw is not None else None, "invoke")
 
 
 async def _read(receive: Receive) -> bytes:
