@@ -57,7 +57,7 @@ def test_a_notify_arrives_after_commit_and_never_after_rollback(
             inside.set()
             release.wait(5)
 
-        writing = asyncio.create_task(other.write(held))
+        writing = asyncio.create_task(asyncio.to_thread(other.write_sync, held))  # off the event loop
         assert await asyncio.to_thread(inside.wait, 5)
         assert await received(inbox, 0.3) == [], "delivered before the commit"
         release.set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -13,6 +13,8 @@ from fnflow.errors import Conflict
 from fnflow.store import Store, Tx
 from tests.contract.backends import Backend
 from tests.contract.factories import T0, execution, function, timer
+
+T = TypeVar("T")
 
 
 class Boom(Exception):
@@ -25,6 +27,21 @@ class Halt(BaseException):
 
 def setting(store: Store, key: str) -> str | None:
     return store.read_sync(lambda tx: tx.get_setting(key))
+
+
+async def holding(store: Store, job: Callable[[Tx], T]) -> asyncio.Task[T]:
+    """Run ``job`` (which waits for the test) as a write of a thread of its own, and return once it
+    runs: writes queued now wait behind it, whichever writer the store has (a job that blocked the
+    event loop would block SQLite's, which runs its jobs there)."""
+    started = threading.Event()
+
+    def job_started(tx: Tx) -> T:
+        started.set()
+        return job(tx)
+
+    held = asyncio.create_task(asyncio.to_thread(store.write_sync, job_started))
+    assert await asyncio.to_thread(started.wait, 5)
+    return held
 
 
 def test_ping(store: Store) -> None:
@@ -131,8 +148,7 @@ def test_a_failing_job_in_a_batch_does_not_undo_the_others(store: Store, backend
             tx.insert_execution(execution("dup"))
             return -2
 
-        held = asyncio.create_task(store.write(hold))
-        await asyncio.sleep(0)
+        held = await holding(store, hold)
         tasks = [asyncio.create_task(store.write(ok(i))) for i in range(jobs)]
         tasks.insert(jobs // 3, asyncio.create_task(store.write(raises)))
         tasks.insert(2 * jobs // 3, asyncio.create_task(store.write(violates)))
@@ -178,8 +194,7 @@ def test_a_result_is_delivered_only_after_its_commit(store: Store) -> None:
             tx.set_setting("b", "1")
             return "b"
 
-        held = asyncio.create_task(store.write(hold))
-        await asyncio.sleep(0)
+        held = await holding(store, hold)
         task_a = asyncio.create_task(store.write(a))
         await asyncio.sleep(0)
         task_b = asyncio.create_task(store.write(b))
@@ -204,8 +219,7 @@ def test_a_job_raising_a_base_exception_fails_only_itself(store: Store) -> None:
         with pytest.raises(Halt):
             await asyncio.wait_for(store.write(halt), 5)
         gate = threading.Event()
-        held = asyncio.create_task(store.write(lambda tx: gate.wait(5)))
-        await asyncio.sleep(0)
+        held = await holding(store, lambda tx: gate.wait(5))
         batch = [asyncio.create_task(store.write(job)) for job in (halt, lambda tx: tx.set_setting("j", "1"))]
         await asyncio.sleep(0)
         gate.set()
@@ -260,7 +274,7 @@ def test_a_write_cancelled_while_queued_is_dropped_and_the_writer_goes_on(store:
         held = []
         while True:  # occupy every writer, until a job has to wait in the queue
             started = threading.Event()
-            held.append(asyncio.create_task(store.write(hold(started))))
+            held.append(asyncio.create_task(asyncio.to_thread(store.write_sync, hold(started))))
             if not await asyncio.to_thread(started.wait, 0.5):
                 break
         cancelled = asyncio.create_task(store.write(lambda tx: tx.set_setting("cancelled", "ran")))

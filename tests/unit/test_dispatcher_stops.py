@@ -79,7 +79,7 @@ def hold_writer(store: Store) -> threading.Event:
         holding.set()
         gate.wait(10)
 
-    store.write_soon(job)
+    threading.Thread(target=store.write_sync, args=(job,), daemon=True).start()  # the event loop runs on
     assert holding.wait(5)
     return gate
 

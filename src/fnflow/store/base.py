@@ -7,8 +7,9 @@ and is committed whole or not at all. It may be run more than once (after a roll
 by another job of the same batch, or by a deadlock with another process), so it must not have
 effects outside the transaction.
 
-Both backends are the same machine — a read pool and group-commit writers (``writer.py``) —
-and differ only in how they set up engines, how many writers they run, which errors mean
+Both backends are the same machine — a read pool and a group-commit writer — and differ in
+how they set up engines, which writer they run (PostgreSQL: writer threads, ``writer.py``;
+SQLite: the event loop with its COMMIT in a thread, ``loop_writer.py``), which errors mean
 "retry", and whether ``listen`` hears other processes.
 """
 
@@ -30,6 +31,7 @@ from fnflow.store.tx import Tx
 from fnflow.store.writer import BatchWriter, never
 
 if TYPE_CHECKING:
+    from fnflow.store.loop_writer import LoopWriter
     from fnflow.store.slots import AdvisorySlots
 
 T = TypeVar("T")
@@ -61,8 +63,13 @@ class Store:
         except BaseException:
             self._dispose()
             raise
-        self._writer = BatchWriter(write_engine, self.tx, writers=writers, retryable=retryable)
+        self._writer: BatchWriter | LoopWriter = self._make_writer(write_engine, writers, retryable)
         self._pending = 0  # reads and writes awaited on the event loop now
+
+    def _make_writer(
+        self, engine: Engine, writers: int, retryable: Callable[[BaseException], bool]
+    ) -> BatchWriter | LoopWriter:
+        return BatchWriter(engine, self.tx, writers=writers, retryable=retryable)
 
     def tx(self, conn: Connection) -> Tx:
         return Tx(conn, for_update=self.shared)
@@ -90,7 +97,7 @@ class Store:
     def ordered_writes(self) -> bool:
         """Whether writes commit in the order they are queued, and only this process writes: then a
         write queued now commits before any queued later (one writer, no other process)."""
-        return not self.shared and len(self._writer.threads) == 1
+        return not self.shared and self._writer.ordered
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
         return await self._committed(self._writer.submit_async(fn))

@@ -1,4 +1,4 @@
-"""SQLite backend: WAL, one writer thread with group commit, readers in a small pool.
+"""SQLite backend: WAL, group commit on the event loop (``loop_writer.py``), readers in a small pool.
 
 Durability: ``synchronous=FULL`` by default, so a committed call or step survives a power
 cut, not only a process crash; group commit keeps that affordable. ``normal`` trades the
@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from fnflow.store.base import Store, explaining_errors
+from fnflow.store.loop_writer import LoopWriter
 from fnflow.store.tx import Tx
 
 T = TypeVar("T")
@@ -75,6 +76,12 @@ class SqliteStore(Store):
         statement through Core still opens one, which the connection's return to the pool ends."""
         with explaining_errors(), self._read_engine.connect() as conn:
             return fn(self.tx(conn))
+
+    def _make_writer(
+        self, engine: Engine, writers: int, retryable: Callable[[BaseException], bool]
+    ) -> LoopWriter:
+        """Jobs on the event loop, the COMMIT in a thread (``loop_writer.py``)."""
+        return LoopWriter(engine, self.tx)
 
     def forget_overwritten(self) -> None:
         """Copy the log into the database file and empty it: the pages of the file that held the

@@ -70,6 +70,11 @@ class BatchWriter:
         for thread in self.threads:
             thread.start()
 
+    @property
+    def ordered(self) -> bool:
+        """Whether jobs commit in the order they are queued (one writer thread)."""
+        return len(self.threads) == 1
+
     def submit(self, fn: Callable[[Any], T]) -> Future[T]:
         """Queue ``fn`` for a thread to wait on."""
         future: Future[T] = Future()
@@ -167,7 +172,7 @@ class BatchWriter:
         """
         try:
             return self._commit(conn, batch, committing, isolate=False)
-        except _JobFailed as failed:
+        except JobFailed as failed:
             if len(batch) == 1:
                 return [(batch[0][1], None, failed.error)]
             return self._commit(conn, batch, committing, isolate=True)
@@ -183,7 +188,7 @@ class BatchWriter:
                     except BaseException as e:  # whatever a job raises is its own: never the writer's end
                         if isinstance(e, Exception) and (self._retryable(e) or conn.invalidated):
                             raise  # the transaction lost a race or its connection: the batch goes again
-                        raise _JobFailed(e) from e
+                        raise JobFailed(e) from e
                     continue
                 savepoint = conn.begin_nested()
                 try:
@@ -209,7 +214,7 @@ def _running(waiter: Waiter) -> bool:
     """Whether the job is still wanted; a thread's job can no longer be cancelled after this."""
     if isinstance(waiter, Future):
         return waiter.set_running_or_notify_cancel()
-    return not waiter.cancelled()  # the loop may still cancel it: _settle then leaves it alone
+    return not waiter.cancelled()  # the loop may still cancel it: settle then leaves it alone
 
 
 def _deliver(outcomes: Outcomes) -> None:
@@ -222,13 +227,13 @@ def _deliver(outcomes: Outcomes) -> None:
             threads.append(outcome)
         else:
             by_loop.setdefault(waiter.get_loop(), []).append(outcome)
-    _settle(threads)
+    settle(threads)
     for loop, theirs in by_loop.items():
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody awaits these any more
-            loop.call_soon_threadsafe(_settle, theirs)
+            loop.call_soon_threadsafe(settle, theirs)
 
 
-def _settle(outcomes: Outcomes) -> None:
+def settle(outcomes: Outcomes) -> None:
     """Settle the waiters still waiting (on its loop, one may have been cancelled meanwhile)."""
     for waiter, result, error in outcomes:
         if waiter.done():
@@ -239,7 +244,7 @@ def _settle(outcomes: Outcomes) -> None:
             waiter.set_exception(error)
 
 
-class _JobFailed(Exception):
+class JobFailed(Exception):
     """A job raised during an optimistic pass; the transaction has been rolled back."""
 
     def __init__(self, error: BaseException) -> None:
