@@ -124,3 +124,17 @@ def test_a_loop_that_goes_away_while_waiting_for_the_lock_leaves_the_store_usabl
     assert setting(store, "later") == "1"
     store.write_sync(lambda tx: tx.set_setting("sync", "1"))
     assert setting(store, "sync") == "1"
+
+
+def test_writes_after_close_are_refused(tmp_path: Path) -> None:
+    closed = open_store(f"sqlite:///{tmp_path / 'closed.db'}")
+    closed.write_sync(lambda tx: tx.set_setting("k", "v"))
+    closed.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        closed.write_sync(lambda tx: tx.set_setting("k", "w"))
+
+    async def main() -> None:
+        await closed.write(lambda tx: tx.set_setting("k", "w"))
+
+    with pytest.raises(RuntimeError, match="closed"):
+        asyncio.run(main())

@@ -112,11 +112,13 @@ class LoopWriter:
         queue = self._queues[loop]
         try:
             while queue:
-                await self._hold()
+                held = await self._hold()
                 taken = queue[: self._max_batch]
                 del queue[: len(taken)]
                 batch = [job for job in taken if not job[1].cancelled()]
                 try:
+                    if held is not None:
+                        raise held
                     outcomes = await self._commit_batch(loop, batch)
                 except Exception as e:  # nothing of the batch was stored
                     outcomes = [(future, None, e) for _, future in batch]
@@ -176,10 +178,21 @@ class LoopWriter:
         finally:
             self._using.release()
 
-    async def _hold(self) -> None:
-        """Take the connection: at once, or (a thread's job has it) by waiting in the thread."""
-        if not self._using.acquire(blocking=False):
-            await self._in_thread(self._using.acquire, lambda _: self._using.release())
+    async def _hold(self) -> Exception | None:
+        """Take the connection: at once, or (a thread's job has it) by waiting in the thread;
+        why it could not be had (the store closed meanwhile)."""
+        if self._using.acquire(blocking=False):
+            return None
+        try:
+            await self._in_thread(self._using.acquire, self._free)
+        except RuntimeError as e:  # the committer thread is gone
+            return e
+        return None
+
+    def _free(self, acquired: Future[bool]) -> None:
+        """Give back the connection a thread took for a loop that went away meanwhile."""
+        if not acquired.cancelled():
+            self._using.release()
 
     async def _in_thread(self, fn: Callable[[], T], abandoned: Callable[[Future[T]], object]) -> T:
         """``fn()`` in the committer thread; if the loop stops waiting, ``abandoned`` gets its
