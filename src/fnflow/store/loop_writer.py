@@ -8,7 +8,8 @@ batch of 16 jobs that held the thread (bench/README.md, sixth round). SQLite ans
 in microseconds from its page cache, so here the loop runs the jobs itself, in one transaction
 per batch, and only the COMMIT — which waits for the disk — goes to a thread, which hands the
 outcomes back to the loop in one step. Jobs queued meanwhile form the next batch. Commits happen
-in queue order.
+in queue order. The price: SQLite's own work no longer runs beside the loop, so a job that reads
+or writes many rows (a claim of hundreds of queued calls) takes the loop's time.
 
 A job that raises fails alone: the batch is rolled back and its jobs run again, each in a
 savepoint of its own. A thread without an event loop (the CLI, a test's setup) runs its job

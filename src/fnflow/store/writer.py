@@ -1,4 +1,5 @@
-"""Group commit: writer threads own write connections and commit queued jobs together.
+"""Group commit: writer threads own write connections and commit queued jobs together
+(PostgreSQL's writer; SQLite's runs its jobs on the event loop, ``loop_writer.py``).
 
 Concurrent writers (accepting calls, applying step results, firing timers) each submit a
 job; a free writer runs every job waiting at that moment in ONE transaction, commits once,
