@@ -1,6 +1,6 @@
 """Plain-ASGI pieces shared by the routes that skip the framework (the gateway, the hot routes,
 triggers, MNS, RPC) and by accept fronts: reading a body, answering, and an asynchronous call's
-request as it is stored. Nothing here imports the server, so a front starts in a third of a second.
+request as it is stored. Nothing here imports the server, so a front imports in 0.44 s, not 0.74.
 """
 
 from __future__ import annotations

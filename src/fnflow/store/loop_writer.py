@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import RootTransaction
 from sqlalchemy.exc import OperationalError
 
-from fnflow.store.writer import JobFailed, Outcomes, settle
+from fnflow.store.writer import JobFailed, Outcomes, run_jobs, settle
 
 T = TypeVar("T")
 Job = tuple[Callable[[Any], Any], "asyncio.Future[Any]"]
@@ -148,7 +148,7 @@ class LoopWriter:
                         freed_elsewhere = True  # by _abandon, in the thread
                         raise
                 try:
-                    outcomes = self._run(conn, batch, isolate=isolate)
+                    outcomes = run_jobs(conn, self._make_tx(conn), batch, isolate=isolate)
                     committing = loop.run_in_executor(self._committer, self._commit, transaction)
                     break
                 except JobFailed as failed:  # rolled back: run them again, each alone
@@ -204,30 +204,6 @@ class LoopWriter:
         except asyncio.CancelledError:
             running.add_done_callback(abandoned)
             raise
-
-    def _run(self, conn: Connection, batch: list[Job], *, isolate: bool) -> Outcomes:
-        """Run the batch's jobs in its transaction; when one raises, ``JobFailed`` — unless each
-        runs in a savepoint of its own (``isolate``), which costs as much as the jobs: then only
-        that job fails."""
-        tx = self._make_tx(conn)
-        outcomes: Outcomes = []
-        for fn, future in batch:
-            if not isolate:
-                try:
-                    outcomes.append((future, fn(tx), None))
-                except BaseException as e:
-                    raise JobFailed(e) from e
-                continue
-            alone = conn.begin_nested()
-            try:
-                result = fn(tx)
-            except BaseException as e:  # whatever a job raises is its own: never the writer's end
-                alone.rollback()
-                outcomes.append((future, None, e))
-            else:
-                alone.commit()
-                outcomes.append((future, result, None))
-        return outcomes
 
     def _commit(self, transaction: RootTransaction) -> None:
         """In the thread: commit (the fsync), then free the connection, which the loop need not do."""

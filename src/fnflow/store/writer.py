@@ -23,7 +23,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -179,29 +179,8 @@ class BatchWriter:
             return self._commit(conn, batch, committing, isolate=True)
 
     def _commit(self, conn: Connection, batch: Batch, committing: list[bool], *, isolate: bool) -> Outcomes:
-        outcomes: Outcomes = []
         with conn.begin():
-            tx = self._make_tx(conn)
-            for fn, future in batch:
-                if not isolate:
-                    try:
-                        outcomes.append((future, fn(tx), None))
-                    except BaseException as e:  # whatever a job raises is its own: never the writer's end
-                        if isinstance(e, Exception) and (self._retryable(e) or conn.invalidated):
-                            raise  # the transaction lost a race or its connection: the batch goes again
-                        raise JobFailed(e) from e
-                    continue
-                savepoint = conn.begin_nested()
-                try:
-                    result = fn(tx)
-                except BaseException as e:
-                    if isinstance(e, Exception) and (self._retryable(e) or conn.invalidated):
-                        raise
-                    savepoint.rollback()
-                    outcomes.append((future, None, e))
-                else:
-                    savepoint.commit()
-                    outcomes.append((future, result, None))
+            outcomes = run_jobs(conn, self._make_tx(conn), batch, isolate=isolate, retryable=self._retryable)
             committing.append(True)  # leaving the block commits
         return outcomes
 
@@ -209,6 +188,42 @@ class BatchWriter:
         if len(batch) > 1:
             log.error("a write batch of %d jobs failed to commit: %s", len(batch), error)
         _deliver([(future, None, error) for _, future in batch])
+
+
+def run_jobs(
+    conn: Connection,
+    tx: Any,
+    batch: Sequence[tuple[Callable[[Any], Any], Waiter]],
+    *,
+    isolate: bool,
+    retryable: Callable[[BaseException], bool] = never,
+) -> Outcomes:
+    """Run a batch's jobs in the open transaction of ``conn``; when one raises, ``JobFailed`` —
+    unless each runs in a savepoint of its own (``isolate``), which costs as much as the jobs:
+    then only that job fails. An error that means the transaction lost a race (``retryable``) or
+    its connection is raised as it is: the whole batch goes again."""
+    outcomes: Outcomes = []
+    for fn, future in batch:
+        if not isolate:
+            try:
+                outcomes.append((future, fn(tx), None))
+            except BaseException as e:  # whatever a job raises is its own: never the writer's end
+                if isinstance(e, Exception) and (retryable(e) or conn.invalidated):
+                    raise
+                raise JobFailed(e) from e
+            continue
+        savepoint = conn.begin_nested()
+        try:
+            result = fn(tx)
+        except BaseException as e:
+            if isinstance(e, Exception) and (retryable(e) or conn.invalidated):
+                raise
+            savepoint.rollback()
+            outcomes.append((future, None, e))
+        else:
+            savepoint.commit()
+            outcomes.append((future, result, None))
+    return outcomes
 
 
 def _running(waiter: Waiter) -> bool:
