@@ -52,9 +52,19 @@ class SystemClock:
         await asyncio.sleep(seconds)
 
     async def wait(self, event: asyncio.Event, timeout: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
-        return event.is_set()
+        return await wait_event(event, timeout)
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """Wait until ``event`` is set (True) or ``timeout`` seconds pass (False).
+
+    Not ``asyncio.wait_for``: on Python 3.11 it drops a cancellation that arrives as the event is
+    set, and a loop waiting this way then never ends (closing its owner hangs).
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    return event.is_set()
 
 
 class VirtualClock:

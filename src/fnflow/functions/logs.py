@@ -16,6 +16,7 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
+from fnflow.clock import wait_event
 from fnflow.store import LogRecord, Store
 
 MAX_LINE = 16 * 1024  # as Docker splits its log lines
@@ -68,8 +69,7 @@ class LogWriter:
 
     async def wait_flushed(self, timeout: float) -> None:
         """Return after the next batch is written, or after ``timeout`` seconds."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._flushed.wait(), timeout)
+        await wait_event(self._flushed, timeout)
 
     async def close(self) -> None:
         """Write what is buffered and stop pruning."""

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 
+from fnflow.clock import wait_event
 from fnflow.functions.config import PYTHON_RUNTIMES, config_of
 from fnflow.functions.service import FunctionService
 from fnflow.store import Tx
@@ -83,5 +84,4 @@ class Warmer:
                 await self.run_once()
             except Exception:
                 log.exception("keeping functions warm failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+            await wait_event(self._wake, self._interval)

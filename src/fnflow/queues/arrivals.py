@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 
+from fnflow.clock import wait_event
 from fnflow.store import Store, Tx
 
 #: Channel on which a shared store's processes hear that a queue got messages (payload: its name).
@@ -32,8 +33,7 @@ class Watch:
 
     async def wait(self, seconds: float) -> None:
         """Until a message may have arrived, or ``seconds`` pass."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), seconds)
+        await wait_event(self._event, seconds)
 
 
 class Arrivals:

@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 
+from fnflow.clock import wait_event
 from fnflow.store.listener import CONNECT
 
 log = logging.getLogger(__name__)
@@ -140,8 +141,7 @@ class AdvisorySlots:
             if not said:
                 said = True
                 self._submit(self._notify, f"want:{key}:{self._me}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), min(left, RECHECK))
+            await wait_event(event, min(left, RECHECK))
 
     def _kept(self, key: int) -> Release | None:
         """A slot this process kept from an earlier call, if it still holds one."""
