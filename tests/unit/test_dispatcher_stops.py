@@ -12,12 +12,13 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from fnflow.asyncq.dispatcher import Dispatcher
 from fnflow.asyncq.service import CallService, Submission
 from fnflow.asyncq.targets import TargetPolicy
-from fnflow.functions.config import FunctionConfig
+from fnflow.functions.config import AsyncPolicy, FunctionConfig
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.service import FunctionService
 from fnflow.leasing import LeaseKeeper
@@ -119,3 +120,41 @@ async def test_a_stop_queued_after_the_start_cancels_the_running_call(tmp_path: 
         assert await calls.stop("only") in ("Stopping", "Stopped")
         await until(calls, "only", {"Stopped"})
         assert (await status(calls, "only"))[1] == 1
+
+
+@async_test
+async def test_a_destination_call_runs_once_though_claims_run_meanwhile(tmp_path: Path) -> None:
+    """A call's destination call is stored held by the process that starts it: claims made while
+    it waits for its function's instance (here, every 5 ms) must not take it a second time."""
+    store = open_store(f"sqlite:///{tmp_path / 'db'}")
+    pool = FunctionPool()
+    functions = FunctionService(store, pool, tmp_path)
+    ran = tmp_path / "ran.log"
+    command = f"sh -c 'cat >> {ran}; echo >> {ran}; sleep 0.3'"
+    for name, policy in (("fn", AsyncPolicy(on_success="dest")), ("dest", AsyncPolicy())):
+        config = FunctionConfig("svc", name, runtime="command", command=command, async_policy=policy)
+        await functions.deploy(replace(config, max_instances=1), None)
+    dispatcher = Dispatcher(store, functions, LeaseKeeper(store, "me", 30))
+    calls = CallService(store, functions, dispatcher, targets=TargetPolicy())
+    await dispatcher.open(recover=False)
+
+    async def claims() -> None:
+        while True:
+            dispatcher.unclaimed()
+            await asyncio.sleep(0.005)
+
+    claiming = asyncio.create_task(claims())
+    try:
+        for n in range(3):  # the destination's one instance is busy for 0.9 s
+            await calls.submit(Submission("svc", "dest", b"busy", call_id=f"busy-{n}"))
+        await calls.submit(Submission("svc", "fn", b"source", call_id="source"))
+        await until(calls, "source", {"Succeeded"})
+        await asyncio.sleep(1.5)  # the destination call has run by now, and any second run too
+        lines = ran.read_text().splitlines()
+        assert sorted(lines)[:4] == ["busy", "busy", "busy", "source"], lines
+        assert len(lines) == 5, f"the destination call ran {len(lines) - 4} times"
+    finally:
+        claiming.cancel()
+        await dispatcher.close()
+        await pool.close()
+        store.close()

@@ -115,11 +115,18 @@ def destination_payload(
 
 
 def build_deliveries(
-    tx: Tx, record: CallRecord, result: InvocationResult | None, now: datetime, policy: AsyncPolicy | None
+    tx: Tx,
+    record: CallRecord,
+    result: InvocationResult | None,
+    now: datetime,
+    policy: AsyncPolicy | None,
+    lease: tuple[str, datetime],
 ) -> tuple[list[DeliveryRecord], list[CallRecord]]:
     """The callback and destinations of a call that just reached a final status, stored in ``tx``.
     ``policy`` is the function's as the call ran (None: the function is gone): the dispatcher has
-    it at hand, so settling a call does not read the function again."""
+    it at hand, so settling a call does not read the function again. Destination calls are
+    stored leased as ``lease`` says (owner, until): the settling process runs them, and a claim
+    made meanwhile, here or by another process, must not take them too."""
     status = CallStatus(record.status)
     deliveries: list[DeliveryRecord] = []
     calls: list[CallRecord] = []
@@ -162,7 +169,8 @@ def build_deliveries(
                         )
                     )
                 else:
-                    calls.extend(stored for stored, new in tx.insert_calls([call]) if new)
+                    held = replace(call, lease_owner=lease[0], lease_until=lease[1])
+                    calls.extend(stored for stored, new in tx.insert_calls([held]) if new)
     if deliveries:
         ids = tx.add_deliveries(deliveries)
         deliveries = [replace(d, id=i) for d, i in zip(deliveries, ids, strict=True) if d.status == "Pending"]

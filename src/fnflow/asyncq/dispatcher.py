@@ -582,7 +582,8 @@ class Dispatcher:
         if retrying:
             return Settled(status, retry=replace(record, run_at=verdict.run_at))
         settled = Settled(status)
-        deliveries, calls = build_deliveries(tx, record, result, self._clock.now(), policy)
+        lease = (self.node_id, self.lease_until())
+        deliveries, calls = build_deliveries(tx, record, result, self._clock.now(), policy, lease)
         settled.deliveries = deliveries
         settled.calls = calls
         self._final(tx, settled, record, status, result)
