@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from fnflow.store import BinRequest, CallRecord, DeliveryRecord, Store
+from fnflow.store import BinRequest, CallRecord, DeliveryRecord, Store, Tx
 from fnflow.store.leases import CALLS, DELIVERIES
 from tests.contract.factories import at
 
@@ -253,6 +253,46 @@ def test_claim_takes_over_calls_whose_holder_died_while_running_or_stopping(stor
         lambda tx: tx.settle_call("running", holder="dead", status="Succeeded", run_at=at(12))
     )
     assert late is False, "the dead holder's late result is not recorded over the new attempt"
+
+
+def test_claim_takes_ready_and_lapsed_calls_together_oldest_first(store: Store) -> None:
+    insert(store, call("lapsed-old", created=0), call("ready", created=1), call("lapsed-new", created=2))
+    for call_id in ("lapsed-old", "lapsed-new"):
+        store.write_sync(lambda tx, c=call_id: tx.start_attempt(c, "dead", at(3), at(5)))
+    first = store.write_sync(lambda tx: tx.claim_calls("me", at(10), at(70), 2))
+    assert [c.id for c in first] == ["lapsed-old", "ready"]
+    assert [c.id for c in store.write_sync(lambda tx: tx.claim_calls("me", at(10), at(70), 2))] == [
+        "lapsed-new"
+    ]
+
+
+def test_a_claim_costs_the_same_however_many_calls_wait_behind(store: Store) -> None:
+    """A claim that sorted every claimable call (an OR of ready and lapsed calls cannot be read in
+    the index's order) took 11 ms with 40,000 waiting against 0.6 ms read in order: count the
+    SQLite instructions a claim of 10 runs with 20 calls waiting, then with 2,000 more behind them."""
+    if store.shared:
+        pytest.skip("counts SQLite's instructions")
+
+    def instructions(tx: Tx) -> int:
+        steps = [0]
+
+        def step() -> int:
+            steps[0] += 1
+            return 0  # go on
+
+        sqlite = tx.conn.connection.dbapi_connection
+        sqlite.set_progress_handler(step, 100)
+        try:
+            assert len(tx.claim_calls("me", at(10_000), at(20_000), 10, passing_over=[("s", "g")])) == 10
+        finally:
+            sqlite.set_progress_handler(None, 100)
+        return steps[0] * 100
+
+    insert(store, *(call(f"first-{i}", created=i) for i in range(20)))
+    few = store.write_sync(instructions)
+    insert(store, *(call(f"later-{i}", created=100 + i) for i in range(2000)))
+    many = store.write_sync(instructions)
+    assert many < 3 * few + 2000, f"{few} SQLite instructions with 20 calls waiting, {many} with 2,020"
 
 
 def test_concurrent_claimers_never_share_a_call(store: Store) -> None:

@@ -79,15 +79,23 @@ class LeaseQueries(Queries):
         after it). On PostgreSQL rows another transaction is claiming are passed over, so
         concurrent claimers split the work."""
         t, at = lease.table, to_ts(now)
-        claimable = and_(lease.ready(t, at), lease.free(at))
+        kinds = [and_(lease.ready(t, at), lease.free(at))]
         if lease.lapsed is not None:
-            claimable = or_(claimable, lease.lapsed(t, at))
-        if among is not None:
-            claimable = and_(among, claimable)
-        query = select(*(t.c[n] for n in lease.key)).where(claimable).order_by(*lease.ordering()).limit(limit)
-        keys = [lease.key_of(row) for row in self.conn.execute(self._skip_locked(query))]
-        if not keys:
+            kinds.append(lease.lapsed(t, at))
+        # One query per kind, each in its index's order: an OR of the two cannot use the index for
+        # the order, and sorted every claimable row (11 ms for 40,000 waiting calls, not 0.6).
+        order = lease.ordering()
+        found: list[Row[Any]] = []
+        for claimable in kinds:
+            if among is not None:
+                claimable = and_(among, claimable)
+            query = select(*(t.c[n] for n in lease.key), *order).where(claimable)
+            found.extend(self.conn.execute(self._skip_locked(query.order_by(*order).limit(limit))))
+        if not found:
             return []
+        if len(kinds) > 1:
+            found.sort(key=lambda row: tuple(row[len(lease.key) :]))
+        keys = [lease.key_of(row) for row in found[:limit]]
         mine = lease.keys_in(keys)
         for which, values in lease.on_takeover(t):
             self.conn.execute(update(t).where(mine, which).values(values))
