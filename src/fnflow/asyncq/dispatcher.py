@@ -38,7 +38,7 @@ import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from fnflow.asyncq.deliver import build_deliveries
@@ -56,6 +56,7 @@ from fnflow.metrics import Metrics
 from fnflow.store import CallRecord, DeliveryRecord, Store, Tx
 from fnflow.store.faults import DatabaseUnavailable
 from fnflow.store.leases import CALLS as CALL_LEASES
+from fnflow.store.records import evolve
 
 #: pauses between attempts to record a call's outcome while the database is unavailable
 SETTLE_RETRIES: tuple[float | None, ...] = (0.2, 0.5, 1, 2, 4, None)
@@ -446,7 +447,7 @@ class Dispatcher:
         if not self._store.ordered_writes and not await starting:  # another process stopped it
             self._held.discard(record.id)
             return
-        record = replace(
+        record = evolve(
             record,
             attempts=record.attempts + 1,
             status=CallStatus.RUNNING,
@@ -569,7 +570,7 @@ class Dispatcher:
             record.id, status.value, verdict.run_at, error=error, dead=verdict.dead
         ):
             return Settled(CallStatus.STOPPED)  # stopped while it waited
-        record = replace(
+        record = evolve(
             record,
             status=status.value,
             result_status=result_status,
@@ -580,7 +581,7 @@ class Dispatcher:
             version=result.version if result is not None else record.version,
         )
         if retrying:
-            return Settled(status, retry=replace(record, run_at=verdict.run_at))
+            return Settled(status, retry=evolve(record, run_at=verdict.run_at))
         settled = Settled(status)
         lease = (self.node_id, self.lease_until())
         deliveries, calls = build_deliveries(tx, record, result, self._clock.now(), policy, lease)

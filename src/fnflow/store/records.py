@@ -4,7 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+R = TypeVar("R")
+
+
+def evolve(record: R, **changes: Any) -> R:
+    """``dataclasses.replace`` for the records here, without running ``__init__`` again: 1 µs
+    instead of 7 for a call's 28 fields, and the async queue copies every call twice."""
+    fields = vars(record)
+    if not changes.keys() <= fields.keys():
+        raise TypeError(f"{type(record).__name__} has no field {sorted(changes.keys() - fields.keys())}")
+    return build(type(record), {**fields, **changes})
+
+
+def build(kind: type[R], values: dict[str, Any]) -> R:
+    """A record of ``kind`` holding ``values`` (every field, by name; as the store read them),
+    made without ``__init__`` (a tenth of its time): the records have no defaults to apply
+    then, no checks and no ``__post_init__``."""
+    record = object.__new__(kind)
+    vars(record).update(values)
+    return record
 
 
 @dataclass(frozen=True)

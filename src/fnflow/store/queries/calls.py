@@ -18,7 +18,7 @@ from fnflow.errors import InvalidArgument
 from fnflow.store.prepared import ManyRows, Prepared
 from fnflow.store.queries.base import decode_token, dialect_insert, encode_token, from_ts, to_ts
 from fnflow.store.queries.leases import Lease, LeaseQueries
-from fnflow.store.records import CallRecord, Page
+from fnflow.store.records import CallRecord, Page, build
 from fnflow.store.schema import calls
 
 READY = ("Enqueued", "Retrying")
@@ -99,7 +99,7 @@ def call_from_row(row: Row[Any] | Sequence[Any]) -> CallRecord:
     for name in _TIMES:
         m[name] = from_ts(m[name])
     m["dead"] = bool(m["dead"])
-    return CallRecord(**m)
+    return build(CallRecord, m)
 
 
 class CallQueries(LeaseQueries):
