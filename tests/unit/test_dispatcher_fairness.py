@@ -65,3 +65,34 @@ async def test_calls_left_for_a_function_held_to_its_share_are_not_claimed_in_va
         assert sum(claims) <= 40 - 4, "no call is claimed twice"
         took = sum(1 for n in claims if n)
         assert claims.count(0) <= took + 3, f"{claims.count(0)} claims took nothing, {took} took calls"
+
+
+@async_test
+async def test_a_backlog_held_to_its_share_is_read_through_once_not_at_every_refill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a claim has taken all it saw, only the functions it passed over may have calls left in
+    the store: a claim that would pass over all of them again reads past their whole backlog (45 ms
+    with 200,000 waiting) to find nothing, and is not made. Claims that take calls still are."""
+    claims: list[tuple[int, int]] = []  # (calls taken, functions passed over)
+    claim_calls = Tx.claim_calls
+
+    def counted(tx: Tx, *args: Any, **kwargs: Any) -> list[CallRecord]:
+        claimed = claim_calls(tx, *args, **kwargs)
+        claims.append((len(claimed), len(kwargs.get("passing_over", ()))))
+        return claimed
+
+    monkeypatch.setattr(Tx, "claim_calls", counted)
+    async with calls_on_sqlite(tmp_path, ("busy", "other"), max_held=8) as (_, calls):
+        busy = [
+            (await calls.submit(Submission("svc", "busy", f"busy{n}".encode(), query="seconds=0"))).id
+            for n in range(60)  # the share is 4: most wait in the store, refilled 4 at a time
+        ]
+        await until(calls, busy[30], {"Succeeded"})
+        other = await calls.submit(Submission("svc", "other", b"other", query="seconds=0"))
+        for call_id in [other.id, *busy]:
+            await until(calls, call_id, {"Succeeded"})
+        refills = sum(1 for taken, _ in claims if taken)
+        in_vain = sum(1 for taken, passing in claims if passing and not taken)
+        assert refills >= 8, f"{claims}: the backlog was not refilled from the store: the test proves nothing"
+        assert in_vain <= 3, f"{in_vain} claims read past the backlog for nothing ({refills} refills)"
