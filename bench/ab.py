@@ -41,14 +41,18 @@ def accept(seconds: int, function: str = "noop") -> tuple[float, float]:
     return result["requests_per_s"], cpu * 1e6 / (result["requests_per_s"] * seconds)
 
 
-def drain_rate(count: int) -> float:
+def drain_rate(count: int) -> tuple[float, float]:
+    """(calls drained/s, server CPU µs per call) of ``count`` calls waiting when the server starts."""
     with tempfile.TemporaryDirectory() as tmp:
         fixture = common.noop_fixture(Path(tmp), instances=drain.WORKERS)
         with common.server(fixture, prepare=drain.queued(count)) as s:
+            assert s.process is not None
+            cpu = common.cpu_seconds(s.process.pid)
             db = Path(s.db.removeprefix("sqlite:///"))
             common.wait_for(lambda: drain.counts(db)[1] == 0, 600, "the queue to drain", every=0.1)
+            cpu = common.cpu_seconds(s.process.pid) - cpu
             done, _, seconds = drain.counts(db)
-    return done / seconds
+    return done / seconds, cpu * 1e6 / done
 
 
 def flow_rate(count: int) -> tuple[float, float]:
@@ -91,7 +95,13 @@ MEASURES: dict[str, Callable[[], dict[str, float]]] = {
             strict=True,
         )
     ),
-    "drain": lambda: {"calls drained/s (2,000 calls, 4 instances)": drain_rate(2000)},
+    "drain": lambda: dict(
+        zip(
+            ("calls drained/s (10,000 calls, 4 instances)", "server CPU µs per call"),
+            drain_rate(10_000),
+            strict=True,
+        )
+    ),
     "flows": lambda: dict(zip(FLOW_LABELS, flow_rate(600), strict=True)),
     "pgflows": lambda: {"3-step executions/s on PostgreSQL (16 clients, 600)": pg_flow_rate(600)},
     "call": lambda: {"/function/noop p50 µs (sequential)": call_p50(1000)},
