@@ -9,6 +9,7 @@ import logging
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -37,7 +38,7 @@ from fnflow.leasing import LeaseKeeper
 from fnflow.manifest import Manifest, find_apps
 from fnflow.metrics import Metrics
 from fnflow.queues.arrivals import Arrivals
-from fnflow.queues.sweeper import Sweeper
+from fnflow.retention import Purge, Sweeper
 from fnflow.runtime import Runtime
 from fnflow.schedules.scheduler import Scheduler
 from fnflow.schedules.service import ScheduleService
@@ -224,10 +225,22 @@ class Fnflow:
         self._keeping = asyncio.create_task(keeper.run(), name="leases")
         self.warmer = Warmer(self.functions)
         self.warmer.open()
-        self._sweeping = asyncio.create_task(Sweeper(store).run(), name="retention")
+        self._sweeping = asyncio.create_task(Sweeper(store, self._purges()).run(), name="retention")
         self._pruning = asyncio.create_task(prune_every(self.functions), name="function-housekeeping")
         for path in self._apply:
             await self.apply(path)
+
+    def _purges(self) -> dict[str, Purge]:
+        """What the retention sweeper removes (``fnflow.retention``)."""
+        purges: dict[str, Purge] = {
+            "expired queue messages": lambda tx, now, limit: tx.purge_expired_messages(now, limit),
+            "expired topic message ids": lambda tx, now, limit: tx.purge_expired_topic_messages(now, limit),
+        }
+        if keep := self.settings.call_retention:
+            purges["finished asynchronous calls"] = lambda tx, now, limit: tx.purge_finished_calls(
+                now - timedelta(seconds=keep), limit
+            )
+        return purges
 
     async def apply(self, path: Path) -> None:
         """Deploy the examples at ``path``: fnflow manifests (see ``fnflow.manifest``) and Alibaba app

@@ -51,6 +51,9 @@ class Settings:
     secret_key_file: Path | None = None  # None: <data_dir>/secret.key
     function_log_age: float = 86_400.0  # function log lines older than this are dropped
     function_log_bytes: int = 1024 * 1024  # of each function's newest log text, kept
+    # Finished asynchronous calls (and their callback deliveries) are removed this long after they
+    # finished (Function Compute shows an invocation's record for a week); 0 keeps them.
+    call_retention: float = 7 * 86_400.0
     # Shortest time between a schedule's ticks: one second (FnF's is a minute); a function timer
     # trigger's: a minute, as Function Compute's. The env below sets both (tests).
     schedule_min_interval: float = 1.0
@@ -91,6 +94,8 @@ class Settings:
             s.function_log_age = float(os.environ["FNFLOW_FUNCTION_LOG_AGE"])
         if "FNFLOW_FUNCTION_LOG_BYTES" in os.environ:
             s.function_log_bytes = int(os.environ["FNFLOW_FUNCTION_LOG_BYTES"])
+        if os.environ.get("FNFLOW_CALL_RETENTION"):
+            s.call_retention = float(os.environ["FNFLOW_CALL_RETENTION"])
         if "FNFLOW_KEY_CACHE_SECONDS" in os.environ:
             s.key_cache_seconds = float(os.environ["FNFLOW_KEY_CACHE_SECONDS"])
         if "FNFLOW_PARALLELISM" in os.environ:

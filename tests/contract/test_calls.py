@@ -437,3 +437,33 @@ def test_a_stopping_process_gives_its_calls_and_deliveries_back(store: Store) ->
     assert store.write_sync(lambda tx: tx.release(DELIVERIES, "me")) == 1
     owners = {d.id: d.lease_owner for d in store.read_sync(lambda tx: tx.deliveries_of("c9"))}
     assert owners == {mine: None, theirs: "peer"}
+
+
+def test_finished_calls_are_purged_after_their_retention_with_their_deliveries(store: Store) -> None:
+    def finished(call_id: str, status: str, when: float, *, waited_since: float | None = None) -> CallRecord:
+        record = call(call_id, status=status, run=when if waited_since is None else waited_since)
+        return replace(record, finished_at=at(when), dead=status == "Failed")
+
+    insert(
+        store,
+        finished("succeeded", "Succeeded", 10),
+        finished("dead-letter", "Failed", 20),
+        finished("delivered", "Succeeded", 40),
+        finished("delivering", "Succeeded", 30),
+        finished("stopped-late", "Stopped", 200, waited_since=5),  # waited, then was stopped at 200
+        finished("recent", "Succeeded", 150),
+        call("waiting", run=1),
+        call("running", status="Running", run=1),
+    )
+    store.write_sync(
+        lambda tx: tx.add_deliveries(
+            [replace(delivery("delivered"), status="Delivered"), delivery("delivering"), delivery("recent")]
+        )
+    )
+    assert store.write_sync(lambda tx: tx.purge_finished_calls(at(100), 2)) == 2, "at most the limit"
+    assert store.write_sync(lambda tx: tx.purge_finished_calls(at(100), 10)) == 1
+    assert store.write_sync(lambda tx: tx.purge_finished_calls(at(100), 10)) == 0
+    left = {c.id for c in store.read_sync(lambda tx: tx.list_calls(limit=100)).items}
+    assert left == {"delivering", "stopped-late", "recent", "waiting", "running"}
+    assert store.read_sync(lambda tx: tx.deliveries_of("delivered")) == []
+    assert [d.status for d in store.read_sync(lambda tx: tx.deliveries_of("delivering"))] == ["Pending"]

@@ -349,3 +349,29 @@ def test_destinations_on_success_and_on_failure(gw: Server) -> None:
     while not collected.exists() or f'"requestId": "{failed}"' not in collected.read_text():
         assert time.monotonic() < deadline, "the onFailure function was not called"
         time.sleep(0.05)
+
+
+def test_a_finished_call_is_removed_once_its_retention_has_passed(tmp_path: Path) -> None:
+    """With ``--call-retention 1`` a finished call is gone a second after it finished: its status
+    answers 404 and its id is free again. The sweeper runs as the server starts, then every minute."""
+    process = ServerProcess(tmp_path, "--call-retention", "1").start()
+    try:
+        server = Server(process, tmp_path)
+        server.deploy("echo", "echo", runtime="python3-http")
+        kept = httpx.post(f"{server.url}/async-function/echo", headers={"X-Call-Id": "kept"}, timeout=10)
+        assert kept.status_code == 202
+        assert server.wait_final("kept")["status"] == "Succeeded"
+        time.sleep(1.2)
+        process.stop()
+        process.start()
+        deadline = time.monotonic() + 10  # the first sweep runs beside the server's first requests
+        while (gone := httpx.get(f"{server.url}/api/v1/calls/kept", timeout=10)).status_code == 200:
+            assert time.monotonic() < deadline, "the finished call was not removed"
+            time.sleep(0.05)
+        assert (gone.status_code, gone.json()["code"]) == (404, "NotFound")
+        again = httpx.post(f"{server.url}/async-function/echo", headers={"X-Call-Id": "kept"}, timeout=10)
+        assert again.status_code == 202
+        assert server.wait_final("kept")["attempts"] == 1, "the id names a new call"
+    finally:
+        process.stop()
+    assert "Traceback" not in process.log(), process.log()[-5000:]

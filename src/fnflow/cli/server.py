@@ -50,6 +50,14 @@ LeaseSeconds = Annotated[
         help="How long work stays with a process that stopped renewing it before others take it (default 60)"
     ),
 ]
+CallRetention = Annotated[
+    float | None,
+    typer.Option(
+        help="Seconds a finished asynchronous call (its result, its callbacks) is kept; 0 keeps them"
+        " (env FNFLOW_CALL_RETENTION; default 604800, a week)",
+        min=0,
+    ),
+]
 PublicUrl = Annotated[
     str | None, typer.Option(help="The URL functions use to call fnflow back (env FNFLOW_PUBLIC_URL)")
 ]
@@ -98,6 +106,7 @@ def _settings(
     lease_seconds: float | None,
     public_url: str | None,
     secret_key_file: Path | None,
+    call_retention: float | None,
 ) -> Settings:
     settings = Settings.from_env()
     settings.db = db or settings.db
@@ -109,6 +118,8 @@ def _settings(
     settings.lease_seconds = lease_seconds or settings.lease_seconds
     settings.public_url = public_url or settings.public_url
     settings.secret_key_file = secret_key_file or settings.secret_key_file
+    if call_retention is not None:
+        settings.call_retention = call_retention
     for item in queue:
         name, _, count = item.partition("=")
         if not name or not count.isdigit() or int(count) < 1:
@@ -150,6 +161,7 @@ def serve(
     lease_seconds: LeaseSeconds = None,
     public_url: PublicUrl = None,
     secret_key_file: SecretKeyFile = None,
+    call_retention: CallRetention = None,
     accept_port: Annotated[
         int | None,
         typer.Option(
@@ -176,6 +188,7 @@ def serve(
         lease_seconds,
         public_url,
         secret_key_file,
+        call_retention,
     )
     settings.host = host or settings.host
     settings.port = port or settings.port
@@ -274,6 +287,7 @@ def work(
     lease_seconds: LeaseSeconds = None,
     public_url: PublicUrl = None,
     secret_key_file: SecretKeyFile = None,
+    call_retention: CallRetention = None,
     log_level: LogLevel = "info",
     log_format: Logs = LogFormat.text,
 ) -> None:
@@ -290,6 +304,7 @@ def work(
         lease_seconds,
         public_url,
         secret_key_file,
+        call_retention,
     )
     if not settings.db.startswith(("postgresql", "postgres")):
         typer.echo(

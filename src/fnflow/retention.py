@@ -1,0 +1,61 @@
+"""Retention: rows whose time is over are removed in the background, in short transactions of
+``chunk`` rows each (found through an index), so no request pays for it and no transaction grows
+with the backlog.
+
+What is removed (``purges``, made by the composition root): queue messages whose retention period
+is over, tombstones of deleted messages and the ids of published topic messages (receives and
+peeks never see an expired message, swept or not); finished asynchronous calls, with their
+callback deliveries, once ``call_retention`` has passed since they finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from fnflow.store import Store, Tx
+
+log = logging.getLogger(__name__)
+
+#: removes up to ``limit`` rows whose time is over at ``now``; how many it removed
+Purge = Callable[[Tx, datetime, int], int]
+
+
+class Sweeper:
+    def __init__(
+        self, store: Store, purges: Mapping[str, Purge], *, period: float = 60.0, chunk: int = 1000
+    ) -> None:
+        """``purges``: what each removes, by the name the log gives it (plural: "expired queue messages")."""
+        self._store = store
+        self._purges = dict(purges)
+        self.period = period
+        self.chunk = chunk
+
+    async def sweep(self, now: datetime | None = None) -> dict[str, int]:
+        """Remove everything whose time is over at ``now``; how many rows of each kind."""
+        at = now or datetime.now(UTC)
+        removed = dict.fromkeys(self._purges, 0)
+        for what, purge in self._purges.items():
+            while True:
+                count = await self._store.write(functools.partial(_run, purge, now=at, limit=self.chunk))
+                removed[what] += count
+                if count < self.chunk:
+                    break
+        return removed
+
+    async def run(self) -> None:
+        while True:
+            try:
+                for what, count in (await self.sweep()).items():
+                    if count:
+                        log.info("removed %d %s", count, what)
+            except Exception:
+                log.exception("removing what is past its retention failed; again in %.0f s", self.period)
+            await asyncio.sleep(self.period)
+
+
+def _run(purge: Purge, tx: Tx, *, now: datetime, limit: int) -> int:
+    return purge(tx, now, limit)
