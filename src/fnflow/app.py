@@ -225,7 +225,9 @@ class Fnflow:
         self._keeping = asyncio.create_task(keeper.run(), name="leases")
         self.warmer = Warmer(self.functions)
         self.warmer.open()
-        self._sweeping = asyncio.create_task(Sweeper(store, self._purges()).run(), name="retention")
+        self._sweeping = asyncio.create_task(
+            Sweeper(store, self._purges(), clock=self.clock).run(), name="retention"
+        )
         self._pruning = asyncio.create_task(prune_every(self.functions), name="function-housekeeping")
         for path in self._apply:
             await self.apply(path)
@@ -236,9 +238,13 @@ class Fnflow:
             "expired queue messages": lambda tx, now, limit: tx.purge_expired_messages(now, limit),
             "expired topic message ids": lambda tx, now, limit: tx.purge_expired_topic_messages(now, limit),
         }
-        if keep := self.settings.call_retention:
+        if keep_calls := self.settings.call_retention:
             purges["finished asynchronous calls"] = lambda tx, now, limit: tx.purge_finished_calls(
-                now - timedelta(seconds=keep), limit
+                now - timedelta(seconds=keep_calls), limit
+            )
+        if keep_executions := self.settings.execution_retention:
+            purges["finished executions"] = lambda tx, now, limit: tx.purge_finished_executions(
+                now - timedelta(seconds=keep_executions), limit
             )
         return purges
 

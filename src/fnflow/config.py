@@ -54,6 +54,9 @@ class Settings:
     # Finished asynchronous calls (and their callback deliveries) are removed this long after they
     # finished (Function Compute shows an invocation's record for a week); 0 keeps them.
     call_retention: float = 7 * 86_400.0
+    # Finished executions (and their history) are removed this long after they ended (Step
+    # Functions keeps a closed execution 90 days); 0 keeps them.
+    execution_retention: float = 90 * 86_400.0
     # Shortest time between a schedule's ticks: one second (FnF's is a minute); a function timer
     # trigger's: a minute, as Function Compute's. The env below sets both (tests).
     schedule_min_interval: float = 1.0
@@ -96,6 +99,8 @@ class Settings:
             s.function_log_bytes = int(os.environ["FNFLOW_FUNCTION_LOG_BYTES"])
         if os.environ.get("FNFLOW_CALL_RETENTION"):
             s.call_retention = float(os.environ["FNFLOW_CALL_RETENTION"])
+        if os.environ.get("FNFLOW_EXECUTION_RETENTION"):
+            s.execution_retention = float(os.environ["FNFLOW_EXECUTION_RETENTION"])
         if "FNFLOW_KEY_CACHE_SECONDS" in os.environ:
             s.key_cache_seconds = float(os.environ["FNFLOW_KEY_CACHE_SECONDS"])
         if "FNFLOW_PARALLELISM" in os.environ:

@@ -10,12 +10,12 @@ callback deliveries, once ``call_retention`` has passed since they finished.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
+from fnflow.clock import SYSTEM_CLOCK, Clock
 from fnflow.store import Store, Tx
 
 log = logging.getLogger(__name__)
@@ -26,17 +26,24 @@ Purge = Callable[[Tx, datetime, int], int]
 
 class Sweeper:
     def __init__(
-        self, store: Store, purges: Mapping[str, Purge], *, period: float = 60.0, chunk: int = 1000
+        self,
+        store: Store,
+        purges: Mapping[str, Purge],
+        *,
+        period: float = 60.0,
+        chunk: int = 1000,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``purges``: what each removes, by the name the log gives it (plural: "expired queue messages")."""
         self._store = store
+        self._clock = clock
         self._purges = dict(purges)
         self.period = period
         self.chunk = chunk
 
     async def sweep(self, now: datetime | None = None) -> dict[str, int]:
         """Remove everything whose time is over at ``now``; how many rows of each kind."""
-        at = now or datetime.now(UTC)
+        at = now or self._clock.now()
         removed = dict.fromkeys(self._purges, 0)
         for what, purge in self._purges.items():
             while True:
@@ -54,7 +61,7 @@ class Sweeper:
                         log.info("removed %d %s", count, what)
             except Exception:
                 log.exception("removing what is past its retention failed; again in %.0f s", self.period)
-            await asyncio.sleep(self.period)
+            await self._clock.sleep(self.period)
 
 
 def _run(purge: Purge, tx: Tx, *, now: datetime, limit: int) -> int:

@@ -290,3 +290,27 @@ def test_list_executions_between_start_times(store: Store) -> None:
     assert between(25, None) == ["e4", "e3"]
     assert between(None, 5) == ["e0"]
     assert between(31, 39) == []
+
+
+def test_finished_executions_are_purged_after_their_retention_with_their_history(store: Store) -> None:
+    def ended(name: str, status: str, when: float) -> ExecutionRecord:
+        return replace(execution(name, status=status), stopped_at=at(when), state=None)
+
+    insert(
+        store,
+        ended("succeeded", "Succeeded", 10),
+        ended("failed", "Failed", 20),
+        ended("timed-out", "TimedOut", 30),
+        ended("stopped", "Stopped", 40),
+        ended("recent", "Succeeded", 150),
+        execution("running", started=1),
+    )
+    for name in ("succeeded", "recent"):
+        store.write_sync(lambda tx, n=name: tx.append_history(f"id-f-{n}", [event(1), event(2)]))
+    assert store.write_sync(lambda tx: tx.purge_finished_executions(at(100), 3)) == 3, "at most the limit"
+    assert store.write_sync(lambda tx: tx.purge_finished_executions(at(100), 10)) == 1
+    assert store.write_sync(lambda tx: tx.purge_finished_executions(at(100), 10)) == 0
+    assert sorted(names(store)) == ["recent", "running"]
+    assert store.read_sync(lambda tx: tx.history("id-f-succeeded")).items == []
+    assert len(store.read_sync(lambda tx: tx.history("id-f-recent")).items) == 2
+    insert(store, execution("succeeded", id="again"))  # the name is free again

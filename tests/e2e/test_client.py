@@ -423,3 +423,30 @@ def test_wrong_secret_is_unauthorized(secured: tuple[ServerProcess, dict[str, st
     with Client(server.url, api_key=f"{key_id}:wrong") as c, pytest.raises(ApiError) as e:
         c.list_flows()
     assert isinstance(e.value, UnauthorizedError) and e.value.code == "Unauthorized"
+
+
+def test_a_finished_execution_is_removed_once_its_retention_has_passed(tmp_path: Path) -> None:
+    """With ``--execution-retention 1`` an execution that ended is gone a second later, with its
+    history, and its name is free again. The sweeper runs as the server starts, then every minute."""
+    process = ServerProcess(tmp_path, "--execution-retention", "1").start()
+    try:
+        with Client(process.url, api_key="") as c:
+            c.put_flow("kept", GREET)
+            c.start_execution("kept", {"name": "a"}, name="run")
+            assert c.wait_execution("kept", "run", timeout=30).status == "Succeeded"
+            time.sleep(1.2)
+            process.stop()
+            process.start()
+            deadline = time.monotonic() + 10  # the first sweep runs beside the server's first requests
+            while True:
+                try:
+                    c.describe_execution("kept", "run")
+                except NotFoundError:
+                    break
+                assert time.monotonic() < deadline, "the finished execution was not removed"
+                time.sleep(0.05)
+            c.start_execution("kept", {"name": "b"}, name="run")
+            assert c.wait_execution("kept", "run", timeout=30).output == {"greeting": "b"}, "a new run"
+    finally:
+        process.stop()
+    assert "Traceback" not in process.log(), process.log()[-5000:]

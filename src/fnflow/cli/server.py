@@ -58,6 +58,14 @@ CallRetention = Annotated[
         min=0,
     ),
 ]
+ExecutionRetention = Annotated[
+    float | None,
+    typer.Option(
+        help="Seconds a finished execution (its history) is kept; 0 keeps them"
+        " (env FNFLOW_EXECUTION_RETENTION; default 7776000, 90 days)",
+        min=0,
+    ),
+]
 PublicUrl = Annotated[
     str | None, typer.Option(help="The URL functions use to call fnflow back (env FNFLOW_PUBLIC_URL)")
 ]
@@ -107,6 +115,7 @@ def _settings(
     public_url: str | None,
     secret_key_file: Path | None,
     call_retention: float | None,
+    execution_retention: float | None,
 ) -> Settings:
     settings = Settings.from_env()
     settings.db = db or settings.db
@@ -120,6 +129,8 @@ def _settings(
     settings.secret_key_file = secret_key_file or settings.secret_key_file
     if call_retention is not None:
         settings.call_retention = call_retention
+    if execution_retention is not None:
+        settings.execution_retention = execution_retention
     for item in queue:
         name, _, count = item.partition("=")
         if not name or not count.isdigit() or int(count) < 1:
@@ -162,6 +173,7 @@ def serve(
     public_url: PublicUrl = None,
     secret_key_file: SecretKeyFile = None,
     call_retention: CallRetention = None,
+    execution_retention: ExecutionRetention = None,
     accept_port: Annotated[
         int | None,
         typer.Option(
@@ -189,6 +201,7 @@ def serve(
         public_url,
         secret_key_file,
         call_retention,
+        execution_retention,
     )
     settings.host = host or settings.host
     settings.port = port or settings.port
@@ -288,6 +301,7 @@ def work(
     public_url: PublicUrl = None,
     secret_key_file: SecretKeyFile = None,
     call_retention: CallRetention = None,
+    execution_retention: ExecutionRetention = None,
     log_level: LogLevel = "info",
     log_format: Logs = LogFormat.text,
 ) -> None:
@@ -305,6 +319,7 @@ def work(
         public_url,
         secret_key_file,
         call_retention,
+        execution_retention,
     )
     if not settings.db.startswith(("postgresql", "postgres")):
         typer.echo(

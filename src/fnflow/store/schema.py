@@ -103,6 +103,8 @@ Index("ix_executions_flow_status", executions.c.flow_name, executions.c.status, 
 # a flow's executions, newest first (the list without a status filter); migration 0011
 Index("ix_executions_flow_started", executions.c.flow_name, executions.c.started_at, executions.c.id)
 Index("ix_executions_parent", executions.c.parent_id)
+# finished executions by when they ended, for retention; migration 0013
+Index("ix_executions_status_stopped", executions.c.status, executions.c.stopped_at)
 
 history = Table(
     "history",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, tuple_, update
+from sqlalchemy import Row, bindparam, delete, func, select, tuple_, update
 
 from fnflow.errors import Conflict, InvalidArgument
 from fnflow.store.prepared import ManyRows, Prepared
@@ -20,7 +20,7 @@ from fnflow.store.queries.base import (
     to_ts,
 )
 from fnflow.store.records import ExecutionRecord, HistoryRecord, Page
-from fnflow.store.schema import executions, history
+from fnflow.store.schema import EXECUTION_STATUSES, execution_pins, executions, history, tasks, timers
 
 _COLUMNS = [c.name for c in executions.c]
 _INSERT = Prepared(
@@ -196,6 +196,22 @@ class ExecutionQueries(Queries):
     def running_execution_ids(self) -> list[str]:
         query = select(executions.c.id).where(executions.c.status == "Running")
         return list(self.conn.execute(query).scalars())
+
+    def purge_finished_executions(self, before: datetime, limit: int) -> int:
+        """Remove up to ``limit`` executions that ended before ``before``, with their history; how
+        many. Their names are free again (as Step Functions', once its retention has passed)."""
+        finished = [s for s in EXECUTION_STATUSES if s != "Running"]
+        query = (
+            select(executions.c.id)
+            .where(executions.c.status.in_(finished), executions.c.stopped_at < to_ts(before))
+            .limit(limit)
+        )
+        ids = list(self.conn.execute(self._skip_locked(query)).scalars())
+        if not ids:
+            return 0
+        for table in (history, execution_pins, tasks, timers):
+            self.conn.execute(delete(table).where(table.c.execution_id.in_(ids)))
+        return int(self.conn.execute(delete(executions).where(executions.c.id.in_(ids))).rowcount)
 
     def append_history(self, execution_id: str, events: Sequence[HistoryRecord]) -> None:
         if events:
