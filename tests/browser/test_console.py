@@ -89,7 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 def bulk_executions(db: str) -> None:
     """10,000 finished executions of flow ``bulk``, written straight into the database."""
     store = open_store(db)
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)  # well within the retention
     template = ExecutionRecord(
         id="", flow_name="bulk", name="", status="Succeeded", definition_hash="h", input="{}",
         started_at=t0, output="{}", stopped_at=t0, state=None,
