@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 #: removes up to ``limit`` rows whose time is over at ``now``; how many it removed
 Purge = Callable[[Tx, datetime, int], int]
+#: rows per transaction: SQLite's run on the event loop, and 200 finished calls take about 9 ms to
+#: remove (1,000 took 15 ms, 1,000 executions with their history 37 ms)
+CHUNK = 200
 
 
 class Sweeper:
@@ -31,7 +34,7 @@ class Sweeper:
         purges: Mapping[str, Purge],
         *,
         period: float = 60.0,
-        chunk: int = 1000,
+        chunk: int = CHUNK,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``purges``: what each removes, by the name the log gives it (plural: "expired queue messages")."""
