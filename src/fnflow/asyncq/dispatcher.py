@@ -663,9 +663,9 @@ class Dispatcher:
         A claim passes over the functions this process holds its share of, and to find nothing it
         reads past every call of theirs waiting in the store (45 ms with 200,000, on the event
         loop). So a claim that took all it saw remembers that only those functions may have calls
-        left, and until calls are left in the store again (or ``period`` passes: leases of a dead
-        process run out, delayed calls come due) a claim that would pass over all of them is not
-        made."""
+        left, and until calls are left in the store again (or a third of a lease passes, the claimer's
+        period: leases of a dead process run out, delayed calls come due) a claim that would pass
+        over all of them is not made."""
         now, until = self._clock.now(), self.lease_until()
         full = [key for key in self._held.of if self._holds_share(key)]
         news = self._news
