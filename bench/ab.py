@@ -4,7 +4,7 @@ Exports ``REV``'s ``src/`` (``git archive``) and runs the chosen measures ``--ro
 each server in turn (A B A B ...), on the same machine in the same minutes, so a change is judged
 by ratios that share their noise. The client side is always this tree's.
 
-    .venv/bin/python bench/ab.py main [--what accept alone flows pgflows drain call] [--rounds 3]
+    .venv/bin/python bench/ab.py main [--what accept alone port flows pgflows drain call] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -25,17 +25,25 @@ import drain
 import flows
 import gateway_call
 
+from fnflow.testing import free_port
 
-def accept(seconds: int, function: str = "noop") -> tuple[float, float]:
+
+def accept(seconds: int, function: str = "noop", *, port: bool = False) -> tuple[float, float]:
     """(accepted calls/s, server CPU µs per accepted call) of calls of ``function``: ``noop`` runs
-    them meanwhile, ``slow`` (one a second) measures the accept path alone."""
+    them meanwhile, ``slow`` (one a second) measures the accept path alone; with ``port``, on
+    ``--accept-port`` (async_accept's fronts; the CPU is the server's, not the fronts')."""
+    front = free_port()
+    options = ("--accept-port", str(front), "--accept-processes", str(async_accept.FRONTS)) if port else ()
     with (
         tempfile.TemporaryDirectory() as tmp,
-        common.server(common.noop_fixture(Path(tmp), service=None, extra=async_accept.slow(Path(tmp)))) as s,
+        common.server(
+            common.noop_fixture(Path(tmp), service=None, extra=async_accept.slow(Path(tmp))), *options
+        ) as s,
     ):
         assert s.process is not None
+        url = f"http://127.0.0.1:{front}" if port else s.url
         cpu = common.cpu_seconds(s.process.pid)
-        result = common.wrk(f"{s.url}/async-function/{function}", seconds, 50)
+        result = common.wrk(f"{url}/async-function/{function}", seconds, 50)
         cpu = common.cpu_seconds(s.process.pid) - cpu
     assert result["non_2xx"] == 0, result
     return result["requests_per_s"], cpu * 1e6 / (result["requests_per_s"] * seconds)
@@ -92,6 +100,13 @@ MEASURES: dict[str, Callable[[], dict[str, float]]] = {
         zip(
             ("accepted calls/s alone (wrk -c50, 8 s)", "server CPU µs per accepted call alone"),
             accept(8, "slow"),
+            strict=True,
+        )
+    ),
+    "port": lambda: dict(
+        zip(
+            ("accepted calls/s on --accept-port (wrk -c50, 8 s)", "server CPU µs per call on --accept-port"),
+            accept(8, "slow", port=True),
             strict=True,
         )
     ),
