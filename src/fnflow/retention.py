@@ -5,7 +5,8 @@ with the backlog.
 What is removed (``purges``, made by the composition root): queue messages whose retention period
 is over, tombstones of deleted messages and the ids of published topic messages (receives and
 peeks never see an expired message, swept or not); finished asynchronous calls, with their
-callback deliveries, once ``call_retention`` has passed since they finished.
+callback deliveries, once ``call_retention`` has passed since they finished; executions, with
+their history, once ``execution_retention`` has passed since they ended.
 """
 
 from __future__ import annotations

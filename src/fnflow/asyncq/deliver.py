@@ -160,7 +160,7 @@ def build_deliveries(
                     )
                 )
             else:
-                call = destination_call(tx, record, target, body, now)
+                call = destination_call(tx, record, target, body, now, lease)
                 if call is None:  # recorded as a failed delivery, so the call's status shows it
                     missing = f"destination function {target!r} does not exist"
                     deliveries.append(
@@ -169,8 +169,7 @@ def build_deliveries(
                         )
                     )
                 else:
-                    held = replace(call, lease_owner=lease[0], lease_until=lease[1])
-                    calls.extend(stored for stored, new in tx.insert_calls([held]) if new)
+                    calls.extend(stored for stored, new in tx.insert_calls([call]) if new)
     if deliveries:
         ids = tx.add_deliveries(deliveries)
         deliveries = [replace(d, id=i) for d, i in zip(deliveries, ids, strict=True) if d.status == "Pending"]
@@ -178,19 +177,27 @@ def build_deliveries(
 
 
 def destination_call(
-    tx: Tx, record: CallRecord, target: str, body: bytes, now: datetime
+    tx: Tx, record: CallRecord, target: str, body: bytes, now: datetime, lease: tuple[str, datetime]
 ) -> CallRecord | None:
-    """An asynchronous call of the destination function (``name`` or ``service/name``), if it exists."""
+    """An asynchronous call of the destination function (``name`` or ``service/name``), if it
+    exists, held as ``lease`` says."""
     service, _, name = target.rpartition("/")
     headers = [("Content-Type", "application/json"), ("X-Source-Call-Id", record.id)]
-    return async_call(tx, service or record.service, name, body, headers, now)
+    return async_call(tx, service or record.service, name, body, headers, now, lease)
 
 
 def async_call(
-    tx: Tx, service: str, name: str, body: bytes, headers: list[tuple[str, str]], now: datetime
+    tx: Tx,
+    service: str,
+    name: str,
+    body: bytes,
+    headers: list[tuple[str, str]],
+    now: datetime,
+    lease: tuple[str, datetime] | None = None,
 ) -> CallRecord | None:
     """A new asynchronous call (a POST of ``body``) of a function, under its async policy; None if the
-    function does not exist. The caller stores it."""
+    function does not exist. The caller stores it: held by ``lease`` (owner, until), the process
+    that will run it, so that no claim takes it meanwhile; without, for any process to claim."""
     function = tx.get_function(service, name)
     if function is None:
         return None
@@ -210,6 +217,8 @@ def async_call(
         expires_at=now + timedelta(seconds=policy.max_event_age),
         max_attempts=policy.retries + 1,
         queue=policy.queue,
+        lease_owner=lease[0] if lease else None,
+        lease_until=lease[1] if lease else None,
     )
 
 

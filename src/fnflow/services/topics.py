@@ -363,9 +363,9 @@ def _push(
         )
         return
     if isinstance(endpoint, FunctionEndpoint):
-        call = async_call(tx, endpoint.service, endpoint.function, text.encode(), sent, now)
+        call = async_call(tx, endpoint.service, endpoint.function, text.encode(), sent, now, (owner, until))
         if call is not None:
-            fan_out.calls.append(replace(call, lease_owner=owner, lease_until=until))
+            fan_out.calls.append(call)
             return
         failure = f"function {endpoint.service}/{endpoint.function} does not exist"
     else:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, Table
+from sqlalchemy import ColumnElement, Connection, Row, Select, Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fnflow.errors import InvalidArgument
@@ -63,6 +63,17 @@ class Queries:
         (so concurrent claimers never wait for, or take, each other's rows); as is on SQLite, whose
         one writer at a time needs no row locks."""
         return query.with_for_update(skip_locked=True) if self.lock_rows else query
+
+    def _purge(self, chosen: Select[Any], table: Table, referring: Sequence[tuple[Table, str]]) -> int:
+        """Delete the rows of ``table`` whose ids ``chosen`` selects (rows other transactions are
+        deleting passed over), with the rows of ``referring`` (table, column) that name them; how
+        many rows of ``table``. The retention sweeper's chunk (``fnflow.retention``)."""
+        ids = list(self.conn.execute(self._skip_locked(chosen)).scalars())
+        if not ids:
+            return 0
+        for other, column in referring:
+            self.conn.execute(delete(other).where(other.c[column].in_(ids)))
+        return int(self.conn.execute(delete(table).where(table.c.id.in_(ids))).rowcount)
 
     def _upsert(self, table: Table, values: dict[str, Any], key: tuple[str, ...]) -> None:
         """Insert a row, or update the one with the same ``key``; that one keeps its key and

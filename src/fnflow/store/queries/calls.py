@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, func, literal_column, or_, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, func, literal_column, or_, select, tuple_, update
 
 from fnflow.clock import uuid7
 from fnflow.errors import InvalidArgument
@@ -335,21 +335,13 @@ class CallQueries(LeaseQueries):
             .where(deliveries.c.call_id == calls.c.id, deliveries.c.status == "Pending")
             .exists()
         )
-        query = (
-            select(calls.c.id)
-            .where(
-                calls.c.status.in_(FINISHED),
-                calls.c.run_at < cut,
-                or_(calls.c.finished_at.is_(None), calls.c.finished_at < cut),
-                ~pending,
-            )
-            .limit(limit)
+        chosen = select(calls.c.id).where(
+            calls.c.status.in_(FINISHED),
+            calls.c.run_at < cut,
+            or_(calls.c.finished_at.is_(None), calls.c.finished_at < cut),
+            ~pending,
         )
-        ids = list(self.conn.execute(self._skip_locked(query)).scalars())
-        if not ids:
-            return 0
-        self.conn.execute(delete(deliveries).where(deliveries.c.call_id.in_(ids)))
-        return int(self.conn.execute(delete(calls).where(calls.c.id.in_(ids))).rowcount)
+        return self._purge(chosen.limit(limit), calls, [(deliveries, "call_id")])
 
     def redrive_calls(
         self,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import Row, bindparam, func, select, tuple_, update
 
 from fnflow.errors import Conflict, InvalidArgument
 from fnflow.store.prepared import ManyRows, Prepared
@@ -201,17 +201,11 @@ class ExecutionQueries(Queries):
         """Remove up to ``limit`` executions that ended before ``before``, with their history; how
         many. Their names are free again (as Step Functions', once its retention has passed)."""
         finished = [s for s in EXECUTION_STATUSES if s != "Running"]
-        query = (
-            select(executions.c.id)
-            .where(executions.c.status.in_(finished), executions.c.stopped_at < to_ts(before))
-            .limit(limit)
+        chosen = select(executions.c.id).where(
+            executions.c.status.in_(finished), executions.c.stopped_at < to_ts(before)
         )
-        ids = list(self.conn.execute(self._skip_locked(query)).scalars())
-        if not ids:
-            return 0
-        for table in (history, execution_pins, tasks, timers):
-            self.conn.execute(delete(table).where(table.c.execution_id.in_(ids)))
-        return int(self.conn.execute(delete(executions).where(executions.c.id.in_(ids))).rowcount)
+        referring = [(table, "execution_id") for table in (history, execution_pins, tasks, timers)]
+        return self._purge(chosen.limit(limit), executions, referring)
 
     def append_history(self, execution_id: str, events: Sequence[HistoryRecord]) -> None:
         if events:
