@@ -1,6 +1,7 @@
 """Plain-ASGI pieces shared by the routes that skip the framework (the gateway, the hot routes,
-triggers, MNS, RPC) and by accept fronts: reading a body, answering, and an asynchronous call's
-request as it is stored. Nothing here imports the server, so a front imports in 0.44 s, not 0.74.
+triggers, MNS, RPC) and by accept fronts: reading a header or a body, answering, and an
+asynchronous call's request as it is stored. Nothing here imports the server, so a front
+imports in 0.44 s, not 0.74.
 """
 
 from __future__ import annotations
@@ -9,11 +10,20 @@ import json
 from collections.abc import Callable
 from typing import NamedTuple
 
-from starlette.types import Receive, Send
+from starlette.types import Receive, Scope, Send
 
 from fnflow.errors import PayloadTooLarge
 
 Headers = list[tuple[bytes, bytes]]  # as ASGI has them
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """The request's header ``name`` (lowercase), the last if it is repeated; None if absent."""
+    found = None
+    for key, value in scope["headers"]:
+        if key == name:
+            found = value
+    return found
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fnflow.api.asgi import AsyncRequest, async_request, read_body, respond, respond_problem
+from fnflow.api.asgi import AsyncRequest, async_request, header, read_body, respond, respond_problem
 from fnflow.api.auth import authorize_raw
 from fnflow.api.errors import STATUS
 from fnflow.asyncq.service import Submission
@@ -133,7 +133,7 @@ class Gateway:
         ]
 
     async def _sync(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await authorize_raw(self.fnflow, dict(scope["headers"]).get(b"authorization"), "invoke")
+        await authorize_raw(self.fnflow, header(scope, b"authorization"), "invoke")
         name, sub = target(scope["path"], "/function/")
         service, function, qualifier = split_qualified(name)
         body = await read_body(receive, self.fnflow.settings.max_sync_bytes)
@@ -179,7 +179,7 @@ class Gateway:
         await respond(send, result.status, response + extra, result.body)
 
     async def _async(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await authorize_raw(self.fnflow, dict(scope["headers"]).get(b"authorization"), "invoke")
+        await authorize_raw(self.fnflow, header(scope, b"authorization"), "invoke")
         method = scope["method"]
         if method == "DELETE":
             await self.fnflow.calls.stop(scope["path"][len("/async-function/") :])

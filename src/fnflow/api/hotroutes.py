@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fnflow.api.asgi import respond, respond_problem
+from fnflow.api.asgi import header, respond, respond_problem
 from fnflow.api.auth import authorize_raw
 from fnflow.api.errors import INTERNAL_ERROR, STATUS, surrogate_problem
 from fnflow.api.schemas import ExecutionOut, StartIn
@@ -103,7 +103,7 @@ class HotRoutes:
     async def _describe(self, scope: Scope, receive: Receive, send: Send, flow: str, name: str) -> None:
         try:
             wait = _wait(scope["query_string"])
-            await authorize_raw(self.fnflow, dict(scope["headers"]).get(b"authorization"), "invoke")
+            await authorize_raw(self.fnflow, header(scope, b"authorization"), "invoke")
             out = ExecutionOut.of(*await self.fnflow.executions.described(flow, name, wait))
         except _Declined:
             await self.app(scope, receive, send)

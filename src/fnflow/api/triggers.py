@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fnflow.api.asgi import read_body, respond
+from fnflow.api.asgi import header, read_body, respond
 from fnflow.api.auth import parse_authorization
 from fnflow.api.gateway import HOP_BY_HOP, respond_error
 from fnflow.compat.alibaba.fc import PROXY_PREFIX, proxy_path
@@ -47,7 +47,7 @@ class HttpTriggers:
             await respond_error(send, e)
 
     async def _authorize(self, scope: Scope) -> None:
-        raw = dict(scope["headers"]).get(b"authorization")
+        raw = header(scope, b"authorization")
         key_id, secret = parse_authorization(raw.decode("latin-1") if raw else None)
         key = await self.fnflow.keys.authenticate(key_id, secret)
         if "invoke" not in ALLOWED.get(key.scope, set()):
