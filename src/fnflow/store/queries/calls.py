@@ -25,6 +25,7 @@ READY = ("Enqueued", "Retrying")
 FINISHED = ("Succeeded", "Failed", "Stopped", "Expired")
 _COLUMNS = [c.name for c in calls.c]
 _TIMES = ("created_at", "run_at", "expires_at", "started_at", "finished_at", "lease_until")
+_TIME_POSITIONS = tuple(_COLUMNS.index(name) for name in _TIMES)
 _INSERT = Prepared(
     lambda dialect: (
         dialect_insert(dialect, calls).values({c: bindparam(c) for c in _COLUMNS}).on_conflict_do_nothing()
@@ -91,8 +92,13 @@ def _values(record: CallRecord) -> dict[str, Any]:
 
 
 def _row(record: CallRecord) -> list[Any]:
-    values = _values(record)
-    return [values[name] for name in _COLUMNS]
+    """The record's column values in ``_COLUMNS``' order (an insert makes one per accepted call)."""
+    values = vars(record)
+    row = [values[name] for name in _COLUMNS]
+    for position in _TIME_POSITIONS:
+        if row[position] is not None:
+            row[position] = to_ts(row[position])
+    return row
 
 
 def call_from_row(row: Row[Any] | Sequence[Any]) -> CallRecord:
