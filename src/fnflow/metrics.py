@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, UnknownMetricFamily
@@ -26,6 +27,18 @@ class _Callback(Collector):
 
     def collect(self) -> Iterator[Family]:
         yield from self.read()
+
+
+class _Children(dict[tuple[Any, ...], Any]):
+    """A metric's children by their labels, each made once by ``make(*labels)``."""
+
+    def __init__(self, make: Callable[..., Any]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, labels: tuple[Any, ...]) -> Any:
+        child = self[labels] = self._make(*labels)
+        return child
 
 
 class Metrics:
@@ -88,17 +101,38 @@ class Metrics:
             ["function_name", "version"],
             registry=self.registry,
         )
+        # The children of the metrics counted on every call, by their labels: ``labels()`` takes a
+        # lock and checks the labels each time (1.8 µs; a child's ``inc`` alone 0.5).
+        self._served = _Children(lambda s, f, v: self.version_invocations.labels(metric_name(s, f), v))
+        self._finished = _Children(
+            lambda f, code: (
+                self.invocations.labels(f, str(code)),
+                self.invocation_seconds.labels(f, str(code)),
+            )
+        )
+        self._submitted = _Children(lambda queue: self.calls_submitted.labels(queue or "default"))
+        self._processed = _Children(
+            lambda queue, status: self.calls_processed.labels(queue or "default", status)
+        )
 
     def version_served(self, service: str, function: str, version: str) -> None:
-        self.version_invocations.labels(metric_name(service, function), version).inc()
+        self._served[service, function, version].inc()
 
     def invocation_started(self, function: str) -> None:
         self.invocations_started[function] += 1
 
     def invocation_finished(self, function: str, status: int, seconds: float) -> None:
-        code = str(status)
-        self.invocations.labels(function, code).inc()
-        self.invocation_seconds.labels(function, code).observe(seconds)
+        calls, durations = self._finished[function, status]
+        calls.inc()
+        durations.observe(seconds)
+
+    def call_submitted(self, queue: str) -> None:
+        """An asynchronous call of ``queue`` ("" the default) was accepted."""
+        self._submitted[(queue,)].inc()
+
+    def call_processed(self, queue: str, status: str) -> None:
+        """An attempt of an asynchronous call of ``queue`` ("" the default) ended with ``status``."""
+        self._processed[queue, status].inc()
 
     def _started(self) -> Iterator[UnknownMetricFamily]:
         family = UnknownMetricFamily(

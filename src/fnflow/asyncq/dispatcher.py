@@ -536,7 +536,7 @@ class Dispatcher:
                 log.warning("settling asynchronous call %s: %s; trying again", record.id, e)
                 await self._clock.sleep(pause)
         if self._metrics is not None:
-            self._metrics.calls_processed.labels(record.queue or "default", settled.status.value).inc()
+            self._metrics.call_processed(record.queue, settled.status.value)
         if settled.retry is not None:
             self.submit([settled.retry])
         else:
