@@ -258,7 +258,8 @@ def test_data_survives_close_and_reopen(store: Store, open_again: Callable[[], S
     assert again.read_sync(lambda tx: tx.next_timer_at()) == timer("e1", 1, 5).fire_at
 
 
-def test_a_write_cancelled_while_queued_is_dropped_and_the_writer_goes_on(store: Store) -> None:
+@pytest.mark.parametrize("how", ["write", "write_soon"])
+def test_a_write_cancelled_while_queued_is_dropped_and_the_writer_goes_on(store: Store, how: str) -> None:
     """A caller that gives up (a request cancelled at shutdown) must not take the writer with it."""
 
     async def main() -> str | None:
@@ -277,7 +278,11 @@ def test_a_write_cancelled_while_queued_is_dropped_and_the_writer_goes_on(store:
             held.append(asyncio.create_task(asyncio.to_thread(store.write_sync, hold(started))))
             if not await asyncio.to_thread(started.wait, 0.5):
                 break
-        cancelled = asyncio.create_task(store.write(lambda tx: tx.set_setting("cancelled", "ran")))
+
+        def job(tx: Tx) -> None:
+            tx.set_setting("cancelled", "ran")
+
+        cancelled = asyncio.create_task(store.write(job)) if how == "write" else store.write_soon(job)
         await asyncio.sleep(0.05)
         cancelled.cancel()
         await asyncio.sleep(0.05)  # the cancellation reaches the writer's future
@@ -307,3 +312,20 @@ def test_write_soon_queues_at_once_and_ordered_stores_commit_in_queue_order(stor
     if store.ordered_writes:
         assert seen == "first"
     assert store.ordered_writes is (store.backend == "sqlite")
+
+
+def test_write_soon_hands_over_what_the_job_raised(store: Store) -> None:
+    def refuse(tx: Tx) -> None:
+        tx.set_setting("refused", "written")
+        raise ValueError("no")
+
+    async def main() -> None:
+        refused = store.write_soon(refuse)
+        after = store.write_soon(lambda tx: tx.set_setting("after", "written"))
+        with pytest.raises(ValueError, match="no"):
+            await refused
+        await after
+        assert not store.busy
+
+    asyncio.run(main())
+    assert (setting(store, "refused"), setting(store, "after")) == (None, "written")

@@ -104,8 +104,29 @@ class Store:
 
     def write_soon(self, fn: Callable[[Tx], T]) -> asyncio.Future[T]:
         """Queue ``fn`` now (see ``ordered_writes``) and return its outcome to await later,
-        so that the caller can go on meanwhile."""
-        return asyncio.ensure_future(self._committed(self._writer.submit_async(fn)))
+        so that the caller can go on meanwhile. (A future handed the job's outcome, not a task
+        awaiting it: the async queue marks every attempt Running this way.) Cancelling it
+        cancels the job, if it has not run yet."""
+        job = self._writer.submit_async(fn)
+        outcome: asyncio.Future[T] = job.get_loop().create_future()
+        self._pending += 1
+        job.add_done_callback(functools.partial(self._hand_over, outcome))
+        outcome.add_done_callback(lambda _: job.cancel())  # a no-op once the job is done
+        return outcome
+
+    def _hand_over(self, outcome: asyncio.Future[T], job: asyncio.Future[T]) -> None:
+        self._pending -= 1
+        if outcome.done():
+            return
+        if job.cancelled():
+            outcome.cancel()
+        elif (error := job.exception()) is not None:
+            explained = explain(error)
+            if explained is not None:
+                explained.__cause__ = error
+            outcome.set_exception(explained or error)
+        else:
+            outcome.set_result(job.result())
 
     async def _committed(self, job: asyncio.Future[T]) -> T:
         self._pending += 1
