@@ -144,6 +144,7 @@ async def serve(fd: int, owner_path: str, max_body: int, keys: bool) -> None:
         http=http_protocol(),
         lifespan="on",
         access_log=False,
+        proxy_headers=False,  # a call's client address is not kept: no X-Forwarded-For to apply
         log_level="warning",
     )
     config.load()
