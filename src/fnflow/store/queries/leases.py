@@ -10,16 +10,21 @@ row. ``Lease`` says, for one table, which rows are claimable and what changes ha
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, and_, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Float, Row, Table, and_, bindparam, or_, select, tuple_, update
+from sqlalchemy.sql import ClauseElement
 
+from fnflow.store.prepared import Prepared
 from fnflow.store.queries.base import Queries, to_ts
 
 Key = Any  # one column's value, or a tuple of values for a composite key
+#: a time in a lease's conditions: float seconds, or a parameter of a statement compiled once
+At = float | ColumnElement[Any]
 CHUNK = 500  # keys per statement (SQLite allows 32766 parameters; a key may have two)
 
 
@@ -29,13 +34,13 @@ class Lease:
 
     table: Table
     key: tuple[str, ...]  # the primary key's columns
-    #: rows that may be claimed at ``now`` (float seconds), besides those whose lease is free
-    ready: Callable[[Table, float], ColumnElement[bool]]
+    #: rows that may be claimed at ``now``, besides those whose lease is free
+    ready: Callable[[Table, At], ColumnElement[bool]]
     order: str | tuple[str, ...]  # claimed in this order (oldest first, or by priority then age)
     #: rows a holder may still hold past their lease and lose to a claimer (running work of a dead holder)
-    lapsed: Callable[[Table, float], ColumnElement[bool]] | None = None
+    lapsed: Callable[[Table, At], ColumnElement[bool]] | None = None
     #: values set on every claimed row, as a function of the table and ``now`` (e.g. counting attempts)
-    on_claim: Callable[[Table, float], Mapping[str, Any]] = lambda _table, _now: {}
+    on_claim: Callable[[Table, At], Mapping[str, Any]] = lambda _table, _now: {}
     #: status changes when a row leaves its holder: (which rows, the values they get); applied on
     #: release and takeover of the holder's rows, in order
     handover: Callable[[Table], Sequence[tuple[ColumnElement[bool], Mapping[str, Any]]]] = lambda _t: ()
@@ -44,7 +49,7 @@ class Lease:
         default=lambda _t: ()
     )
 
-    def free(self, now: float) -> ColumnElement[bool]:
+    def free(self, now: At) -> ColumnElement[bool]:
         t = self.table
         return or_(t.c.lease_until.is_(None), t.c.lease_until < now)
 
@@ -61,6 +66,26 @@ class Lease:
     def key_of(self, row: Row[Any]) -> Key:
         values = tuple(row._mapping[name] for name in self.key)
         return values if len(values) > 1 else values[0]
+
+
+@functools.cache
+def _claim_by_equality(lease: Lease, matching: tuple[str, ...]) -> tuple[Prepared, Prepared]:
+    """``LeaseQueries.claim_matching``'s two statements, compiled once from the lease: the keys of
+    the claimable rows whose ``matching`` columns have given values (in the lease's order; on
+    PostgreSQL locked, passing over rows others lock), and the claim of one row by its key."""
+    t, now = lease.table, bindparam("now", type_=Float)
+    claimable = and_(
+        *(t.c[name] == bindparam(f"match_{name}") for name in matching), lease.ready(t, now), lease.free(now)
+    )
+    order = lease.ordering()
+    chosen = select(*(t.c[n] for n in lease.key)).where(claimable).order_by(*order).limit(bindparam("limit"))
+
+    def choose(dialect: str) -> ClauseElement:
+        return chosen.with_for_update(skip_locked=True) if dialect == "postgresql" else chosen
+
+    values = {"lease_owner": bindparam("owner"), "lease_until": bindparam("until"), **lease.on_claim(t, now)}
+    one = and_(*(t.c[n] == bindparam(f"key_{n}") for n in lease.key))
+    return Prepared(choose), Prepared(update(t).where(one).values(values).returning(*t.c))
 
 
 class LeaseQueries(Queries):
@@ -103,6 +128,34 @@ class LeaseQueries(Queries):
         rows = list(self.conn.execute(update(t).where(mine).values(values).returning(*t.c)))
         place = {key: n for n, key in enumerate(keys)}
         return sorted(rows, key=lambda row: place[lease.key_of(row)])
+
+    def claim_matching(
+        self,
+        lease: Lease,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        matching: Mapping[str, Any],
+    ) -> list[tuple[Any, ...]]:
+        """``claim`` of the rows whose columns have the values of ``matching`` (a queue's messages),
+        for a lease whose rows never lapse from a holder, through statements compiled once: a
+        receive of a message costs a few driver calls rather than SQLAlchemy building and caching
+        four statements (1.5 ms). The rows whole, in the table's column order, in the lease's."""
+        assert lease.lapsed is None, "a lapsing lease's takeover needs claim()"
+        choose, take = _claim_by_equality(lease, tuple(matching))
+        at = to_ts(now)
+        params = {f"match_{name}": value for name, value in matching.items()}
+        cursor = choose.execute(self.conn, {**params, "now": at, "limit": limit})
+        keys = cursor.fetchall()
+        cursor.close()
+        claimed = []
+        for key in keys:
+            values = {f"key_{name}": value for name, value in zip(lease.key, key, strict=True)}
+            cursor = take.execute(self.conn, {**values, "owner": owner, "until": to_ts(until), "now": at})
+            claimed.append(tuple(cursor.fetchone()))
+            cursor.close()
+        return claimed
 
     def renew(
         self,
