@@ -4,7 +4,7 @@ Exports ``REV``'s ``src/`` (``git archive``) and runs the chosen measures ``--ro
 each server in turn (A B A B ...), on the same machine in the same minutes, so a change is judged
 by ratios that share their noise. The client side is always this tree's.
 
-    .venv/bin/python bench/ab.py main [--what accept alone port flows pgflows drain call] [--rounds 3]
+    .venv/bin/python bench/ab.py main [--what accept alone port flows pgflows drain call callback]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import async_accept
+import callback
 import common
 import drain
 import flows
@@ -90,6 +91,18 @@ def call_p50(n: int) -> float:
         return common.percentile(gateway_call.over_http(s.url, n), 50) * 1e6
 
 
+def callback_p50(count: int) -> tuple[float, float]:
+    """(callback → next step p50 ms with 16 executions at once, server CPU ms per execution)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fixture = common.noop_fixture(Path(tmp), flows={"callback": callback.FLOW}, extra=callback.QUEUE)
+        with common.server(fixture) as s:
+            assert s.process is not None
+            cpu = common.cpu_seconds(s.process.pid)
+            latencies = callback.at_once(s.url, count)
+            cpu = common.cpu_seconds(s.process.pid) - cpu
+    return common.percentile(latencies, 50) * 1000, cpu * 1000 / count
+
+
 FLOW_LABELS = ("3-step executions/s (16 clients, 600)", "server CPU ms per execution")
 #: what --what names: each runs once per round and side, giving one or more labelled numbers
 MEASURES: dict[str, Callable[[], dict[str, float]]] = {
@@ -120,6 +133,13 @@ MEASURES: dict[str, Callable[[], dict[str, float]]] = {
     "flows": lambda: dict(zip(FLOW_LABELS, flow_rate(600), strict=True)),
     "pgflows": lambda: {"3-step executions/s on PostgreSQL (16 clients, 600)": pg_flow_rate(600)},
     "call": lambda: {"/function/noop p50 µs (sequential)": call_p50(1000)},
+    "callback": lambda: dict(
+        zip(
+            ("callback → next step p50 ms (16 at once, 400)", "server CPU ms per execution (callback)"),
+            callback_p50(400),
+            strict=True,
+        )
+    ),
 }
 
 
