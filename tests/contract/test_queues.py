@@ -17,7 +17,10 @@ from sqlalchemy.exc import IntegrityError
 
 from fnflow.store import MessageRecord, QueueCounts, QueueRecord, Store, Tx
 from fnflow.store.leases import MESSAGES
+from fnflow.store.schema import queue_messages
 from tests.contract.factories import at
+
+COLUMNS = [column.name for column in queue_messages.c]
 
 
 def queue(name: str = "q", **attributes: object) -> QueueRecord:
@@ -290,3 +293,33 @@ def test_messages_are_leased_as_every_leased_kind(store: Store, q: QueueRecord) 
     assert store.write_sync(lambda tx: tx.renew(MESSAGES, "you", keys, at(99))) == 0
     assert store.write_sync(lambda tx: tx.renew(MESSAGES, "me", keys, at(99), alive_at=at(11))) == 0
     assert store.write_sync(lambda tx: tx.renew(MESSAGES, "me", keys, at(99), alive_at=at(9))) == 1
+
+
+def test_claiming_by_column_values_takes_what_claim_would_among_those_rows(
+    store: Store, q: QueueRecord
+) -> None:
+    """``claim_matching`` (a receive's claim, compiled once) against the lease's own rules."""
+    store.write_sync(lambda tx: tx.put_queue(queue("other")))
+    send(store, message("a", sent=1, priority=9), message("b", sent=2, priority=1), message("c", sent=3))
+    send(store, message("x", q="other"), message("d", sent=4, delay=50))
+
+    def claim(owner: str, now: float, limit: int) -> list[dict[str, object]]:
+        rows = store.write_sync(
+            lambda tx: tx.claim_matching(MESSAGES, owner, at(now), at(now + 10), limit, {"queue": "q"})
+        )
+        return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+
+    first = claim("me", 5, 2)
+    assert [(m["queue"], m["id"]) for m in first] == [("q", "b"), ("q", "c")], "by priority, then age"
+    assert [(m["lease_owner"], m["lease_until"], m["dequeue_count"]) for m in first] == [
+        ("me", at(15).timestamp(), 1)
+    ] * 2
+    assert first[0]["first_dequeued_at"] == at(5).timestamp()
+    assert [m["id"] for m in claim("you", 6, 10)] == ["a"], "leased, delayed and other queues' rows pass"
+    assert claim("you", 7, 10) == []
+    again = claim("you", 17, 10)  # every lease ran out
+    assert [(m["id"], m["dequeue_count"], m["first_dequeued_at"]) for m in again] == [
+        ("b", 2, at(5).timestamp()),
+        ("c", 2, at(5).timestamp()),
+        ("a", 2, at(6).timestamp()),
+    ]
