@@ -11,6 +11,7 @@ import pytest
 
 from fnflow.store import BinRequest, CallRecord, DeliveryRecord, Store, Tx
 from fnflow.store.leases import CALLS, DELIVERIES
+from tests.contract.compiled import core_statements
 from tests.contract.factories import at
 
 
@@ -403,6 +404,24 @@ def test_deliveries_are_claimed_attempted_and_recorded(store: Store) -> None:
     ]
     assert store.write_sync(lambda tx: tx.expire_foreign(DELIVERIES, "other")) >= 1
     assert store.read_sync(lambda tx: tx.deliveries_of("c2"))[0].lease_owner is None
+
+
+def test_adding_and_recording_deliveries_compiles_no_statement_each_time(store: Store) -> None:
+    """A call with a callback adds its delivery as it settles and records each attempt."""
+    [warm] = store.write_sync(lambda tx: tx.add_deliveries([delivery("warm")]))  # compiles them
+    attempt = {"attempts": 1, "run_at": at(1), "last_status": 500, "last_error": "no"}
+    store.write_sync(lambda tx: tx.record_attempt(warm, status="Pending", **attempt))  # type: ignore[arg-type]
+    with core_statements() as built:
+        [added] = store.write_sync(lambda tx: tx.add_deliveries([delivery("c")]))
+        store.write_sync(lambda tx: tx.record_attempt(added, status="Failed", **attempt))  # type: ignore[arg-type]
+    assert built == []
+    [recorded] = store.read_sync(lambda tx: tx.deliveries_of("c"))
+    assert (recorded.id, recorded.status, recorded.attempts, recorded.last_error) == (
+        added,
+        "Failed",
+        1,
+        "no",
+    )
 
 
 def test_a_bin_keeps_its_newest_requests(store: Store) -> None:

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from fnflow.store import Store, SubscriptionRecord, TopicMessageRecord, TopicRecord
+from fnflow.store import Store, SubscriptionRecord, TopicMessageRecord, TopicRecord, Tx
+from tests.contract.compiled import core_statements
 from tests.contract.factories import at
 
 
@@ -80,6 +81,20 @@ def test_a_published_message_id_is_an_idempotency_key_per_topic(store: Store, to
     again = store.write_sync(lambda tx: tx.add_topic_message(published("m", when=5)))
     assert again == (published("m"), False), "the first one stays"
     assert store.write_sync(lambda tx: tx.add_topic_message(published("m", topic="u")))[1] is True
+
+
+def test_a_publish_compiles_no_statement_each_time(store: Store, topic: TopicRecord) -> None:
+    """What a publish reads and writes of its topic runs on statements compiled once."""
+    store.write_sync(lambda tx: tx.put_subscription(subscription("s")))
+    store.write_sync(lambda tx: tx.add_topic_message(published("warm")))  # compiles them
+    with core_statements() as built:
+
+        def publish(tx: Tx) -> object:
+            return tx.get_topic("t"), tx.add_topic_message(published("m")), tx.subscriptions_of("t")
+
+        found, added, subscribed = store.write_sync(publish)
+    assert built == []
+    assert (found, added, subscribed) == (topic, (published("m"), True), [subscription("s")])
 
 
 def test_published_ids_are_forgotten_after_their_window(store: Store, topic: TopicRecord) -> None:

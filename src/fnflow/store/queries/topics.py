@@ -2,33 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, tuple_
+from sqlalchemy import Table, bindparam, delete, func, select, tuple_
 
+from fnflow.store.prepared import Prepared
 from fnflow.store.queries.base import Queries, dialect_insert, from_ts_req, to_ts
 from fnflow.store.records import Page, SubscriptionRecord, TopicMessageRecord, TopicRecord
 from fnflow.store.schema import subscriptions, topic_messages, topics
 
+# A publish reads its topic and subscriptions and records the message: compiled once (through
+# SQLAlchemy Core each statement cost 0.2-0.5 ms of the event loop's time).
+_GET_TOPIC = Prepared(select(topics).where(topics.c.name == bindparam("name")))
+_SUBSCRIPTIONS_OF = Prepared(
+    select(subscriptions).where(subscriptions.c.topic == bindparam("topic")).order_by(subscriptions.c.name)
+)
+_ADD_MESSAGE = Prepared(
+    lambda dialect: (
+        dialect_insert(dialect, topic_messages)
+        .values({c.name: bindparam(c.name) for c in topic_messages.c})
+        .on_conflict_do_nothing()
+    )
+)
 
-def _record(row: Row[Any], times: tuple[str, ...]) -> dict[str, Any]:
-    m = dict(row._mapping)
+
+def _record(row: Sequence[Any], table: Table, times: tuple[str, ...]) -> dict[str, Any]:
+    """A row of ``table`` (every column, in the table's order) as a record's fields."""
+    m = dict(zip(table.c.keys(), row, strict=True))
     for name in times:
         m[name] = from_ts_req(m[name])
     return m
 
 
-def _topic(row: Row[Any]) -> TopicRecord:
-    return TopicRecord(**_record(row, ("created_at", "updated_at")))
+def _topic(row: Sequence[Any]) -> TopicRecord:
+    return TopicRecord(**_record(row, topics, ("created_at", "updated_at")))
 
 
-def _subscription(row: Row[Any]) -> SubscriptionRecord:
-    return SubscriptionRecord(**_record(row, ("created_at", "updated_at")))
+def _subscription(row: Sequence[Any]) -> SubscriptionRecord:
+    return SubscriptionRecord(**_record(row, subscriptions, ("created_at", "updated_at")))
 
 
-def _topic_message(row: Row[Any]) -> TopicMessageRecord:
-    return TopicMessageRecord(**_record(row, ("published_at", "expires_at")))
+def _topic_message(row: Sequence[Any]) -> TopicMessageRecord:
+    return TopicMessageRecord(**_record(row, topic_messages, ("published_at", "expires_at")))
 
 
 def _values(record: Any, times: tuple[str, ...]) -> dict[str, Any]:
@@ -49,7 +66,9 @@ class TopicQueries(Queries):
         return stored
 
     def get_topic(self, name: str) -> TopicRecord | None:
-        row = self.conn.execute(select(topics).where(topics.c.name == name)).first()
+        cursor = _GET_TOPIC.execute(self.conn, {"name": name})
+        row = cursor.fetchone()
+        cursor.close()
         return None if row is None else _topic(row)
 
     def list_topics(self, prefix: str = "", limit: int = 100, token: str | None = None) -> Page:
@@ -90,8 +109,10 @@ class TopicQueries(Queries):
 
     def subscriptions_of(self, topic: str) -> list[SubscriptionRecord]:
         """Every subscription of a topic, by name (a publish pushes to each)."""
-        query = select(subscriptions).where(subscriptions.c.topic == topic).order_by(subscriptions.c.name)
-        return [_subscription(r) for r in self.conn.execute(query)]
+        cursor = _SUBSCRIPTIONS_OF.execute(self.conn, {"topic": topic})
+        rows = cursor.fetchall()
+        cursor.close()
+        return [_subscription(r) for r in rows]
 
     def count_subscriptions(self, topic: str) -> int:
         query = select(func.count()).where(subscriptions.c.topic == topic)
@@ -106,9 +127,10 @@ class TopicQueries(Queries):
     def add_topic_message(self, record: TopicMessageRecord) -> tuple[TopicMessageRecord, bool]:
         """Record a published message; (the message as stored, whether it is new). A message id is an
         idempotency key per topic: the same topic and id again is the message already published."""
-        values = _values(record, ("published_at", "expires_at"))
-        insert = dialect_insert(self.conn.dialect.name, topic_messages).on_conflict_do_nothing()
-        if self.conn.execute(insert.values(values)).rowcount:
+        cursor = _ADD_MESSAGE.execute(self.conn, _values(record, ("published_at", "expires_at")))
+        added = cursor.rowcount
+        cursor.close()
+        if added:
             return record, True
         t = topic_messages
         row = self.conn.execute(select(t).where(t.c.topic == record.topic, t.c.id == record.id)).one()
