@@ -9,6 +9,7 @@ import pytest
 
 from fnflow.errors import Conflict, InvalidArgument
 from fnflow.store import ExecutionRecord, Page, Store
+from tests.contract.compiled import core_statements
 from tests.contract.factories import at, event, execution, insert
 
 
@@ -254,6 +255,9 @@ def test_history_appends_many_and_pages_by_token(store: Store) -> None:
     assert pages == 4
     exact = store.read_sync(lambda tx: tx.history("e1", limit=250))
     assert len(exact.items) == 250 and exact.next_token is None
+    with core_statements() as built:  # a page is a statement compiled once
+        fetch(None)
+    assert built == []
 
 
 def test_history_event_ids_are_unique_per_execution(store: Store) -> None:

@@ -53,6 +53,14 @@ _UPDATE = Prepared(
         version=executions.c.version + 1,
     )
 )
+#: a page of an execution's history (from an event on): what a client waiting on an execution
+#: reads, compiled once (through SQLAlchemy Core 0.2-0.4 ms)
+_HISTORY_PAGE = Prepared(
+    select(history)
+    .where(history.c.execution_id == bindparam("execution"), history.c.event_id >= bindparam("first"))
+    .order_by(history.c.event_id)
+    .limit(bindparam("limit"))
+)
 # One INSERT of all of a decision's events: psycopg's executemany pipelines one statement per row,
 # which cost PostgreSQL flows more of the server's time than any other statement.
 _HISTORY = ManyRows(
@@ -216,15 +224,18 @@ class ExecutionQueries(Queries):
             _HISTORY.insert(self.conn, rows)
 
     def history(self, execution_id: str, *, limit: int = 1000, token: str | None = None) -> Page:
-        query = select(history).where(history.c.execution_id == execution_id)
+        first = 0
         if token:
             parts = decode_token(token, 1)
             if parts is None or not parts[0].isdigit():
                 raise InvalidArgument("nextToken is not valid")
-            query = query.where(history.c.event_id >= int(parts[0]))
-        rows = list(self.conn.execute(query.order_by(history.c.event_id).limit(limit + 1)))
+            first = int(parts[0])
+        params = {"execution": execution_id, "first": first, "limit": limit + 1}
+        cursor = _HISTORY_PAGE.execute(self.conn, params)
+        rows = cursor.fetchall()
+        cursor.close()
         items = [
-            HistoryRecord(r.event_id, r.type, r.step, from_ts_req(r.time), r.detail, r.schedule_event_id)
-            for r in rows[:limit]
+            HistoryRecord(event_id, type_, step, from_ts_req(time), detail, scheduled)
+            for _, event_id, type_, step, time, detail, scheduled in rows[:limit]
         ]
-        return Page(items, encode_token(rows[limit].event_id) if len(rows) > limit else None)
+        return Page(items, encode_token(rows[limit][1]) if len(rows) > limit else None)
