@@ -33,6 +33,8 @@ _INSERT = Prepared(
 )
 #: SQLite: one statement for a whole batch (see ``insert_calls``)
 _INSERT_MANY = ManyRows(calls, _COLUMNS, chunk=100)
+#: a call by id: its status read by clients, and every accepted call that names its own id
+_BY_ID = Prepared(select(calls).where(calls.c.id == bindparam("id")))
 _START = Prepared(
     update(calls)
     .where(calls.c.id == bindparam("cid"), or_(*(calls.c.status == literal_column(f"'{s}'") for s in READY)))
@@ -160,7 +162,9 @@ class CallQueries(LeaseQueries):
         return _INSERT_MANY.insert_new(self.conn, [_row(record) for record in records], "id")
 
     def get_call(self, call_id: str) -> CallRecord | None:
-        row = self.conn.execute(select(calls).where(calls.c.id == call_id)).first()
+        cursor = _BY_ID.execute(self.conn, {"id": call_id})
+        row = cursor.fetchone()
+        cursor.close()
         return None if row is None else call_from_row(row)
 
     def get_calls(self, call_ids: Sequence[str]) -> list[CallRecord]:
