@@ -24,7 +24,20 @@ type: flow
 steps:
   - {type: pass, name: p, outputMappings: [{target: x, source: $input.x}]}
 """
+#: a step that sends its task token to queue q and waits for a report
+WAITING = """\
+version: v1
+type: flow
+steps:
+  - type: task
+    name: w
+    resourceArn: acs:mns:::/queues/q/messages
+    pattern: waitForCallback
+    inputMappings: [{target: token, source: $context.task.token}]
+    serviceParams: {MessageBody: $}
+"""
 START = "/api/v1/flows/f/executions"
+SUCCEED, FAIL = "/api/v1/tasks/succeed", "/api/v1/tasks/fail"
 JSON = {"content-type": "application/json"}
 
 
@@ -57,6 +70,8 @@ async def opened(
     await fnflow.open()
     try:
         await fnflow.flows.put("f", FLOW, "")
+        await fnflow.queues.create("q")
+        await fnflow.flows.put("waiting", WAITING, "")
         plain = plain_app(fnflow)
         handed = Counted(plain)
         base = "http://127.0.0.1"
@@ -157,6 +172,11 @@ def test_keys_are_checked_both_ways(tmp_path: Path) -> None:
                 for query in ("", "?wait=abc"):
                     path = f"{START}/x{query}"
                     same(await hot.get(path, headers=headers), await plain.get(path, headers=headers), what)
+                for path in (SUCCEED, FAIL):
+                    for body in (b'{"taskToken": "t", "error": "E"}', b"{"):
+                        a = await hot.post(path, content=body, headers=headers)
+                        b = await plain.post(path, content=body, headers=headers)
+                        same(a, b, f"report with {what}, body {body!r}")
             allowed = {"authorization": f"Bearer {invoke.id}:{invoke.secret}"}
             started = await hot.post(START, json={"name": "k"}, headers=allowed)
             assert started.status_code == 201, started.text
@@ -175,5 +195,61 @@ def test_a_long_poll_answers_when_the_execution_ends(tmp_path: Path) -> None:
             assert done.status_code == 200 and done.json()["status"] == "Succeeded", done.text
             assert done.json()["output"] == {"x": 7}
             assert handed.requests == 0
+
+    asyncio.run(main())
+
+
+# (path, what, body, answered by HotRoutes itself)
+BAD_REPORTS: list[tuple[str, str, bytes, bool]] = [
+    (SUCCEED, "not JSON", b"{", False),
+    (SUCCEED, "no token", b'{"output": {}}', False),
+    (SUCCEED, "a field it does not know", b'{"taskToken": "t", "outpt": 1}', False),
+    (SUCCEED, "a token of the wrong type", b'{"taskToken": 5}', False),
+    (SUCCEED, "a token that is no token", b'{"taskToken": "t", "output": {}}', True),
+    (SUCCEED, "output text that is no object", b'{"taskToken": "t", "output": "[1]"}', True),
+    (FAIL, "no error", b'{"taskToken": "t"}', False),
+    (FAIL, "a token that is no token", b'{"taskToken": "t", "error": "E"}', True),
+    (FAIL, "an error that is too long", json.dumps({"taskToken": "t", "error": "e" * 129}).encode(), True),
+]
+
+
+async def waiting_token(fnflow: Fnflow, name: str) -> str:
+    """Start an execution of ``waiting`` and return the token its step sent to queue q."""
+    await fnflow.executions.start("waiting", name, {})
+    [message] = await fnflow.queues.receive("q", wait=5)
+    await fnflow.queues.delete_message("q", message.receipt_handle)
+    token: str = json.loads(message.message.body)["token"]
+    return token
+
+
+def test_task_reports_are_answered_the_same_both_ways(tmp_path: Path) -> None:
+    async def main() -> None:
+        async for fnflow, hot, plain, handed in opened(tmp_path):
+            for path, what, body, answered in BAD_REPORTS:
+                before = handed.requests
+                a = await hot.post(path, content=body, headers=JSON)
+                b = await plain.post(path, content=body, headers=JSON)
+                same(a, b, what)
+                assert a.status_code >= 400, (what, a.text)
+                assert (handed.requests == before) == answered, what
+            before = handed.requests
+            for name, (first, second) in {"a": (hot, plain), "b": (plain, hot)}.items():
+                token = await waiting_token(fnflow, name)
+                reported = await first.post(SUCCEED, json={"taskToken": token, "output": {"n": name}})
+                assert (reported.status_code, reported.json()) == (200, {}), reported.text
+                again = [await c.post(SUCCEED, json={"taskToken": token}) for c in (second, first)]
+                same(*again, "a task reported twice")
+                assert again[0].json()["code"] == "TaskAlreadyCompleted"
+                described = (await fnflow.executions.described("waiting", name, 5))[0]
+                assert (described.status, json.loads(described.output or "null")) == (
+                    "Succeeded",
+                    {"n": name},
+                )
+            token = await waiting_token(fnflow, "c")
+            failed = await hot.post(FAIL, json={"taskToken": token, "error": "Rejected", "cause": "no"})
+            assert (failed.status_code, failed.json()) == (200, {}), failed.text
+            described = (await fnflow.executions.described("waiting", "c", 5))[0]
+            assert (described.status, described.error) == ("Failed", "Rejected")
+            assert handed.requests == before, "HotRoutes answers a report itself"
 
     asyncio.run(main())

@@ -1,12 +1,14 @@
-"""Starting an execution and long-polling it, served as plain ASGI in front of the FastAPI app.
+"""Starting an execution, long-polling it and reporting a task's result, served as plain ASGI in
+front of the FastAPI app.
 
 ``POST /api/v1/flows/{flow}/executions`` and ``GET /api/v1/flows/{flow}/executions/{name}`` are
-what a client running flows sends for every execution, and FastAPI's routing, dependency
-solving and validation took about a fifth of the event loop's time under that load
-(bench/README.md). The FastAPI routes stay — they are the documented contract, and they answer
-anything unusual: this layer takes only a request it can answer exactly as they would (an
-accepted body or query, or an error the service raises) and hands any other, body included, to
-them. ``tests/unit/test_hotroutes.py`` sends the same requests both ways and compares the answers.
+what a client running flows sends for every execution, and ``POST /api/v1/tasks/succeed|fail``
+what wakes a step waiting for a callback; FastAPI's routing, dependency solving and validation
+took about a fifth of the event loop's time under such loads (bench/README.md). The FastAPI
+routes stay — they are the documented contract, and they answer anything unusual: this layer
+takes only a request it can answer exactly as they would (an accepted body or query, or an error
+the service raises) and hands any other, body included, to them. ``tests/unit/test_hotroutes.py``
+sends the same requests both ways and compares the answers.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
@@ -23,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fnflow.api.asgi import header, respond, respond_problem
 from fnflow.api.auth import authorize_raw
 from fnflow.api.errors import INTERNAL_ERROR, STATUS, surrogate_problem
-from fnflow.api.schemas import ExecutionOut, StartIn
+from fnflow.api.schemas import Body, ExecutionOut, StartIn, TaskFailedIn, TaskSucceededIn
 from fnflow.errors import FnflowError
 from fnflow.services.executions import parse_json_object
 
@@ -32,10 +34,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fnflow.api")
 PREFIX = "/api/v1/flows/"
+#: the task reports, and whether each is a success
+REPORTS = {"/api/v1/tasks/succeed": True, "/api/v1/tasks/fail": False}
 JSON = (b"content-type", b"application/json")
 #: the longest long-poll the FastAPI route accepts (its ``wait`` query parameter)
 MAX_WAIT = 60.0
 SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?")
+
+
+B = TypeVar("B", bound=Body)
 
 
 class _Declined(Exception):
@@ -55,6 +62,9 @@ class HotRoutes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"] if scope["type"] == "http" else ""
+        if path in REPORTS and scope["method"] == "POST":
+            await self._report(scope, receive, send, REPORTS[path])
+            return
         if not path.startswith(PREFIX):
             await self.app(scope, receive, send)
             return
@@ -72,17 +82,10 @@ class HotRoutes:
         body: bytes | None = None
         try:
             headers = dict(scope["headers"])
-            # JSON as the route reads it: without a Content-Type, FastAPI's reading depends on its version
-            content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            length = headers.get(b"content-length", b"")
-            if content_type != b"application/json" or not length.isdigit():
-                raise _Declined
-            if not 0 < int(length) <= settings.max_request_bytes:
-                raise _Declined
-            body = await _read(receive)
+            body = await self._json_body(headers, receive)
             content = _json(body)  # the route reads the JSON before it checks the key
             await authorize_raw(self.fnflow, headers.get(b"authorization"), "invoke")
-            start = _validated(content)
+            start = _validated(content, StartIn)
             value = start.input
             input = (
                 parse_json_object(value, "input", settings.max_input_bytes)
@@ -99,6 +102,39 @@ class HotRoutes:
             await _fail(send, e, scope)
             return
         await respond(send, 201 if created else 200, [JSON], render(_dump(out)))
+
+    async def _report(self, scope: Scope, receive: Receive, send: Send, succeeded: bool) -> None:
+        body: bytes | None = None
+        try:
+            headers = dict(scope["headers"])
+            body = await self._json_body(headers, receive)
+            content = _json(body)
+            await authorize_raw(self.fnflow, headers.get(b"authorization"), "report-task")
+            executions = self.fnflow.executions
+            if succeeded:
+                success = _validated(content, TaskSucceededIn)
+                await executions.report_succeeded(success.taskToken, success.output)
+            else:
+                failure = _validated(content, TaskFailedIn)
+                await executions.report_failed(failure.taskToken, failure.error, failure.cause)
+        except _Declined:
+            await self.app(scope, receive if body is None else _replay(body, receive), send)
+            return
+        except Exception as e:
+            await _fail(send, e, scope)
+            return
+        await respond(send, 200, [JSON], render({}))
+
+    async def _json_body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
+        """The body of a request that says it is JSON, of a length within the limit."""
+        # JSON as the route reads it: without a Content-Type, FastAPI's reading depends on its version
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        length = headers.get(b"content-length", b"")
+        if content_type != b"application/json" or not length.isdigit():
+            raise _Declined
+        if not 0 < int(length) <= self.fnflow.settings.max_request_bytes:
+            raise _Declined
+        return await _read(receive)
 
     async def _describe(self, scope: Scope, receive: Receive, send: Send, flow: str, name: str) -> None:
         try:
@@ -147,9 +183,9 @@ def _json(body: bytes) -> Any:
         raise _Declined from None
 
 
-def _validated(content: Any) -> StartIn:
+def _validated(content: Any, model: type[B]) -> B:
     try:
-        return StartIn.model_validate(content)
+        return model.model_validate(content)
     except ValidationError:
         raise _Declined from None
 
