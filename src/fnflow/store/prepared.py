@@ -12,7 +12,7 @@ function of the dialect's name.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +57,15 @@ class Prepared:
     def execute_each(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> list[int]:
         """Run once per row, in one round trip where the driver can (psycopg's pipeline mode);
         the row count of each run (``executemany`` only tells the total)."""
+        return [cursor.rowcount for cursor in self._each(conn, rows)]
+
+    def fetch_each(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> list[Any]:
+        """``execute_each``, but the first row each run returns (None if none): an UPDATE of one
+        row by its key ``RETURNING`` it, say."""
+        return [cursor.fetchone() if cursor.description else None for cursor in self._each(conn, rows)]
+
+    def _each(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> Iterator[Any]:
+        """The cursor of each run, in order, once every run is done; each closed after use."""
         compiled = self._sql(conn)
         dbapi = conn.connection.dbapi_connection
         pipeline = getattr(dbapi, "pipeline", None)
@@ -66,10 +75,9 @@ class Prepared:
                 cursor = dbapi.cursor()  # type: ignore[union-attr]
                 cursor.execute(compiled.sql, compiled.args(row))
                 cursors.append(cursor)
-        counts = [cursor.rowcount for cursor in cursors]
         for cursor in cursors:
+            yield cursor
             cursor.close()
-        return counts
 
 
 @dataclass(frozen=True)

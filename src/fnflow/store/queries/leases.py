@@ -149,13 +149,9 @@ class LeaseQueries(Queries):
         cursor = choose.execute(self.conn, {**params, "now": at, "limit": limit})
         keys = cursor.fetchall()
         cursor.close()
-        claimed = []
-        for key in keys:
-            values = {f"key_{name}": value for name, value in zip(lease.key, key, strict=True)}
-            cursor = take.execute(self.conn, {**values, "owner": owner, "until": to_ts(until), "now": at})
-            claimed.append(tuple(cursor.fetchone()))
-            cursor.close()
-        return claimed
+        holder = {"owner": owner, "until": to_ts(until), "now": at}
+        each = [{f"key_{n}": value for n, value in zip(lease.key, key, strict=True)} | holder for key in keys]
+        return [tuple(row) for row in take.fetch_each(self.conn, each)]  # one round trip on PostgreSQL
 
     def renew(
         self,
