@@ -5,6 +5,8 @@ and suits each dialect's parameter style), but executing through Core costs ~60 
 statement against ~5 µs on the driver. Accepting a call or applying a step runs several
 statements, so those few go through ``Prepared``; everything else uses Core directly.
 Only plain values (str, int, float, bool, bytes, None) are passed: no type processors apply.
+A NULL the statement sets itself is written ``null()``: a bind whose value is None is taken for a
+parameter the caller passes.
 A statement that needs a dialect's own construct (``INSERT … ON CONFLICT``) is given as a
 function of the dialect's name.
 """
