@@ -13,9 +13,11 @@ sends the same requests both ways and compares the answers.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -43,6 +45,8 @@ SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?")
 
 
 B = TypeVar("B", bound=Body)
+#: what a JSON POST answers, given its content: (status, JSON)
+Answer = Callable[[Any], Awaitable[tuple[int, Any]]]
 
 
 class _Declined(Exception):
@@ -63,7 +67,8 @@ class HotRoutes:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"] if scope["type"] == "http" else ""
         if path in REPORTS and scope["method"] == "POST":
-            await self._report(scope, receive, send, REPORTS[path])
+            report = functools.partial(self._report, REPORTS[path])
+            await self._json_post(scope, receive, send, "report-task", report)
             return
         if not path.startswith(PREFIX):
             await self.app(scope, receive, send)
@@ -71,70 +76,56 @@ class HotRoutes:
         parts = path[len(PREFIX) :].split("/")
         method = scope["method"]
         if method == "POST" and len(parts) == 2 and parts[0] and parts[1] == "executions":
-            await self._start(scope, receive, send, parts[0])
+            start = functools.partial(self._start, parts[0])
+            await self._json_post(scope, receive, send, "invoke", start)
         elif method == "GET" and len(parts) == 3 and parts[0] and parts[1] == "executions" and parts[2]:
             await self._describe(scope, receive, send, parts[0], parts[2])
         else:
             await self.app(scope, receive, send)
 
-    async def _start(self, scope: Scope, receive: Receive, send: Send, flow: str) -> None:
-        settings = self.fnflow.settings
+    async def _json_post(self, scope: Scope, receive: Receive, send: Send, key: str, answer: Answer) -> None:
+        """A POST of JSON: read it, check that the caller's key has scope ``key``, answer what
+        ``answer`` returns (status, JSON). A request it declines goes to the route, body and all."""
         body: bytes | None = None
         try:
             headers = dict(scope["headers"])
-            body = await self._json_body(headers, receive)
+            # JSON as the route reads it: without a Content-Type, FastAPI's reading depends on its version
+            content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            length = headers.get(b"content-length", b"")
+            if content_type != b"application/json" or not length.isdigit():
+                raise _Declined
+            if not 0 < int(length) <= self.fnflow.settings.max_request_bytes:
+                raise _Declined
+            body = await _read(receive)
             content = _json(body)  # the route reads the JSON before it checks the key
-            await authorize_raw(self.fnflow, headers.get(b"authorization"), "invoke")
-            start = _validated(content, StartIn)
-            value = start.input
-            input = (
-                parse_json_object(value, "input", settings.max_input_bytes)
-                if isinstance(value, str)
-                else value or {}
-            )
-            executions = self.fnflow.executions
-            record, created = await executions.start(flow, start.name, input, version=start.version)
-            out = ExecutionOut.of(record)
+            await authorize_raw(self.fnflow, headers.get(b"authorization"), key)
+            status, out = await answer(content)
         except _Declined:
             await self.app(scope, receive if body is None else _replay(body, receive), send)
             return
         except Exception as e:
             await _fail(send, e, scope)
             return
-        await respond(send, 201 if created else 200, [JSON], render(_dump(out)))
+        await respond(send, status, [JSON], render(out))
 
-    async def _report(self, scope: Scope, receive: Receive, send: Send, succeeded: bool) -> None:
-        body: bytes | None = None
-        try:
-            headers = dict(scope["headers"])
-            body = await self._json_body(headers, receive)
-            content = _json(body)
-            await authorize_raw(self.fnflow, headers.get(b"authorization"), "report-task")
-            executions = self.fnflow.executions
-            if succeeded:
-                success = _validated(content, TaskSucceededIn)
-                await executions.report_succeeded(success.taskToken, success.output)
-            else:
-                failure = _validated(content, TaskFailedIn)
-                await executions.report_failed(failure.taskToken, failure.error, failure.cause)
-        except _Declined:
-            await self.app(scope, receive if body is None else _replay(body, receive), send)
-            return
-        except Exception as e:
-            await _fail(send, e, scope)
-            return
-        await respond(send, 200, [JSON], render({}))
+    async def _start(self, flow: str, content: Any) -> tuple[int, Any]:
+        start = _validated(content, StartIn)
+        value = start.input
+        limit = self.fnflow.settings.max_input_bytes
+        input = parse_json_object(value, "input", limit) if isinstance(value, str) else value or {}
+        executions = self.fnflow.executions
+        record, created = await executions.start(flow, start.name, input, version=start.version)
+        return 201 if created else 200, _dump(ExecutionOut.of(record))
 
-    async def _json_body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
-        """The body of a request that says it is JSON, of a length within the limit."""
-        # JSON as the route reads it: without a Content-Type, FastAPI's reading depends on its version
-        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        length = headers.get(b"content-length", b"")
-        if content_type != b"application/json" or not length.isdigit():
-            raise _Declined
-        if not 0 < int(length) <= self.fnflow.settings.max_request_bytes:
-            raise _Declined
-        return await _read(receive)
+    async def _report(self, succeeded: bool, content: Any) -> tuple[int, Any]:
+        executions = self.fnflow.executions
+        if succeeded:
+            success = _validated(content, TaskSucceededIn)
+            await executions.report_succeeded(success.taskToken, success.output)
+        else:
+            failure = _validated(content, TaskFailedIn)
+            await executions.report_failed(failure.taskToken, failure.error, failure.cause)
+        return 200, {}
 
     async def _describe(self, scope: Scope, receive: Receive, send: Send, flow: str, name: str) -> None:
         try:
