@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,8 +43,22 @@ class Prepared:
             found = self._compiled[dialect.name] = _Compiled(compiled.string, order, constants)
         return found
 
-    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        """Run once; returns the DBAPI cursor (``fetchone``, ``fetchall``, ``rowcount``)."""
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        """Run once; how many rows it changed."""
+        with closing(self._cursor(conn, params)) as cursor:
+            return int(cursor.rowcount)
+
+    def one(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """Run once; the first row it returns (a tuple in the statement's column order), or None."""
+        with closing(self._cursor(conn, params)) as cursor:
+            return cursor.fetchone()
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """Run once; every row it returns."""
+        with closing(self._cursor(conn, params)) as cursor:
+            return list(cursor.fetchall())
+
+    def _cursor(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         compiled = self._sql(conn)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(compiled.sql, compiled.args(params))

@@ -71,9 +71,7 @@ class DeliveryQueries(LeaseQueries):
             for name in _TIMES:
                 if values[name] is not None:
                     values[name] = to_ts(values[name])
-            cursor = _ADD.execute(self.conn, values)
-            ids.append(int(cursor.fetchone()[0]))
-            cursor.close()
+            ids.append(int(_ADD.one(self.conn, values)[0]))
         return ids
 
     def deliveries_of(self, call_id: str) -> list[DeliveryRecord]:
@@ -115,4 +113,4 @@ class DeliveryQueries(LeaseQueries):
             "lease_owner": lease_owner,
             "lease_until": to_ts(lease_until) if lease_until else None,
         }
-        _RECORD_ATTEMPT.execute(self.conn, values).close()
+        _RECORD_ATTEMPT.run(self.conn, values)

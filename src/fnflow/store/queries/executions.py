@@ -98,10 +98,7 @@ class ExecutionQueries(Queries):
         values = {name: getattr(record, name) for name in _COLUMNS}
         values["started_at"] = to_ts(record.started_at)
         values["stopped_at"] = to_ts(record.stopped_at) if record.stopped_at else None
-        cursor = _INSERT.execute(self.conn, values)
-        inserted = cursor.rowcount
-        cursor.close()
-        if not inserted:
+        if not _INSERT.run(self.conn, values):
             raise Conflict(f"execution {record.name!r} of flow {record.flow_name!r} already exists")
 
     def get_execution(self, flow_name: str, name: str) -> ExecutionRecord | None:
@@ -116,10 +113,7 @@ class ExecutionQueries(Queries):
         return found[0] if found else None
 
     def _all(self, query: Prepared, params: dict[str, Any]) -> list[ExecutionRecord]:
-        cursor = query.execute(self.conn, params)
-        rows = cursor.fetchall()
-        cursor.close()
-        return [_execution(row) for row in rows]
+        return [_execution(row) for row in query.all(self.conn, params)]
 
     def list_executions(
         self,
@@ -180,7 +174,7 @@ class ExecutionQueries(Queries):
             "cause": cause,
             "stopped_at": to_ts(stopped_at) if stopped_at else None,
         }
-        _UPDATE.execute(self.conn, params).close()
+        _UPDATE.run(self.conn, params)
 
     def get_executions_by_id(self, execution_ids: Sequence[str]) -> list[ExecutionRecord]:
         if not execution_ids:
@@ -231,9 +225,7 @@ class ExecutionQueries(Queries):
                 raise InvalidArgument("nextToken is not valid")
             first = int(parts[0])
         params = {"execution": execution_id, "first": first, "limit": limit + 1}
-        cursor = _HISTORY_PAGE.execute(self.conn, params)
-        rows = cursor.fetchall()
-        cursor.close()
+        rows = _HISTORY_PAGE.all(self.conn, params)
         items = [
             HistoryRecord(event_id, type_, step, from_ts_req(time), detail, scheduled)
             for _, event_id, type_, step, time, detail, scheduled in rows[:limit]

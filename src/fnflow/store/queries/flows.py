@@ -116,9 +116,7 @@ class FlowQueries(Queries):
         return flow
 
     def get_flow(self, name: str) -> FlowRecord | None:
-        cursor = _GET_FLOW.execute(self.conn, {"name": name})
-        row = cursor.fetchone()
-        cursor.close()
+        row = _GET_FLOW.one(self.conn, {"name": name})
         if row is None:
             return None
         name, id_, description, digest, revision, created, updated, text, mode, role_arn, version = row

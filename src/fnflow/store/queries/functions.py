@@ -92,9 +92,7 @@ class FunctionQueries(Queries):
         return self.get_function(service, name)
 
     def get_function(self, service: str, name: str) -> FunctionRecord | None:
-        cursor = _GET.execute(self.conn, {"service": service, "name": name})
-        row = cursor.fetchone()
-        cursor.close()
+        row = _GET.one(self.conn, {"service": service, "name": name})
         return None if row is None else function_of(dict(zip(_NAMES, row, strict=True)))
 
     def get_function_code(self, service: str, name: str) -> bytes | None:

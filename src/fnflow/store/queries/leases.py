@@ -146,9 +146,7 @@ class LeaseQueries(Queries):
         choose, take = _claim_by_equality(lease, tuple(matching))
         at = to_ts(now)
         params = {f"match_{name}": value for name, value in matching.items()}
-        cursor = choose.execute(self.conn, {**params, "now": at, "limit": limit})
-        keys = cursor.fetchall()
-        cursor.close()
+        keys = choose.all(self.conn, {**params, "now": at, "limit": limit})
         holder = {"owner": owner, "until": to_ts(until), "now": at}
         each = [{f"key_{n}": value for n, value in zip(lease.key, key, strict=True)} | holder for key in keys]
         return [tuple(row) for row in take.fetch_each(self.conn, each)]  # one round trip on PostgreSQL

@@ -16,4 +16,4 @@ class NotifyQueries(Queries):
         commits, never if it rolls back (payload under 8000 bytes). PostgreSQL sends a repeated
         (channel, payload) of one transaction once. Nothing on SQLite: no other process shares it."""
         if self.conn.dialect.name == "postgresql":
-            _NOTIFY.execute(self.conn, {"channel": channel, "payload": payload}).close()
+            _NOTIFY.run(self.conn, {"channel": channel, "payload": payload})

@@ -127,9 +127,7 @@ class QueueQueries(LeaseQueries):
         return stored
 
     def get_queue(self, name: str) -> QueueRecord | None:
-        cursor = _GET_QUEUE.execute(self.conn, {"name": name})
-        row = cursor.fetchone()
-        cursor.close()
+        row = _GET_QUEUE.one(self.conn, {"name": name})
         return None if row is None else _queue(row)
 
     def list_queues(self, prefix: str = "", limit: int = 100, token: str | None = None) -> Page:
@@ -249,9 +247,7 @@ class QueueQueries(LeaseQueries):
 
     def next_visible_at(self, queue: str, now: datetime) -> datetime | None:
         """When the next of ``queue``'s invisible messages (delayed or received) becomes visible."""
-        cursor = _NEXT_VISIBLE.execute(self.conn, {"queue": queue, "now": to_ts(now)})
-        (at,) = cursor.fetchone()
-        cursor.close()
+        (at,) = _NEXT_VISIBLE.one(self.conn, {"queue": queue, "now": to_ts(now)})
         return from_ts(at)
 
     def peek_messages(self, queue: str, now: datetime, limit: int) -> list[MessageRecord]:
@@ -269,12 +265,7 @@ class QueueQueries(LeaseQueries):
         """Delete a message the receive ``owner`` still holds; False if it holds it no more (its
         visibility timeout passed, it was deleted, or another receive got it since)."""
         held = {"queue": queue, "id": message_id, "owner": owner, "now": to_ts(now)}
-        removed = 0
-        for statement in (_TOMBSTONE_HELD, _DELETE_HELD):
-            cursor = statement.execute(self.conn, held)
-            removed += cursor.rowcount
-            cursor.close()
-        return removed > 0
+        return sum(statement.run(self.conn, held) for statement in (_TOMBSTONE_HELD, _DELETE_HELD)) > 0
 
     def change_visibility(
         self, queue: str, message_id: str, owner: str, now: datetime, until: datetime

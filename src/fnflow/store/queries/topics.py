@@ -66,9 +66,7 @@ class TopicQueries(Queries):
         return stored
 
     def get_topic(self, name: str) -> TopicRecord | None:
-        cursor = _GET_TOPIC.execute(self.conn, {"name": name})
-        row = cursor.fetchone()
-        cursor.close()
+        row = _GET_TOPIC.one(self.conn, {"name": name})
         return None if row is None else _topic(row)
 
     def list_topics(self, prefix: str = "", limit: int = 100, token: str | None = None) -> Page:
@@ -109,10 +107,7 @@ class TopicQueries(Queries):
 
     def subscriptions_of(self, topic: str) -> list[SubscriptionRecord]:
         """Every subscription of a topic, by name (a publish pushes to each)."""
-        cursor = _SUBSCRIPTIONS_OF.execute(self.conn, {"topic": topic})
-        rows = cursor.fetchall()
-        cursor.close()
-        return [_subscription(r) for r in rows]
+        return [_subscription(r) for r in _SUBSCRIPTIONS_OF.all(self.conn, {"topic": topic})]
 
     def count_subscriptions(self, topic: str) -> int:
         query = select(func.count()).where(subscriptions.c.topic == topic)
@@ -127,10 +122,7 @@ class TopicQueries(Queries):
     def add_topic_message(self, record: TopicMessageRecord) -> tuple[TopicMessageRecord, bool]:
         """Record a published message; (the message as stored, whether it is new). A message id is an
         idempotency key per topic: the same topic and id again is the message already published."""
-        cursor = _ADD_MESSAGE.execute(self.conn, _values(record, ("published_at", "expires_at")))
-        added = cursor.rowcount
-        cursor.close()
-        if added:
+        if _ADD_MESSAGE.run(self.conn, _values(record, ("published_at", "expires_at"))):
             return record, True
         t = topic_messages
         row = self.conn.execute(select(t).where(t.c.topic == record.topic, t.c.id == record.id)).one()

@@ -72,10 +72,7 @@ class WorkQueries(LeaseQueries):
             )
 
     def delete_task(self, execution_id: str, activity: int) -> bool:
-        cursor = _DELETE_TASK.execute(self.conn, {"e": execution_id, "a": activity})
-        deleted = cursor.rowcount > 0
-        cursor.close()
-        return bool(deleted)
+        return _DELETE_TASK.run(self.conn, {"e": execution_id, "a": activity}) > 0
 
     def get_task(self, execution_id: str, activity: int) -> TaskRecord | None:
         row = self.conn.execute(
@@ -105,10 +102,7 @@ class WorkQueries(LeaseQueries):
 
     def delete_timer(self, execution_id: str, timer: int) -> bool:
         """Remove a timer; False if it was already gone (fired elsewhere, or cancelled)."""
-        cursor = _DELETE_TIMER.execute(self.conn, {"e": execution_id, "t": timer})
-        deleted = cursor.rowcount > 0
-        cursor.close()
-        return bool(deleted)
+        return _DELETE_TIMER.run(self.conn, {"e": execution_id, "t": timer}) > 0
 
     def delete_timers(self, keys: Sequence[tuple[str, int]]) -> None:
         if keys:
