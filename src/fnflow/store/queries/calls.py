@@ -85,14 +85,6 @@ CALL_LEASE = Lease(
 )
 
 
-def _values(record: CallRecord) -> dict[str, Any]:
-    values = dict(vars(record))
-    for name in _TIMES:
-        if values[name] is not None:
-            values[name] = to_ts(values[name])
-    return values
-
-
 def _row(record: CallRecord) -> list[Any]:
     """The record's column values in ``_COLUMNS``' order (an insert makes one per accepted call)."""
     values = vars(record)
@@ -101,6 +93,11 @@ def _row(record: CallRecord) -> list[Any]:
         if row[position] is not None:
             row[position] = to_ts(row[position])
     return row
+
+
+def _values(record: CallRecord) -> dict[str, Any]:
+    """The record's column values by name."""
+    return dict(zip(_COLUMNS, _row(record), strict=True))
 
 
 def call_from_row(row: Row[Any] | Sequence[Any]) -> CallRecord:
@@ -162,9 +159,7 @@ class CallQueries(LeaseQueries):
         return _INSERT_MANY.insert_new(self.conn, [_row(record) for record in records], "id")
 
     def get_call(self, call_id: str) -> CallRecord | None:
-        cursor = _BY_ID.execute(self.conn, {"id": call_id})
-        row = cursor.fetchone()
-        cursor.close()
+        row = _BY_ID.one(self.conn, {"id": call_id})
         return None if row is None else call_from_row(row)
 
     def get_calls(self, call_ids: Sequence[str]) -> list[CallRecord]:
@@ -212,10 +207,7 @@ class CallQueries(LeaseQueries):
     def start_attempt(self, call_id: str, owner: str, now: datetime, lease_until: datetime) -> bool:
         """Mark a ready call Running; False if it is not ready any more (stopped meanwhile)."""
         params = {"cid": call_id, "now": to_ts(now), "owner": owner, "until": to_ts(lease_until)}
-        cursor = _START.execute(self.conn, params)
-        started = cursor.rowcount > 0
-        cursor.close()
-        return bool(started)
+        return _START.run(self.conn, params) > 0
 
     def settle_call(
         self,
@@ -252,10 +244,7 @@ class CallQueries(LeaseQueries):
             "until": to_ts(lease_until) if lease_until else None,
             "version": version,
         }
-        cursor = _SETTLE.execute(self.conn, params)
-        settled = cursor.rowcount > 0
-        cursor.close()
-        return bool(settled)
+        return _SETTLE.run(self.conn, params) > 0
 
     def finish_waiting_call(
         self, call_id: str, status: str, now: datetime, *, error: str | None = None, dead: bool = False
