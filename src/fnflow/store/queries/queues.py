@@ -48,11 +48,11 @@ _HELD = and_(
     queue_messages.c.lease_owner == bindparam("owner"),
     queue_messages.c.lease_until >= bindparam("now"),
 )
-#: deleting a held message: one whose sender chose its id becomes a tombstone (see ``_remove``)
+#: what a deleted message whose sender chose its id keeps: a tombstone (see ``_remove``)
+_TOMBSTONE = {"status": "Deleted", "body": "", "lease_owner": null(), "lease_until": null()}
+#: deleting a held message
 _TOMBSTONE_HELD = Prepared(
-    update(queue_messages)
-    .where(_HELD, queue_messages.c.keyed.is_(True))
-    .values(status="Deleted", body="", lease_owner=null(), lease_until=null())
+    update(queue_messages).where(_HELD, queue_messages.c.keyed.is_(True)).values(_TOMBSTONE)
 )
 _DELETE_HELD = Prepared(delete(queue_messages).where(_HELD, queue_messages.c.keyed.is_(False)))
 _NEXT_VISIBLE = Prepared(
@@ -237,11 +237,7 @@ class QueueQueries(LeaseQueries):
         """Delete messages: those whose sender chose the id become tombstones (no body, never visible)
         until they expire, so that the id keeps meaning "sent"; the others go."""
         t = queue_messages
-        kept = self.conn.execute(
-            update(t)
-            .where(which, t.c.keyed.is_(True))
-            .values(status="Deleted", body="", lease_owner=None, lease_until=None)
-        ).rowcount
+        kept = self.conn.execute(update(t).where(which, t.c.keyed.is_(True)).values(_TOMBSTONE)).rowcount
         gone = self.conn.execute(delete(t).where(which, t.c.keyed.is_(False))).rowcount
         return int(kept + gone)
 
