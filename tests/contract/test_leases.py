@@ -13,6 +13,7 @@ import pytest
 
 from fnflow.store import Store, Tx
 from fnflow.store.leases import CALLS, DELIVERIES, MESSAGES, TASKS, Key, Lease
+from tests.contract.compiled import core_statements
 from tests.contract.factories import at, task
 from tests.contract.test_calls import call, delivery
 from tests.contract.test_queues import message, queue
@@ -99,6 +100,16 @@ def test_claim_takes_free_rows_oldest_first_up_to_the_limit(store: Store, kind: 
     assert holders(store, kind, keys) == [("me", at(70).timestamp())] * 2 + [("you", at(70).timestamp())] * 3
     # Once a lease has run out, the row is anybody's again.
     assert claimed(store, kind, "next", 71, 130, 10) == keys
+
+
+def test_a_claim_takes_its_rows_in_one_statement_when_no_holder_died(store: Store, kind: Kind) -> None:
+    """Claiming is one UPDATE whose subquery chooses the rows (and, for a lease whose holders can
+    die mid-work, a look for such rows first) however many rows it takes: choosing the keys and
+    binding each of them into the UPDATE cost a claim of 500 calls 5-10 ms of the event loop."""
+    store.write_sync(lambda tx: kind.add(tx, 30))
+    with core_statements() as ran:
+        assert len(claimed(store, kind, "me", 100, 170, 25)) == 25
+    assert len(ran) == (2 if kind.lease.lapsed is not None else 1)
 
 
 def test_claim_returns_the_claimed_rows_whole_as_the_claim_left_them(store: Store, kind: Kind) -> None:
