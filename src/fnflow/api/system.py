@@ -25,7 +25,9 @@ async def healthz(request: Request) -> Response:
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request, _: Invoke) -> Response:
     """Prometheus text: executions, task attempts, timer lateness, store batches, function workers."""
-    return Response(root(request).metrics.render(), media_type=CONTENT_TYPE)
+    app = root(request)
+    await app.read_gauges()
+    return Response(app.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/api/v1/system/info")
