@@ -18,27 +18,14 @@ from fnflow.config import Settings
 from fnflow.functions.naming import metric_name
 from fnflow.store import CallRecord
 from fnflow.store.queries.calls import CallQueries
+from tests.unit.test_records import call
 
 
-def waiting(function: str, queue: str, later: timedelta) -> CallRecord:
-    """A call accepted now that runs ``later`` (so that nothing claims it while the test looks)."""
+def waiting(function: str, queue: str) -> CallRecord:
+    """A call accepted now that runs in an hour (so that nothing claims it while the test looks)."""
     now = datetime.now(UTC)
-    return CallRecord(
-        id=str(uuid.uuid4()),
-        service="svc",
-        function=function,
-        queue=queue,
-        status="Enqueued",
-        method="POST",
-        path="/",
-        query="",
-        headers="[]",
-        body=b"{}",
-        created_at=now,
-        run_at=now + later,
-        expires_at=now + timedelta(days=1),
-        max_attempts=1,
-    )
+    later = {"created_at": now, "run_at": now + timedelta(hours=1), "expires_at": now + timedelta(days=1)}
+    return call(id=str(uuid.uuid4()), service="svc", function=function, queue=queue, **later)
 
 
 def test_metrics_count_waiting_calls_per_queue_and_function_without_reading_on_the_loop(
@@ -57,14 +44,13 @@ def test_metrics_count_waiting_calls_per_queue_and_function_without_reading_on_t
         fnflow = Fnflow(Settings(db=f"sqlite:///{tmp_path}/fnflow.db", data_dir=tmp_path))
         await fnflow.open()
         try:
-            hour = timedelta(hours=1)
-            calls = [waiting("a", "", hour) for _ in range(3)]
-            calls += [waiting("b", "slow", hour) for _ in range(2)]
+            calls = [waiting("a", "") for _ in range(3)]
+            calls += [waiting("b", "slow") for _ in range(2)]
             await fnflow.store.write(lambda tx: tx.insert_calls(calls))
             transport = httpx.ASGITransport(app=create_app(fnflow))
             async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
                 text = (await client.get("/metrics")).text
-                await fnflow.store.write(lambda tx: tx.insert_calls([waiting("a", "", hour)]))
+                await fnflow.store.write(lambda tx: tx.insert_calls([waiting("a", "")]))
                 again = (await client.get("/metrics")).text
         finally:
             await fnflow.close()
