@@ -44,6 +44,52 @@ def test_jobs_run_on_the_event_loop_and_queued_ones_share_a_commit(store: Store)
     assert [setting(store, f"k{n}") for n in range(20)] == [str(n) for n in range(20)]
 
 
+def test_a_job_that_runs_off_the_loop_commits_with_its_batch_after_the_others(store: Store) -> None:
+    """Renewing leases commutes with every other write: it runs in the commit thread, after the
+    rest of its batch, and commits with it."""
+    order: list[str] = []
+
+    def job(key: str) -> object:
+        def run(tx: Tx) -> int:
+            order.append(key)
+            tx.set_setting(key, tx.get_setting("a") or "unset")
+            return threading.get_ident()
+
+        return run
+
+    async def main() -> list[int]:
+        return await asyncio.gather(
+            store.write(lambda tx: tx.set_setting("a", "A")),
+            store.write(job("off"), off_loop=True),
+            store.write(job("on")),
+        )
+
+    before = store.write_stats
+    _, off, on = asyncio.run(main())
+    assert on == threading.get_ident() != off, "the one job ran in another thread"
+    assert order == ["on", "off"]
+    assert store.write_stats["batches"] - before["batches"] == 1
+    assert (setting(store, "on"), setting(store, "off")) == ("A", "A")
+
+
+def test_a_job_off_the_loop_that_fails_fails_alone(store: Store) -> None:
+    def fail(tx: Tx) -> None:
+        tx.set_setting("failed", "1")
+        raise ValueError("no")
+
+    async def main() -> list[object]:
+        return await asyncio.gather(
+            store.write(lambda tx: tx.set_setting("a", "1")),
+            store.write(fail, off_loop=True),
+            store.write(lambda tx: tx.set_setting("b", "1"), off_loop=True),
+            return_exceptions=True,
+        )
+
+    outcomes = asyncio.run(main())
+    assert isinstance(outcomes[1], ValueError) and outcomes[0] is None and outcomes[2] is None
+    assert [setting(store, k) for k in ("a", "failed", "b")] == ["1", None, "1"]
+
+
 def test_another_process_holding_the_write_lock_does_not_stop_the_loop(store: Store, tmp_path: Path) -> None:
     """A write waits for the lock in a thread; the loop goes on meanwhile, and the write lands."""
     other = sqlite3.connect(tmp_path / "fnflow.db", isolation_level=None)

@@ -99,8 +99,11 @@ class Store:
         write queued now commits before any queued later (one writer, no other process)."""
         return not self.shared and self._writer.ordered
 
-    async def write(self, fn: Callable[[Tx], T]) -> T:
-        return await self._committed(self._writer.submit_async(fn))
+    async def write(self, fn: Callable[[Tx], T], *, off_loop: bool = False) -> T:
+        """Run ``fn`` in a write transaction; its result once committed. ``off_loop``: ``fn`` commutes
+        with every other write (it renews leases this process holds), so SQLite may run it in its
+        commit thread rather than on the event loop (``loop_writer``)."""
+        return await self._committed(self._writer.submit_async(fn, off_loop=off_loop))
 
     def write_soon(self, fn: Callable[[Tx], T]) -> asyncio.Future[T]:
         """Queue ``fn`` now (see ``ordered_writes``) and return its outcome to await later,
