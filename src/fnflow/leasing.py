@@ -114,6 +114,6 @@ class LeaseKeeper:
                 tx.renew(lease, self.owner, keys, until)
 
         try:
-            await self._store.write(renew_all, off_loop=True)  # 10,000 rows: 35 ms on the loop
+            await self._store.write(renew_all, off_loop=True)  # 10,000 rows stalled the loop 35-80 ms
         except Exception:
             log.exception("renewing leases failed; trying again in %.0f s", self.lease_seconds / 3)
