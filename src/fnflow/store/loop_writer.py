@@ -16,7 +16,7 @@ savepoint of its own. A thread without an event loop (the CLI, a test's setup) r
 at once on the same connection, in turn with the loop's batches.
 
 A job that commutes with every other write (renewing the leases this process holds: 10,000 rows
-took the loop 35–80 ms) may run off it: in the commit thread, after the rest of its batch and
+took the loop 35 to 80 ms) may run off it: in the commit thread, after the rest of its batch and
 before its COMMIT, in a savepoint of its own; SQLite's C work there leaves the GIL to the loop.
 
 Another process may hold SQLite's write lock (``fnflow keys create`` on a live server's
