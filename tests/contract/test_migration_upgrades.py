@@ -15,7 +15,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, create_engine, insert, select, types
 
-from fnflow.store.migrate import upgrade
+from fnflow.store.migrate import run_migrations, upgrade
 from tests.contract.backends import Backend
 
 
@@ -96,11 +96,11 @@ def test_a_database_with_rows_at_this_revision_upgrades_with_its_data_intact(
     revision: str, engine: Engine, backend: Backend, database_url: str
 ) -> None:
     with engine.connect() as conn:
-        upgrade(conn, revision)
+        run_migrations(conn, revision)
         conn.commit()
     written = fill(engine)
     with engine.connect() as conn:
-        upgrade(conn, "head")
+        upgrade(conn)
         conn.commit()
     now = read(engine)
     for table, rows in written.items():

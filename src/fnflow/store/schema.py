@@ -91,7 +91,7 @@ executions = Table(
     # nested; NULL and 0 for a top-level one.
     Column("parent_id", String(36)),
     Column("parent_activity", Integer),
-    Column("depth", Integer, nullable=False, default=0),
+    Column("depth", Integer, nullable=False, default=0, server_default="0"),
     # The task token to report when the execution ends (a sync child's parent step, or a
     # StartExecution's CallbackFnFTaskToken).
     Column("callback_token", Text),
@@ -158,7 +158,8 @@ functions = Table(
     Column("description", Text, nullable=False, default=""),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
-    Column("options", Text, nullable=False, default="{}"),  # runtime settings, annotations, async policy
+    # runtime settings, annotations, async policy
+    Column("options", Text, nullable=False, default="{}", server_default="{}"),
 )
 
 # What a function's requirements.txt resolved to when it was first installed, keyed by the hash
