@@ -17,6 +17,7 @@ import asyncio
 import functools
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,8 @@ from fnflow.store import ExecutionRecord, Store, TaskRecord, TimerRecord, Tx
 from fnflow.store.leases import TASKS as TASK_LEASES
 
 log = logging.getLogger(__name__)
+#: how many of the executions that ended last a process remembers (``Runtime.wait_finished``)
+FINISHED_KEPT = 10_000
 
 
 class Runtime:
@@ -84,6 +87,7 @@ class Runtime:
             self._load_timers, self._fire_timer, on_late=self.metrics.timer_lateness.observe, clock=clock
         )
         self._waiters: dict[str, asyncio.Event] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()  # the last ones to finish (FINISHED_KEPT)
         self._watchers: dict[str, set[asyncio.Event]] = {}  # executions someone follows step by step
         self._background: list[asyncio.Task[None]] = []
         self.decider: Decider | None = None
@@ -172,9 +176,7 @@ class Runtime:
             self.metrics.executions_started.labels(outcome.flow_name).inc()
         if outcome.finished:
             self.metrics.executions_finished.labels(outcome.flow_name, outcome.status).inc()
-            waiter = self._waiters.pop(outcome.execution_id, None)
-            if waiter is not None:
-                waiter.set()
+            self._ended(outcome.execution_id)
         if self._watchers and (watching := self._watchers.get(outcome.execution_id)):
             for watcher in watching:
                 watcher.set()
@@ -297,14 +299,24 @@ class Runtime:
         return after
 
     async def wait_finished(self, execution_id: str, timeout: float) -> None:
-        """Return when the execution finishes (on this node) or ``timeout`` passes; the caller re-reads it."""
-        if timeout <= 0:
+        """Return when the execution, which the caller has just read Running, finishes (here, or on
+        a process that announces it) or ``timeout`` passes; the caller reads it again.
+
+        An end that came between that read and this call is among the last ``FINISHED_KEPT`` to
+        come, so it is not missed, and not read again for: a long-poll is one read fewer (a hop to a
+        reader thread and a round trip on PostgreSQL)."""
+        if timeout <= 0 or execution_id in self._finished:
             return
         waiter = self._waiters.setdefault(execution_id, asyncio.Event())
-        record = await self.store.read_point(lambda tx: tx.get_execution_by_id(execution_id))
-        if record is None or record.status != "Running":
-            return
         await self.clock.wait(waiter, timeout)
+
+    def _ended(self, execution_id: str) -> None:
+        self._finished[execution_id] = None
+        if len(self._finished) > FINISHED_KEPT:
+            self._finished.popitem(last=False)
+        waiter = self._waiters.pop(execution_id, None)
+        if waiter is not None:
+            waiter.set()
 
     async def wait_changed(self, execution_id: str, timeout: float) -> None:
         """Return when a decision of this process changes the execution, or after ``timeout`` seconds
@@ -347,9 +359,7 @@ class Runtime:
     def _heard(self, channel: str, payload: str) -> None:
         """A wake-up from another process (on the event loop)."""
         if channel == FINISHED:
-            waiter = self._waiters.pop(payload, None)
-            if waiter is not None:
-                waiter.set()
+            self._ended(payload)
         else:
             self._claimer.wanted()
 
