@@ -420,3 +420,18 @@ def test_replaying_from_any_stored_state_gives_the_same_future() -> None:
         assert again.state.model_dump_json() == decision.state.model_dump_json()
         assert again.events == decision.events
         assert again.commands == decision.commands
+
+
+def test_a_program_says_whether_it_starts_flows_however_deep_the_task_step() -> None:
+    child = "{type: task, name: c, resourceArn: 'acs:fnf:::flow/other', pattern: sync}"
+    nested = fdl(f"""
+        steps:
+          - type: parallel
+            name: p
+            branches:
+              - steps: [{{type: pass, name: a}}]
+              - steps: [{child}]
+    """)
+    assert load(nested).starts_flows
+    assert not load(fdl(f"steps: [{{type: task, name: f, resourceArn: '{ARN}'}}]")).starts_flows
+    assert not load(BUSY).starts_flows

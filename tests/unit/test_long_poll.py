@@ -1,6 +1,8 @@
-"""A long-poll (``GET …/executions/{name}?wait=``) reads the execution before its wait and after it,
-and no more: an end that comes between the first read and the wait is remembered by the runtime,
-not read for again (on PostgreSQL each read is a hop to a reader thread and a round trip)."""
+"""A long-poll (``GET …/executions/{name}?wait=``) reads the execution before its wait, and after it
+only when it must: an end that comes between the first read and the wait is remembered by the
+runtime, not read for again, and an execution this process ends during the wait is handed to the
+waiters as it ended — read again only for its parent or children (on PostgreSQL each read is a
+hop to a reader thread and a round trip)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,11 @@ from fnflow.runtime import runtime as runtime_module
 from fnflow.runtime.decisions import FINISHED
 
 WAIT_ONE_SECOND = "version: v1\ntype: flow\nsteps:\n  - {type: wait, name: w, duration: 1}\n"
+#: a flow whose execution runs ``w`` as its child
+PARENT = (
+    "version: v1\ntype: flow\nsteps:\n  - {type: task, name: c, resourceArn: 'acs:fnf:::flow/w', "
+    "pattern: sync, serviceParams: {ExecutionName: child}}\n"
+)
 
 
 @asynccontextmanager
@@ -27,6 +34,7 @@ async def opened(tmp_path: Path) -> AsyncIterator[Fnflow]:
     await fnflow.open()
     try:
         await fnflow.flows.put("w", WAIT_ONE_SECOND, "")
+        await fnflow.flows.put("parent", PARENT, "")
         yield fnflow
     finally:
         await fnflow.close()
@@ -45,20 +53,46 @@ def counting_reads(fnflow: Fnflow, monkeypatch: pytest.MonkeyPatch) -> list[Call
     return reads
 
 
-def test_a_long_poll_reads_before_and_after_its_wait_only(
+def test_a_long_poll_of_an_execution_this_process_ends_reads_it_once_and_answers_as_a_read_would(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def go() -> tuple[str, int, float]:
+    async def go() -> tuple[Any, Any, int, float]:
         async with opened(tmp_path) as fnflow:
             await fnflow.executions.start("w", "e", {})
             reads = counting_reads(fnflow, monkeypatch)
             began = time.monotonic()
-            record, _, _ = await fnflow.executions.described("w", "e", wait=30)
-            return record.status, len(reads), time.monotonic() - began
+            polled = await fnflow.executions.described("w", "e", wait=30)
+            waited, count = time.monotonic() - began, len(reads)
+            return polled, await fnflow.executions.described("w", "e"), count, waited
 
-    status, reads, waited = asyncio.run(go())
-    assert status == "Succeeded" and waited < 10
-    assert reads == 2
+    polled, read, reads, waited = asyncio.run(go())
+    assert polled[0].status == "Succeeded" and waited < 10
+    assert reads == 1
+    assert polled == read  # the same record, version included, the same parent and children
+
+
+@pytest.mark.parametrize("which", ["the parent", "the child"])
+def test_a_long_poll_reads_again_for_a_parent_or_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    async def go() -> tuple[Any, int]:
+        async with opened(tmp_path) as fnflow:
+            await fnflow.executions.start("parent", "p", {})
+            flow, name = ("parent", "p") if which == "the parent" else ("w", "child")
+            deadline = time.monotonic() + 10
+            while not (await fnflow.executions.list("w")).items:  # the parent's task starts the child
+                assert time.monotonic() < deadline, "the child did not start"
+                await asyncio.sleep(0.05)
+            reads = counting_reads(fnflow, monkeypatch)
+            polled = await fnflow.executions.described(flow, name, wait=30)
+            return polled, len(reads)
+
+    (record, parent, children), reads = asyncio.run(go())
+    assert record.status == "Succeeded" and reads == 2
+    if which == "the parent":
+        assert [child.status for child in children] == ["Succeeded"] and parent is None
+    else:
+        assert parent is not None and parent.name == "p" and children == []
 
 
 @pytest.mark.parametrize("where", ["here", "announced by another process"])
@@ -95,3 +129,61 @@ def test_only_the_last_ends_are_remembered(tmp_path: Path, monkeypatch: pytest.M
             return time.monotonic() - began
 
     assert asyncio.run(go()) >= 0.3
+
+
+def two_tasks(tmp_path: Path) -> Path:
+    """A manifest of a no-op function and a flow ``t`` of two tasks calling it (Fnflow's ``apply``)."""
+    root = tmp_path / "app"
+    (root / "noop").mkdir(parents=True)
+    (root / "noop" / "index.py").write_text("def handler(event, context):\n    return '{}'\n")
+    arn = "acs:fc:::services/svc/functions/noop"
+    steps = "".join(f"  - {{type: task, name: {n}, resourceArn: '{arn}'}}\n" for n in ("one", "two"))
+    (root / "t.yaml").write_text("version: v1\ntype: flow\nsteps:\n" + steps)
+    (root / "fnflow.yaml").write_text(
+        "functions:\n  - {service: svc, name: noop, handler: index.handler, code: noop}\n"
+        "flows:\n  - {name: t, definition: t.yaml}\n"
+    )
+    return root
+
+
+@pytest.mark.parametrize("commit", ["ends the execution", "does not end it"])
+def test_an_end_announced_while_a_task_result_commits_here_waits_for_that_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, commit: str
+) -> None:
+    """On PostgreSQL a process hears its own end announced, often before its commit returns: the
+    waiters take the execution from the commit, and are woken after it if it did not end it."""
+
+    async def go() -> tuple[str, int, float]:
+        settings = Settings(db=f"sqlite:///{tmp_path}/fnflow.db", data_dir=tmp_path / "data")
+        fnflow = Fnflow(settings, apply=[two_tasks(tmp_path)])
+        await fnflow.open()
+        try:
+            runtime = fnflow.runtime
+            await fnflow.executions.start("t", "warm", {})  # the function's record, read and cached
+            await fnflow.executions.described("t", "warm", wait=30)
+            record, _ = await fnflow.executions.start("t", "e", {})
+            commits = runtime._commit
+            last = commit == "ends the execution"
+            announced: list[int] = []
+
+            async def announced_first(job: Callable[..., Any]) -> Any:
+                if record.id in runtime._completing and (last or not announced):
+                    if not last or len(announced) == 1:  # the second task's result ends it
+                        runtime._heard(FINISHED, record.id)
+                    announced.append(1)
+                return await commits(job)
+
+            monkeypatch.setattr(runtime, "_commit", announced_first)
+            reads = counting_reads(fnflow, monkeypatch)
+            began = time.monotonic()
+            polled, _, _ = await fnflow.executions.described("t", "e", wait=30)
+            return polled.status, len(reads), time.monotonic() - began
+        finally:
+            await fnflow.close()
+
+    status, reads, waited = asyncio.run(go())
+    assert waited < 10
+    if commit == "ends the execution":
+        assert (status, reads) == ("Succeeded", 1)  # woken by the commit, with the execution
+    else:
+        assert reads == 2  # woken once the commit was done, and read again: the notice said no more

@@ -10,8 +10,10 @@ them: ``"2/b0/1/e"``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from fnflow.fdl.model import ChoiceStep, Flow, ForeachStep, ParallelStep, StepModel
+from fnflow.fdl.arn import FlowTarget, parse_resource_arn
+from fnflow.fdl.model import ChoiceStep, Flow, ForeachStep, ParallelStep, StepModel, TaskStep
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,15 @@ class Program:
 
     def step(self, seq_id: str, index: int) -> StepModel:
         return self.sequences[seq_id].steps[index]
+
+    @cached_property
+    def starts_flows(self) -> bool:
+        """Whether a task step of it starts executions of flows (its executions may have children)."""
+        return any(
+            isinstance(step, TaskStep) and isinstance(parse_resource_arn(step.resourceArn), FlowTarget)
+            for sequence in self.sequences.values()
+            for step in sequence.steps
+        )
 
 
 def compile_flow(flow: Flow) -> Program:

@@ -73,6 +73,7 @@ class Outcome:
     timers: list[TimerRecord] = field(default_factory=list)
     cancelled_timers: list[tuple[str, int]] = field(default_factory=list)
     execution: ExecutionRecord | None = None  # set by ``start``: the new (or existing) execution
+    ended: ExecutionRecord | None = None  # the execution as this decision ended it, if it did
     flow_name: str = ""
     first_event: int | None = None  # the id of the first history event this decision added
     after: list[After] = field(default_factory=list)  # what integrations do once it is committed
@@ -415,6 +416,7 @@ class Decider:
         if decision.events:
             outcome.first_event = decision.events[0].event_id
         if finished:
+            outcome.ended = decided if new else replace(decided, version=record.version + 1)
             tx.notify(FINISHED, record.id)
             if record.callback_token is not None or state.status in (Status.STOPPED, Status.TIMED_OUT):
                 self._ended(tx, decided, outcome, now)

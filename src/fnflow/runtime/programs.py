@@ -16,6 +16,11 @@ class ProgramCache:
         self._items: OrderedDict[str, Program] = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(self, definition_hash: str) -> Program | None:
+        """The program for ``definition_hash`` if it is compiled already."""
+        with self._lock:
+            return self._items.get(definition_hash)
+
     def get(self, definition_hash: str, load: Callable[[], str]) -> Program:
         """The program for ``definition_hash``; ``load`` fetches the text on a miss."""
         with self._lock:

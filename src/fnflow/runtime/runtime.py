@@ -17,7 +17,7 @@ import asyncio
 import functools
 import logging
 import secrets
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -86,8 +86,10 @@ class Runtime:
         self.timers = TimerWheel(
             self._load_timers, self._fire_timer, on_late=self.metrics.timer_lateness.observe, clock=clock
         )
-        self._waiters: dict[str, asyncio.Event] = {}
+        self._waiters: dict[str, _Waiting] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()  # the last ones to finish (FINISHED_KEPT)
+        self._completing: Counter[str] = Counter()  # executions whose task results are committing here
+        self._ends_heard: set[str] = set()  # ends of those announced meanwhile (``_heard``)
         self._watchers: dict[str, set[asyncio.Event]] = {}  # executions someone follows step by step
         self._background: list[asyncio.Task[None]] = []
         self.decider: Decider | None = None
@@ -176,7 +178,7 @@ class Runtime:
             self.metrics.executions_started.labels(outcome.flow_name).inc()
         if outcome.finished:
             self.metrics.executions_finished.labels(outcome.flow_name, outcome.status).inc()
-            self._ended(outcome.execution_id)
+            self._ended(outcome.execution_id, outcome.ended)
         if self._watchers and (watching := self._watchers.get(outcome.execution_id)):
             for watcher in watching:
                 watcher.set()
@@ -231,7 +233,18 @@ class Runtime:
 
     async def _complete_task(self, execution_id: str, event: Event, activity: int) -> None:
         decider = self._decider()
-        await self._commit(lambda tx: decider.apply(tx, execution_id, event, self._now(), completes=activity))
+        self._completing[execution_id] += 1
+        try:
+            await self._commit(
+                lambda tx: decider.apply(tx, execution_id, event, self._now(), completes=activity)
+            )
+        finally:
+            self._completing[execution_id] -= 1
+            if not self._completing[execution_id]:
+                del self._completing[execution_id]
+                if execution_id in self._ends_heard:
+                    self._ends_heard.discard(execution_id)
+                    self._ended(execution_id)
 
     async def redrive(self, execution_id: str) -> Outcome:
         """Continue a Failed or TimedOut execution from where it ended (see ``Decider.redrive``)."""
@@ -298,25 +311,36 @@ class Runtime:
 
         return after
 
-    async def wait_finished(self, execution_id: str, timeout: float) -> None:
+    async def wait_finished(self, execution_id: str, timeout: float) -> ExecutionRecord | None:
         """Return when the execution, which the caller has just read Running, finishes (here, or on
-        a process that announces it) or ``timeout`` passes; the caller reads it again.
+        a process that announces it) or ``timeout`` passes: the execution as it ended, if this
+        process ended it meanwhile (else None: the caller reads it again).
 
         An end that came between that read and this call is among the last ``FINISHED_KEPT`` to
         come, so it is not missed, and not read again for: a long-poll is one read fewer (a hop to a
         reader thread and a round trip on PostgreSQL)."""
         if timeout <= 0 or execution_id in self._finished:
-            return
-        waiter = self._waiters.setdefault(execution_id, asyncio.Event())
-        await self.clock.wait(waiter, timeout)
+            return None
+        waiting = self._waiters.get(execution_id)
+        if waiting is None:
+            waiting = self._waiters[execution_id] = _Waiting()
+        await self.clock.wait(waiting.event, timeout)
+        return waiting.ended
 
-    def _ended(self, execution_id: str) -> None:
+    def starts_children(self, record: ExecutionRecord) -> bool:
+        """Whether the execution may have child executions (its flow has task steps that start them,
+        or its program is not at hand)."""
+        program = self._decider().programs.peek(record.definition_hash)
+        return program is None or program.starts_flows
+
+    def _ended(self, execution_id: str, record: ExecutionRecord | None = None) -> None:
         self._finished[execution_id] = None
         if len(self._finished) > FINISHED_KEPT:
             self._finished.popitem(last=False)
-        waiter = self._waiters.pop(execution_id, None)
-        if waiter is not None:
-            waiter.set()
+        waiting = self._waiters.pop(execution_id, None)
+        if waiting is not None:
+            waiting.ended = record
+            waiting.event.set()
 
     async def wait_changed(self, execution_id: str, timeout: float) -> None:
         """Return when a decision of this process changes the execution, or after ``timeout`` seconds
@@ -359,7 +383,13 @@ class Runtime:
     def _heard(self, channel: str, payload: str) -> None:
         """A wake-up from another process (on the event loop)."""
         if channel == FINISHED:
-            self._ended(payload)
+            if payload in self._completing:
+                # Most likely the end this process is committing, announced to every listener
+                # before the commit returns here: the waiters get it from the commit, with the
+                # execution as it ended, or from here once the commit is done.
+                self._ends_heard.add(payload)
+            else:
+                self._ended(payload)
         else:
             self._claimer.wanted()
 
@@ -372,3 +402,13 @@ class Runtime:
 
     def _claim_batch(self, tx: Tx, limit: int) -> list[TaskRecord]:
         return tx.claim_tasks(self.node_id, self._now(), self._keeper.until(), limit)
+
+
+class _Waiting:
+    """Those waiting for one execution to end, and how it ended (when this process ended it)."""
+
+    __slots__ = ("ended", "event")
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.ended: ExecutionRecord | None = None

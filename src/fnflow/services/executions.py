@@ -110,8 +110,8 @@ class ExecutionService:
         unique = f"{name}:{self._ids.uuid()}" if name else str(self._ids.uuid())
         record, _ = await self.runtime.start_execution(flow_name, unique, input, mode="Express")
         if record.status == "Running":
-            await self.runtime.wait_finished(record.id, wait)
-            record = await self._get(flow_name, unique)
+            ended = await self.runtime.wait_finished(record.id, wait)
+            record = ended or await self._get(flow_name, unique)
         return record
 
     async def parents(self, records: list[ExecutionRecord]) -> dict[str, ExecutionRecord]:
@@ -125,8 +125,8 @@ class ExecutionService:
         """One execution; with ``wait`` > 0, long-poll until it finishes or ``wait`` seconds pass."""
         record = await self._get(flow_name, name)
         if record.status == "Running" and wait > 0:
-            await self.runtime.wait_finished(record.id, min(wait, MAX_WAIT))
-            record = await self._get(flow_name, name)
+            ended = await self.runtime.wait_finished(record.id, min(wait, MAX_WAIT))
+            record = ended or await self._get(flow_name, name)
         return record
 
     async def described(
@@ -134,11 +134,14 @@ class ExecutionService:
     ) -> tuple[ExecutionRecord, ExecutionRecord | None, list[ExecutionRecord]]:
         """``describe``, with the execution's parent and children read in the same hop as its
         state after the wait (a long-poll is four point reads otherwise, each a hop to a reader
-        thread on PostgreSQL)."""
+        thread on PostgreSQL) — or in none, when this process ended the execution during the wait
+        and it has neither a parent nor a flow that starts children."""
         record = await self._get(flow_name, name)
         waited = record.status == "Running" and wait > 0
         if waited:
-            await self.runtime.wait_finished(record.id, min(wait, MAX_WAIT))
+            ended = await self.runtime.wait_finished(record.id, min(wait, MAX_WAIT))
+            if ended is not None and ended.parent_id is None and not self.runtime.starts_children(ended):
+                return ended, None, []
 
         def around(tx: Tx) -> tuple[ExecutionRecord, ExecutionRecord | None, list[ExecutionRecord]] | None:
             current = tx.get_execution(flow_name, name) if waited else record
