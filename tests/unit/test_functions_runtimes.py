@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -337,6 +339,30 @@ async def test_command_timeout_kills_the_process_group(tmp_path: Path) -> None:
     assert elapsed >= 0.9  # killed at its timeout, not before (a loaded machine only makes it later)
     child = int(pid_file.read_text())
     await wait_until(lambda: not running(child))
+
+
+def test_a_cancelled_command_call_is_reaped_before_the_cancellation_goes_on(tmp_path: Path) -> None:
+    """A stopped call is cancelled; its process is killed and reaped then, so a loop that ends
+    right after leaves no subprocess transport for the garbage collector to find open."""
+    pid_file = tmp_path / "child.pid"
+
+    async def cancel_a_running_call() -> None:
+        async with running_pool() as pool:
+            call = asyncio.create_task(invoke(pool, command(f"{TOOL} hang {pid_file}", timeout=60), b""))
+            await wait_until(pid_file.exists)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        asyncio.run(cancel_a_running_call())
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    child, deadline = int(pid_file.read_text()), time.monotonic() + 5
+    while running(child) and time.monotonic() < deadline:  # its process group was killed
+        time.sleep(0.05)
+    assert not running(child)
 
 
 @async_test

@@ -105,6 +105,10 @@ class CommandRunner:
                 )
             except asyncio.CancelledError:
                 _kill(proc)
+                # Reaped before the cancellation goes on, as on a timeout: a loop that ends right
+                # after (a server stopping, a test) would otherwise leave its transport unclosed.
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(proc.wait(), 2)
                 raise
         finally:
             self._running.discard(proc)
