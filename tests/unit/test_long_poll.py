@@ -1,8 +1,8 @@
-"""A long-poll (``GET …/executions/{name}?wait=``) reads the execution before its wait, and after it
-only when it must: an end that comes between the first read and the wait is remembered by the
-runtime, not read for again, and an execution this process ends during the wait is handed to the
-waiters as it ended — read again only for its parent or children (on PostgreSQL each read is a
-hop to a reader thread and a round trip)."""
+"""A long-poll (``GET …/executions/{name}?wait=``) reads the execution only when it must (on
+PostgreSQL each read is a hop to a reader thread and a round trip): not before its wait when this
+process has just started it; an end that comes between that read and the wait is remembered by
+the runtime, not read for again; and an execution this process ends during the wait is handed to
+the waiters as it ended — read again only for its parent or children."""
 
 from __future__ import annotations
 
@@ -53,9 +53,13 @@ def counting_reads(fnflow: Fnflow, monkeypatch: pytest.MonkeyPatch) -> list[Call
     return reads
 
 
-def test_a_long_poll_of_an_execution_this_process_ends_reads_it_once_and_answers_as_a_read_would(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("started", ["just now", "a while ago"])
+def test_a_long_poll_of_an_execution_this_process_ends_answers_as_a_read_would_with_fewer_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, started: str
 ) -> None:
+    if started == "a while ago":  # longer than a long-poll trusts the start to be still running
+        monkeypatch.setattr(runtime_module, "STARTED_TRUSTED", 0.0)
+
     async def go() -> tuple[Any, Any, int, float]:
         async with opened(tmp_path) as fnflow:
             await fnflow.executions.start("w", "e", {})
@@ -67,7 +71,7 @@ def test_a_long_poll_of_an_execution_this_process_ends_reads_it_once_and_answers
 
     polled, read, reads, waited = asyncio.run(go())
     assert polled[0].status == "Succeeded" and waited < 10
-    assert reads == 1
+    assert reads == (0 if started == "just now" else 1)  # and none after the wait
     assert polled == read  # the same record, version included, the same parent and children
 
 
@@ -88,7 +92,7 @@ def test_a_long_poll_reads_again_for_a_parent_or_children(
             return polled, len(reads)
 
     (record, parent, children), reads = asyncio.run(go())
-    assert record.status == "Succeeded" and reads == 2
+    assert record.status == "Succeeded" and reads == 1  # after the wait, for the relatives
     if which == "the parent":
         assert [child.status for child in children] == ["Succeeded"] and parent is None
     else:
@@ -184,6 +188,24 @@ def test_an_end_announced_while_a_task_result_commits_here_waits_for_that_commit
     status, reads, waited = asyncio.run(go())
     assert waited < 10
     if commit == "ends the execution":
-        assert (status, reads) == ("Succeeded", 1)  # woken by the commit, with the execution
+        assert (status, reads) == ("Succeeded", 0)  # woken by the commit, with the execution
     else:
-        assert reads == 2  # woken once the commit was done, and read again: the notice said no more
+        assert reads == 1  # woken once the commit was done, and read: the notice said no more
+
+
+def test_a_start_is_trusted_until_the_execution_ends_or_for_a_few_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def go() -> list[bool]:
+        async with opened(tmp_path) as fnflow:
+            runtime = fnflow.runtime
+            record, _ = await fnflow.executions.start("w", "e", {})
+            seen = [runtime.started_here("w", "e") == record.id]
+            await fnflow.executions.described("w", "e", wait=30)
+            seen.append(runtime.started_here("w", "e") is None)  # it ended
+            await fnflow.executions.start("w", "f", {})
+            monkeypatch.setattr(runtime_module, "STARTED_TRUSTED", 0.0)
+            seen.append(runtime.started_here("w", "f") is None)  # too long ago
+            return seen
+
+    assert asyncio.run(go()) == [True, True, True]

@@ -40,6 +40,10 @@ from fnflow.store.leases import TASKS as TASK_LEASES
 log = logging.getLogger(__name__)
 #: how many of the executions that ended last a process remembers (``Runtime.wait_finished``)
 FINISHED_KEPT = 10_000
+#: how many of the executions it started last a process remembers, and for how many seconds a
+#: long-poll takes one of them for running without reading it (``Runtime.started_here``)
+STARTED_KEPT = 10_000
+STARTED_TRUSTED = 5.0
 
 
 class Runtime:
@@ -88,6 +92,8 @@ class Runtime:
         )
         self._waiters: dict[str, _Waiting] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()  # the last ones to finish (FINISHED_KEPT)
+        self._started: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()  # (flow, name) ->
+        self._started_keys: dict[str, tuple[str, str]] = {}  # (id, when) of executions started here
         self._completing: Counter[str] = Counter()  # executions whose task results are committing here
         self._ends_heard: set[str] = set()  # ends of those announced meanwhile (``_heard``)
         self._watchers: dict[str, set[asyncio.Event]] = {}  # executions someone follows step by step
@@ -174,8 +180,10 @@ class Runtime:
             self._giving.spawn(self._give_back(surplus))
         self.timers.discard(outcome.cancelled_timers)
         self.timers.add(outcome.timers)
-        if outcome.execution is not None:
+        if (started := outcome.execution) is not None:
             self.metrics.executions_started.labels(outcome.flow_name).inc()
+            if started.status == "Running":
+                self._note_started(started)
         if outcome.finished:
             self.metrics.executions_finished.labels(outcome.flow_name, outcome.status).inc()
             self._ended(outcome.execution_id, outcome.ended)
@@ -333,7 +341,27 @@ class Runtime:
         program = self._decider().programs.peek(record.definition_hash)
         return program is None or program.starts_flows
 
+    def started_here(self, flow_name: str, name: str) -> str | None:
+        """The id of the execution ``name`` if this process started it in the last
+        ``STARTED_TRUSTED`` seconds and has not seen it end (a long-poll right after a start
+        then waits without reading it first); else None."""
+        found = self._started.get((flow_name, name))
+        if found is None or self.clock.monotonic() - found[1] > STARTED_TRUSTED:
+            return None
+        return found[0]
+
+    def _note_started(self, record: ExecutionRecord) -> None:
+        key = (record.flow_name, record.name)
+        self._started.pop(key, None)
+        self._started[key] = (record.id, self.clock.monotonic())
+        self._started_keys[record.id] = key
+        if len(self._started) > STARTED_KEPT:
+            (execution_id, _) = self._started.popitem(last=False)[1]
+            self._started_keys.pop(execution_id, None)
+
     def _ended(self, execution_id: str, record: ExecutionRecord | None = None) -> None:
+        if (key := self._started_keys.pop(execution_id, None)) is not None:
+            self._started.pop(key, None)
         self._finished[execution_id] = None
         if len(self._finished) > FINISHED_KEPT:
             self._finished.popitem(last=False)

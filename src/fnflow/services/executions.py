@@ -123,28 +123,45 @@ class ExecutionService:
 
     async def describe(self, flow_name: str, name: str, wait: float = 0) -> ExecutionRecord:
         """One execution; with ``wait`` > 0, long-poll until it finishes or ``wait`` seconds pass."""
-        record = await self._get(flow_name, name)
-        if record.status == "Running" and wait > 0:
-            ended = await self.runtime.wait_finished(record.id, min(wait, MAX_WAIT))
-            record = ended or await self._get(flow_name, name)
-        return record
+        return (await self._polled(flow_name, name, wait, around=False))[0]
 
     async def described(
         self, flow_name: str, name: str, wait: float = 0
     ) -> tuple[ExecutionRecord, ExecutionRecord | None, list[ExecutionRecord]]:
-        """``describe``, with the execution's parent and children read in the same hop as its
-        state after the wait (a long-poll is four point reads otherwise, each a hop to a reader
-        thread on PostgreSQL) — or in none, when this process ended the execution during the wait
-        and it has neither a parent nor a flow that starts children."""
-        record = await self._get(flow_name, name)
-        waited = record.status == "Running" and wait > 0
-        if waited:
-            ended = await self.runtime.wait_finished(record.id, min(wait, MAX_WAIT))
-            if ended is not None and ended.parent_id is None and not self.runtime.starts_children(ended):
-                return ended, None, []
+        """``describe``, with the execution's parent and children."""
+        return await self._polled(flow_name, name, wait, around=True)
+
+    async def _polled(
+        self, flow_name: str, name: str, wait: float, *, around: bool
+    ) -> tuple[ExecutionRecord, ExecutionRecord | None, list[ExecutionRecord]]:
+        """The execution (and, ``around``, its parent and children) now, or once it ends within
+        ``wait`` seconds. Each read is a hop to a reader thread on PostgreSQL, so a long-poll reads
+        as little as it can: not before its wait if this process has just started the execution,
+        and not after it if this process ended it meanwhile (and it has no parent, nor a flow that
+        starts children, to read)."""
+        execution_id = self.runtime.started_here(flow_name, name) if wait > 0 else None
+        if execution_id is None:
+            record = await self._get(flow_name, name)
+            if record.status != "Running" or wait <= 0:
+                return await self._read_around(flow_name, name, record) if around else (record, None, [])
+            execution_id = record.id
+        ended = await self.runtime.wait_finished(execution_id, min(wait, MAX_WAIT))
+        if ended is not None and not (around and self._has_relatives(ended)):
+            return ended, None, []
+        if around:
+            return await self._read_around(flow_name, name, None)
+        return await self._get(flow_name, name), None, []
+
+    def _has_relatives(self, record: ExecutionRecord) -> bool:
+        return record.parent_id is not None or self.runtime.starts_children(record)
+
+    async def _read_around(
+        self, flow_name: str, name: str, record: ExecutionRecord | None
+    ) -> tuple[ExecutionRecord, ExecutionRecord | None, list[ExecutionRecord]]:
+        """The execution (``record``, or read now by name), its parent and its children, in one hop."""
 
         def around(tx: Tx) -> tuple[ExecutionRecord, ExecutionRecord | None, list[ExecutionRecord]] | None:
-            current = tx.get_execution(flow_name, name) if waited else record
+            current = record or tx.get_execution(flow_name, name)
             if current is None:
                 return None
             parent = tx.get_execution_by_id(current.parent_id) if current.parent_id else None
