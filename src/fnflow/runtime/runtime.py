@@ -352,7 +352,8 @@ class Runtime:
 
     def _note_started(self, record: ExecutionRecord) -> None:
         key = (record.flow_name, record.name)
-        self._started.pop(key, None)
+        if (previous := self._started.pop(key, None)) is not None:  # an end of it was not seen
+            self._started_keys.pop(previous[0], None)
         self._started[key] = (record.id, self.clock.monotonic())
         self._started_keys[record.id] = key
         if len(self._started) > STARTED_KEPT:
