@@ -17,13 +17,15 @@ import pytest
 
 from fnflow.app import Fnflow
 from fnflow.config import Settings
-from fnflow.runtime import runtime as runtime_module
+from fnflow.runtime import ends as ends_module
 from fnflow.runtime.decisions import FINISHED
 
 WAIT_ONE_SECOND = "version: v1\ntype: flow\nsteps:\n  - {type: wait, name: w, duration: 1}\n"
+#: a child that runs long enough to be long-polled while it runs, however busy the machine
+SLOW_CHILD = "version: v1\ntype: flow\nsteps:\n  - {type: wait, name: w, duration: 3}\n"
 #: a flow whose execution runs ``w`` as its child
 PARENT = (
-    "version: v1\ntype: flow\nsteps:\n  - {type: task, name: c, resourceArn: 'acs:fnf:::flow/w', "
+    "version: v1\ntype: flow\nsteps:\n  - {type: task, name: c, resourceArn: 'acs:fnf:::flow/slow', "
     "pattern: sync, serviceParams: {ExecutionName: child}}\n"
 )
 
@@ -34,6 +36,7 @@ async def opened(tmp_path: Path) -> AsyncIterator[Fnflow]:
     await fnflow.open()
     try:
         await fnflow.flows.put("w", WAIT_ONE_SECOND, "")
+        await fnflow.flows.put("slow", SLOW_CHILD, "")
         await fnflow.flows.put("parent", PARENT, "")
         yield fnflow
     finally:
@@ -58,7 +61,7 @@ def test_a_long_poll_of_an_execution_this_process_ends_answers_as_a_read_would_w
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, started: str
 ) -> None:
     if started == "a while ago":  # longer than a long-poll trusts the start to be still running
-        monkeypatch.setattr(runtime_module, "STARTED_TRUSTED", 0.0)
+        monkeypatch.setattr(ends_module, "STARTED_TRUSTED", 0.0)
 
     async def go() -> tuple[Any, Any, int, float]:
         async with opened(tmp_path) as fnflow:
@@ -82,9 +85,9 @@ def test_a_long_poll_reads_again_for_a_parent_or_children(
     async def go() -> tuple[Any, int]:
         async with opened(tmp_path) as fnflow:
             await fnflow.executions.start("parent", "p", {})
-            flow, name = ("parent", "p") if which == "the parent" else ("w", "child")
+            flow, name = ("parent", "p") if which == "the parent" else ("slow", "child")
             deadline = time.monotonic() + 10
-            while not (await fnflow.executions.list("w")).items:  # the parent's task starts the child
+            while fnflow.runtime.ends.started_here("slow", "child") is None:  # the parent's task starts it
                 assert time.monotonic() < deadline, "the child did not start"
                 await asyncio.sleep(0.05)
             reads = counting_reads(fnflow, monkeypatch)
@@ -119,7 +122,7 @@ def test_an_end_between_the_read_and_the_wait_is_not_waited_for(tmp_path: Path, 
 
 
 def test_only_the_last_ends_are_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime_module, "FINISHED_KEPT", 3)
+    monkeypatch.setattr(ends_module, "FINISHED_KEPT", 3)
 
     async def go() -> float:
         async with opened(tmp_path) as fnflow:
@@ -171,7 +174,7 @@ def test_an_end_announced_while_a_task_result_commits_here_waits_for_that_commit
             announced: list[int] = []
 
             async def announced_first(job: Callable[..., Any]) -> Any:
-                if record.id in runtime._completing and (last or not announced):
+                if record.id in runtime.ends._completing and (last or not announced):
                     if not last or len(announced) == 1:  # the second task's result ends it
                         runtime._heard(FINISHED, record.id)
                     announced.append(1)
@@ -200,12 +203,12 @@ def test_a_start_is_trusted_until_the_execution_ends_or_for_a_few_seconds(
         async with opened(tmp_path) as fnflow:
             runtime = fnflow.runtime
             record, _ = await fnflow.executions.start("w", "e", {})
-            seen = [runtime.started_here("w", "e") == record.id]
+            seen = [runtime.ends.started_here("w", "e") == record.id]
             await fnflow.executions.described("w", "e", wait=30)
-            seen.append(runtime.started_here("w", "e") is None)  # it ended
+            seen.append(runtime.ends.started_here("w", "e") is None)  # it ended
             await fnflow.executions.start("w", "f", {})
-            monkeypatch.setattr(runtime_module, "STARTED_TRUSTED", 0.0)
-            seen.append(runtime.started_here("w", "f") is None)  # too long ago
+            monkeypatch.setattr(ends_module, "STARTED_TRUSTED", 0.0)
+            seen.append(runtime.ends.started_here("w", "f") is None)  # too long ago
             return seen
 
     assert asyncio.run(go()) == [True, True, True]

@@ -17,7 +17,6 @@ import asyncio
 import functools
 import logging
 import secrets
-from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -30,6 +29,7 @@ from fnflow.integrations import After, Integrations, Parent
 from fnflow.leasing import Claimer, LeaseKeeper
 from fnflow.metrics import Metrics
 from fnflow.runtime.decisions import FINISHED, TASKS, Decider, NameRule, Outcome
+from fnflow.runtime.ends import Ends
 from fnflow.runtime.programs import ProgramCache
 from fnflow.runtime.tasks import TaskRunner
 from fnflow.runtime.timers import TimerWheel
@@ -38,12 +38,6 @@ from fnflow.store import ExecutionRecord, Store, TaskRecord, TimerRecord, Tx
 from fnflow.store.leases import TASKS as TASK_LEASES
 
 log = logging.getLogger(__name__)
-#: how many of the executions that ended last a process remembers (``Runtime.wait_finished``)
-FINISHED_KEPT = 10_000
-#: how many of the executions it started last a process remembers, and for how many seconds a
-#: long-poll takes one of them for running without reading it (``Runtime.started_here``)
-STARTED_KEPT = 10_000
-STARTED_TRUSTED = 5.0
 
 
 class Runtime:
@@ -90,12 +84,7 @@ class Runtime:
         self.timers = TimerWheel(
             self._load_timers, self._fire_timer, on_late=self.metrics.timer_lateness.observe, clock=clock
         )
-        self._waiters: dict[str, _Waiting] = {}
-        self._finished: OrderedDict[str, None] = OrderedDict()  # the last ones to finish (FINISHED_KEPT)
-        self._started: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()  # (flow, name) ->
-        self._started_keys: dict[str, tuple[str, str]] = {}  # (id, when) of executions started here
-        self._completing: Counter[str] = Counter()  # executions whose task results are committing here
-        self._ends_heard: set[str] = set()  # ends of those announced meanwhile (``_heard``)
+        self.ends = Ends(clock)  # what long-polls wait on (``ends.py``)
         self._watchers: dict[str, set[asyncio.Event]] = {}  # executions someone follows step by step
         self._background: list[asyncio.Task[None]] = []
         self.decider: Decider | None = None
@@ -183,10 +172,10 @@ class Runtime:
         if (started := outcome.execution) is not None:
             self.metrics.executions_started.labels(outcome.flow_name).inc()
             if started.status == "Running":
-                self._note_started(started)
+                self.ends.started(started)
         if outcome.finished:
             self.metrics.executions_finished.labels(outcome.flow_name, outcome.status).inc()
-            self._ended(outcome.execution_id, outcome.ended)
+            self.ends.ended(outcome.execution_id, outcome.ended)
         if self._watchers and (watching := self._watchers.get(outcome.execution_id)):
             for watcher in watching:
                 watcher.set()
@@ -241,18 +230,10 @@ class Runtime:
 
     async def _complete_task(self, execution_id: str, event: Event, activity: int) -> None:
         decider = self._decider()
-        self._completing[execution_id] += 1
-        try:
+        with self.ends.completing(execution_id):
             await self._commit(
                 lambda tx: decider.apply(tx, execution_id, event, self._now(), completes=activity)
             )
-        finally:
-            self._completing[execution_id] -= 1
-            if not self._completing[execution_id]:
-                del self._completing[execution_id]
-                if execution_id in self._ends_heard:
-                    self._ends_heard.discard(execution_id)
-                    self._ended(execution_id)
 
     async def redrive(self, execution_id: str) -> Outcome:
         """Continue a Failed or TimedOut execution from where it ended (see ``Decider.redrive``)."""
@@ -320,56 +301,16 @@ class Runtime:
         return after
 
     async def wait_finished(self, execution_id: str, timeout: float) -> ExecutionRecord | None:
-        """Return when the execution, which the caller has just read Running, finishes (here, or on
-        a process that announces it) or ``timeout`` passes: the execution as it ended, if this
-        process ended it meanwhile (else None: the caller reads it again).
-
-        An end that came between that read and this call is among the last ``FINISHED_KEPT`` to
-        come, so it is not missed, and not read again for: a long-poll is one read fewer (a hop to a
-        reader thread and a round trip on PostgreSQL)."""
-        if timeout <= 0 or execution_id in self._finished:
-            return None
-        waiting = self._waiters.get(execution_id)
-        if waiting is None:
-            waiting = self._waiters[execution_id] = _Waiting()
-        await self.clock.wait(waiting.event, timeout)
-        return waiting.ended
+        """Return when the execution, read Running by the caller (or named by ``ends.started_here``),
+        ends or ``timeout`` passes: the execution as it ended, if this process ended it meanwhile
+        (else None: the caller reads it). See ``ends.py``."""
+        return await self.ends.wait(execution_id, timeout)
 
     def starts_children(self, record: ExecutionRecord) -> bool:
         """Whether the execution may have child executions (its flow has task steps that start them,
         or its program is not at hand)."""
         program = self._decider().programs.peek(record.definition_hash)
         return program is None or program.starts_flows
-
-    def started_here(self, flow_name: str, name: str) -> str | None:
-        """The id of the execution ``name`` if this process started it in the last
-        ``STARTED_TRUSTED`` seconds and has not seen it end (a long-poll right after a start
-        then waits without reading it first); else None."""
-        found = self._started.get((flow_name, name))
-        if found is None or self.clock.monotonic() - found[1] > STARTED_TRUSTED:
-            return None
-        return found[0]
-
-    def _note_started(self, record: ExecutionRecord) -> None:
-        key = (record.flow_name, record.name)
-        if (previous := self._started.pop(key, None)) is not None:  # an end of it was not seen
-            self._started_keys.pop(previous[0], None)
-        self._started[key] = (record.id, self.clock.monotonic())
-        self._started_keys[record.id] = key
-        if len(self._started) > STARTED_KEPT:
-            (execution_id, _) = self._started.popitem(last=False)[1]
-            self._started_keys.pop(execution_id, None)
-
-    def _ended(self, execution_id: str, record: ExecutionRecord | None = None) -> None:
-        if (key := self._started_keys.pop(execution_id, None)) is not None:
-            self._started.pop(key, None)
-        self._finished[execution_id] = None
-        if len(self._finished) > FINISHED_KEPT:
-            self._finished.popitem(last=False)
-        waiting = self._waiters.pop(execution_id, None)
-        if waiting is not None:
-            waiting.ended = record
-            waiting.event.set()
 
     async def wait_changed(self, execution_id: str, timeout: float) -> None:
         """Return when a decision of this process changes the execution, or after ``timeout`` seconds
@@ -412,13 +353,7 @@ class Runtime:
     def _heard(self, channel: str, payload: str) -> None:
         """A wake-up from another process (on the event loop)."""
         if channel == FINISHED:
-            if payload in self._completing:
-                # Most likely the end this process is committing, announced to every listener
-                # before the commit returns here: the waiters get it from the commit, with the
-                # execution as it ended, or from here once the commit is done.
-                self._ends_heard.add(payload)
-            else:
-                self._ended(payload)
+            self.ends.heard(payload)
         else:
             self._claimer.wanted()
 
@@ -431,13 +366,3 @@ class Runtime:
 
     def _claim_batch(self, tx: Tx, limit: int) -> list[TaskRecord]:
         return tx.claim_tasks(self.node_id, self._now(), self._keeper.until(), limit)
-
-
-class _Waiting:
-    """Those waiting for one execution to end, and how it ended (when this process ended it)."""
-
-    __slots__ = ("ended", "event")
-
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
-        self.ended: ExecutionRecord | None = None

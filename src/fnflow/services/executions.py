@@ -139,7 +139,7 @@ class ExecutionService:
         as little as it can: not before its wait if this process has just started the execution,
         and not after it if this process ended it meanwhile (and it has no parent, nor a flow that
         starts children, to read)."""
-        execution_id = self.runtime.started_here(flow_name, name) if wait > 0 else None
+        execution_id = self.runtime.ends.started_here(flow_name, name) if wait > 0 else None
         if execution_id is None:
             record = await self._get(flow_name, name)
             if record.status != "Running" or wait <= 0:
