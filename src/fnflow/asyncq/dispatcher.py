@@ -128,6 +128,29 @@ class Settled:
     after: list[Callable[[], None]] = field(default_factory=list)
 
 
+class _Marks:
+    """Running marks written in one job; calls join it until the writer runs it. (On a store that
+    commits in queue order, a mark joining a job queued before a stop of its call is written before
+    the stop: the call then runs and the stop cancels it, as if the stop had come later. A stop
+    queued before the call's start keeps it from starting: ``Dispatcher.stopping``.)"""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+        self.ids: list[str] = []
+        self.taken = False
+
+    def __call__(self, tx: Tx) -> None:
+        self.taken = True  # a batch run again runs the same marks
+        dispatcher = self._dispatcher
+        tx.start_attempts(self.ids, dispatcher.node_id, dispatcher.now(), dispatcher.lease_until())
+
+    def done(self, outcome: asyncio.Future[None]) -> None:
+        if not outcome.cancelled() and (error := outcome.exception()) is not None:
+            # The calls' outcomes find them not Running, and are not recorded: they run again
+            # when their leases end.
+            log.error("could not mark %d asynchronous call(s) Running", len(self.ids), exc_info=error)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -155,7 +178,11 @@ class Dispatcher:
         self._metrics = metrics
         self._queues: dict[str, _Queue] = {}
         self._inflight_fn: Counter[Key] = Counter()
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}  # the lane running each call
+        self._lanes: set[asyncio.Task[None]] = set()
+        self._limits: dict[Key, int] = {}  # each function's max instances, as last looked up
+        self._settling: set[asyncio.Future[Settled]] = set()  # outcomes queued, not committed yet
+        self._marks: _Marks | None = None  # the Running marks the writer has not taken yet
         self._delayed: dict[str, asyncio.TimerHandle] = {}
         self._held = _Held()
         self._shares: dict[Key, int] = {}  # each function's share, from its max instances as last looked up
@@ -180,7 +207,6 @@ class Dispatcher:
         self._stops_queued: Counter[str] = Counter()
         self._wake = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
-        self.processed = 0
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -202,11 +228,13 @@ class Dispatcher:
             task.cancel()
         for handle in self._delayed.values():
             handle.cancel()
-        running = list(self._running.values())
-        for task in running:
+        lanes = list(self._lanes)
+        for task in lanes:
             task.cancel()
-        await asyncio.gather(*self._background, *running, return_exceptions=True)
+        await asyncio.gather(*self._background, *lanes, return_exceptions=True)
         self._background = []
+        # Outcomes queued before the close are committed before the calls are given back.
+        await asyncio.gather(*self._settling, return_exceptions=True)
         await self._giving.drain()
         # Give the held calls back, so other processes run them now rather than when the leases end.
         await self._store.write(self._release)
@@ -221,6 +249,9 @@ class Dispatcher:
 
     def lease_until(self) -> datetime:
         return self._keeper.until()
+
+    def now(self) -> datetime:
+        return self._clock.now()
 
     def submit(self, records: list[CallRecord]) -> None:
         """Take calls leased to this process: due ones wait for a slot, later ones for their time."""
@@ -375,76 +406,81 @@ class Dispatcher:
         while queue.inflight < queue.parallelism and queue.order and blocked < len(queue.order):
             key = queue.order[0]
             queue.order.rotate(-1)
-            calls = queue.ready[key]
             limit = await self._limit(key)
             if self._inflight_fn[key] >= limit:
                 blocked += 1
                 continue
             blocked = 0
-            record = calls.popleft()
-            if not calls:
-                del queue.ready[key]
-                queue.order.remove(key)
+            record = self._pop(queue, key)
             queue.inflight += 1
             self._inflight_fn[key] += 1
-            task = asyncio.create_task(self._attempt(queue, record), name=f"call {record.id}")
-            self._running[record.id] = task
+            lane = asyncio.create_task(self._lane(queue, key, record), name=f"calls of {key[0]}/{key[1]}")
+            self._lanes.add(lane)
+            lane.add_done_callback(self._lanes.discard)
 
     async def _limit(self, key: Key) -> int:
         try:
             limit = (await self._functions.lookup(*key)).max_instances
         except NotFound:
-            return 1  # the attempt settles it as failed
-        self._shares[key] = self._share_of(limit)
+            limit = 1  # the attempt settles it as failed
+        else:
+            self._shares[key] = self._share_of(limit)
+        self._limits[key] = limit
         return limit
 
-    # --- one attempt -------------------------------------------------------------------------------
+    @staticmethod
+    def _pop(queue: _Queue, key: Key) -> CallRecord:
+        calls = queue.ready[key]
+        record = calls.popleft()
+        if not calls:
+            del queue.ready[key]
+            queue.order.remove(key)
+        return record
 
-    async def _attempt(self, queue: _Queue, record: CallRecord) -> None:
-        key = (record.service, record.function)
-        released = False
+    def _next(self, queue: _Queue, key: Key) -> CallRecord | None:
+        """The next call a lane of ``key`` runs: one of its function's, unless the limits went down
+        or another function waits for the queue's slots (then the slot goes round)."""
+        if key not in queue.ready:
+            return None
+        if queue.inflight > queue.parallelism or self._inflight_fn[key] > self._limits.get(key, 1):
+            return None
+        if queue.inflight >= queue.parallelism and (len(queue.order) > 1 or queue.order[0] != key):
+            return None
+        return self._pop(queue, key)
 
-        def release() -> None:
-            """Give the call's slot (of its queue and its function) to the next call: once its
-            function has answered, only the commit of its outcome is left, and while that waits
-            for a batch the next call runs. The call stays held (its lease renewed) until then."""
-            nonlocal released
-            if not released:
-                released = True
-                queue.inflight -= 1
-                self._inflight_fn[key] -= 1
-                self._wake.set()
+    # --- attempts ----------------------------------------------------------------------------------
 
+    async def _lane(self, queue: _Queue, key: Key, record: CallRecord | None) -> None:
+        """Run calls of one function one after another in one slot of its queue and of its
+        function: a task per slot, not per call. A call's slot goes to the next call once its
+        function has answered; its outcome is committed meanwhile (``_finish``)."""
+        task = asyncio.current_task()
+        assert task is not None
         try:
-            await self._run(record, release)
-        except asyncio.CancelledError:
-            if record.id not in self._stop_requested:
-                raise  # shutting down: the lease runs out and the call is retried
-            self._stop_requested.discard(record.id)
-            await self._settle_stopped(record)
-        except Exception:
-            # Not held any more, so its lease is not renewed: it ends, and the call runs again.
-            self._held.discard(record.id)
-            log.exception(
-                "asynchronous call %s could not be settled; it runs again when its lease ends", record.id
-            )
+            while record is not None:
+                self._running[record.id] = task
+                try:
+                    await self._attempt(record)
+                except asyncio.CancelledError:
+                    if record.id not in self._stop_requested:
+                        raise  # shutting down: the lease runs out and the call is retried
+                    self._stop_requested.discard(record.id)
+                    task.uncancel()
+                    await self._settle_stopped(record)
+                finally:
+                    self._running.pop(record.id, None)
+                record = self._next(queue, key)
         finally:
-            self._running.pop(record.id, None)
-            release()
-            self.processed += 1
-            if key in self._passed_over and not self._holds_share(key):
-                self._passed_over.discard(key)  # it has room now for its calls in the store
-                self._claimer.wanted()
-            else:
-                self._claimer.freed()
+            queue.inflight -= 1
+            self._inflight_fn[key] -= 1
+            self._wake.set()
 
-    async def _run(self, record: CallRecord, release: Callable[[], None]) -> None:
+    async def _attempt(self, record: CallRecord) -> None:
+        """Start an attempt of the call and run its function; its outcome is queued for the store."""
         now = self._clock.now()
         if now > record.expires_at:
             expired = Verdict(CallStatus.EXPIRED, now, dead=True)
-            await self._finish(
-                record, expired, None, "the call expired in the queue", await self._policy(record)
-            )
+            self._finish(record, expired, None, "the call expired in the queue", await self._policy(record))
             return
         try:
             version = await self._functions.qualifiers.resolve(record.service, record.qualifier)
@@ -452,16 +488,18 @@ class Dispatcher:
         except NotFound as e:
             error = f"function {record.service}/{record.function} cannot run: {e.message}"
             failed = Verdict(CallStatus.FAILED, now, dead=True)
-            await self._finish(record, failed, None, error, await self._policy(record))
+            self._finish(record, failed, None, error, await self._policy(record))
             return
         if record.id in self._stops_queued:  # a stop is on its way to the store
-            self._held.discard(record.id)
+            self._ended(record)
             return
-        until = self.lease_until()
-        starting = self._store.write_soon(lambda tx: tx.start_attempt(record.id, self.node_id, now, until))
-        if not self._store.ordered_writes and not await starting:  # another process stopped it
-            self._held.discard(record.id)
-            return
+        if self._store.ordered_writes:
+            self._mark_running(record.id)
+        else:
+            until = self.lease_until()
+            if not await self._store.write(lambda tx: tx.start_attempt(record.id, self.node_id, now, until)):
+                self._ended(record)  # another process stopped it
+                return
         record = evolve(
             record,
             attempts=record.attempts + 1,
@@ -487,14 +525,10 @@ class Dispatcher:
             qualifier=record.qualifier or LATEST,
             version=version,
         )
-        release()
         if self._metrics is not None:
             self._metrics.invocation_finished(label, result.status, time.perf_counter() - began)
-        if not await starting:
-            # Stopped by a flow decision committed between queueing the start and calling the
-            # function (its task was cancelled): the stop stands, and the outcome is dropped.
-            self._held.discard(record.id)
-            return
+        # If a flow's decision stopped the call after its start was queued, its outcome is not
+        # recorded: the settling finds it not Running (``_stopped``).
         policy = async_policy_of(function)
         verdict = judge(
             policy,
@@ -505,7 +539,15 @@ class Dispatcher:
             jitter=random.random(),
             retry_after=next((v for k, v in result.headers if k.lower() == "retry-after"), None),
         )
-        await self._finish(record, verdict, result, result.error_message, policy)
+        self._finish(record, verdict, result, result.error_message, policy)
+
+    def _mark_running(self, call_id: str) -> None:
+        """Queue the call's Running mark: the marks queued until the writer takes them are one job."""
+        marks = self._marks
+        if marks is None or marks.taken:
+            marks = self._marks = _Marks(self)
+            self._store.write_soon(marks).add_done_callback(marks.done)
+        marks.ids.append(call_id)
 
     async def _policy(self, record: CallRecord) -> AsyncPolicy | None:
         """The async policy of the call's function (its latest deployment); None if it is gone."""
@@ -514,7 +556,7 @@ class Dispatcher:
         except NotFound:
             return None
 
-    async def _finish(
+    def _finish(
         self,
         record: CallRecord,
         verdict: Verdict,
@@ -522,25 +564,67 @@ class Dispatcher:
         error: str | None,
         policy: AsyncPolicy | None,
     ) -> None:
-        """Record the attempt's outcome; ``policy`` (the function's, as the call ran) says where
-        its destinations go."""
-        for pause in SETTLE_RETRIES:  # the database restarting: wait for it rather than run the call again
-            try:
-                settled = await self._store.write(
-                    lambda tx: self._settle(tx, record, verdict, result, error, policy)
-                )
+        """Queue the attempt's outcome for the store (``policy``, the function's as the call ran,
+        says where its destinations go); what follows the commit runs when it is done."""
+        settle = functools.partial(
+            self._settle, record=record, verdict=verdict, result=result, error=error, policy=policy
+        )
+        outcome = self._store.write_soon(settle)
+        self._settling.add(outcome)
+        outcome.add_done_callback(functools.partial(self._committed, record, settle))
+
+    def _committed(
+        self, record: CallRecord, settle: Callable[[Tx], Settled], outcome: asyncio.Future[Settled]
+    ) -> None:
+        self._settling.discard(outcome)
+        if outcome.cancelled():
+            self._ended(record)
+        elif isinstance(error := outcome.exception(), DatabaseUnavailable):
+            # The database restarting: wait for it rather than run the call again.
+            self._giving.spawn(self._settle_again(record, settle, error))
+        elif error is not None:
+            self._unsettled(record, error)
+        else:
+            self._after(record, outcome.result())
+
+    async def _settle_again(
+        self, record: CallRecord, settle: Callable[[Tx], Settled], error: Exception
+    ) -> None:
+        for pause in SETTLE_RETRIES:
+            log.warning("settling asynchronous call %s: %s; trying again", record.id, error)
+            if pause is None:
                 break
+            await self._clock.sleep(pause)
+            try:
+                settled = await self._store.write(settle)
             except DatabaseUnavailable as e:
-                if pause is None:
-                    raise
-                log.warning("settling asynchronous call %s: %s; trying again", record.id, e)
-                await self._clock.sleep(pause)
-        if self._metrics is not None:
+                error = e
+            except Exception as e:
+                error = e
+                break
+            else:
+                self._after(record, settled)
+                return
+        self._unsettled(record, error)
+
+    def _unsettled(self, record: CallRecord, error: BaseException) -> None:
+        # Not held any more, so its lease is not renewed: it ends, and the call runs again.
+        log.error(
+            "asynchronous call %s could not be settled; it runs again when its lease ends",
+            record.id,
+            exc_info=error,
+        )
+        self._ended(record)
+
+    def _after(self, record: CallRecord, settled: Settled) -> None:
+        """What follows the commit of an attempt's outcome."""
+        if self._metrics is not None and settled.status is not CallStatus.RUNNING:
             self._metrics.call_processed(record.queue, settled.status.value)
         if settled.retry is not None:
             self.submit([settled.retry])
+            self._room_freed(record)
         else:
-            self._held.discard(record.id)
+            self._ended(record)
         if settled.calls:
             self.submit(settled.calls)
         if settled.deliveries:
@@ -548,9 +632,23 @@ class Dispatcher:
         for action in settled.after:
             action()
 
+    def _ended(self, record: CallRecord) -> None:
+        """This process is done with the call: it has room for another."""
+        self._held.discard(record.id)
+        self._room_freed(record)
+
+    def _room_freed(self, record: CallRecord) -> None:
+        key = (record.service, record.function)
+        if key in self._passed_over and not self._holds_share(key):
+            self._passed_over.discard(key)  # it has room now for its calls in the store
+            self._claimer.wanted()
+        else:
+            self._claimer.freed()
+
     def _settle(
         self,
         tx: Tx,
+        *,
         record: CallRecord,
         verdict: Verdict,
         result: InvocationResult | None,
@@ -631,7 +729,7 @@ class Dispatcher:
 
     async def _settle_stopped(self, record: CallRecord) -> None:
         settled = await asyncio.shield(self._store.write(lambda tx: self._stopped(tx, record)))
-        self._held.discard(record.id)
+        self._ended(record)
         for action in settled.after:
             action()
 

@@ -209,6 +209,13 @@ class CallQueries(LeaseQueries):
         params = {"cid": call_id, "now": to_ts(now), "owner": owner, "until": to_ts(lease_until)}
         return _START.run(self.conn, params) > 0
 
+    def start_attempts(
+        self, call_ids: Sequence[str], owner: str, now: datetime, lease_until: datetime
+    ) -> None:
+        """``start_attempt`` of many calls; a call not ready any more (stopped meanwhile) is left as it is."""
+        times = {"now": to_ts(now), "owner": owner, "until": to_ts(lease_until)}
+        _START.executemany(self.conn, [{"cid": call_id, **times} for call_id in call_ids])
+
     def settle_call(
         self,
         call_id: str,
