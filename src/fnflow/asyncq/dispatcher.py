@@ -40,8 +40,10 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from fnflow.asyncq.deliver import build_deliveries
+from fnflow.asyncq.joined import Joiner
 from fnflow.asyncq.policy import CallStatus, Verdict, judge
 from fnflow.background import Background
 from fnflow.clock import SYSTEM_CLOCK, Clock
@@ -117,6 +119,16 @@ class _Held:
         return iter(self._keys)
 
 
+class Outcome(NamedTuple):
+    """An attempt's end, to record: how it went, and the function's policy as the call ran."""
+
+    record: CallRecord
+    verdict: Verdict
+    result: InvocationResult | None
+    error: str | None
+    policy: AsyncPolicy | None
+
+
 @dataclass
 class Settled:
     """What a settling transaction decided, for the steps after the commit."""
@@ -126,29 +138,6 @@ class Settled:
     deliveries: list[DeliveryRecord] = field(default_factory=list)
     calls: list[CallRecord] = field(default_factory=list)  # destination calls to other functions
     after: list[Callable[[], None]] = field(default_factory=list)
-
-
-class _Marks:
-    """Running marks written in one job; calls join it until the writer runs it. (On a store that
-    commits in queue order, a mark joining a job queued before a stop of its call is written before
-    the stop: the call then runs and the stop cancels it, as if the stop had come later. A stop
-    queued before the call's start keeps it from starting: ``Dispatcher.stopping``.)"""
-
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self._dispatcher = dispatcher
-        self.ids: list[str] = []
-        self.taken = False
-
-    def __call__(self, tx: Tx) -> None:
-        self.taken = True  # a batch run again runs the same marks
-        dispatcher = self._dispatcher
-        tx.start_attempts(self.ids, dispatcher.node_id, dispatcher.now(), dispatcher.lease_until())
-
-    def done(self, outcome: asyncio.Future[None]) -> None:
-        if not outcome.cancelled() and (error := outcome.exception()) is not None:
-            # The calls' outcomes find them not Running, and are not recorded: they run again
-            # when their leases end.
-            log.error("could not mark %d asynchronous call(s) Running", len(self.ids), exc_info=error)
 
 
 class Dispatcher:
@@ -181,8 +170,10 @@ class Dispatcher:
         self._running: dict[str, asyncio.Task[None]] = {}  # the lane running each call
         self._lanes: set[asyncio.Task[None]] = set()
         self._limits: dict[Key, int] = {}  # each function's max instances, as last looked up
-        self._settling: set[asyncio.Future[Settled]] = set()  # outcomes queued, not committed yet
-        self._marks: _Marks | None = None  # the Running marks the writer has not taken yet
+        self._marks: Joiner[str, None] = Joiner(store, self._write_marks, self._marked)
+        self._outcomes: Joiner[Outcome, list[Settled | Exception]] = Joiner(
+            store, self._write_outcomes, self._committed
+        )
         self._delayed: dict[str, asyncio.TimerHandle] = {}
         self._held = _Held()
         self._shares: dict[Key, int] = {}  # each function's share, from its max instances as last looked up
@@ -234,7 +225,7 @@ class Dispatcher:
         await asyncio.gather(*self._background, *lanes, return_exceptions=True)
         self._background = []
         # Outcomes queued before the close are committed before the calls are given back.
-        await asyncio.gather(*self._settling, return_exceptions=True)
+        await asyncio.gather(*self._outcomes.pending, return_exceptions=True)
         await self._giving.drain()
         # Give the held calls back, so other processes run them now rather than when the leases end.
         await self._store.write(self._release)
@@ -493,8 +484,11 @@ class Dispatcher:
         if record.id in self._stops_queued:  # a stop is on its way to the store
             self._ended(record)
             return
+        marked = 0  # the job that marks it Running, if the store writes in queue order
         if self._store.ordered_writes:
-            self._mark_running(record.id)
+            # Called as soon as its mark is queued: a stop queued earlier kept it from starting
+            # (``stopping``), and one queued later finds it Running and cancels it.
+            marked = self._marks.join(record.id)
         else:
             until = self.lease_until()
             if not await self._store.write(lambda tx: tx.start_attempt(record.id, self.node_id, now, until)):
@@ -539,15 +533,16 @@ class Dispatcher:
             jitter=random.random(),
             retry_after=next((v for k, v in result.headers if k.lower() == "retry-after"), None),
         )
-        self._finish(record, verdict, result, result.error_message, policy)
+        self._finish(record, verdict, result, result.error_message, policy, after=marked)
 
-    def _mark_running(self, call_id: str) -> None:
-        """Queue the call's Running mark: the marks queued until the writer takes them are one job."""
-        marks = self._marks
-        if marks is None or marks.taken:
-            marks = self._marks = _Marks(self)
-            self._store.write_soon(marks).add_done_callback(marks.done)
-        marks.ids.append(call_id)
+    def _write_marks(self, tx: Tx, call_ids: list[str], alone: bool) -> None:
+        tx.start_attempts(call_ids, self.node_id, self._clock.now(), self.lease_until())
+
+    def _marked(self, call_ids: list[str], outcome: asyncio.Future[None]) -> None:
+        if not outcome.cancelled() and (error := outcome.exception()) is not None:
+            # Their outcomes find them not Running and are not recorded: they run again when
+            # their leases end.
+            log.error("could not mark %d asynchronous call(s) Running", len(call_ids), exc_info=error)
 
     async def _policy(self, record: CallRecord) -> AsyncPolicy | None:
         """The async policy of the call's function (its latest deployment); None if it is gone."""
@@ -563,40 +558,57 @@ class Dispatcher:
         result: InvocationResult | None,
         error: str | None,
         policy: AsyncPolicy | None,
+        *,
+        after: int = 0,
     ) -> None:
-        """Queue the attempt's outcome for the store (``policy``, the function's as the call ran,
-        says where its destinations go); what follows the commit runs when it is done."""
-        settle = functools.partial(
-            self._settle, record=record, verdict=verdict, result=result, error=error, policy=policy
-        )
-        outcome = self._store.write_soon(settle)
-        self._settling.add(outcome)
-        outcome.add_done_callback(functools.partial(self._committed, record, settle))
+        """Queue the attempt's outcome for the store, after the job ``after`` (its mark);
+        ``policy`` (the function's, as the call ran) says where its destinations go. What
+        follows the commit runs when it is done (``_committed``)."""
+        self._outcomes.join(Outcome(record, verdict, result, error, policy), after=after)
 
-    def _committed(
-        self, record: CallRecord, settle: Callable[[Tx], Settled], outcome: asyncio.Future[Settled]
-    ) -> None:
-        self._settling.discard(outcome)
-        if outcome.cancelled():
-            self._ended(record)
-        elif isinstance(error := outcome.exception(), DatabaseUnavailable):
-            # The database restarting: wait for it rather than run the call again.
-            self._giving.spawn(self._settle_again(record, settle, error))
-        elif error is not None:
-            self._unsettled(record, error)
-        else:
-            self._after(record, outcome.result())
+    def _write_outcomes(self, tx: Tx, outcomes: list[Outcome], alone: bool) -> list[Settled | Exception]:
+        if not alone:
+            return [self._settle(tx, outcome) for outcome in outcomes]
+        # A job of the batch failed, maybe one of these: each outcome in a savepoint of its own.
+        settled: list[Settled | Exception] = []
+        for outcome in outcomes:
+            savepoint = tx.conn.begin_nested()
+            try:
+                settled.append(self._settle(tx, outcome))
+            except Exception as e:
+                if tx.conn.invalidated:
+                    raise
+                savepoint.rollback()
+                settled.append(e)
+            else:
+                savepoint.commit()
+        return settled
 
-    async def _settle_again(
-        self, record: CallRecord, settle: Callable[[Tx], Settled], error: Exception
-    ) -> None:
+    def _committed(self, outcomes: list[Outcome], job: asyncio.Future[list[Settled | Exception]]) -> None:
+        if job.cancelled():
+            for outcome in outcomes:
+                self._ended(outcome.record)
+            return
+        error = job.exception()
+        each = job.result() if error is None else [error] * len(outcomes)
+        for outcome, settled in zip(outcomes, each, strict=True):
+            if isinstance(settled, DatabaseUnavailable):
+                # The database restarting: wait for it rather than run the call again.
+                self._giving.spawn(self._settle_again(outcome, settled))
+            elif isinstance(settled, BaseException):
+                self._unsettled(outcome.record, settled)
+            else:
+                self._after(outcome.record, settled)
+
+    async def _settle_again(self, outcome: Outcome, error: Exception) -> None:
+        record = outcome.record
         for pause in SETTLE_RETRIES:
             log.warning("settling asynchronous call %s: %s; trying again", record.id, error)
             if pause is None:
                 break
             await self._clock.sleep(pause)
             try:
-                settled = await self._store.write(settle)
+                settled = await self._store.write(functools.partial(self._settle, outcome=outcome))
             except DatabaseUnavailable as e:
                 error = e
             except Exception as e:
@@ -645,16 +657,8 @@ class Dispatcher:
         else:
             self._claimer.freed()
 
-    def _settle(
-        self,
-        tx: Tx,
-        *,
-        record: CallRecord,
-        verdict: Verdict,
-        result: InvocationResult | None,
-        error: str | None,
-        policy: AsyncPolicy | None,
-    ) -> Settled:
+    def _settle(self, tx: Tx, outcome: Outcome) -> Settled:
+        record, verdict, result, error, policy = outcome
         status = verdict.status
         retrying = status is CallStatus.RETRYING
         finished_at = None if retrying else verdict.run_at
