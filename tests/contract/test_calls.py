@@ -163,6 +163,22 @@ def test_an_attempt_starts_only_from_a_ready_state_and_settles_only_while_runnin
     )
 
 
+def test_many_attempts_start_in_one_write_and_only_ready_calls_start(store: Store) -> None:
+    insert(store, call("a"), call("b"), call("stopped"), call("running"))
+    store.write_sync(lambda tx: tx.stop_call("stopped", at(1)))
+    store.write_sync(lambda tx: tx.start_attempt("running", "peer", at(1), at(61)))
+    store.write_sync(
+        lambda tx: tx.start_attempts(["a", "b", "stopped", "running", "nope"], "me", at(2), at(62))
+    )
+    started = [get(store, c) for c in ("a", "b")]
+    assert [(r.status, r.attempts, r.started_at, r.lease_owner, r.lease_until) for r in started] == [
+        ("Running", 1, at(2), "me", at(62))
+    ] * 2
+    assert get(store, "stopped").status == "Stopped"
+    left = get(store, "running")
+    assert (left.attempts, left.lease_owner) == (1, "peer"), "a call already Running is left as it is"
+
+
 def test_waiting_calls_can_be_finished_and_stopped(store: Store) -> None:
     insert(store, call("waiting"), call("running"), call("done"), call("expired"))
     store.write_sync(lambda tx: tx.start_attempt("running", "me", at(1), at(61)))
