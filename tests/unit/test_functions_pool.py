@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fnflow.errors import Unavailable
+from fnflow.functions._output import Emit, OutputForwarder
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.spec import InvocationContext, InvocationResult
 from tests.unit.functions_harness import (
@@ -325,6 +326,43 @@ async def test_output_is_logged_per_request_and_stream_and_does_not_disturb_the_
     assert {(s, f, call) for s, f, call, *_ in sink.lines} == {("svc", "fn", "req-chatty")}
     assert len({instance for _, _, _, instance, _, _ in sink.lines}) == 1, "one worker wrote them all"
     assert sorted(lines) == sorted(f"[req-chatty] {text}" for texts in expected.values() for text in texts)
+
+
+def loud_lines(n: int) -> list[str]:
+    """What ``index.loud`` writes for the event ``n`` (a long line by its end)."""
+    return sorted([f"print {n}", f"fd {n}", f"child {n}", ("x" * 10_000 + f" {n}")[-40:], f"last {n}"])
+
+
+async def loud_calls(sink: Sink, count: int) -> None:
+    async with running_pool(logs=sink) as pool:
+        for n in range(count):
+            result = await pool.invoke(spec("index.loud"), str(n).encode(), ctx(f"call-{n}"))
+            assert result.body == b"ok"
+    assert len({instance for _, _, _, instance, _, _ in sink.lines}) == 1, "one worker ran them all"
+    for n in range(count):
+        lines = sorted(text[-40:] for _, _, call, _, _, text in sink.lines if call == f"call-{n}")
+        assert lines == loud_lines(n), n
+    assert all(call.startswith("call-") for _, _, call, _, _, _ in sink.lines)
+
+
+@async_test
+async def test_every_line_goes_out_as_its_calls_however_it_was_written() -> None:
+    await loud_calls(Sink(), 30)
+
+
+def test_output_still_in_the_pipe_at_the_answer_goes_out_as_that_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The pool reads a worker's pipes once more at the answer only when the worker says output
+    # still waits there. Here the pool reads nothing while calls run, so every line waits.
+    opened = OutputForwarder.__init__
+
+    def deaf(self: OutputForwarder, fd: int, emit: Emit) -> None:
+        opened(self, fd, emit)
+        self._loop.remove_reader(fd)
+
+    monkeypatch.setattr(OutputForwarder, "__init__", deaf)
+    asyncio.run(loud_calls(Sink(), 5))
 
 
 @async_test

@@ -1,8 +1,9 @@
 """Forward a worker's stdout or stderr (one pipe each) line by line, tagged with the request.
 
 The pipe is read from the event loop without blocking (``add_reader``), and drained once more when
-a result frame arrives: the worker writes its output before the frame, so every line a call printed
-goes out under that call's request id, never under the next one.
+a result frame arrives if the worker says output still waits in it: the worker writes its output
+before the frame, so every line a call printed goes out under that call's request id, never under
+the next one.
 """
 
 from __future__ import annotations
@@ -46,7 +47,13 @@ class OutputForwarder:
 
     def flush(self) -> None:
         """Drain, then log an unterminated last line too (the call it belongs to is over)."""
-        self.drain()
+        self.end_of_call(unread=True)
+
+    def end_of_call(self, unread: bool) -> None:
+        """The call's answer came: log what it wrote that is left, reading the pipe once more only
+        if the worker says output still waits in it (``unread``)."""
+        if unread:
+            self.drain()
         if self._partial:
             self._emit(self._partial)
             self._partial = b""

@@ -224,10 +224,12 @@ class Worker:
             if isinstance(received, InvocationResult):
                 return received
             kind, meta, body = received
+        answer = json.loads(meta)
+        unread = answer.pop(_protocol.UNREAD, False)
         for output in self._outputs:  # the worker wrote its output before the frame: it is this call's
-            output.flush()
+            output.end_of_call(unread)
         self._tag(None)
-        return kind, json.loads(meta), body
+        return kind, answer, body
 
     async def _receive(
         self, started_at: float, t0: float, deadline: float, timeout: float

@@ -22,6 +22,9 @@ READY = 2  # the handler imported; meta: {}
 RESULT = 3
 # meta: {"errorType", "errorMessage", "stackTrace", "started_at", "duration"}; before READY, the import failed
 ERROR = 4
+# in the meta of a RESULT or ERROR: the worker's stdout or stderr holds output the pool has not
+# read yet (the pool reads its pipes before it takes the answer only then)
+UNREAD = "unread"
 
 
 JOIN_BELOW = 64 * 1024  # smaller bodies go out in one write; larger ones are not copied to be joined

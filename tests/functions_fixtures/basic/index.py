@@ -102,6 +102,17 @@ def chatty(event, context):
     return "done"
 
 
+def loud(event, context):
+    """Writes its event on both streams in every way a handler can, the last just before it returns."""
+    text = event.decode()
+    print(f"print {text}")
+    os.write(2, f"fd {text}\n".encode())
+    subprocess.run(["echo", f"child {text}"], check=True)
+    sys.stderr.write("x" * 10_000 + f" {text}\n")  # a long line, in several writes
+    os.write(1, f"last {text}\n".encode())
+    return "ok"
+
+
 def big(event, context):
     return event + event[:1]
 
