@@ -14,6 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from fnflow.asyncq.dispatcher import Dispatcher
 from fnflow.asyncq.service import CallService, Submission
@@ -21,6 +24,7 @@ from fnflow.asyncq.targets import TargetPolicy
 from fnflow.functions.config import AsyncPolicy, FunctionConfig
 from fnflow.functions.pool import FunctionPool
 from fnflow.functions.service import FunctionService
+from fnflow.functions.spec import InvocationResult
 from fnflow.leasing import LeaseKeeper
 from fnflow.store import Store, open_store
 from tests.unit.functions_harness import async_test
@@ -158,3 +162,24 @@ async def test_a_destination_call_runs_once_though_claims_run_meanwhile(tmp_path
         await dispatcher.close()
         await pool.close()
         store.close()
+
+
+@async_test
+async def test_an_attempt_that_fails_unexpectedly_lets_go_of_its_call_and_the_next_runs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with calls_on_sqlite(tmp_path) as (_, calls):
+        functions = calls.dispatcher._functions
+        invoke = functions.invoke
+
+        async def broken(*args: Any, request_id: str, **kwargs: Any) -> InvocationResult:
+            if request_id == "bad":
+                raise RuntimeError("the pool broke")
+            return await invoke(*args, request_id=request_id, **kwargs)
+
+        functions.invoke = broken  # type: ignore[method-assign]
+        await calls.submit(Submission("svc", "fn", b"bad", query="seconds=0", call_id="bad"))
+        await calls.submit(Submission("svc", "fn", b"good", query="seconds=0", call_id="good"))
+        await until(calls, "good", {"Succeeded"})
+        assert "bad" not in calls.dispatcher._held, "its lease must run out, so that it runs again"
+        assert "asynchronous call bad could not be settled" in caplog.text

@@ -441,12 +441,13 @@ class Dispatcher:
 
     # --- attempts ----------------------------------------------------------------------------------
 
-    async def _lane(self, queue: _Queue, key: Key, record: CallRecord | None) -> None:
+    async def _lane(self, queue: _Queue, key: Key, first: CallRecord) -> None:
         """Run calls of one function one after another in one slot of its queue and of its
         function: a task per slot, not per call. A call's slot goes to the next call once its
         function has answered; its outcome is committed meanwhile (``_finish``)."""
         task = asyncio.current_task()
         assert task is not None
+        record: CallRecord | None = first
         try:
             while record is not None:
                 self._running[record.id] = task
@@ -458,6 +459,8 @@ class Dispatcher:
                     self._stop_requested.discard(record.id)
                     task.uncancel()
                     await self._settle_stopped(record)
+                except Exception as e:  # never let one call stop the lane, nor stay held for ever
+                    self._unsettled(record, e)
                 finally:
                     self._running.pop(record.id, None)
                 record = self._next(queue, key)
@@ -732,7 +735,11 @@ class Dispatcher:
                 settled.after.append(action)
 
     async def _settle_stopped(self, record: CallRecord) -> None:
-        settled = await asyncio.shield(self._store.write(lambda tx: self._stopped(tx, record)))
+        try:
+            settled = await asyncio.shield(self._store.write(lambda tx: self._stopped(tx, record)))
+        except Exception as e:
+            self._unsettled(record, e)
+            return
         self._ended(record)
         for action in settled.after:
             action()
