@@ -176,6 +176,12 @@ def build_deliveries(
     return deliveries, calls
 
 
+def may_deliver(record: CallRecord, policy: AsyncPolicy | None) -> bool:
+    """Whether the end of the call may have a callback or a destination (else ``build_deliveries``
+    has nothing to do, and settling a call need not look at the time or its lease)."""
+    return bool(record.callback_url or (policy is not None and (policy.on_success or policy.on_failure)))
+
+
 def destination_call(
     tx: Tx, record: CallRecord, target: str, body: bytes, now: datetime, lease: tuple[str, datetime]
 ) -> CallRecord | None:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from fnflow.asyncq.deliver import build_deliveries
+from fnflow.asyncq.deliver import build_deliveries, may_deliver
 from fnflow.asyncq.joined import Joiner
 from fnflow.asyncq.policy import CallStatus, Verdict, judge
 from fnflow.background import Background
@@ -75,7 +75,7 @@ FinalHook = Callable[[Tx, CallRecord, CallStatus, InvocationResult | None], Call
 
 
 def headers_of(text: str | None) -> list[tuple[str, str]]:
-    return [(str(k), str(v)) for k, v in json.loads(text)] if text else []
+    return [(str(k), str(v)) for k, v in json.loads(text)] if text and text != "[]" else []
 
 
 @dataclass
@@ -666,7 +666,7 @@ class Dispatcher:
         retrying = status is CallStatus.RETRYING
         finished_at = None if retrying else verdict.run_at
         result_status = result.status if result is not None else None
-        result_headers = json.dumps(list(result.headers)) if result is not None else None
+        result_headers = None if result is None else json.dumps(result.headers) if result.headers else "[]"
         result_body = result.body if result is not None else None
         if record.status == CallStatus.RUNNING:
             still_running = tx.settle_call(
@@ -703,10 +703,11 @@ class Dispatcher:
         if retrying:
             return Settled(status, retry=evolve(record, run_at=verdict.run_at))
         settled = Settled(status)
-        lease = (self.node_id, self.lease_until())
-        deliveries, calls = build_deliveries(tx, record, result, self._clock.now(), policy, lease)
-        settled.deliveries = deliveries
-        settled.calls = calls
+        if may_deliver(record, policy):
+            lease = (self.node_id, self.lease_until())
+            deliveries, calls = build_deliveries(tx, record, result, self._clock.now(), policy, lease)
+            settled.deliveries = deliveries
+            settled.calls = calls
         self._final(tx, settled, record, status, result)
         return settled
 
