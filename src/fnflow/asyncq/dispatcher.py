@@ -3,7 +3,10 @@
 Calls this process holds (leased to it) wait in memory, per named queue and per function; a
 single pump starts as many as the limits allow — at most ``parallelism`` per queue and the
 function's ``max_instances`` — round-robin over functions so a busy function cannot starve
-the others. Nothing polls: accepts, finished attempts and due retries wake the pump.
+the others. Nothing polls: accepts, finished attempts and due retries wake the pump. A slot is
+a task (a lane) that runs its function's ready calls one after another, and gives the slot back
+to the round-robin when another function waits for one (a task per call cost the drain a fifth
+of its time).
 
 A process holds at most ``max_held`` calls, and of one function at most a quarter of that or
 ``HOLD_PER_INSTANCE`` calls per instance it may run, whichever is more, always leaving room for
@@ -24,7 +27,9 @@ whose writes commit in the order they are queued (SQLite: one writer, one proces
 is called as soon as its Running mark is queued, not committed: a stop queued later finds the
 call Running and cancels it, and a stop queued earlier is known here (``stopping``) before the
 function is called. A function's instance goes to the next call once it has answered, so its
-commits are shared with the next calls' rather than waited for one after another.
+commits are shared with the next calls' rather than waited for one after another: nothing awaits
+an outcome's commit, and the marks and the outcomes queued before the writer takes them are
+written as one job each (``joined``), an outcome after its mark.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ callbacks and a hand-over each; bench/README.md, eleventh round), so what caller
 before the writer takes a job joins that job: one job, one future and one callback for all
 of them.
 
+Only where the writer runs jobs on the event loop (SQLite): a writer thread (PostgreSQL's) may
+start a job while the loop adds to it, so there every item is a job of its own.
+
 Order still matters: a call's outcome must be written after its mark. Every job gets a
 serial number as it is queued, and ``join(item, after=n)`` joins only a job queued after
 job ``n`` (one that runs later, on a store that writes in queue order).
@@ -46,7 +49,7 @@ class Joiner(Generic[I, R]):
         """Queue ``item``; the serial number of the job it joined. ``after``: a job it must be
         written after (its serial number)."""
         job = self._open
-        if job is None or job.taken or job.serial <= after:
+        if job is None or job.taken or job.serial <= after or not self._store.writes_on_loop:
             job = self._open = _Job(self._run, next(_serials))
             outcome = self._store.write_soon(job)
             self.pending.add(outcome)

@@ -99,6 +99,12 @@ class Store:
         write queued now commits before any queued later (one writer, no other process)."""
         return not self.shared and self._writer.ordered
 
+    @property
+    def writes_on_loop(self) -> bool:
+        """Whether a write job runs on the event loop that queued it (SQLite), not in a thread:
+        then what the loop does between queueing a job and the job's start cannot race it."""
+        return self._writer.on_loop
+
     async def write(self, fn: Callable[[Tx], T], *, off_loop: bool = False) -> T:
         """Run ``fn`` in a write transaction; its result once committed. ``off_loop``: ``fn`` commutes
         with every other write (it renews leases this process holds), so SQLite may run it in its

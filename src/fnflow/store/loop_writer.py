@@ -49,6 +49,7 @@ BUSY_TIMEOUT_MS = 30_000
 
 class LoopWriter:
     ordered = True  # one connection, batches in queue order
+    on_loop = True  # a job runs on the event loop that queued it
     retries = 0  # SQLite's one write lock: a transaction never loses a race to run again
 
     def __init__(self, engine: Engine, make_tx: Callable[[Connection], Any], *, max_batch: int = 512) -> None:

@@ -43,6 +43,8 @@ def never(_: BaseException) -> bool:
 
 
 class BatchWriter:
+    on_loop = False  # a job runs in a writer thread
+
     def __init__(
         self,
         engine: Engine,
