@@ -17,6 +17,7 @@ import itertools
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -136,21 +137,50 @@ class Ids(Protocol):
         ...
 
 
+#: random bits per id, read from the OS this many ids at a time
+_RANDOM_BATCH = 256
+
+
+def _random_bits() -> Iterator[int]:
+    """80 random bits per id, from one ``getrandom`` per batch rather than one per id (a system
+    call costs several µs on a busy server: accepting a call makes an id)."""
+    data = os.urandom(10 * _RANDOM_BATCH)
+    return iter([int.from_bytes(data[i : i + 10], "big") for i in range(0, len(data), 10)])
+
+
+_random = _random_bits()  # next() on it is atomic under the GIL: threads never share bits
+os.register_at_fork(after_in_child=lambda: globals().update(_random=_random_bits()))  # nor do forks
+
+
+def _uuid7() -> int:
+    global _random
+    bits = next(_random, None)
+    if bits is None:
+        _random = _random_bits()
+        bits = next(_random)
+    value = (time.time_ns() // 1_000_000) << 80 | bits
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    return value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+
+
 def uuid7() -> uuid.UUID:
     """A random UUID that starts with the time in milliseconds (RFC 9562's version 7): ids made
     one after another sort together, so storing them touches a few index pages, not a random
     page of a large index each (starts on a store of 100,000 executions: bench/scale.py; a
     batch of accepted calls: bench/ab.py alone)."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
-    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
-    return uuid.UUID(int=value)
+    return uuid.UUID(int=_uuid7())
+
+
+def uuid7_text() -> str:
+    """``str(uuid7())``, made in a third of the time."""
+    h = f"{_uuid7():032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class RandomIds:
     def uuid(self) -> str:
         """A new UUIDv7 (``uuid7``)."""
-        return str(uuid7())
+        return uuid7_text()
 
 
 class CountingIds:

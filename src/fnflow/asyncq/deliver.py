@@ -22,7 +22,7 @@ import httpx
 from fnflow import signing
 from fnflow.asyncq.policy import CallStatus
 from fnflow.asyncq.targets import REFUSED, TargetPolicy, check_target, guarded_client
-from fnflow.clock import SYSTEM_CLOCK, Clock, uuid7
+from fnflow.clock import SYSTEM_CLOCK, Clock, uuid7_text
 from fnflow.errors import InvalidArgument
 from fnflow.functions.config import AsyncPolicy, async_policy_of
 from fnflow.functions.naming import metric_name
@@ -209,7 +209,7 @@ def async_call(
         return None
     policy = async_policy_of(function)
     return CallRecord(
-        id=str(uuid7()),
+        id=uuid7_text(),
         service=service,
         function=name,
         status="Enqueued",

@@ -24,7 +24,7 @@ from typing import Any, cast
 from starlette.types import Receive, Scope, Send
 
 from fnflow.api.asgi import AsyncRequest, async_request, read_body, respond, respond_problem
-from fnflow.clock import uuid7
+from fnflow.clock import uuid7_text
 from fnflow.errors import PayloadTooLarge
 from fnflow.framing import FrameReader
 from fnflow.functions._protocol import frame
@@ -130,7 +130,7 @@ class Front:
 
 
 def new_id() -> str:
-    return str(uuid7())
+    return uuid7_text()
 
 
 async def serve(fd: int, owner_path: str, max_body: int, keys: bool) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, func, literal_column, or_, select, tuple_, update
 
-from fnflow.clock import uuid7
+from fnflow.clock import uuid7_text
 from fnflow.errors import InvalidArgument
 from fnflow.store.prepared import ManyRows, Prepared
 from fnflow.store.queries.base import decode_token, dialect_insert, encode_token, from_ts, to_ts
@@ -146,7 +146,7 @@ class CallQueries(LeaseQueries):
                 if owners.get(record.id) == (record.service, record.function):
                     stored[index] = (record, False)
                 else:
-                    pending.append((index, replace(record, id=str(uuid7()))))
+                    pending.append((index, replace(record, id=uuid7_text())))
         return [s for s in stored if s is not None]
 
     def _insert_new(self, records: list[CallRecord]) -> set[str]:
