@@ -64,6 +64,7 @@ from fnflow.store import CallRecord, DeliveryRecord, Store, Tx
 from fnflow.store.faults import DatabaseUnavailable
 from fnflow.store.leases import CALLS as CALL_LEASES
 from fnflow.store.records import evolve
+from fnflow.store.writer import isolated
 
 #: pauses between attempts to record a call's outcome while the database is unavailable
 SETTLE_RETRIES: tuple[float | None, ...] = (0.2, 0.5, 1, 2, 4, None)
@@ -176,7 +177,7 @@ class Dispatcher:
         self._lanes: set[asyncio.Task[None]] = set()
         self._limits: dict[Key, int] = {}  # each function's max instances, as last looked up
         self._marks: Joiner[str, None] = Joiner(store, self._write_marks, self._marked)
-        self._outcomes: Joiner[Outcome, list[Settled | Exception]] = Joiner(
+        self._outcomes: Joiner[Outcome, list[Settled | BaseException]] = Joiner(
             store, self._write_outcomes, self._committed
         )
         self._delayed: dict[str, asyncio.TimerHandle] = {}
@@ -245,9 +246,6 @@ class Dispatcher:
 
     def lease_until(self) -> datetime:
         return self._keeper.until()
-
-    def now(self) -> datetime:
-        return self._clock.now()
 
     def submit(self, records: list[CallRecord]) -> None:
         """Take calls leased to this process: due ones wait for a slot, later ones for their time."""
@@ -574,25 +572,17 @@ class Dispatcher:
         follows the commit runs when it is done (``_committed``)."""
         self._outcomes.join(Outcome(record, verdict, result, error, policy), after=after)
 
-    def _write_outcomes(self, tx: Tx, outcomes: list[Outcome], alone: bool) -> list[Settled | Exception]:
+    def _write_outcomes(self, tx: Tx, outcomes: list[Outcome], alone: bool) -> list[Settled | BaseException]:
         if not alone:
             return [self._settle(tx, outcome) for outcome in outcomes]
         # A job of the batch failed, maybe one of these: each outcome in a savepoint of its own.
-        settled: list[Settled | Exception] = []
+        settled: list[Settled | BaseException] = []
         for outcome in outcomes:
-            savepoint = tx.conn.begin_nested()
-            try:
-                settled.append(self._settle(tx, outcome))
-            except Exception as e:
-                if tx.conn.invalidated:
-                    raise
-                savepoint.rollback()
-                settled.append(e)
-            else:
-                savepoint.commit()
+            result, error = isolated(tx.conn, tx, functools.partial(self._settle, outcome=outcome))
+            settled.append(result if error is None else error)
         return settled
 
-    def _committed(self, outcomes: list[Outcome], job: asyncio.Future[list[Settled | Exception]]) -> None:
+    def _committed(self, outcomes: list[Outcome], job: asyncio.Future[list[Settled | BaseException]]) -> None:
         if job.cancelled():
             for outcome in outcomes:
                 self._ended(outcome.record)

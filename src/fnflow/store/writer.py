@@ -215,18 +215,26 @@ def run_jobs(
                     raise
                 raise JobFailed(e) from e
             continue
-        savepoint = conn.begin_nested()
-        try:
-            result = fn(tx)
-        except BaseException as e:
-            if isinstance(e, Exception) and (retryable(e) or conn.invalidated):
-                raise
-            savepoint.rollback()
-            outcomes.append((future, None, e))
-        else:
-            savepoint.commit()
-            outcomes.append((future, result, None))
+        outcomes.append((future, *isolated(conn, tx, fn, retryable)))
     return outcomes
+
+
+def isolated(
+    conn: Connection, tx: T, fn: Callable[[T], Any], retryable: Callable[[BaseException], bool] = never
+) -> tuple[Any, BaseException | None]:
+    """``fn(tx)`` in a savepoint of its own, in the open transaction of ``conn``: (its result, None),
+    or (None, what it raised) with its writes undone. An error that means the transaction lost a
+    race (``retryable``) or its connection is raised as it is."""
+    savepoint = conn.begin_nested()
+    try:
+        result = fn(tx)
+    except BaseException as e:
+        if isinstance(e, Exception) and (retryable(e) or conn.invalidated):
+            raise
+        savepoint.rollback()
+        return None, e
+    savepoint.commit()
+    return result, None
 
 
 def _running(waiter: Waiter) -> bool:
