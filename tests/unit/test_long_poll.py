@@ -115,7 +115,7 @@ def test_an_end_between_the_read_and_the_wait_is_not_waited_for(tmp_path: Path, 
             else:
                 runtime._heard(FINISHED, record.id)  # a peer's end, as its listener hears it
             began = time.monotonic()
-            await runtime.wait_finished(record.id, 30)
+            await runtime.ends.wait(record.id, 30)
             return time.monotonic() - began
 
     assert asyncio.run(go()) < 1
@@ -129,10 +129,10 @@ def test_only_the_last_ends_are_remembered(tmp_path: Path, monkeypatch: pytest.M
             for n in range(5):
                 fnflow.runtime._heard(FINISHED, f"id-{n}")
             began = time.monotonic()
-            await fnflow.runtime.wait_finished("id-4", 30)  # remembered: at once
+            await fnflow.runtime.ends.wait("id-4", 30)  # remembered: at once
             assert time.monotonic() - began < 1
             began = time.monotonic()
-            await fnflow.runtime.wait_finished("id-0", 0.3)  # forgotten: waits its time out
+            await fnflow.runtime.ends.wait("id-0", 0.3)  # forgotten: waits its time out
             return time.monotonic() - began
 
     assert asyncio.run(go()) >= 0.3

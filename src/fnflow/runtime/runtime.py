@@ -300,12 +300,6 @@ class Runtime:
 
         return after
 
-    async def wait_finished(self, execution_id: str, timeout: float) -> ExecutionRecord | None:
-        """Return when the execution, read Running by the caller (or named by ``ends.started_here``),
-        ends or ``timeout`` passes: the execution as it ended, if this process ended it meanwhile
-        (else None: the caller reads it). See ``ends.py``."""
-        return await self.ends.wait(execution_id, timeout)
-
     def starts_children(self, record: ExecutionRecord) -> bool:
         """Whether the execution may have child executions (its flow has task steps that start them,
         or its program is not at hand)."""

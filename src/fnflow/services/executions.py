@@ -110,7 +110,7 @@ class ExecutionService:
         unique = f"{name}:{self._ids.uuid()}" if name else str(self._ids.uuid())
         record, _ = await self.runtime.start_execution(flow_name, unique, input, mode="Express")
         if record.status == "Running":
-            ended = await self.runtime.wait_finished(record.id, wait)
+            ended = await self.runtime.ends.wait(record.id, wait)
             record = ended or await self._get(flow_name, unique)
         return record
 
@@ -145,7 +145,7 @@ class ExecutionService:
             if record.status != "Running" or wait <= 0:
                 return await self._read_around(flow_name, name, record) if around else (record, None, [])
             execution_id = record.id
-        ended = await self.runtime.wait_finished(execution_id, min(wait, MAX_WAIT))
+        ended = await self.runtime.ends.wait(execution_id, min(wait, MAX_WAIT))
         if ended is not None and not (around and self._has_relatives(ended)):
             return ended, None, []
         if around:
