@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import random
 import time
@@ -47,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+from fnflow import fastjson
 from fnflow.asyncq.deliver import build_deliveries, may_deliver
 from fnflow.asyncq.joined import Joiner
 from fnflow.asyncq.policy import CallStatus, Verdict, judge
@@ -56,7 +56,7 @@ from fnflow.errors import NotFound
 from fnflow.functions.config import AsyncPolicy, async_policy_of
 from fnflow.functions.naming import metric_name
 from fnflow.functions.service import FunctionService
-from fnflow.functions.spec import HttpRequest, InvocationResult
+from fnflow.functions.spec import Headers, HttpRequest, InvocationResult
 from fnflow.functions.versions import LATEST
 from fnflow.leasing import Claimer, LeaseKeeper
 from fnflow.metrics import Metrics
@@ -80,8 +80,12 @@ HOLD_PER_INSTANCE = 4
 FinalHook = Callable[[Tx, CallRecord, CallStatus, InvocationResult | None], Callable[[], None] | None]
 
 
+def _headers_text(headers: Headers) -> str:
+    return fastjson.dumps(headers).decode() if headers else "[]"
+
+
 def headers_of(text: str | None) -> list[tuple[str, str]]:
-    return [(str(k), str(v)) for k, v in json.loads(text)] if text and text != "[]" else []
+    return [(str(k), str(v)) for k, v in fastjson.loads(text)] if text and text != "[]" else []
 
 
 @dataclass
@@ -661,7 +665,7 @@ class Dispatcher:
         retrying = status is CallStatus.RETRYING
         finished_at = None if retrying else verdict.run_at
         result_status = result.status if result is not None else None
-        result_headers = None if result is None else json.dumps(result.headers) if result.headers else "[]"
+        result_headers = None if result is None else _headers_text(result.headers)
         result_body = result.body if result is not None else None
         if record.status == CallStatus.RUNNING:
             still_running = tx.settle_call(

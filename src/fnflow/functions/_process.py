@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from fnflow import fastjson
 from fnflow.framing import FrameReader
 from fnflow.functions import _protocol, _responses
 from fnflow.functions._output import OutputForwarder
@@ -172,7 +173,7 @@ class Worker:
         started_at, t0 = time.time(), self._loop.time()
         self._tag(request_id)
         self._expecting = True
-        for buffer in _protocol.frame(_protocol.INVOKE, json.dumps(meta).encode(), body):
+        for buffer in _protocol.frame(_protocol.INVOKE, fastjson.dumps(meta), body):
             self._transport.write(buffer)  # not writelines: 3.11 joins
         outcome = await self._exchange(started_at, t0, deadline, timeout)
         if isinstance(outcome, InvocationResult):
@@ -224,7 +225,7 @@ class Worker:
             if isinstance(received, InvocationResult):
                 return received
             kind, meta, body = received
-        answer = json.loads(meta)
+        answer = fastjson.loads(meta)
         unread = answer.pop(_protocol.UNREAD, False)
         for output in self._outputs:  # the worker wrote its output before the frame: it is this call's
             output.end_of_call(unread)
