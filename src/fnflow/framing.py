@@ -27,6 +27,12 @@ class FrameReader(asyncio.Protocol):
         self._on_lost = on_lost
 
     def data_received(self, data: bytes) -> None:
+        if self._header is None and not self._size and len(data) >= HEADER.size:  # one whole frame alone
+            kind, meta_len, body_len = HEADER.unpack_from(data)
+            if len(data) == HEADER.size + meta_len + body_len:
+                body_at = HEADER.size + meta_len
+                self._on_frame(kind, data[HEADER.size : body_at], data[body_at:] if body_len else b"")
+                return
         self._chunks.append(data)
         self._size += len(data)
         while True:
