@@ -28,12 +28,19 @@ class Admission:
         self.capacity = capacity
         self._grant()
 
+    def try_acquire(self) -> bool:
+        """Admitted now (then call ``release``) if there is room and nobody waits; no coroutine to
+        make on the call path when there is."""
+        if self.in_use < self.capacity and not self._waiters and not self._closed:
+            self.in_use += 1
+            return True
+        return False
+
     async def acquire(self, timeout: float) -> bool:
         """True once admitted (then call ``release``), False if ``timeout`` seconds passed first."""
         if self._closed:
             raise Unavailable("the function pool is closed")
-        if self.in_use < self.capacity and not self._waiters:
-            self.in_use += 1
+        if self.try_acquire():
             return True
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bool] = loop.create_future()

@@ -111,6 +111,17 @@ class _Function:
         self.sink = sink
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.warm: tuple[Generation, int] | None = None  # workers of that code kept started
+        self._last: tuple[FunctionSpec, Generation] | None = None
+
+    def generation(self, spec: FunctionSpec) -> Generation:
+        """The spec's generation; the service hands the same spec object to call after call, so
+        the last one is kept (a tuple of twelve fields, its environment sorted, per call otherwise)."""
+        last = self._last
+        if last is not None and last[0] is spec:
+            return last[1]
+        generation = _generation(spec)
+        self._last = (spec, generation)
+        return generation
 
     def output(self, call_id: str | None, instance: str, stream: str, text: str) -> None:
         """A line the function wrote: to the server's log at info, and to the sink (the store)."""
@@ -339,7 +350,7 @@ class FunctionPool:
         started_at, t0 = time.time(), loop.time()
         if spec.runtime in CLASSIC_WATCHDOG and request.method not in _cgi.METHODS:
             return _responses.response(405, (), b"", started_at=started_at, duration=0.0)
-        if not await fn.admission.acquire(spec.timeout):
+        if not fn.admission.try_acquire() and not await fn.admission.acquire(spec.timeout):
             return self._throttled(fn, spec, started_at, loop.time() - t0)
         release_slot = None
         try:
@@ -388,7 +399,7 @@ class FunctionPool:
     ) -> InvocationResult:
         member = None
         try:
-            generation = _generation(spec)
+            generation = fn.generation(spec)
             member = fn.take_idle(generation)
             while member is not None and asyncio.get_running_loop().time() > member.retire_at:
                 self._stop_later(member.worker)  # too old for another call
