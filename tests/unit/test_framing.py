@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,7 +30,7 @@ def stream(sent: list[Frame]) -> bytes:
 def test_any_cut_gives_the_frames_sent(sent: list[Frame], cuts: list[int]) -> None:
     data = stream(sent)
     points = sorted({min(c, len(data)) for c in cuts} | {0, len(data)})
-    chunks = [data[a:b] for a, b in zip(points, points[1:], strict=False) if b > a]
+    chunks = [data[a:b] for a, b in itertools.pairwise(points) if b > a]
     assert read(chunks) == sent
 
 
