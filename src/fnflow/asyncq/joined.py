@@ -49,12 +49,14 @@ class Joiner(Generic[I, R]):
         """Queue ``item``; the serial number of the job it joined. ``after``: a job it must be
         written after (its serial number)."""
         job = self._open
-        if job is None or job.taken or job.serial <= after or not self._store.writes_on_loop:
-            job = self._open = _Job(self._run, next(_serials))
-            outcome = self._store.write_soon(job)
-            self.pending.add(outcome)
-            outcome.add_done_callback(functools.partial(self._finished, job))
-        job.items.append(item)
+        if job is not None and not job.taken and job.serial > after and self._store.writes_on_loop:
+            job.items.append(item)
+            return job.serial
+        job = self._open = _Job(self._run, next(_serials))
+        job.items.append(item)  # before it is queued: a writer thread may start it at once
+        outcome = self._store.write_soon(job)
+        self.pending.add(outcome)
+        outcome.add_done_callback(functools.partial(self._finished, job))
         return job.serial
 
     def _finished(self, job: _Job[I, R], outcome: asyncio.Future[R]) -> None:
