@@ -11,17 +11,24 @@ from fnflow.asyncq.joined import Joiner
 from fnflow.store import Store, Tx
 
 
+def writing(written: list[list[str]]) -> Callable[[Tx, list[str], bool], int]:
+    """A job's run: each item a setting's key, and what it wrote noted in ``written``."""
+
+    def run(tx: Tx, keys: list[str], alone: bool) -> int:
+        for key in keys:
+            tx.set_setting(key, "joined")
+        written.append(list(keys))
+        return len(keys)
+
+    return run
+
+
 def test_items_join_a_job_only_where_jobs_run_on_the_loop(store: Store) -> None:
     written: list[list[str]] = []
     done: list[list[str]] = []
 
-    def run(tx: Tx, keys: list[str], alone: bool) -> None:
-        for key in keys:
-            tx.set_setting(key, "joined")
-        written.append(list(keys))
-
     async def join_three() -> None:
-        joiner: Joiner[str, None] = Joiner(store, run, lambda keys, _: done.append(list(keys)))
+        joiner: Joiner[str, int] = Joiner(store, writing(written), lambda keys, _: done.append(list(keys)))
         serials = [joiner.join(key) for key in ("a", "b", "c")]
         assert (len(set(serials)) == 1) is store.writes_on_loop
         await asyncio.gather(*joiner.pending)
@@ -39,13 +46,6 @@ def test_a_job_holds_its_item_however_soon_a_writer_thread_starts_it(store: Stor
     loop they cannot run before the loop goes on, so there is nothing to wait for)."""
     written: list[list[str]] = []
     done: list[list[str]] = []
-
-    def run(tx: Tx, keys: list[str], alone: bool) -> int:
-        for key in keys:
-            tx.set_setting(key, "joined")
-        written.append(list(keys))
-        return len(keys)
-
     queue_job = store.write_soon
 
     def queued_and_started(job: Callable[[Tx], int]) -> asyncio.Future[int]:
@@ -56,7 +56,7 @@ def test_a_job_holds_its_item_however_soon_a_writer_thread_starts_it(store: Stor
         return outcome
 
     async def join_one() -> None:
-        joiner: Joiner[str, int] = Joiner(store, run, lambda keys, _: done.append(list(keys)))
+        joiner: Joiner[str, int] = Joiner(store, writing(written), lambda keys, _: done.append(list(keys)))
         joiner.join("a")
         outcome = await asyncio.gather(*joiner.pending)
         assert outcome == [1]
