@@ -9,13 +9,17 @@ A NULL the statement sets itself is written ``null()``: a bind whose value is No
 parameter the caller passes.
 A statement that needs a dialect's own construct (``INSERT … ON CONFLICT``) is given as a
 function of the dialect's name.
+
+They all run on one cursor per driver connection, made the first time (``driver_cursor``): a psycopg
+cursor costs 5 to 11 µs to make, and a flow step on PostgreSQL runs seven statements. Each
+statement's rows are fetched before the next runs, so no two share it at once.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import closing, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,30 +49,28 @@ class Prepared:
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run once; how many rows it changed."""
-        with closing(self._cursor(conn, params)) as cursor:
-            return int(cursor.rowcount)
+        return int(self._execute(conn, params).rowcount)
 
     def one(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        """Run once; the first row it returns (a tuple in the statement's column order), or None."""
-        with closing(self._cursor(conn, params)) as cursor:
-            return cursor.fetchone()
+        """Run once; the first row it returns (a tuple in the statement's column order), or None.
+        For a statement of one row at most (by a key, an aggregate): every row is fetched, so the
+        statement is done (SQLite keeps one that may have more rows active until then)."""
+        rows = self._execute(conn, params).fetchall()
+        return rows[0] if rows else None
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
         """Run once; every row it returns."""
-        with closing(self._cursor(conn, params)) as cursor:
-            return list(cursor.fetchall())
+        return list(self._execute(conn, params).fetchall())
 
-    def _cursor(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+    def _execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         compiled = self._sql(conn)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(compiled.sql, compiled.args(params))
-        return cursor
+        shared = driver_cursor(conn)
+        shared.execute(compiled.sql, compiled.args(params))
+        return shared
 
     def executemany(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
         compiled = self._sql(conn)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.executemany(compiled.sql, [compiled.args(row) for row in rows])  # type: ignore[arg-type]
-        cursor.close()
+        driver_cursor(conn).executemany(compiled.sql, [compiled.args(row) for row in rows])
 
     def execute_each(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> list[int]:
         """Run once per row, in one round trip where the driver can (psycopg's pipeline mode);
@@ -94,6 +96,20 @@ class Prepared:
         for cursor in cursors:
             yield cursor
             cursor.close()
+
+
+def driver_cursor(conn: Connection) -> Any:
+    """The driver cursor of ``conn``'s driver connection, made the first time it is asked for and
+    kept as long as that connection lives (SQLAlchemy clears a connection's ``info`` when it
+    replaces it)."""
+    info = conn.connection.info
+    found = info.get(_CURSOR)
+    if found is None:
+        found = info[_CURSOR] = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    return found
+
+
+_CURSOR = "fnflow.cursor"
 
 
 @dataclass(frozen=True)
@@ -135,16 +151,13 @@ class ManyRows:
         return {row[0] for row in self._run(conn, rows, key)}
 
     def _run(self, conn: Connection, rows: Sequence[Sequence[Any]], key: str | None) -> list[Any]:
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        shared = driver_cursor(conn)
         returned: list[Any] = []
-        try:
-            for start in range(0, len(rows), self._chunk):
-                part = rows[start : start + self._chunk]
-                cursor.execute(self._statement(conn, len(part), key), [v for row in part for v in row])
-                if key is not None:
-                    returned += cursor.fetchall()
-        finally:
-            cursor.close()
+        for start in range(0, len(rows), self._chunk):
+            part = rows[start : start + self._chunk]
+            shared.execute(self._statement(conn, len(part), key), [v for row in part for v in row])
+            if key is not None:
+                returned += shared.fetchall()
         return returned
 
     def _statement(self, conn: Connection, n: int, key: str | None) -> str:
