@@ -209,6 +209,21 @@ def test_update_execution_writes_every_column_and_bumps_version(store: Store) ->
     assert store.read_sync(lambda tx: tx.get_execution_by_id("id-f-e2")) == execution("e2")
 
 
+def test_update_execution_at_a_version_writes_only_while_the_row_has_it(store: Store) -> None:
+    insert(store, execution("e1"))  # version 1
+
+    def update(version: int, state: str) -> bool:
+        return store.write_sync(
+            lambda tx: tx.update_execution("id-f-e1", status="Running", state=state, version=version)
+        )
+
+    assert update(1, '{"step": "b"}') is True
+    assert update(1, '{"step": "stale"}') is False  # the row moved on to version 2
+    row = store.read_sync(lambda tx: tx.get_execution_by_id("id-f-e1"))
+    assert row is not None and (row.state, row.version) == ('{"step": "b"}', 2)
+    assert update(2, '{"step": "c"}') is True
+
+
 def test_running_execution_ids(store: Store) -> None:
     insert(
         store,

@@ -74,6 +74,9 @@ class Outcome:
     cancelled_timers: list[tuple[str, int]] = field(default_factory=list)
     execution: ExecutionRecord | None = None  # set by ``start``: the new (or existing) execution
     ended: ExecutionRecord | None = None  # the execution as this decision ended it, if it did
+    # the execution as this decision left it running (its row, version included): what the next
+    # decision of this process may be made on without reading it (``Decider.apply``'s ``known``)
+    running: ExecutionRecord | None = None
     flow_name: str = ""
     first_event: int | None = None  # the id of the first history event this decision added
     after: list[After] = field(default_factory=list)  # what integrations do once it is committed
@@ -82,6 +85,10 @@ class Outcome:
     @property
     def finished(self) -> bool:
         return self.applied and self.status != "Running"
+
+
+class _MovedOn(Exception):
+    """The row of an execution decided on without reading it has moved on (nothing was written)."""
 
 
 #: How deeply child executions may nest: a flow that (indirectly) starts itself stops here.
@@ -211,20 +218,48 @@ class Decider:
         return self._store(tx, record, decision, now, new=True)
 
     def apply(
-        self, tx: Tx, execution_id: str, event: Event, now: datetime, *, completes: int | None = None
+        self,
+        tx: Tx,
+        execution_id: str,
+        event: Event,
+        now: datetime,
+        *,
+        completes: int | None = None,
+        known: ExecutionRecord | None = None,
     ) -> Outcome:
-        """Apply one event; ``completes`` names the task row this result settles (stale if it is gone)."""
+        """Apply one event; ``completes`` names the task row this result settles (stale if it is gone).
+
+        ``known``: the execution as this process's last decision on it left it (``Outcome.running``).
+        The decision is then made on it without reading the row, and stored only if the row still
+        has its version (every write of an execution moves it on); if another decision came
+        first, the row is read, locked, and the event decided again on it."""
         if completes is not None and not tx.delete_task(execution_id, completes):
             return Outcome(execution_id, "", applied=False)
+        if known is not None and known.state is not None:
+            outcome = self._decide(tx, known, event, now, unread=True)
+            if outcome is not None:
+                return outcome
         record = tx.get_execution_by_id(execution_id, lock=True)
         if record is None or record.state is None:
             return Outcome(execution_id, record.status if record else "", applied=False)
-        state = ExecState.model_validate_json(record.state)
+        outcome = self._decide(tx, record, event, now, unread=False)
+        assert outcome is not None, "a locked row cannot have moved on"
+        return outcome
+
+    def _decide(
+        self, tx: Tx, record: ExecutionRecord, event: Event, now: datetime, *, unread: bool
+    ) -> Outcome | None:
+        """Decide ``event`` on ``record`` and store it; None (nothing written) if ``record`` was
+        not read in this transaction (``unread``) and the row has moved on since."""
+        state = ExecState.model_validate_json(record.state or "")
         program = self._program(tx, record)
-        decision = engine.decide(program, state, event, self._env(now, record.flow_name, execution_id))
+        decision = engine.decide(program, state, event, self._env(now, record.flow_name, record.id))
         if not decision.applied:
-            return Outcome(execution_id, record.status, applied=False)
-        return self._store(tx, record, decision, now)
+            return None if unread else Outcome(record.id, record.status, applied=False)
+        try:
+            return self._store(tx, record, decision, now, unread=unread)
+        except _MovedOn:
+            return None
 
     def redrive(self, tx: Tx, execution_id: str, now: datetime) -> Outcome:
         """Continue a Failed or TimedOut execution from where it ended (``engine.redrive``): its state
@@ -376,10 +411,19 @@ class Decider:
         return self.programs.get(digest, lambda: tx.get_definition(digest) or "")
 
     def _store(
-        self, tx: Tx, record: ExecutionRecord, decision: Decision, now: datetime, *, new: bool = False
+        self,
+        tx: Tx,
+        record: ExecutionRecord,
+        decision: Decision,
+        now: datetime,
+        *,
+        new: bool = False,
+        unread: bool = False,
     ) -> Outcome:
         """Write a decision: the execution's new state, its events, its tasks and timers. A ``new``
-        execution is inserted as the decision leaves it (one statement, not an insert and an update)."""
+        execution is inserted as the decision leaves it (one statement, not an insert and an update).
+        A decision on a record not read in this transaction (``unread``) is written only if the row
+        still has its version: ``_MovedOn``, and nothing written, if not."""
         state = decision.state
         finished = state.status.finished
         decided = replace(
@@ -393,16 +437,17 @@ class Decider:
         )
         if new:
             tx.insert_execution(decided)
-        else:
-            tx.update_execution(
-                record.id,
-                status=decided.status,
-                state=decided.state,
-                output=decided.output,
-                error=decided.error,
-                cause=decided.cause,
-                stopped_at=decided.stopped_at,
-            )
+        elif not tx.update_execution(
+            record.id,
+            status=decided.status,
+            state=decided.state,
+            output=decided.output,
+            error=decided.error,
+            cause=decided.cause,
+            stopped_at=decided.stopped_at,
+            version=record.version if unread else None,
+        ):
+            raise _MovedOn
         tx.append_history(
             record.id,
             [
@@ -415,8 +460,11 @@ class Decider:
             outcome.execution = decided
         if decision.events:
             outcome.first_event = decision.events[0].event_id
+        written = decided if new else replace(decided, version=record.version + 1)
+        if not finished:
+            outcome.running = written
         if finished:
-            outcome.ended = decided if new else replace(decided, version=record.version + 1)
+            outcome.ended = written
             tx.notify(FINISHED, record.id)
             if record.callback_token is not None or state.status in (Status.STOPPED, Status.TIMED_OUT):
                 self._ended(tx, decided, outcome, now)

@@ -17,6 +17,7 @@ import asyncio
 import functools
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,7 @@ from fnflow.store import ExecutionRecord, Store, TaskRecord, TimerRecord, Tx
 from fnflow.store.leases import TASKS as TASK_LEASES
 
 log = logging.getLogger(__name__)
+RUNNING_KEPT = 1000  # running executions whose last row this process keeps (``Runtime._running``)
 
 
 class Runtime:
@@ -85,6 +87,9 @@ class Runtime:
             self._load_timers, self._fire_timer, on_late=self.metrics.timer_lateness.observe, clock=clock
         )
         self.ends = Ends(clock)  # what long-polls wait on (``ends.py``)
+        # Running executions as this process's last decisions left them (``Outcome.running``), the
+        # newest RUNNING_KEPT: the next decision on one is made without reading it (``Decider.apply``).
+        self._running: OrderedDict[str, ExecutionRecord] = OrderedDict()
         self._watchers: dict[str, set[asyncio.Event]] = {}  # executions someone follows step by step
         self._background: list[asyncio.Task[None]] = []
         self.decider: Decider | None = None
@@ -173,6 +178,13 @@ class Runtime:
             self.metrics.executions_started.labels(outcome.flow_name).inc()
             if started.status == "Running":
                 self.ends.started(started)
+        if outcome.running is not None:
+            self._running[outcome.execution_id] = outcome.running
+            self._running.move_to_end(outcome.execution_id)
+            if len(self._running) > RUNNING_KEPT:
+                self._running.popitem(last=False)
+        else:
+            self._running.pop(outcome.execution_id, None)
         if outcome.finished:
             self.metrics.executions_finished.labels(outcome.flow_name, outcome.status).inc()
             self.ends.ended(outcome.execution_id, outcome.ended)
@@ -229,11 +241,13 @@ class Runtime:
         return await self._commit(lambda tx: decider.apply(tx, execution_id, event, self._now()))
 
     async def _complete_task(self, execution_id: str, event: Event, activity: int) -> None:
-        decider = self._decider()
+        decider, known = self._decider(), self._running.get(execution_id)
+
+        def job(tx: Tx) -> Outcome:
+            return decider.apply(tx, execution_id, event, self._now(), completes=activity, known=known)
+
         with self.ends.completing(execution_id):
-            await self._commit(
-                lambda tx: decider.apply(tx, execution_id, event, self._now(), completes=activity)
-            )
+            await self._commit(job)
 
     async def redrive(self, execution_id: str) -> Outcome:
         """Continue a Failed or TimedOut execution from where it ended (see ``Decider.redrive``)."""
@@ -327,12 +341,12 @@ class Runtime:
     def _fire_timer(self, timer: TimerRecord) -> Awaitable[Outcome]:
         """Queue the timer's decision now (so the timers due together share a commit, and none
         waits for the event loop to get round to a task first); the result is awaited later."""
-        decider = self._decider()
+        decider, known = self._decider(), self._running.get(timer.execution_id)
 
         def job(tx: Tx) -> Outcome:
             if not tx.delete_timer(timer.execution_id, timer.timer):
                 return Outcome(timer.execution_id, "", applied=False)
-            return decider.apply(tx, timer.execution_id, TimerFired(timer.timer), self._now())
+            return decider.apply(tx, timer.execution_id, TimerFired(timer.timer), self._now(), known=known)
 
         return self._applied(self.store.write_soon(job))
 

@@ -40,18 +40,21 @@ _CHILDREN = Prepared(
     select(executions).where(executions.c.parent_id == bindparam("parent")).order_by(executions.c.started_at)
 )
 _BY_ID_LOCKED = Prepared(select(executions).where(executions.c.id == bindparam("id")).with_for_update())
-_UPDATE = Prepared(
+_DECIDED = {
+    "status": bindparam("status"),
+    "state": bindparam("state"),
+    "output": bindparam("output"),
+    "error": bindparam("error"),
+    "cause": bindparam("cause"),
+    "stopped_at": bindparam("stopped_at"),
+    "version": executions.c.version + 1,
+}
+_UPDATE = Prepared(update(executions).where(executions.c.id == bindparam("eid")).values(_DECIDED))
+#: the same, only while the row still has the version a decision was made on
+_UPDATE_AT = Prepared(
     update(executions)
-    .where(executions.c.id == bindparam("eid"))
-    .values(
-        status=bindparam("status"),
-        state=bindparam("state"),
-        output=bindparam("output"),
-        error=bindparam("error"),
-        cause=bindparam("cause"),
-        stopped_at=bindparam("stopped_at"),
-        version=executions.c.version + 1,
-    )
+    .where(executions.c.id == bindparam("eid"), executions.c.version == bindparam("version"))
+    .values(_DECIDED)
 )
 #: a page of an execution's history (from an event on): what a client waiting on an execution
 #: reads, compiled once (through SQLAlchemy Core 0.2-0.4 ms)
@@ -163,8 +166,11 @@ class ExecutionQueries(Queries):
         error: str | None = None,
         cause: str | None = None,
         stopped_at: datetime | None = None,
-    ) -> None:
-        """Store the outcome of a decision (every column is written)."""
+        version: int | None = None,
+    ) -> bool:
+        """Store the outcome of a decision (every column is written; the version moves on). With
+        ``version``, only if the row still has it: False if it had moved on (another decision
+        came first), and nothing is written."""
         params = {
             "eid": execution_id,
             "status": status,
@@ -174,7 +180,9 @@ class ExecutionQueries(Queries):
             "cause": cause,
             "stopped_at": to_ts(stopped_at) if stopped_at else None,
         }
-        _UPDATE.run(self.conn, params)
+        if version is None:
+            return _UPDATE.run(self.conn, params) > 0
+        return _UPDATE_AT.run(self.conn, {**params, "version": version}) > 0
 
     def get_executions_by_id(self, execution_ids: Sequence[str]) -> list[ExecutionRecord]:
         if not execution_ids:
