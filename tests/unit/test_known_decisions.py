@@ -5,16 +5,15 @@ row has not moved on; if another writer came first, the row is read and the even
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fnflow.app import Fnflow
-from fnflow.config import Settings
 from fnflow.store.queries.executions import ExecutionQueries
+from tests.unit import fnflow_harness
 
 TWO_WAITS = (
     "version: v1\ntype: flow\nsteps:\n"
@@ -24,15 +23,8 @@ TWO_WAITS = (
 )
 
 
-@asynccontextmanager
-async def opened(tmp_path: Path) -> AsyncIterator[Fnflow]:
-    fnflow = Fnflow(Settings(db=f"sqlite:///{tmp_path}/fnflow.db", data_dir=tmp_path))
-    await fnflow.open()
-    try:
-        await fnflow.flows.put("waits", TWO_WAITS, "")
-        yield fnflow
-    finally:
-        await fnflow.close()
+def opened(tmp_path: Path) -> AbstractAsyncContextManager[Fnflow]:
+    return fnflow_harness.opened(tmp_path, {"waits": TWO_WAITS})
 
 
 def locked_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:

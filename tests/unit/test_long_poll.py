@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from fnflow.app import Fnflow
 from fnflow.config import Settings
 from fnflow.runtime import ends as ends_module
 from fnflow.runtime.decisions import FINISHED
+from tests.unit import fnflow_harness
 
 WAIT_ONE_SECOND = "version: v1\ntype: flow\nsteps:\n  - {type: wait, name: w, duration: 1}\n"
 #: a child that runs long enough to be long-polled while it runs, however busy the machine
@@ -30,17 +31,8 @@ PARENT = (
 )
 
 
-@asynccontextmanager
-async def opened(tmp_path: Path) -> AsyncIterator[Fnflow]:
-    fnflow = Fnflow(Settings(db=f"sqlite:///{tmp_path}/fnflow.db", data_dir=tmp_path))
-    await fnflow.open()
-    try:
-        await fnflow.flows.put("w", WAIT_ONE_SECOND, "")
-        await fnflow.flows.put("slow", SLOW_CHILD, "")
-        await fnflow.flows.put("parent", PARENT, "")
-        yield fnflow
-    finally:
-        await fnflow.close()
+def opened(tmp_path: Path) -> AbstractAsyncContextManager[Fnflow]:
+    return fnflow_harness.opened(tmp_path, {"w": WAIT_ONE_SECOND, "slow": SLOW_CHILD, "parent": PARENT})
 
 
 def counting_reads(fnflow: Fnflow, monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]]:
