@@ -605,9 +605,9 @@ class Dispatcher:
     async def _settle_again(self, outcome: Outcome, error: Exception) -> None:
         record = outcome.record
         for pause in SETTLE_RETRIES:
-            log.warning("settling asynchronous call %s: %s; trying again", record.id, error)
             if pause is None:
                 break
+            log.warning("settling asynchronous call %s: %s; trying again", record.id, error)
             await self._clock.sleep(pause)
             try:
                 settled = await self._store.write(functools.partial(self._settle, outcome=outcome))
