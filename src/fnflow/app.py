@@ -90,7 +90,7 @@ class Fnflow:
     async def open(self) -> None:
         s = self.settings
         self.claim()
-        self._store = store = await asyncio.to_thread(open_store, s.db, synchronous=s.sqlite_synchronous)
+        self._store = store = await asyncio.to_thread(open_store, s.db, **s.store_options())
         # One process on SQLite makes its key on first start; processes sharing PostgreSQL are given one.
         box = SecretBox.load(s.secret_key_file or s.data_dir / KEY_FILE, create=not store.shared)
         self.keys = KeyService(store, box, ttl=s.key_cache_seconds)

@@ -7,6 +7,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_URL = "sqlite:///.fnflow/fnflow.db"
 
@@ -47,6 +48,7 @@ class Settings:
     callback_allow_private: bool = False  # callbacks to 10/8, 172.16/12, 192.168/16 …
     callback_allow_networks: list[str] = field(default_factory=list)  # CIDRs allowed even if private
     sqlite_synchronous: str = "full"
+    db_writers: int | None = None  # PostgreSQL's writer threads (None: one more than the CPUs, at most 4)
     public_url: str | None = None  # how functions reach this server; default http://host:port
     secret_key_file: Path | None = None  # None: <data_dir>/secret.key
     function_log_age: float = 86_400.0  # function log lines older than this are dropped
@@ -111,7 +113,19 @@ class Settings:
             s.accept_processes = int(os.environ["FNFLOW_ACCEPT_PROCESSES"])
         if "FNFLOW_ASYNC_PARALLELISM" in os.environ:
             s.async_parallelism = int(os.environ["FNFLOW_ASYNC_PARALLELISM"])
+        if os.environ.get("FNFLOW_DB_WRITERS"):
+            s.db_writers = int(os.environ["FNFLOW_DB_WRITERS"])
+            if s.db_writers < 1:
+                raise ValueError("FNFLOW_DB_WRITERS must be at least 1")
         return s
+
+    def store_options(self) -> dict[str, Any]:
+        """What ``open_store`` is given besides the URL: writer threads go to PostgreSQL only (SQLite
+        writes on the event loop)."""
+        options: dict[str, Any] = {"synchronous": self.sqlite_synchronous}
+        if self.db_writers is not None and self.db.startswith(("postgresql", "postgres")):
+            options["writers"] = self.db_writers
+        return options
 
     @property
     def auth_enabled(self) -> bool:

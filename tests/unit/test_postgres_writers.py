@@ -1,10 +1,12 @@
 """How many writer threads a PostgreSQL store runs by default: one more than the CPUs, four at most
-(on 2 CPUs, 4 writers' threads waited for one another: bench/README.md, thirteenth round)."""
+(on 2 CPUs, 4 writers' threads waited for one another: bench/README.md, thirteenth round), unless
+FNFLOW_DB_WRITERS says."""
 
 from __future__ import annotations
 
 import pytest
 
+from fnflow.config import Settings
 from fnflow.store.postgres import available_cpus, default_writers
 
 
@@ -17,3 +19,19 @@ def test_the_cpus_are_those_this_process_may_use() -> None:
     import os
 
     assert available_cpus() == len(os.sched_getaffinity(0))
+
+
+def test_fnflow_db_writers_sets_postgresqls_writers_and_is_ignored_on_sqlite(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FNFLOW_DB_WRITERS", "6")
+    monkeypatch.setenv("FNFLOW_DB", "postgresql://fnflow@db/fnflow")
+    assert Settings.from_env().store_options() == {"synchronous": "full", "writers": 6}
+    monkeypatch.setenv("FNFLOW_DB", "sqlite:///x.db")
+    assert Settings.from_env().store_options() == {"synchronous": "full"}
+    monkeypatch.delenv("FNFLOW_DB_WRITERS")
+    monkeypatch.setenv("FNFLOW_DB", "postgresql://fnflow@db/fnflow")
+    assert Settings.from_env().store_options() == {"synchronous": "full"}  # default_writers
+    monkeypatch.setenv("FNFLOW_DB_WRITERS", "0")
+    with pytest.raises(ValueError, match="at least 1"):
+        Settings.from_env()
