@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -136,10 +136,6 @@ class _Owner(asyncio.Protocol):
                 future.set_result(None)
 
 
-_link: list[_Owner] = []
-_direct: list[_Committer] = []
-
-
 class _Committer:
     """A direct front's writer thread: the rows of each event-loop turn in one transaction, the
     write lock taken through ``flock`` first, so fronts wait for one another without polling."""
@@ -216,7 +212,7 @@ def _insert_calls(conn: sqlite3.Connection, rows: list[Any], chunk: int = 500) -
         conn.execute(sql, [value for values in part for value in values])
 
 
-def _row(call_id: str, path: str, headers: str, body: bytes | str) -> tuple[Any, ...]:
+def _row(call_id: str, path: str, headers: str, body: str) -> tuple[Any, ...]:
     """A row of fnflow's ``calls`` table as the gateway would store it, in column order."""
     now = time.time()
     values = {
@@ -226,27 +222,6 @@ def _row(call_id: str, path: str, headers: str, body: bytes | str) -> tuple[Any,
         "dead": False,
     }  # fmt: skip
     return tuple(values.get(column) for column in _columns())
-
-
-async def direct(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """A direct front's ASGI app (``uvicorn split_accept:direct``, env ``SPLIT_DB``)."""
-    if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            _direct.append(_Committer(os.environ["SPLIT_DB"]))
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
-        return
-    body = b""
-    more = True
-    while more:
-        message = await receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-    call_id = str(uuid.uuid4())
-    headers = json.dumps([[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]])
-    await _direct[0].commit(_row(call_id, scope["path"], headers, body))
-    await send({"type": "http.response.start", "status": 202, "headers": [(b"x-call-id", call_id.encode())]})
-    await send({"type": "http.response.body", "body": b""})
 
 
 def _call_row(path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[str, list[Any]]:
@@ -307,7 +282,9 @@ class _RawFront(asyncio.Protocol):
 
     def _answer(self, _: asyncio.Future[bytes]) -> None:
         while self.answers and self.answers[0].done():
-            self.transport.write(self.answers.popleft().result())
+            answer = self.answers.popleft().result()
+            if not self.transport.is_closing():  # the client may have gone (wrk ends its run)
+                self.transport.write(answer)
 
 
 def raw_front(port: int, sock_path: str) -> None:
@@ -324,26 +301,45 @@ def raw_front(port: int, sock_path: str) -> None:
         runner.run(serve())
 
 
-async def front(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """The front's ASGI app (``uvicorn split_accept:front``, env ``SPLIT_SOCK``)."""
-    if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            loop = asyncio.get_running_loop()
-            _, link = await loop.create_unix_connection(_Owner, os.environ["SPLIT_SOCK"])
-            _link.append(link)
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
-        return
-    body = b""
-    more = True
-    while more:
-        message = await receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-    call_id, row = _call_row(scope["path"], scope["headers"], body)
-    await _link[0].commit(row)
-    await send({"type": "http.response.start", "status": 202, "headers": [(b"x-call-id", call_id.encode())]})
-    await send({"type": "http.response.body", "body": b""})
+def _app(link: Callable[[], Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
+    """A front's ASGI app: each POST's row goes to ``link()``'s ``commit`` (made at startup), and
+    the request is answered 202 once it is committed."""
+    links: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                links.append(await link())
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        call_id, row = _call_row(scope["path"], scope["headers"], body)
+        await links[0].commit(row)
+        await send(
+            {"type": "http.response.start", "status": 202, "headers": [(b"x-call-id", call_id.encode())]}
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+async def _to_owner() -> _Owner:
+    _, link = await asyncio.get_running_loop().create_unix_connection(_Owner, os.environ["SPLIT_SOCK"])
+    return link
+
+
+async def _committing() -> _Committer:
+    return _Committer(os.environ["SPLIT_DB"])
+
+
+front = _app(_to_owner)  # ``uvicorn split_accept:front``, env ``SPLIT_SOCK``
+direct = _app(_committing)  # a direct front (``direct_front``), env ``SPLIT_DB``
 
 
 def main() -> None:
@@ -411,7 +407,8 @@ def _directly(fronts: int, tmp: str, db: str) -> Iterator[int]:
     listening = socket.create_server(("127.0.0.1", 0), backlog=1024)
     fd = listening.fileno()
     command = [sys.executable, __file__, "--direct-front", str(fd)]
-    with listening, _processes([command] * fronts, env={"SPLIT_DB": db}, pass_fds=(fd,)):
+    env = {"SPLIT_DB": db, "SPLIT_WIDE": "1"}
+    with listening, _processes([command] * fronts, env=env, pass_fds=(fd,)):
         port = listening.getsockname()[1]
         common.wait_for(lambda: _answers(port), 30, "the fronts")
         yield port
