@@ -437,17 +437,19 @@ class Decider:
         )
         if new:
             tx.insert_execution(decided)
-        elif not tx.update_execution(
-            record.id,
-            status=decided.status,
-            state=decided.state,
-            output=decided.output,
-            error=decided.error,
-            cause=decided.cause,
-            stopped_at=decided.stopped_at,
-            version=record.version if unread else None,
-        ):
-            raise _MovedOn
+        else:
+            updated = tx.update_execution(
+                record.id,
+                status=decided.status,
+                state=decided.state,
+                output=decided.output,
+                error=decided.error,
+                cause=decided.cause,
+                stopped_at=decided.stopped_at,
+                version=record.version if unread else None,
+            )
+            if unread and not updated:
+                raise _MovedOn  # only a row not read here can have moved on
         tx.append_history(
             record.id,
             [
