@@ -12,6 +12,12 @@ from typing import Any
 DEFAULT_URL = "sqlite:///.fnflow/fnflow.db"
 
 
+def is_postgres(url: str) -> bool:
+    """Whether the database URL names PostgreSQL (``postgresql://…``, ``postgres://…``,
+    ``postgresql+psycopg://…``), which several processes may share."""
+    return url.partition(":")[0].startswith("postgres")
+
+
 @functools.lru_cache(maxsize=64)
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -123,7 +129,7 @@ class Settings:
         """What ``open_store`` is given besides the URL: writer threads go to PostgreSQL only (SQLite
         writes on the event loop)."""
         options: dict[str, Any] = {"synchronous": self.sqlite_synchronous}
-        if self.db_writers is not None and self.db.startswith(("postgresql", "postgres")):
+        if self.db_writers is not None and is_postgres(self.db):
             options["writers"] = self.db_writers
         return options
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from fnflow.config import Settings
+from fnflow.config import Settings, is_postgres
 from fnflow.store.postgres import available_cpus, default_writers
 
 
@@ -35,3 +35,17 @@ def test_fnflow_db_writers_sets_postgresqls_writers_and_is_ignored_on_sqlite(
     monkeypatch.setenv("FNFLOW_DB_WRITERS", "0")
     with pytest.raises(ValueError, match="at least 1"):
         Settings.from_env()
+
+
+@pytest.mark.parametrize(
+    ("url", "postgres"),
+    [
+        ("postgresql://fnflow@db/fnflow", True),
+        ("postgres://fnflow@db/fnflow", True),
+        ("postgresql+psycopg://fnflow@db/fnflow", True),
+        ("sqlite:///.fnflow/fnflow.db", False),
+        ("sqlite:///postgres.db", False),
+    ],
+)
+def test_a_postgresql_url_is_told_by_its_scheme(url: str, postgres: bool) -> None:
+    assert is_postgres(url) is postgres

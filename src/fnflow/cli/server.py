@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fnflow.config import Settings
+from fnflow.config import Settings, is_postgres
 
 if TYPE_CHECKING:
     import uvicorn
@@ -321,7 +321,7 @@ def work(
         call_retention,
         execution_retention,
     )
-    if not settings.db.startswith(("postgresql", "postgres")):
+    if not is_postgres(settings.db):
         typer.echo(
             "fnflow: a worker shares its database with other processes: use --db postgresql://…", err=True
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fnflow.config import DEFAULT_URL
+from fnflow.config import DEFAULT_URL, is_postgres
 from fnflow.store.base import Store
 from fnflow.store.records import (
     AliasRecord,
@@ -44,12 +44,11 @@ class BackendUnavailable(RuntimeError):
 
 def backend(url: str) -> Callable[..., Store]:
     """The store class for ``url``: ``sqlite:///path`` or ``postgresql://…``."""
-    scheme = url.partition(":")[0]
-    if scheme.startswith("sqlite"):
+    if url.partition(":")[0].startswith("sqlite"):
         from fnflow.store.sqlite import SqliteStore
 
         return SqliteStore
-    if scheme.startswith("postgres"):
+    if is_postgres(url):
         try:
             from fnflow.store.postgres import PostgresStore
         except ImportError as e:
