@@ -94,25 +94,22 @@ def run(size: str) -> common.Result:
     theirs = [peer["drain_per_s"] for peer in peers]
     shares = [common.ratio(a, b) for a, b in zip(ours, theirs, strict=True)]
     share = statistics.median(shares)
+    ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
     return common.Result(
         NAME,
         TITLE,
         ["system", "calls drained/s (median)", "vs Huey (median of the rounds' ratios)"],
         [
-            [f"fnflow, {WORKERS} function instances (a warm process each)", statistics.median(ours), share],
-            [
-                f"Huey SqliteHuey, {WORKERS} threads (runs the task in the thread)",
-                statistics.median(theirs),
-                1.0,
-            ],
+            [f"fnflow, {WORKERS} function instances (a warm process each)", ours_median, share],
+            [f"Huey SqliteHuey, {WORKERS} threads (runs the task in the thread)", theirs_median, 1.0],
         ],
         {
             "calls": count,
             "workers": WORKERS,
             "rounds": rounds,
             "fnflow_succeeded": done,
-            "fnflow_drain_per_s": round(statistics.median(ours), 1),
-            "huey_drain_per_s": round(statistics.median(theirs), 1),
+            "fnflow_drain_per_s": round(ours_median, 1),
+            "huey_drain_per_s": round(theirs_median, 1),
             "huey_enqueue_per_s": round(statistics.median(peer["enqueue_per_s"] for peer in peers), 1),
             "ratio": share,
             "ratios": shares,
