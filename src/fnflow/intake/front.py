@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from starlette.types import Receive, Scope, Send
 
+from fnflow import fastjson
 from fnflow.api.asgi import AsyncRequest, async_request, read_body, respond, respond_problem
 from fnflow.clock import uuid7_text
 from fnflow.errors import PayloadTooLarge
@@ -63,13 +64,13 @@ class Owner(FrameReader):
         metas, bodies = self._metas, self._bodies
         self._metas, self._bodies = [], []
         assert self._transport is not None
-        for buffer in frame(CALLS, json.dumps(metas).encode(), b"".join(bodies)):
+        for buffer in frame(CALLS, fastjson.dumps(metas), b"".join(bodies)):
             self._transport.write(buffer)
 
     def _received(self, kind: int, meta: bytes, _: bytes) -> None:
         if kind != ANSWERS:
             return
-        for seq, status, call_id, error in json.loads(meta):
+        for seq, status, call_id, error in fastjson.loads(meta):
             future = self._waiting.pop(seq, None)
             if future is not None and not future.done():
                 future.set_result((status, call_id, error))

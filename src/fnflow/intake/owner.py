@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import shutil
 import socket
@@ -22,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from fnflow import fastjson
 from fnflow.api.asgi import AsyncRequest
 from fnflow.api.auth import authorize
 from fnflow.api.errors import INTERNAL_ERROR, STATUS
@@ -74,7 +74,7 @@ class _Front(FrameReader):
             return
         calls: list[tuple[int, AsyncRequest]] = []
         offset = 0
-        for seq, path, query, authorization, call_id, callback, headers, start, size in json.loads(meta):
+        for seq, path, query, authorization, call_id, callback, headers, start, size in fastjson.loads(meta):
             body = bodies[offset : offset + size]
             offset += size
             calls.append(
@@ -117,7 +117,7 @@ class _Front(FrameReader):
         """Answer a frame's calls at once: answers held for the end of the loop turn waited behind
         the next frames' work, and the accept port took 1.3x more calls/s without that wait."""
         if self._transport is not None and not self._transport.is_closing():
-            for buffer in frame(ANSWERS, json.dumps(answers).encode()):
+            for buffer in frame(ANSWERS, fastjson.dumps(answers)):
                 self._transport.write(buffer)
 
     def _lost(self) -> None:

@@ -21,6 +21,7 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -155,7 +156,7 @@ class ManyRows:
         returned: list[Any] = []
         for start in range(0, len(rows), self._chunk):
             part = rows[start : start + self._chunk]
-            shared.execute(self._statement(conn, len(part), key), [v for row in part for v in row])
+            shared.execute(self._statement(conn, len(part), key), list(chain.from_iterable(part)))
             if key is not None:
                 returned += shared.fetchall()
         return returned
