@@ -88,6 +88,26 @@ def test_insert_is_idempotent_by_call_id(store: Store) -> None:
     assert insert(store) == []
 
 
+def test_a_call_reads_back_as_stored_whether_it_has_run_or_not(store: Store) -> None:
+    # accepted calls are stored without the columns of a run (a narrower insert); a call that
+    # has run (a test's fixture, an import) is stored whole, also in a batch with new ones
+    ran = replace(
+        call("ran", status="Succeeded"),
+        attempts=1,
+        started_at=at(5),
+        finished_at=at(6),
+        result_status=200,
+        result_headers='[["a","b"]]',
+        result_body=b"ok",
+        version="LATEST",
+    )
+    failed = replace(call("failed", status="Failed"), attempts=4, error="boom", dead=True)
+    assert insert(store, call("new")) == [call("new")]
+    assert insert(store, call("new2"), ran, failed) == [call("new2"), ran, failed]
+    for record in (call("new"), call("new2"), ran, failed):
+        assert get(store, record.id) == record
+
+
 def test_list_filters_and_pages_newest_first(store: Store) -> None:
     insert(store, *(call(f"c{i}", created=i, function="f" if i % 2 else "g") for i in range(7)))
     store.write_sync(lambda tx: tx.stop_call("c5", at(10)))

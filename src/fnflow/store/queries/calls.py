@@ -6,6 +6,7 @@ Stopped, Expired. ``dead`` marks calls in the dead-letter list (Failed or Expire
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -25,14 +26,52 @@ READY = ("Enqueued", "Retrying")
 FINISHED = ("Succeeded", "Failed", "Stopped", "Expired")
 _COLUMNS = [c.name for c in calls.c]
 _TIMES = ("created_at", "run_at", "expires_at", "started_at", "finished_at", "lease_until")
-_TIME_POSITIONS = tuple(_COLUMNS.index(name) for name in _TIMES)
-_INSERT = Prepared(
-    lambda dialect: (
-        dialect_insert(dialect, calls).values({c: bindparam(c) for c in _COLUMNS}).on_conflict_do_nothing()
-    )
+#: what only a call that has run has: the insert of calls that have not (every accepted call)
+#: leaves them out — binding 22 columns instead of 29 took a quarter off SQLite's insert of a row
+_RUN_COLUMNS = (
+    "started_at",
+    "finished_at",
+    "result_status",
+    "result_headers",
+    "result_body",
+    "error",
+    "version",
 )
-#: SQLite: one statement for a whole batch (see ``insert_calls``)
-_INSERT_MANY = ManyRows(calls, _COLUMNS, chunk=100)
+_RUN_STATE = operator.attrgetter(*_RUN_COLUMNS)
+_NEVER_RAN = (None,) * len(_RUN_COLUMNS)
+
+
+class _CallInsert:
+    """The insert of calls, binding ``columns``: PostgreSQL's one statement per row, SQLite's one
+    for a whole batch (see ``insert_calls``)."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = columns
+        self._times = tuple(n for n, name in enumerate(columns) if name in _TIMES)
+        self.each = Prepared(
+            lambda dialect: (
+                dialect_insert(dialect, calls)
+                .values({c: bindparam(c) for c in columns})
+                .on_conflict_do_nothing()
+            )
+        )
+        self.many = ManyRows(calls, columns, chunk=100)
+
+    def row(self, record: CallRecord) -> list[Any]:
+        """The record's values of the columns, in their order (one per accepted call)."""
+        values = vars(record)
+        row = [values[name] for name in self.columns]
+        for position in self._times:
+            if row[position] is not None:
+                row[position] = to_ts(row[position])
+        return row
+
+    def values(self, record: CallRecord) -> dict[str, Any]:
+        return dict(zip(self.columns, self.row(record), strict=True))
+
+
+_INSERT_NEW = _CallInsert([name for name in _COLUMNS if name not in _RUN_COLUMNS])
+_INSERT_ANY = _CallInsert(_COLUMNS)
 #: a call by id: its status read by clients, and every accepted call that names its own id
 _BY_ID = Prepared(select(calls).where(calls.c.id == bindparam("id")))
 _START = Prepared(
@@ -83,21 +122,6 @@ CALL_LEASE = Lease(
         (t.c.status == "Stopping", {"status": "Stopped"}),
     ],
 )
-
-
-def _row(record: CallRecord) -> list[Any]:
-    """The record's column values in ``_COLUMNS``' order (an insert makes one per accepted call)."""
-    values = vars(record)
-    row = [values[name] for name in _COLUMNS]
-    for position in _TIME_POSITIONS:
-        if row[position] is not None:
-            row[position] = to_ts(row[position])
-    return row
-
-
-def _values(record: CallRecord) -> dict[str, Any]:
-    """The record's column values by name."""
-    return dict(zip(_COLUMNS, _row(record), strict=True))
 
 
 def call_from_row(row: Row[Any] | Sequence[Any]) -> CallRecord:
@@ -151,12 +175,14 @@ class CallQueries(LeaseQueries):
 
     def _insert_new(self, records: list[CallRecord]) -> set[str]:
         """Insert the records whose id is free; the ids inserted."""
+        ran = any(_RUN_STATE(record) != _NEVER_RAN for record in records)
+        insert = _INSERT_ANY if ran else _INSERT_NEW
         if self.lock_rows:  # PostgreSQL: one statement per row in one round trip (a pipeline)
-            counts = _INSERT.execute_each(self.conn, map(_values, records))
+            counts = insert.each.execute_each(self.conn, map(insert.values, records))
             return {record.id for record, count in zip(records, counts, strict=True) if count}
         # SQLite: a few multi-row statements (each row its own statement would hand the GIL to
         # the event loop and back once per row).
-        return _INSERT_MANY.insert_new(self.conn, [_row(record) for record in records], "id")
+        return insert.many.insert_new(self.conn, [insert.row(record) for record in records], "id")
 
     def get_call(self, call_id: str) -> CallRecord | None:
         row = _BY_ID.one(self.conn, {"id": call_id})
