@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Protocol
 
-from fnflow.functions import _cgi, _responses
+from fnflow.functions import _cgi, _responses, _scheduling
 from fnflow.functions.spec import FunctionSpec, Headers, HttpRequest, InvocationResult
 
 CHUNK = 64 * 1024
@@ -82,6 +82,7 @@ class CommandRunner:
             return _responses.response(
                 500, (("Content-Type", _responses.TEXT),), body, started_at=started_at, duration=0.0
             )
+        _scheduling.run_as_batch(proc.pid)  # as it starts: what it forks at once may not inherit it
         self._running.add(proc)
         instance = str(proc.pid)
         lines.note(request_id, instance, "Forking fprocess.")

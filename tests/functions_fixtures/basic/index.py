@@ -85,6 +85,12 @@ def spawn_child(event, context):
     return {"worker": os.getpid(), "child": child.pid}
 
 
+def policy(event, context):
+    """The scheduling policy of the worker and of a process it starts."""
+    child = subprocess.check_output([sys.executable, "-c", "import os; print(os.sched_getscheduler(0))"])
+    return {"worker": os.sched_getscheduler(0), "child": int(child)}
+
+
 def spawn_and_hang(event, context):
     """Starts a grandchild, says its pid in the file named by the event, then never returns."""
     child = subprocess.Popen(["sleep", "600"])

@@ -12,6 +12,10 @@ if mode == "upper":
 elif mode == "env":
     names = {k: v for k, v in os.environ.items() if k.startswith("Http_") or k in ("GREETING", "FNFLOW_DB")}
     json.dump({"env": names, "cwd": os.getcwd()}, sys.stdout)
+elif mode == "policy":  # read stdin first: the server sets the policy before it writes the body
+    sys.stdin.read()
+    child = subprocess.check_output([sys.executable, "-c", "import os; print(os.sched_getscheduler(0))"])
+    json.dump({"command": os.sched_getscheduler(0), "child": int(child)}, sys.stdout)
 elif mode == "fail":
     print("partial output", flush=True)
     print("to stderr", file=sys.stderr, flush=True)
