@@ -4,7 +4,7 @@ A worker sleeps between calls; the server's write of the next call wakes it, and
 default policy the woken worker preempts whatever runs on that CPU — often the server itself,
 in the middle of the write, holding the GIL. SCHED_BATCH keeps the worker's fair share of CPU
 (same nice value) but takes away that wake-up preemption, so the server finishes its turn
-first. Draining no-op calls with four workers on two CPUs: 1.25x the calls per second, the
+first. Draining no-op calls with four workers on two CPUs: 1.09-1.25x the calls per second, the
 server's involuntary context switches 0.6 → 0.05 a call (bench/README, fifteenth round).
 Stdlib only: the worker imports this before user code.
 """
