@@ -118,6 +118,7 @@ class Fnflow:
             logs=self.log_writer,
             provided_root=s.data_dir / "provided",
             instance_environment=InstanceCredentials(await self.keys.temporary_keys()),
+            batch=s.function_scheduling == "batch",
         )
         self.secrets = SecretService(store, box)
         await self.secrets.check_key()

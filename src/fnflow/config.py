@@ -35,6 +35,9 @@ def _env_bool(name: str) -> bool | None:
     return value.lower() in ("1", "on", "true", "yes")
 
 
+FUNCTION_SCHEDULING = ("batch", "normal")
+
+
 @dataclass
 class Settings:
     db: str = DEFAULT_URL
@@ -80,6 +83,9 @@ class Settings:
     # (fnflow.intake); None: the server's port only.
     accept_port: int | None = None
     accept_processes: int = 1
+    # Function code (workers, commands) under Linux's SCHED_BATCH: woken, it does not preempt the
+    # server (fnflow.functions._scheduling); "normal" leaves it the server's policy.
+    function_scheduling: str = "batch"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -119,6 +125,11 @@ class Settings:
             s.accept_processes = int(os.environ["FNFLOW_ACCEPT_PROCESSES"])
         if "FNFLOW_ASYNC_PARALLELISM" in os.environ:
             s.async_parallelism = int(os.environ["FNFLOW_ASYNC_PARALLELISM"])
+        if os.environ.get("FNFLOW_FUNCTION_SCHEDULING"):
+            s.function_scheduling = os.environ["FNFLOW_FUNCTION_SCHEDULING"].strip().lower()
+            if s.function_scheduling not in FUNCTION_SCHEDULING:
+                choices = ", ".join(FUNCTION_SCHEDULING)
+                raise ValueError(f"FNFLOW_FUNCTION_SCHEDULING must be one of {choices}")
         if os.environ.get("FNFLOW_DB_WRITERS"):
             s.db_writers = int(os.environ["FNFLOW_DB_WRITERS"])
             if s.db_writers < 1:

@@ -421,15 +421,6 @@ async def test_memory_mb_caps_what_a_handler_can_allocate() -> None:
 
 
 @async_test
-async def test_workers_and_what_they_start_run_under_sched_batch() -> None:
-    """So that a worker woken by its next call does not preempt the server (``_scheduling``)."""
-    async with running_pool() as pool:
-        result = await pool.invoke(spec("index.policy"), b"", ctx())
-    assert json.loads(result.body) == {"worker": os.SCHED_BATCH, "child": os.SCHED_BATCH}
-    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the server's own policy is left alone
-
-
-@async_test
 async def test_prewarm_starts_workers_up_to_max_instances() -> None:
     function = spec(max_instances=2)
     async with running_pool() as pool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import os
 import sys
 import tempfile
 import time
@@ -326,13 +325,6 @@ async def test_command_failures_answer_as_the_classic_watchdog() -> None:
     assert (missing.status, missing.error_type) == (500, "FC.InternalServerError")
     assert "no-such-program-here" in missing.body.decode()
     assert (refused.status, refused.error_type) == (405, "FC.InvalidArgument")
-
-
-@async_test
-async def test_a_command_and_what_it_starts_run_under_sched_batch() -> None:
-    async with running_pool() as pool:
-        result = await invoke(pool, command(f"{TOOL} policy"), b"x")
-    assert json.loads(result.body) == {"command": os.SCHED_BATCH, "child": os.SCHED_BATCH}
 
 
 @async_test

@@ -117,7 +117,11 @@ def _settings(
     call_retention: float | None,
     execution_retention: float | None,
 ) -> Settings:
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as e:  # an FNFLOW_* variable it cannot use
+        typer.echo(f"fnflow: {e}", err=True)
+        raise typer.Exit(2) from None
     settings.db = db or settings.db
     settings.data_dir = data_dir or settings.data_dir
     settings.parallelism = parallelism or settings.parallelism

@@ -39,8 +39,10 @@ class Lines(Protocol):
 class CommandRunner:
     """Starts one process per call; ``close()`` kills those still running."""
 
-    def __init__(self, environment: Mapping[str, str]) -> None:
+    def __init__(self, environment: Mapping[str, str], *, batch: bool = True) -> None:
+        """``batch``: each process runs under SCHED_BATCH (``_scheduling``)."""
         self._environment = dict(environment)
+        self._batch = batch
         self._running: set[asyncio.subprocess.Process] = set()
 
     async def run(
@@ -82,7 +84,8 @@ class CommandRunner:
             return _responses.response(
                 500, (("Content-Type", _responses.TEXT),), body, started_at=started_at, duration=0.0
             )
-        _scheduling.run_as_batch(proc.pid)  # as it starts: what it forks at once may not inherit it
+        if self._batch:
+            _scheduling.run_as_batch(proc.pid)  # as it starts: what it forks at once may not inherit it
         self._running.add(proc)
         instance = str(proc.pid)
         lines.note(request_id, instance, "Forking fprocess.")

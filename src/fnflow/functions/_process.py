@@ -86,6 +86,7 @@ class Worker:
         output: Output,
         logger: logging.Logger,
         on_exit: Callable[[Worker], None],
+        batch: bool = True,
     ) -> Worker:
         """Start the process (blocks the loop only for fork/exec); ``ready()`` completes the start."""
         config = {
@@ -98,6 +99,7 @@ class Worker:
             "path": list(spec.python_path),
             "initializer": spec.initializer,
             "initialization_timeout": spec.initialization_timeout or spec.timeout,
+            "batch": batch,
         }
         parent, child = socket.socketpair()
         out_r, out_w = os.pipe()

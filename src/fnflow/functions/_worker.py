@@ -552,7 +552,8 @@ def _as_with_site() -> None:
 
 def main(fd: int, config: dict[str, Any], provided: str = "") -> None:
     channel = _Channel(fd)
-    _scheduling.run_as_batch()  # before user code: what the handler starts inherits it
+    if config.get("batch"):
+        _scheduling.run_as_batch()  # before user code: what the handler starts inherits it
     if CREDENTIALS in os.environ:
         _instance.update(json.loads(os.environ.pop(CREDENTIALS)))
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # FC users log with logging.getLogger()

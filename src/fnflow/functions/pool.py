@@ -191,13 +191,15 @@ class FunctionPool:
         provided_root: Path | None = None,
         instance_environment: Callable[[FunctionSpec], Mapping[str, str]] | None = None,
         max_age: float = MAX_AGE,
+        batch: bool = True,
     ) -> None:
         """``cluster``: a ``max_instances`` limit that holds across processes, taken after this
         process's own (FIFO) admission. ``logs``: where function output goes besides ``logging``.
         ``provided_root``: where the folder of packages fnflow provides to functions is made
         (``fnflow.functions.provided``; default: under the temporary directory).
         ``instance_environment``: variables of one worker of the function, made as it starts (its
-        credentials), valid for ``max_age`` and the function's timeout at least."""
+        credentials), valid for ``max_age`` and the function's timeout at least. ``batch``: workers
+        and commands run under SCHED_BATCH (``_scheduling``)."""
         self._python = python
         default = Path(tempfile.gettempdir()) / f"fnflow-{os.getuid()}-provided"
         self._provided_root = (provided_root or default).resolve()  # workers run in their code folder
@@ -212,7 +214,8 @@ class FunctionPool:
         self._logger = logger or logging.getLogger("fnflow.functions")
         self._functions: dict[tuple[str, str, str], _Function] = {}  # by service, name, version
         self._stopping = Background()
-        self._commands = CommandRunner(self._environment)
+        self._batch = batch
+        self._commands = CommandRunner(self._environment, batch=batch)
         self._proxy: HttpProxy | None = None
         self._closed = False
 
@@ -489,6 +492,7 @@ class FunctionPool:
                 output=fn.output,
                 logger=self._logger,
                 on_exit=functools.partial(self._forget, fn),
+                batch=self._batch,
             )
         except OSError as exc:
             self._logger.error("cannot start a worker for %s/%s: %s", spec.service, spec.name, exc)
