@@ -11,17 +11,15 @@ Stdlib only: the worker imports this before user code.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 
-def run_as_batch(pid: int = 0) -> bool:
-    """Put the process ``pid`` (0: this one) under SCHED_BATCH; False where that cannot be done
-    (not Linux, the process is gone, or a sandbox refuses it), which changes nothing else."""
+def run_as_batch(pid: int = 0) -> None:
+    """Put the process ``pid`` (0: this one) under SCHED_BATCH; where that cannot be done (not
+    Linux, the process is gone, or a sandbox refuses it), it keeps the policy it has."""
     policy = getattr(os, "SCHED_BATCH", None)
     if policy is None:
-        return False
-    try:
+        return
+    with contextlib.suppress(OSError):
         os.sched_setscheduler(pid, policy, os.sched_param(0))
-    except OSError:
-        return False
-    return True
