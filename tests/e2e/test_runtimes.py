@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,3 +155,28 @@ def test_flows_see_non_2xx_answers_as_errors_named_by_status(url: str) -> None:
     assert (failed["status"], failed["error"]) == ("Failed", "FC.InternalServerError")
     assert "exit status 2" in failed["cause"]
     assert (fc_failed["status"], fc_failed["error"]) == ("Failed", "ErrorNeedsRetry")
+
+
+@pytest.mark.parametrize(("setting", "policy"), [(None, os.SCHED_BATCH), ("normal", os.SCHED_OTHER)])
+def test_function_code_runs_under_the_servers_scheduling_policy(
+    tmp_path: Path, setting: str | None, policy: int
+) -> None:
+    """SCHED_BATCH unless ``FNFLOW_FUNCTION_SCHEDULING=normal``: a worker, a command and what each
+    starts (``fnflow.functions._scheduling``); the server keeps its own."""
+    env = {"FNFLOW_FUNCTION_SCHEDULING": setting} if setting else {}
+    server = ServerProcess(tmp_path, env=env).start()
+    try:
+        with Client(server.url) as client:
+            client.deploy_function("policy", FIXTURES / "basic", service=SERVICE, handler="index.policy")
+            command = f"{sys.executable} tool.py policy"
+            client.deploy_function(
+                "cmd", FIXTURES / "command", service=SERVICE, runtime="command", command=command
+            )
+        worker, run = invoke(server.url, "policy", b""), invoke(server.url, "cmd", b"x")
+        assert server.process is not None
+        own = os.sched_getscheduler(server.process.pid)
+    finally:
+        server.stop()
+    assert worker.json() == {"worker": policy, "child": policy}
+    assert run.json() == {"command": policy, "child": policy}
+    assert own == os.SCHED_OTHER

@@ -1,21 +1,19 @@
 """Function code runs under SCHED_BATCH (``fnflow.functions._scheduling``), so that a worker woken
 by its next call does not preempt the server; ``FNFLOW_FUNCTION_SCHEDULING=normal`` leaves it the
-server's policy. Real workers and commands report their own policy and their child's."""
+server's policy. Real workers and commands report their own policy and their child's; the
+server's setting through a real ``fnflow server``: tests/e2e/test_runtimes.py."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from fnflow.app import Fnflow
 from fnflow.cli import app
 from fnflow.config import Settings
-from fnflow.functions.config import FunctionConfig
 from tests.unit.functions_harness import FIXTURES, async_test, ctx, running_pool, spec
 
 POLICY = {True: os.SCHED_BATCH, False: os.SCHED_OTHER}
@@ -38,21 +36,6 @@ async def test_a_command_and_what_it_starts_run_under_the_pools_policy(batch: bo
     async with running_pool(batch=batch) as pool:
         result = await pool.invoke(command, b"x", ctx())
     assert json.loads(result.body) == {"command": POLICY[batch], "child": POLICY[batch]}
-
-
-@pytest.mark.parametrize("setting", ["batch", "normal"])
-@async_test
-async def test_the_servers_setting_reaches_its_functions(tmp_path: Path, setting: str) -> None:
-    settings = Settings(db=f"sqlite:///{tmp_path}/fnflow.db", data_dir=tmp_path, function_scheduling=setting)
-    fnflow = Fnflow(settings)
-    await fnflow.open()
-    try:
-        command = f"{sys.executable} {COMMAND / 'tool.py'} policy"
-        await fnflow.functions.deploy(FunctionConfig("svc", "fn", runtime="command", command=command), None)
-        result = await fnflow.functions.invoke("svc", "fn", b"x", request_id="r1")
-    finally:
-        await fnflow.close()
-    assert json.loads(result.body)["command"] == POLICY[setting == "batch"]
 
 
 def test_fnflow_function_scheduling_is_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
