@@ -89,8 +89,9 @@ def test_insert_is_idempotent_by_call_id(store: Store) -> None:
 
 
 def test_a_call_reads_back_as_stored_whether_it_has_run_or_not(store: Store) -> None:
-    # accepted calls are stored without the columns of a run (a narrower insert); a call that
-    # has run (a test's fixture, an import) is stored whole, also in a batch with new ones
+    # a batch's insert binds only the optional columns some call of it sets (accepted calls leave
+    # those of a run unset); a call that has run (a test's fixture, an import) sets them, also in
+    # a batch with new ones, and one call's column set is never another's in the same batch
     ran = replace(
         call("ran", status="Succeeded"),
         attempts=1,
@@ -104,7 +105,12 @@ def test_a_call_reads_back_as_stored_whether_it_has_run_or_not(store: Store) -> 
     failed = replace(call("failed", status="Failed"), attempts=4, error="boom", dead=True)
     assert insert(store, call("new")) == [call("new")]
     assert insert(store, call("new2"), ran, failed) == [call("new2"), ran, failed]
-    for record in (call("new"), call("new2"), ran, failed):
+    bare = replace(call("bare"), callback_url=None)
+    task = replace(call("task"), callback_url=None, task_execution="e1", task_activity=3, qualifier="2")
+    held = replace(call("held", owner="me", lease_until=9), callback_url=None)
+    assert insert(store, bare) == [bare]
+    assert insert(store, task, call("hooked"), held) == [task, call("hooked"), held]
+    for record in (call("new"), call("new2"), ran, failed, bare, task, call("hooked"), held):
         assert get(store, record.id) == record
 
 

@@ -6,7 +6,7 @@ Stopped, Expired. ``dead`` marks calls in the dead-letter list (Failed or Expire
 
 from __future__ import annotations
 
-import operator
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -26,19 +26,11 @@ READY = ("Enqueued", "Retrying")
 FINISHED = ("Succeeded", "Failed", "Stopped", "Expired")
 _COLUMNS = [c.name for c in calls.c]
 _TIMES = ("created_at", "run_at", "expires_at", "started_at", "finished_at", "lease_until")
-#: what only a call that has run has: the insert of calls that have not (every accepted call)
-#: leaves them out — binding 22 columns instead of 29 took a quarter off SQLite's insert of a row
-_RUN_COLUMNS = (
-    "started_at",
-    "finished_at",
-    "result_status",
-    "result_headers",
-    "result_body",
-    "error",
-    "version",
-)
-_RUN_STATE = operator.attrgetter(*_RUN_COLUMNS)
-_NEVER_RAN = (None,) * len(_RUN_COLUMNS)
+#: columns a call may leave NULL: a batch's insert binds only those that some call of it sets. A
+#: call that has not run leaves 7 unset, a gateway's call 11 to 13 (no callback, task or
+#: qualifier; no lease unless this process holds it). SQLite's insert of a row: 29 bound columns
+#: 10.6 µs, 22 8.1, 16 a quarter less again (bench/README.md, fourteenth and sixteenth rounds).
+_OPTIONAL = tuple(c.name for c in calls.c if c.nullable and not c.primary_key)
 
 
 class _CallInsert:
@@ -70,8 +62,18 @@ class _CallInsert:
         return dict(zip(self.columns, self.row(record), strict=True))
 
 
-_INSERT_NEW = _CallInsert([name for name in _COLUMNS if name not in _RUN_COLUMNS])
-_INSERT_ANY = _CallInsert(_COLUMNS)
+@functools.lru_cache(maxsize=64)
+def _call_insert(columns: tuple[str, ...]) -> _CallInsert:
+    return _CallInsert(list(columns))
+
+
+def _insert_for(records: Sequence[CallRecord]) -> _CallInsert:
+    """The insert binding the columns some of ``records`` set (and those no call may leave NULL)."""
+    values = [vars(record) for record in records]
+    unset = {name for name in _OPTIONAL if all(v[name] is None for v in values)}
+    return _call_insert(tuple(name for name in _COLUMNS if name not in unset))
+
+
 #: a call by id: its status read by clients, and every accepted call that names its own id
 _BY_ID = Prepared(select(calls).where(calls.c.id == bindparam("id")))
 _START = Prepared(
@@ -175,8 +177,7 @@ class CallQueries(LeaseQueries):
 
     def _insert_new(self, records: list[CallRecord]) -> set[str]:
         """Insert the records whose id is free; the ids inserted."""
-        ran = any(_RUN_STATE(record) != _NEVER_RAN for record in records)
-        insert = _INSERT_ANY if ran else _INSERT_NEW
+        insert = _insert_for(records)
         if self.lock_rows:  # PostgreSQL: one statement per row in one round trip (a pipeline)
             counts = insert.each.execute_each(self.conn, map(insert.values, records))
             return {record.id for record, count in zip(records, counts, strict=True) if count}
