@@ -7,10 +7,11 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection, Engine, event
 
 from fnflow.store import Store, Tx, open_store
 
@@ -70,6 +71,33 @@ def test_a_job_that_runs_off_the_loop_commits_with_its_batch_after_the_others(st
     assert order == ["on", "off"]
     assert store.write_stats["batches"] - before["batches"] == 1
     assert (setting(store, "on"), setting(store, "off")) == ("A", "A")
+
+
+def test_a_batch_whose_every_job_may_commit_on_the_loop_commits_there(store: Store) -> None:
+    """An accept front's calls: their batch commits on the loop (which has nothing else to do
+    meanwhile, and saves two hand-overs); a batch with any other job commits in the thread."""
+    committed_in: list[int] = []
+
+    def record(conn: Connection) -> None:
+        committed_in.append(threading.get_ident())
+
+    async def main() -> None:
+        await asyncio.gather(*(store.write(set_to(f"a{n}"), commit_on_loop=True) for n in range(3)))
+        await asyncio.gather(store.write(set_to("b0"), commit_on_loop=True), store.write(set_to("b1")))
+        await store.write(set_to("c"))
+
+    event.listen(Engine, "commit", record)
+    try:
+        asyncio.run(main())
+    finally:
+        event.remove(Engine, "commit", record)
+    loop, *others = committed_in
+    assert loop == threading.get_ident() and len(others) == 2 and loop not in others, committed_in
+    assert [setting(store, k) for k in ("a0", "a2", "b0", "b1", "c")] == ["1"] * 5
+
+
+def set_to(key: str) -> Callable[[Tx], None]:
+    return lambda tx: tx.set_setting(key, "1")
 
 
 def test_a_job_off_the_loop_that_fails_fails_alone(store: Store) -> None:

@@ -87,7 +87,8 @@ async def accept_many(fnflow: Fnflow, requests: list[AsyncRequest]) -> list[Call
             submissions.append(submission(*target(request.path, "/async-function/"), request))
         except FnflowError as e:
             submissions.append(e)
-    stored = await fnflow.calls.submit_many([s for s in submissions if isinstance(s, Submission)])
+    calls = [s for s in submissions if isinstance(s, Submission)]
+    stored = await fnflow.calls.submit_many(calls, from_front=True)
     outcomes = iter(stored)
     results = [s if isinstance(s, FnflowError) else next(outcomes) for s in submissions]
     for result in results:

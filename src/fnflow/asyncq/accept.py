@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
+from typing import NamedTuple
 
 from fnflow.asyncq.dispatcher import CALLS
 from fnflow.store import CallRecord, Store, Tx
@@ -25,6 +26,14 @@ def _insert(tx: Tx, records: list[CallRecord]) -> list[tuple[CallRecord, bool]]:
     return stored
 
 
+class Group(NamedTuple):
+    """Calls accepted together (a request's, or a front's frame's), answered by one future."""
+
+    records: list[CallRecord]
+    future: asyncio.Future[list[CallRecord]]
+    from_front: bool
+
+
 class AcceptBatcher:
     def __init__(
         self, store: Store, on_commit: Callable[[list[CallRecord]], None], *, max_batch: int = 2000
@@ -32,21 +41,21 @@ class AcceptBatcher:
         self._store = store
         self._on_commit = on_commit
         self._max_batch = max_batch
-        # groups of calls accepted together, each answered by one future
-        self._pending: list[tuple[list[CallRecord], asyncio.Future[list[CallRecord]]]] = []
+        self._pending: list[Group] = []
         self._flushing = False
         self.batches = 0
 
-    async def accept(self, records: list[CallRecord]) -> list[CallRecord]:
-        """The calls as stored, once committed (see ``Tx.insert_calls`` for repeated call ids)."""
+    async def accept(self, records: list[CallRecord], *, from_front: bool = False) -> list[CallRecord]:
+        """The calls as stored, once committed (see ``Tx.insert_calls`` for repeated call ids).
+        ``from_front``: an accept front passed them on (a batch of only those commits on the loop)."""
         future: asyncio.Future[list[CallRecord]] = asyncio.get_running_loop().create_future()
-        self._pending.append((records, future))
+        self._pending.append(Group(records, future, from_front))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
         return await future
 
-    def _next_batch(self) -> list[tuple[list[CallRecord], asyncio.Future[list[CallRecord]]]]:
+    def _next_batch(self) -> list[Group]:
         """Pending groups of about ``max_batch`` calls at most (a group is never split)."""
         size = taken = 0
         while taken < len(self._pending) and (
@@ -62,21 +71,24 @@ class AcceptBatcher:
         try:
             while self._pending:
                 batch = self._next_batch()
-                records = [record for group, _ in batch for record in group]
+                records = [record for group in batch for record in group.records]
+                insert = functools.partial(_insert, records=records)
                 try:
-                    stored = await self._store.write(functools.partial(_insert, records=records))
+                    stored = await self._store.write(
+                        insert, commit_on_loop=all(group.from_front for group in batch)
+                    )
                 except Exception as e:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(e)
+                    for group in batch:
+                        if not group.future.done():
+                            group.future.set_exception(e)
                     continue
                 self.batches += 1
                 self._on_commit([record for record, new in stored if new])
                 answers = [record for record, _ in stored]
                 offset = 0
-                for group, future in batch:
-                    if not future.done():
-                        future.set_result(answers[offset : offset + len(group)])
-                    offset += len(group)
+                for group in batch:
+                    if not group.future.done():
+                        group.future.set_result(answers[offset : offset + len(group.records)])
+                    offset += len(group.records)
         finally:
             self._flushing = False

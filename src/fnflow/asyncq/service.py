@@ -76,9 +76,12 @@ class CallService:
         [stored] = await self.batcher.accept([record])
         return stored
 
-    async def submit_many(self, calls: list[Submission]) -> list[CallRecord | FnflowError]:
+    async def submit_many(
+        self, calls: list[Submission], *, from_front: bool = False
+    ) -> list[CallRecord | FnflowError]:
         """``submit`` for several calls at once, in one commit: each call's record as stored, or why
-        it was refused (the others are stored all the same). Accept fronts pass calls on this way."""
+        it was refused (the others are stored all the same). Accept fronts pass calls on this way
+        (``from_front``: see ``AcceptBatcher.accept``)."""
         policies: dict[tuple[str, str], AsyncPolicy | FnflowError] = {}
         checked: list[CallRecord | FnflowError] = []
         for call in calls:
@@ -97,7 +100,7 @@ class CallService:
             except FnflowError as e:
                 checked.append(e)
         records = [r for r in checked if isinstance(r, CallRecord)]
-        stored = iter(await self.batcher.accept(records) if records else [])
+        stored = iter(await self.batcher.accept(records, from_front=from_front) if records else [])
         return [next(stored) if isinstance(r, CallRecord) else r for r in checked]
 
     async def _record(self, call: Submission, policy: AsyncPolicy) -> CallRecord:

@@ -105,11 +105,16 @@ class Store:
         then what the loop does between queueing a job and the job's start cannot race it."""
         return self._writer.on_loop
 
-    async def write(self, fn: Callable[[Tx], T], *, off_loop: bool = False) -> T:
+    async def write(
+        self, fn: Callable[[Tx], T], *, off_loop: bool = False, commit_on_loop: bool = False
+    ) -> T:
         """Run ``fn`` in a write transaction; its result once committed. ``off_loop``: ``fn`` commutes
         with every other write (it renews leases this process holds), so SQLite may run it in its
-        commit thread rather than on the event loop (``loop_writer``)."""
-        return await self._committed(self._writer.submit_async(fn, off_loop=off_loop))
+        commit thread rather than on the event loop. ``commit_on_loop``: the loop has nothing else
+        to do while ``fn`` commits (it stores an accept front's calls), so SQLite may COMMIT on the
+        loop when every job of the batch says so (``loop_writer``)."""
+        job = self._writer.submit_async(fn, off_loop=off_loop, commit_on_loop=commit_on_loop)
+        return await self._committed(job)
 
     def write_soon(self, fn: Callable[[Tx], T]) -> asyncio.Future[T]:
         """Queue ``fn`` now (see ``ordered_writes``) and return its outcome to await later,

@@ -19,6 +19,12 @@ A job that commutes with every other write (renewing the leases this process hol
 took the loop 35 to 80 ms) may run off it: in the commit thread, after the rest of its batch and
 before its COMMIT, in a savepoint of its own; SQLite's C work there leaves the GIL to the loop.
 
+A batch whose every job asks for it (``commit_on_loop``: calls an accept front passed on, whose
+process does nothing else meanwhile) commits on the loop itself: the fsync then blocks the loop,
+but saves the two hand-overs to the thread and back, which such a batch's frames wait for —
+the accept port took 1.26x the calls per second (bench/README.md, sixteenth round). A batch with
+any other job, which may have other work for the loop, commits in the thread as above.
+
 Another process may hold SQLite's write lock (``fnflow keys create`` on a live server's
 database): the loop's connection does not wait for it (``busy_timeout`` 0), and when BEGIN finds
 it taken, the thread waits for it instead of the loop.
@@ -65,14 +71,17 @@ class LoopWriter:
         self.batches = 0
         self.jobs = 0
 
-    def submit_async(self, fn: Callable[[Any], T], *, off_loop: bool = False) -> asyncio.Future[T]:
+    def submit_async(
+        self, fn: Callable[[Any], T], *, off_loop: bool = False, commit_on_loop: bool = False
+    ) -> asyncio.Future[T]:
         """Queue ``fn`` for the running event loop to await; it runs in the loop's next batch (with
-        ``off_loop``, in its commit thread: see the module's docstring)."""
+        ``off_loop``, in its commit thread; ``commit_on_loop``: see the module's docstring)."""
         if self._closed:
             raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queues.setdefault(loop, []).append((_OffLoop(fn) if off_loop else fn, future))
+        job = _OffLoop(fn) if off_loop else _CommitOnLoop(fn) if commit_on_loop else fn
+        self._queues.setdefault(loop, []).append((job, future))
         if loop not in self._drains:
             self._drains[loop] = loop.create_task(self._drain(), name="fnflow store writes")
         return future
@@ -146,6 +155,7 @@ class LoopWriter:
                 return []
             here = [job for job in batch if not isinstance(job[0], _OffLoop)]
             there = [job for job in batch if isinstance(job[0], _OffLoop)]
+            inline = all(isinstance(job[0], _CommitOnLoop) for job in batch)
             conn = self._connection()
             for isolate in (False, True):
                 transaction = _begin_now(conn)
@@ -157,7 +167,11 @@ class LoopWriter:
                         raise
                 try:
                     outcomes = run_jobs(conn, self._make_tx(conn), here, isolate=isolate)
-                    committing = loop.run_in_executor(self._committer, self._commit, transaction, there)
+                    if inline:
+                        _commit_or_roll_back(transaction)
+                        committing = None
+                    else:
+                        committing = loop.run_in_executor(self._committer, self._commit, transaction, there)
                     break
                 except JobFailed as failed:  # rolled back: run them again, each alone
                     transaction.rollback()
@@ -167,8 +181,9 @@ class LoopWriter:
                     with contextlib.suppress(Exception):
                         transaction.rollback()
                     raise
-            freed_elsewhere = True  # by _commit, whatever becomes of this coroutine
-            outcomes += await committing
+            if committing is not None:
+                freed_elsewhere = True  # by _commit, whatever becomes of this coroutine
+                outcomes += await committing
             self.batches += 1
             self.jobs += len(batch)
             return outcomes
@@ -240,8 +255,8 @@ class LoopWriter:
         return self._conn
 
 
-class _OffLoop:
-    """A job to run off the loop (``submit_async(off_loop=True)``)."""
+class _Marked:
+    """A job with an option of ``submit_async`` that its batch reads."""
 
     __slots__ = ("fn",)
 
@@ -250,6 +265,18 @@ class _OffLoop:
 
     def __call__(self, tx: Any) -> Any:
         return self.fn(tx)
+
+
+class _OffLoop(_Marked):
+    """A job to run off the loop (``submit_async(off_loop=True)``)."""
+
+    __slots__ = ()
+
+
+class _CommitOnLoop(_Marked):
+    """A job whose batch may commit on the loop (``submit_async(commit_on_loop=True)``)."""
+
+    __slots__ = ()
 
 
 def _commit_or_roll_back(transaction: RootTransaction) -> None:

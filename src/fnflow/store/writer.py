@@ -84,10 +84,12 @@ class BatchWriter:
         self._put((fn, future))
         return future
 
-    def submit_async(self, fn: Callable[[Any], T], *, off_loop: bool = False) -> asyncio.Future[T]:
+    def submit_async(
+        self, fn: Callable[[Any], T], *, off_loop: bool = False, commit_on_loop: bool = False
+    ) -> asyncio.Future[T]:
         """Queue ``fn`` for the running event loop to await. Its outcome comes back with those of
         every other job of the batch awaited on that loop, in one hand-over to the loop. (Every job
-        here runs off the loop, ``off_loop`` or not.)"""
+        here runs and commits off the loop, whatever ``off_loop`` and ``commit_on_loop`` say.)"""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._put((fn, future))
         return future
