@@ -4,7 +4,7 @@ Exports ``REV``'s ``src/`` (``git archive``) and runs the chosen measures ``--ro
 each server in turn (A B A B ...), on the same machine in the same minutes, so a change is judged
 by ratios that share their noise. The client side is always this tree's.
 
-    .venv/bin/python bench/ab.py main [--what accept alone port flows pgflows drain call callback]
+    .venv/bin/python bench/ab.py main [--what accept alone port portdrain flows pgflows drain call callback]
 """
 
 from __future__ import annotations
@@ -120,6 +120,13 @@ MEASURES: dict[str, Callable[[], dict[str, float]]] = {
         zip(
             ("accepted calls/s on --accept-port (wrk -c50, 8 s)", "server CPU µs per call on --accept-port"),
             accept(8, "slow", port=True),
+            strict=True,
+        )
+    ),
+    "portdrain": lambda: dict(
+        zip(
+            ("accepted calls/s on --accept-port, running them", "server CPU µs per call on --accept-port, running"),
+            accept(8, port=True),
             strict=True,
         )
     ),
