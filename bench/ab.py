@@ -125,7 +125,10 @@ MEASURES: dict[str, Callable[[], dict[str, float]]] = {
     ),
     "portdrain": lambda: dict(
         zip(
-            ("accepted calls/s on --accept-port, running them", "server CPU µs per call on --accept-port, running"),
+            (
+                "accepted calls/s on --accept-port, running them",
+                "server CPU µs per call on --accept-port, running",
+            ),
             accept(8, port=True),
             strict=True,
         )
