@@ -80,6 +80,9 @@ def run(size: str) -> common.Result:
         ) as server,
     ):
         front = common.wrk(f"http://127.0.0.1:{port}/async-function/slow", seconds, connections)
+        # and with the calls running as fast as they come: the server's loop then runs them too
+        running = common.wrk(f"http://127.0.0.1:{port}/async-function/noop", seconds, connections)
+    running_share = common.ratio(running["requests_per_s"], empty["requests_per_s"])
     front_share = common.ratio(front["requests_per_s"], empty["requests_per_s"])
     share = common.ratio(ours["requests_per_s"], empty["requests_per_s"])
     alone_share = common.ratio(alone["requests_per_s"], empty["requests_per_s"])
@@ -110,6 +113,13 @@ def run(size: str) -> common.Result:
                 front["non_2xx"],
                 front_share,
             ],
+            [
+                "the same on `--accept-port`, the calls running meanwhile",
+                running["requests_per_s"],
+                running["p99_ms"],
+                running["non_2xx"],
+                running_share,
+            ],
         ],
         {
             "seconds": seconds,
@@ -129,6 +139,10 @@ def run(size: str) -> common.Result:
             "front_p99_ms": front["p99_ms"],
             "front_non_2xx": front["non_2xx"] + front["socket_errors"],
             "front_ratio": front_share,
+            "front_running_requests_per_s": running["requests_per_s"],
+            "front_running_p99_ms": running["p99_ms"],
+            "front_running_non_2xx": running["non_2xx"] + running["socket_errors"],
+            "front_running_ratio": running_share,
         },
         [
             f"the queue drained at about {drain:,.0f} calls/s (accepting and draining overlap: a faster"
