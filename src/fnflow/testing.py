@@ -30,6 +30,7 @@ import atexit
 import base64
 import contextlib
 import hashlib
+import itertools
 import os
 import re
 import shlex
@@ -72,10 +73,32 @@ __all__ = [
 FNFLOW = [sys.executable, "-m", "fnflow"]
 
 
+#: ports ``free_port`` hands a pytest-xdist worker: a range of its own below the kernel's
+#: ephemeral ports (32768-60999 on Linux by default), ``PORTS_PER_WORKER`` wide, from ``FIRST_PORT``
+FIRST_PORT, PORTS_PER_WORKER, WORKER_RANGES = 20_000, 1_000, 12
+_handed_out = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on now. Under pytest-xdist, from the worker's own range: a port the
+    kernel picks (bind to port 0) is free again the moment its server is killed, and another
+    worker's next server took one while a test was restarting its own on it (a crash test then
+    met a stranger on its port)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not worker[2:].isdigit():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+    first = FIRST_PORT + int(worker[2:]) % WORKER_RANGES * PORTS_PER_WORKER
+    for _ in range(PORTS_PER_WORKER):
+        port = first + next(_handed_out) % PORTS_PER_WORKER
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # a server of an earlier test still has it
+            return port
+    raise RuntimeError(f"no free port in {first}-{first + PORTS_PER_WORKER - 1}")
 
 
 def _pgid(pid: int) -> int | None:
