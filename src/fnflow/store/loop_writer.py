@@ -22,7 +22,7 @@ before its COMMIT, in a savepoint of its own; SQLite's C work there leaves the G
 A batch whose every job asks for it (``commit_on_loop``: calls an accept front passed on, whose
 process does nothing else meanwhile) commits on the loop itself: the fsync then blocks the loop,
 but saves the two hand-overs to the thread and back, which such a batch's frames wait for —
-the accept port took 1.26x the calls per second (bench/README.md, sixteenth round). A batch with
+the accept port took 1.36x the calls per second (bench/README.md, sixteenth round). A batch with
 any other job, which may have other work for the loop, commits in the thread as above.
 
 Another process may hold SQLite's write lock (``fnflow keys create`` on a live server's
