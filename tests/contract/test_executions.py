@@ -97,6 +97,17 @@ def test_same_name_in_the_same_flow_is_a_conflict(store: Store) -> None:
     assert store.read_sync(lambda tx: tx.get_execution("f", "e1")) == execution("e1")
 
 
+def test_trying_to_insert_a_taken_name_or_id_writes_nothing(store: Store) -> None:
+    def attempt(record: ExecutionRecord) -> bool:
+        return store.write_sync(lambda tx: tx.try_insert_execution(record))
+
+    assert attempt(execution("e1")) is True
+    assert attempt(replace(execution("e1", id="another-id"), input="{}")) is False  # its name is taken
+    assert attempt(replace(execution("e2", id="id-f-e1"), input="{}")) is False  # its id is
+    assert store.read_sync(lambda tx: tx.get_execution("f", "e1")) == execution("e1")
+    assert store.read_sync(lambda tx: tx.get_execution("f", "e2")) is None
+
+
 def test_list_is_newest_first_and_per_flow(store: Store) -> None:
     insert(store, *(execution(f"e{i}", started=i) for i in (3, 1, 2)), execution("x", flow="g", started=9))
     assert names(store) == ["e3", "e2", "e1"]

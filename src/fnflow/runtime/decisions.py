@@ -46,7 +46,7 @@ from fnflow.fdl import TaskStep
 from fnflow.integrations import After, Integrations, Parent, task_payload
 from fnflow.runtime.programs import ProgramCache
 from fnflow.runtime.tokens import TaskTokens
-from fnflow.store import ExecutionRecord, HistoryRecord, TaskRecord, TimerRecord, Tx
+from fnflow.store import DecisionWrite, ExecutionRecord, HistoryRecord, TaskRecord, TimerRecord, Tx
 
 #: Channels other processes on a shared store listen on (``Store.listen``).
 FINISHED = "fnflow_finished"  # payload: the execution id (wakes long-polls on every node)
@@ -233,12 +233,16 @@ class Decider:
         The decision is then made on it without reading the row, and stored only if the row still
         has its version (every write of an execution moves it on); if another decision came
         first, the row is read, locked, and the event decided again on it."""
+        if known is not None and known.state is not None:
+            try:
+                outcome = self._decide(tx, known, event, now, unread=True, settles=completes)
+            except _MovedOn:
+                completes = None  # the write that found the row moved on settled the task
+            else:
+                if outcome is not None:
+                    return outcome
         if completes is not None and not tx.delete_task(execution_id, completes):
             return Outcome(execution_id, "", applied=False)
-        if known is not None and known.state is not None:
-            outcome = self._decide(tx, known, event, now, unread=True)
-            if outcome is not None:
-                return outcome
         record = tx.get_execution_by_id(execution_id, lock=True)
         if record is None or record.state is None:
             return Outcome(execution_id, record.status if record else "", applied=False)
@@ -247,19 +251,24 @@ class Decider:
         return outcome
 
     def _decide(
-        self, tx: Tx, record: ExecutionRecord, event: Event, now: datetime, *, unread: bool
+        self,
+        tx: Tx,
+        record: ExecutionRecord,
+        event: Event,
+        now: datetime,
+        *,
+        unread: bool,
+        settles: int | None = None,
     ) -> Outcome | None:
-        """Decide ``event`` on ``record`` and store it; None (nothing written) if ``record`` was
-        not read in this transaction (``unread``) and the row has moved on since."""
+        """Decide ``event`` on ``record`` and store it (settling task ``settles`` with it). On a
+        record not read in this transaction (``unread``): None, and nothing written, if the event
+        does not apply to it; ``_MovedOn`` if the row has moved on since."""
         state = ExecState.model_validate_json(record.state or "")
         program = self._program(tx, record)
         decision = engine.decide(program, state, event, self._env(now, record.flow_name, record.id))
         if not decision.applied:
             return None if unread else Outcome(record.id, record.status, applied=False)
-        try:
-            return self._store(tx, record, decision, now, unread=unread)
-        except _MovedOn:
-            return None
+        return self._store(tx, record, decision, now, unread=unread, settles=settles)
 
     def redrive(self, tx: Tx, execution_id: str, now: datetime) -> Outcome:
         """Continue a Failed or TimedOut execution from where it ended (``engine.redrive``): its state
@@ -419,11 +428,14 @@ class Decider:
         *,
         new: bool = False,
         unread: bool = False,
+        settles: int | None = None,
     ) -> Outcome:
-        """Write a decision: the execution's new state, its events, its tasks and timers. A ``new``
-        execution is inserted as the decision leaves it (one statement, not an insert and an update).
-        A decision on a record not read in this transaction (``unread``) is written only if the row
-        still has its version: ``_MovedOn``, and nothing written, if not."""
+        """Write a decision as one unit (``Tx.write_decision``): the execution's new state, its
+        events, its tasks and timers, the task it ``settles``. A ``new`` execution is inserted as
+        the decision leaves it. A decision on a record not read in this transaction (``unread``)
+        is written only if the row still has its version: ``_MovedOn``, and nothing written
+        (bar the settled task), if not. Settling a task that is gone writes nothing: the result
+        was stale (not applied)."""
         state = decision.state
         finished = state.status.finished
         decided = replace(
@@ -435,51 +447,18 @@ class Decider:
             cause=state.cause,
             stopped_at=now if finished else None,
         )
-        if new:
-            tx.insert_execution(decided)
-        else:
-            updated = tx.update_execution(
-                record.id,
-                status=decided.status,
-                state=decided.state,
-                output=decided.output,
-                error=decided.error,
-                cause=decided.cause,
-                stopped_at=decided.stopped_at,
-                version=record.version if unread else None,
-            )
-            if unread and not updated:
-                raise _MovedOn  # only a row not read here can have moved on
-        tx.append_history(
-            record.id,
-            [
-                HistoryRecord(e.event_id, e.type, e.step, e.time, dumps(e.detail), e.schedule_event_id)
-                for e in decision.events
-            ],
-        )
         outcome = Outcome(record.id, state.status.value, flow_name=record.flow_name)
-        if new:
-            outcome.execution = decided
-        if decision.events:
-            outcome.first_event = decision.events[0].event_id
-        written = decided if new else replace(decided, version=record.version + 1)
-        if not finished:
-            outcome.running = written
-        if finished:
-            outcome.ended = written
-            tx.notify(FINISHED, record.id)
-            if record.callback_token is not None or state.status in (Status.STOPPED, Status.TIMED_OUT):
-                self._ended(tx, decided, outcome, now)
         owner: str | None = None
         lease_until: datetime | None = None
         if self.take_tasks():
             owner, lease_until = self.node_id, now + timedelta(seconds=self.lease_seconds)
         commands = decision.commands
         # Work started and cancelled within this one decision (a sibling branch failed) is never stored.
-        cancelled_tasks = {c.activity for c in commands if isinstance(c, engine.CancelTask)}
-        cancelled_timers = {c.timer for c in commands if isinstance(c, engine.CancelTimer)}
+        cancelled_tasks = [c for c in commands if isinstance(c, engine.CancelTask)]
+        cancelled_activities = {c.activity for c in cancelled_tasks}
+        cancelled_timers = [c.timer for c in commands if isinstance(c, engine.CancelTimer)]
         for command in commands:
-            if isinstance(command, engine.ScheduleTask) and command.activity not in cancelled_tasks:
+            if isinstance(command, engine.ScheduleTask) and command.activity not in cancelled_activities:
                 payload = task_payload(record.flow_name, state.execution_name, command)
                 outcome.tasks.append(
                     TaskRecord(
@@ -494,18 +473,47 @@ class Decider:
                 )
             elif isinstance(command, engine.StartTimer) and command.timer not in cancelled_timers:
                 outcome.timers.append(TimerRecord(record.id, command.timer, command.fire_at))
-            elif isinstance(command, engine.CancelTask):
-                tx.delete_task(record.id, command.activity)
-                integration = self.integrations.of(command.resource_arn)
-                if (after := integration.cancel(tx, record.id, command.activity, now)) is not None:
-                    outcome.after.append(after)
-            elif isinstance(command, engine.CancelTimer):
-                tx.delete_timer(record.id, command.timer)
-                outcome.cancelled_timers.append((record.id, command.timer))
-        tx.add_tasks(outcome.tasks)
+        write = DecisionWrite(
+            decided,
+            new=new,
+            version=record.version if unread else None,
+            settles=settles,
+            history=[
+                HistoryRecord(e.event_id, e.type, e.step, e.time, dumps(e.detail), e.schedule_event_id)
+                for e in decision.events
+            ],
+            tasks=outcome.tasks,
+            timers=outcome.timers,
+            cancelled_tasks=sorted(cancelled_activities),
+            cancelled_timers=cancelled_timers,
+        )
+        if finished:
+            write.notices.append((FINISHED, record.id))
         if outcome.tasks and owner is None:
-            tx.notify(TASKS, "")
-        tx.add_timers(outcome.timers)
+            write.notices.append((TASKS, ""))
+        written = tx.write_decision(write)
+        if not written.settled:
+            return Outcome(record.id, "", applied=False)
+        if new and not written.stored:
+            raise Conflict(f"execution {record.name!r} of flow {record.flow_name!r} already exists")
+        if unread and not written.stored:
+            raise _MovedOn  # only a row not read here can have moved on
+        if new:
+            outcome.execution = decided
+        if decision.events:
+            outcome.first_event = decision.events[0].event_id
+        written_row = decided if new else replace(decided, version=record.version + 1)
+        if finished:
+            outcome.ended = written_row
+            if record.callback_token is not None or state.status in (Status.STOPPED, Status.TIMED_OUT):
+                self._ended(tx, decided, outcome, now)
+        else:
+            outcome.running = written_row
+        outcome.cancelled_timers = [(record.id, timer) for timer in cancelled_timers]
+        for command in cancelled_tasks:
+            integration = self.integrations.of(command.resource_arn)
+            if (after := integration.cancel(tx, record.id, command.activity, now)) is not None:
+                outcome.after.append(after)
         return outcome
 
     def _ended(self, tx: Tx, record: ExecutionRecord, outcome: Outcome, now: datetime) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from fnflow.config import DEFAULT_URL, is_postgres
 from fnflow.store.base import Store
+from fnflow.store.queries.decisions import DecisionWrite, Written
 from fnflow.store.records import (
     AliasRecord,
     ApiKeyRecord,
@@ -78,6 +79,7 @@ __all__ = [
     "BackendUnavailable",
     "BinRequest",
     "CallRecord",
+    "DecisionWrite",
     "DeliveryRecord",
     "EnvironmentRecord",
     "ExecutionRecord",
@@ -102,6 +104,7 @@ __all__ = [
     "TopicRecord",
     "TriggerRecord",
     "Tx",
+    "Written",
     "backend",
     "open_store",
 ]

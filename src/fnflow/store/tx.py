@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fnflow.store.queries.bins import BinQueries
 from fnflow.store.queries.calls import CallQueries
+from fnflow.store.queries.decisions import DecisionQueries
 from fnflow.store.queries.deliveries import DeliveryQueries
 from fnflow.store.queries.dependencies import DependencyQueries
 from fnflow.store.queries.executions import ExecutionQueries
@@ -26,7 +27,9 @@ from fnflow.store.queries.work import WorkQueries
 
 class Tx(
     FlowQueries,
+    DecisionQueries,
     ExecutionQueries,
+    NotifyQueries,
     WorkQueries,
     FunctionQueries,
     DependencyQueries,
@@ -35,7 +38,6 @@ class Tx(
     CallQueries,
     DeliveryQueries,
     BinQueries,
-    NotifyQueries,
     ScheduleQueries,
     NonceQueries,
     LogQueries,

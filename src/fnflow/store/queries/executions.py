@@ -22,11 +22,11 @@ from fnflow.store.queries.base import (
 from fnflow.store.records import ExecutionRecord, HistoryRecord, Page
 from fnflow.store.schema import EXECUTION_STATUSES, execution_pins, executions, history, tasks, timers
 
-_COLUMNS = [c.name for c in executions.c]
+EXECUTION_COLUMNS = tuple(c.name for c in executions.c)
 _INSERT = Prepared(
     lambda dialect: (
         dialect_insert(dialect, executions)
-        .values({name: bindparam(name) for name in _COLUMNS})
+        .values({name: bindparam(name) for name in EXECUTION_COLUMNS})
         .on_conflict_do_nothing()
     )
 )
@@ -72,7 +72,7 @@ _HISTORY = ManyRows(
 
 
 def _execution(row: Row[Any] | tuple[Any, ...]) -> ExecutionRecord:
-    m = dict(zip(_COLUMNS, row, strict=True))
+    m = dict(zip(EXECUTION_COLUMNS, row, strict=True))
     return ExecutionRecord(
         id=m["id"],
         flow_name=m["flow_name"],
@@ -95,14 +95,23 @@ def _execution(row: Row[Any] | tuple[Any, ...]) -> ExecutionRecord:
     )
 
 
+def insert_params(record: ExecutionRecord) -> dict[str, Any]:
+    """An execution's row as an insert binds it, column by column in the table's order."""
+    values = {name: getattr(record, name) for name in EXECUTION_COLUMNS}
+    values["started_at"] = to_ts(record.started_at)
+    values["stopped_at"] = to_ts(record.stopped_at) if record.stopped_at else None
+    return values
+
+
 class ExecutionQueries(Queries):
     def insert_execution(self, record: ExecutionRecord) -> None:
         """Raises ``Conflict`` if the flow already has an execution of that name (or the id is taken)."""
-        values = {name: getattr(record, name) for name in _COLUMNS}
-        values["started_at"] = to_ts(record.started_at)
-        values["stopped_at"] = to_ts(record.stopped_at) if record.stopped_at else None
-        if not _INSERT.run(self.conn, values):
+        if not self.try_insert_execution(record):
             raise Conflict(f"execution {record.name!r} of flow {record.flow_name!r} already exists")
+
+    def try_insert_execution(self, record: ExecutionRecord) -> bool:
+        """Insert an execution; False (nothing written) if its name or id is taken."""
+        return _INSERT.run(self.conn, insert_params(record)) > 0
 
     def get_execution(self, flow_name: str, name: str) -> ExecutionRecord | None:
         return self._one(_BY_NAME, {"flow": flow_name, "name": name})
