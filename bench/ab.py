@@ -4,7 +4,8 @@ Exports ``REV``'s ``src/`` (``git archive``) and runs the chosen measures ``--ro
 each server in turn (A B A B ...), on the same machine in the same minutes, so a change is judged
 by ratios that share their noise. The client side is always this tree's.
 
-    .venv/bin/python bench/ab.py main [--what accept alone port portdrain flows pgflows drain call callback]
+    .venv/bin/python bench/ab.py main [--what accept alone port portdrain flows pgflows pgfar drain
+                                          call callback]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import drain
 import flows
 import gateway_call
 
-from fnflow.testing import free_port
+from fnflow.testing import NoPostgres, free_port
 
 
 def accept(seconds: int, function: str = "noop", *, port: bool = False) -> tuple[float, float]:
@@ -64,9 +65,9 @@ def drain_rate(count: int) -> tuple[float, float]:
     return done / seconds, cpu * 1e6 / done
 
 
-def flow_rate(count: int) -> tuple[float, float]:
-    """(executions/s, server CPU ms per execution)."""
-    with tempfile.TemporaryDirectory() as tmp, common.server(flows.fixture(Path(tmp))) as s:
+def flow_rate(count: int, db: str | None = None) -> tuple[float, float]:
+    """(executions/s, server CPU ms per execution), on SQLite or the database ``db``."""
+    with tempfile.TemporaryDirectory() as tmp, common.server(flows.fixture(Path(tmp)), db=db) as s:
         assert s.process is not None
         cpu = common.cpu_seconds(s.process.pid)
         rate = flows.measure(s.url, count, 5)["executions_per_s"]
@@ -75,12 +76,14 @@ def flow_rate(count: int) -> tuple[float, float]:
     return rate, cpu * 1000 / (count + 15 + 2 * flows.PROCESSES)
 
 
-def pg_flow_rate(count: int) -> float:
-    """executions/s of ``flow_rate``'s load with the server on a fresh PostgreSQL database."""
-    measured = flows.on_postgres(count, 5)
-    if measured is None:
-        raise SystemExit("pgflows needs PostgreSQL (FNFLOW_TEST_PG, or one on 127.0.0.1:5432)")
-    return measured["executions_per_s"]
+def pg_flow_rate(count: int, delay_ms: float | None = None) -> tuple[float, float]:
+    """``flow_rate`` on a fresh PostgreSQL database (through a proxy holding each packet
+    ``delay_ms`` each way: a network, ``netdelay.py``)."""
+    try:
+        with flows.postgres(delay_ms) as db:
+            return flow_rate(count, db)
+    except NoPostgres:
+        raise SystemExit("pgflows needs PostgreSQL (FNFLOW_TEST_PG, or one on 127.0.0.1:5432)") from None
 
 
 def call_p50(n: int) -> float:
@@ -141,7 +144,23 @@ MEASURES: dict[str, Callable[[], dict[str, float]]] = {
         )
     ),
     "flows": lambda: dict(zip(FLOW_LABELS, flow_rate(600), strict=True)),
-    "pgflows": lambda: {"3-step executions/s on PostgreSQL (16 clients, 600)": pg_flow_rate(600)},
+    "pgflows": lambda: dict(
+        zip(
+            ("3-step executions/s on PostgreSQL (16 clients, 600)", "server CPU ms an execution, PostgreSQL"),
+            pg_flow_rate(600),
+            strict=True,
+        )
+    ),
+    "pgfar": lambda: dict(
+        zip(
+            (
+                f"3-step executions/s on PostgreSQL {flows.NETWORK_MS:g} ms away (16 clients, 300)",
+                "server CPU ms per execution on PostgreSQL far away",
+            ),
+            pg_flow_rate(300, flows.NETWORK_MS),
+            strict=True,
+        )
+    ),
     "call": lambda: {"/function/noop p50 µs (sequential)": call_p50(1000)},
     "callback": lambda: dict(
         zip(

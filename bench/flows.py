@@ -19,16 +19,20 @@ wait); it is installed into ``bench/.peers-venv`` on first use. Target: ≥ 3x t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import common
 import httpx
+import netdelay
+from sqlalchemy.engine import make_url
 
 from fnflow.testing import NoPostgres, throwaway_database
 
@@ -42,6 +46,9 @@ START = "/api/v1/flows/three-steps/executions"
 LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=64)
 #: client processes sharing the 16 loops of the throughput measure
 PROCESSES = 2
+#: the PostgreSQL row "over a network": each packet held this long each way (a round trip of
+#: about 2.5 ms with the proxy's own hops, a slow LAN or two availability zones)
+NETWORK_MS = 1.0
 
 
 def fixture(root: Path, max_instances: int = 4) -> Path:
@@ -148,10 +155,23 @@ def on(db: str | None, count: int, sequential: int) -> dict[str, float]:
         return measure(server.url, count, sequential)
 
 
-def on_postgres(count: int, sequential: int) -> dict[str, float] | None:
+@contextlib.contextmanager
+def postgres(delay_ms: float | None = None) -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database (``NoPostgres`` if there is none here); with
+    ``delay_ms``, through a proxy that holds each packet that long each way (a network)."""
+    with throwaway_database() as db:
+        if delay_ms is None:
+            yield db
+            return
+        url = make_url(db)
+        with netdelay.delayed(url.host or "127.0.0.1", url.port or 5432, delay_ms) as port:
+            yield url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+
+
+def on_postgres(count: int, sequential: int, *, delay_ms: float | None = None) -> dict[str, float] | None:
     """The same measure with the server on a fresh PostgreSQL database (None: no PostgreSQL here)."""
     try:
-        with throwaway_database() as db:
+        with postgres(delay_ms) as db:
             return on(db, count, sequential)
     except NoPostgres:
         return None
@@ -163,6 +183,7 @@ def run(size: str) -> common.Result:
     sequential = common.pick(size, 5, 100)
     ours = on(None, count, sequential)
     pg = on_postgres(count, sequential)
+    pg_far = on_postgres(count // 2, sequential, delay_ms=NETWORK_MS) if pg is not None else None
     peer = common.run_peer("dbos_flows.py", str(peer_count))
     best = max(peer.values())
     share = common.ratio(ours["executions_per_s"], best)
@@ -196,6 +217,19 @@ def run(size: str) -> common.Result:
             "postgres_executions_per_s": round(pg["executions_per_s"], 1),
             "postgres_latency_p50_ms": round(pg["latency_p50_ms"], 2),
             "postgres_vs_sqlite": pg_share,
+        }
+    if pg_far is not None:
+        rows.append(
+            [
+                f"fnflow on PostgreSQL {NETWORK_MS:g} ms away each way (bench/netdelay.py), same load",
+                pg_far["executions_per_s"],
+                pg_far["latency_p50_ms"],
+                common.ratio(pg_far["executions_per_s"], best),
+            ]
+        )
+        metrics |= {
+            "postgres_far_executions_per_s": round(pg_far["executions_per_s"], 1),
+            "postgres_far_latency_p50_ms": round(pg_far["latency_p50_ms"], 2),
         }
     rows += [
         ["DBOS, one after another", peer["sequential"], 1000 / peer["sequential"], None],
