@@ -12,6 +12,7 @@ from dataclasses import replace
 import pytest
 
 from fnflow.store import DecisionWrite, ExecutionRecord, Store, Tx, Written
+from fnflow.store.queries.decisions import ONE_STATEMENT_ROWS
 from tests.contract.factories import at, event, execution, insert, task, timer
 
 E1 = "id-f-e1"
@@ -82,6 +83,23 @@ def test_an_ending_decision_writes_its_end_and_cancels_its_work(store: Store) ->
     row, history, tasks, timers = snapshot(store)
     assert row == replace(ended, version=2)
     assert (history, tasks, timers) == ([event(5)], [None, None, None], [("id-f-e2", 1)])
+
+
+@pytest.mark.parametrize("branches", [ONE_STATEMENT_ROWS // 3, 5_000])
+def test_a_decision_starting_many_branches_is_written_whole(store: Store, branches: int) -> None:
+    """A Map step fanning out: as one statement when small, in chunks past any statement's limits
+    (5,000 tasks and 10,000 events: 110,000 parameters, where one statement has at most 65,535)."""
+    seeded(store)
+    started = [task(E1, 2 + n) for n in range(branches)]
+    events = [event(n) for n in range(1, 2 * branches + 1)]
+    w = DecisionWrite(decided(execution("e1")), version=1, settles=1, history=events, tasks=started)
+    assert write(store, w) == Written(True, True)
+
+    def read(tx: Tx) -> tuple[int, int]:
+        stored = sum(tx.get_task(E1, t.activity) == t for t in started)
+        return len(tx.history(E1, limit=100_000).items), stored
+
+    assert store.read_sync(read) == (2 * branches, branches)
 
 
 def test_a_stale_result_writes_nothing(store: Store) -> None:

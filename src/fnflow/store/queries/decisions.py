@@ -56,11 +56,17 @@ class Written(NamedTuple):
 
 
 _DECIDED = ("status", "state", "output", "error", "cause", "stopped_at")
+#: A decision with more rows than this (a Map step starting hundreds of branches) goes statement
+#: by statement, its inserts in chunks: one statement has at most 65,535 parameters, and each
+#: shape of statement is compiled and kept.
+ONE_STATEMENT_ROWS = 64
 
 
 class DecisionQueries(ExecutionQueries, NotifyQueries, WorkQueries):
     def write_decision(self, w: DecisionWrite) -> Written:
-        if self.conn.dialect.name == "postgresql":
+        rows = len(w.history) + len(w.tasks) + len(w.timers)
+        rows += len(w.cancelled_tasks) + len(w.cancelled_timers)
+        if self.conn.dialect.name == "postgresql" and rows <= ONE_STATEMENT_ROWS:
             return self._write_in_one_statement(w)
         return self._write_statement_by_statement(w)
 
