@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Column, Table
 from sqlalchemy.dialects import postgresql
 
-from fnflow.store.prepared import driver_cursor
+from fnflow.store.prepared import numbered, raw_cursor
 from fnflow.store.queries.base import to_ts
 from fnflow.store.queries.executions import EXECUTION_COLUMNS, ExecutionQueries, insert_params
 from fnflow.store.queries.notify import NotifyQueries
@@ -132,7 +132,7 @@ class DecisionQueries(ExecutionQueries, NotifyQueries, WorkQueries):
             args += w.cancelled_timers
         for channel, payload in w.notices:
             args += (channel, payload)
-        cursor = driver_cursor(self.conn)
+        cursor = raw_cursor(self.conn)
         cursor.execute(_statement(shape), args)
         settled, stored, *_ = cursor.fetchone()
         return Written(bool(settled), bool(stored))
@@ -157,7 +157,7 @@ _STORED = "EXISTS (SELECT 1 FROM stored)"
 
 @functools.lru_cache(maxsize=256)
 def _statement(shape: _Shape) -> str:
-    """The one statement of a decision of ``shape`` (``%s`` parameters, in the order
+    """The one statement of a decision of ``shape`` (``$n`` parameters, in the order
     ``_write_in_one_statement`` passes them)."""
     parts: list[str] = []
     if shape.settles:
@@ -189,7 +189,7 @@ def _statement(shape: _Shape) -> str:
         "(SELECT count(*) FROM stored)",
         *["(SELECT pg_notify(%s, %s) FROM stored)"] * shape.notices,
     ]
-    return "WITH " + ", ".join(parts) + " SELECT " + ", ".join(results)
+    return numbered("WITH " + ", ".join(parts) + " SELECT " + ", ".join(results))
 
 
 def _delete(table: Table, key: str, count: int) -> str:
