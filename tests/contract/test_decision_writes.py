@@ -141,6 +141,23 @@ def test_a_new_execution_is_inserted_with_its_work_unless_its_name_is_taken(stor
     assert snapshot(store, "id-other") == (None, [], [None, None, None], [])
 
 
+def test_a_new_execution_decided_on_a_flow_read_before_is_inserted_only_while_the_flow_is_that_one(
+    store: Store,
+) -> None:
+    flow = store.write_sync(lambda tx: tx.put_flow("f", "", "text 1", "h1", at(0)))
+    read = (flow.name, flow.id, flow.revision)
+    record = execution("e1")
+    w = DecisionWrite(record, new=True, flow=read, history=[event(1)], tasks=[task(E1, 1)])
+    store.write_sync(lambda tx: tx.put_flow("f", "", "text 2", "h2", at(1)))  # a new revision
+    assert write(store, w) == Written(True, False, current=False)
+    assert snapshot(store) == (None, [], [None, None, None], [])
+    now = store.read_sync(lambda tx: tx.get_flow("f"))
+    assert now is not None
+    current = replace(w, flow=(now.name, now.id, now.revision))
+    assert write(store, current) == Written(True, True, current=True)
+    assert snapshot(store) == (record, [event(1)], [task(E1, 1), None, None], [])
+
+
 def test_what_a_statement_of_its_own_refuses_the_decision_refuses_too(store: Store) -> None:
     """A value too long for its column: the same outcome (refused, or kept whole) on both paths —
     never cut short."""

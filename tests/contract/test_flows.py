@@ -51,6 +51,22 @@ def test_new_definition_bumps_revision_and_keeps_the_old_one_by_hash(store: Stor
     assert put(store, "orders", DEF1, "h1", when=120).revision == 3  # going back is a new revision too
 
 
+def test_a_flow_is_the_one_read_until_it_is_updated_or_deleted(store: Store) -> None:
+    first = put(store, "orders")
+
+    def still(flow: FlowRecord) -> bool:
+        return store.read_sync(lambda tx: tx.flow_is(flow.name, flow.id, flow.revision))
+
+    assert still(first)
+    second = put(store, "orders", DEF2, "h2", when=60)
+    assert (still(first), still(second)) == (False, True)
+    store.write_sync(lambda tx: tx.delete_flow("orders"))
+    assert not still(second)
+    again = put(store, "orders")  # made again: revision 1 as the first was, but a new flow
+    assert again.revision == first.revision
+    assert (still(first), still(again)) == (False, True)
+
+
 def test_new_description_alone_bumps_revision(store: Store) -> None:
     put(store, "orders")
     changed = store.write_sync(lambda tx: tx.put_flow("orders", "other", DEF1, "h1", at(5)))

@@ -12,6 +12,7 @@ Those outcomes travel in ``Outcome.nested``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -44,9 +45,17 @@ from fnflow.errors import (
 )
 from fnflow.fdl import TaskStep
 from fnflow.integrations import After, Integrations, Parent, task_payload
-from fnflow.runtime.programs import ProgramCache
+from fnflow.runtime.programs import ProgramCache, Recent
 from fnflow.runtime.tokens import TaskTokens
-from fnflow.store import DecisionWrite, ExecutionRecord, HistoryRecord, TaskRecord, TimerRecord, Tx
+from fnflow.store import (
+    DecisionWrite,
+    ExecutionRecord,
+    FlowRecord,
+    HistoryRecord,
+    TaskRecord,
+    TimerRecord,
+    Tx,
+)
 
 #: Channels other processes on a shared store listen on (``Store.listen``).
 FINISHED = "fnflow_finished"  # payload: the execution id (wakes long-polls on every node)
@@ -91,6 +100,10 @@ class _MovedOn(Exception):
     """The row of an execution decided on without reading it has moved on (nothing was written)."""
 
 
+class _FlowChanged(Exception):
+    """The flow a start was decided on, as read before, has changed since (nothing was written)."""
+
+
 #: How deeply child executions may nest: a flow that (indirectly) starts itself stops here.
 MAX_DEPTH = 16
 
@@ -121,6 +134,10 @@ class Decider:
     take_tasks: Callable[[], bool] = lambda: True
     #: where new execution ids come from
     ids: Ids = RANDOM_IDS
+    #: the flows' records as starts last read them: a start decided on one writes only while the
+    #: flow is still that one, and reads it again if not (that read was one of the nine round
+    #: trips of a 3-step execution on PostgreSQL: bench/README.md, eighteenth round)
+    flows: Recent[FlowRecord] = field(default_factory=lambda: Recent(1024), init=False)
 
     def _env(self, now: datetime, flow_name: str, execution_id: str) -> Env:
         return Env(
@@ -151,9 +168,48 @@ class Decider:
         names its ``parent`` task attempt; ``callback_token`` is a task to settle when it ends.
         ``version``: the flow version to run (None: the flow's current one).
         """
+        start = functools.partial(
+            self._start,
+            tx,
+            name=name,
+            input=input,
+            now=now,
+            rule=rule,
+            mode=mode,
+            parent=parent,
+            callback_token=callback_token,
+            version=version,
+        )
+        known = self.flows.get(flow_name)
+        if known is not None:
+            try:
+                return start(known, read=False)
+            except (_FlowChanged, WrongExecutionMode):  # the mode may be the flow's old one
+                self.flows.drop(flow_name)
         flow = tx.get_flow(flow_name)
         if flow is None:
             raise FlowNotFound(f"flow {flow_name!r} does not exist")
+        self.flows.put(flow_name, flow)
+        return start(flow, read=True)
+
+    def _start(
+        self,
+        tx: Tx,
+        flow: FlowRecord,
+        *,
+        read: bool,
+        name: str | None,
+        input: dict[str, Any],
+        now: datetime,
+        rule: NameRule,
+        mode: str | None,
+        parent: Parent | None,
+        callback_token: str | None,
+        version: int | None,
+    ) -> Outcome:
+        """``start`` on ``flow``, ``read`` in this transaction or earlier (then ``_FlowChanged``
+        if it has changed since, and nothing written)."""
+        flow_name = flow.name
         if mode is not None and flow.execution_mode != mode:
             raise WrongExecutionMode(
                 f"flow {flow_name!r} runs in {flow.execution_mode} mode, not {mode}"
@@ -163,6 +219,8 @@ class Decider:
         if name is not None:
             existing = tx.get_execution(flow_name, name)
             if existing is not None:
+                if not read and not tx.flow_is(flow.name, flow.id, flow.revision):
+                    raise _FlowChanged  # (deleted, say) before it answers with what that name has
                 theirs = (existing.parent_id, existing.parent_activity)
                 if parent is not None and theirs != (parent.execution_id, parent.activity):
                     raise Conflict(
@@ -215,7 +273,8 @@ class Decider:
             depth=depth,
             callback_token=callback_token,
         )
-        return self._store(tx, record, decision, now, new=True)
+        flow_read = None if read else (flow.name, flow.id, flow.revision)
+        return self._store(tx, record, decision, now, new=True, flow=flow_read)
 
     def apply(
         self,
@@ -429,13 +488,16 @@ class Decider:
         new: bool = False,
         unread: bool = False,
         settles: int | None = None,
+        flow: tuple[str, str, int] | None = None,
     ) -> Outcome:
         """Write a decision as one unit (``Tx.write_decision``): the execution's new state, its
         events, its tasks and timers, the task it ``settles``. A ``new`` execution is inserted as
         the decision leaves it. A decision on a record not read in this transaction (``unread``)
         is written only if the row still has its version: ``_MovedOn``, and nothing written
         (bar the settled task), if not. Settling a task that is gone writes nothing: the result
-        was stale (not applied)."""
+        was stale (not applied). A new execution decided on a ``flow`` (name, id, revision) read
+        before this transaction is written only if the flow is still that one: ``_FlowChanged``
+        if not."""
         state = decision.state
         finished = state.status.finished
         decided = replace(
@@ -476,6 +538,7 @@ class Decider:
         write = DecisionWrite(
             decided,
             new=new,
+            flow=flow,
             version=record.version if unread else None,
             settles=settles,
             history=[
@@ -494,6 +557,8 @@ class Decider:
         written = tx.write_decision(write)
         if not written.settled:
             return Outcome(record.id, "", applied=False)
+        if not written.current:
+            raise _FlowChanged
         if new and not written.stored:
             raise Conflict(f"execution {record.name!r} of flow {record.flow_name!r} already exists")
         if unread and not written.stored:

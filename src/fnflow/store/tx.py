@@ -26,8 +26,8 @@ from fnflow.store.queries.work import WorkQueries
 
 
 class Tx(
-    FlowQueries,
     DecisionQueries,
+    FlowQueries,
     ExecutionQueries,
     NotifyQueries,
     WorkQueries,

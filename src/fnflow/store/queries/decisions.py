@@ -25,10 +25,11 @@ from sqlalchemy.dialects import postgresql
 from fnflow.store.prepared import numbered, raw_cursor
 from fnflow.store.queries.base import to_ts
 from fnflow.store.queries.executions import EXECUTION_COLUMNS, ExecutionQueries, insert_params
+from fnflow.store.queries.flows import FlowQueries
 from fnflow.store.queries.notify import NotifyQueries
 from fnflow.store.queries.work import WorkQueries
 from fnflow.store.records import ExecutionRecord, HistoryRecord, TaskRecord, TimerRecord
-from fnflow.store.schema import history, tasks, timers
+from fnflow.store.schema import executions, history, tasks, timers
 
 
 @dataclass
@@ -36,10 +37,13 @@ class DecisionWrite:
     """What one decision writes. ``execution`` is the row as the decision leaves it: inserted if
     ``new``, else its decided columns update the row (and move its version on), only while the row
     still has ``version`` if that is given. ``settles``: the activity of the task whose result was
-    decided, deleted first; the decision is stale, and nothing else written, if it is gone."""
+    decided, deleted first; the decision is stale, and nothing else written, if it is gone.
+    ``flow``: the (name, id, revision) of the flow a new execution was decided on, when it was read
+    before this transaction; nothing is written unless the flow is still that one."""
 
     execution: ExecutionRecord
     new: bool = False
+    flow: tuple[str, str, int] | None = None
     version: int | None = None
     settles: int | None = None
     history: Sequence[HistoryRecord] = ()
@@ -53,6 +57,7 @@ class DecisionWrite:
 class Written(NamedTuple):
     settled: bool  # the settled task was there (True when the decision settles none)
     stored: bool  # the execution's row was written (inserted: its name was free)
+    current: bool = True  # the flow was still the one decided on (True when none was given)
 
 
 _DECIDED = ("status", "state", "output", "error", "cause", "stopped_at")
@@ -62,7 +67,7 @@ _DECIDED = ("status", "state", "output", "error", "cause", "stopped_at")
 ONE_STATEMENT_ROWS = 64
 
 
-class DecisionQueries(ExecutionQueries, NotifyQueries, WorkQueries):
+class DecisionQueries(FlowQueries, ExecutionQueries, NotifyQueries, WorkQueries):
     def write_decision(self, w: DecisionWrite) -> Written:
         rows = len(w.history) + len(w.tasks) + len(w.timers)
         rows += len(w.cancelled_tasks) + len(w.cancelled_timers)
@@ -74,6 +79,8 @@ class DecisionQueries(ExecutionQueries, NotifyQueries, WorkQueries):
         record = w.execution
         if w.settles is not None and not self.delete_task(record.id, w.settles):
             return Written(False, False)
+        if w.flow is not None and not self.flow_is(*w.flow):
+            return Written(True, False, False)
         if w.new:
             stored = self.try_insert_execution(record)
         else:
@@ -96,6 +103,7 @@ class DecisionQueries(ExecutionQueries, NotifyQueries, WorkQueries):
         record = w.execution
         shape = _Shape(
             w.new,
+            w.flow is not None,
             w.version is not None,
             w.settles is not None,
             len(w.history),
@@ -108,6 +116,8 @@ class DecisionQueries(ExecutionQueries, NotifyQueries, WorkQueries):
         args: list[Any] = []
         if w.settles is not None:
             args += (record.id, w.settles)
+        if w.flow is not None:
+            args += w.flow
         if w.new:
             args += insert_params(record).values()
         else:
@@ -134,14 +144,15 @@ class DecisionQueries(ExecutionQueries, NotifyQueries, WorkQueries):
             args += (channel, payload)
         cursor = raw_cursor(self.conn)
         cursor.execute(_statement(shape), args)
-        settled, stored, *_ = cursor.fetchone()
-        return Written(bool(settled), bool(stored))
+        settled, stored, current, *_ = cursor.fetchone()
+        return Written(bool(settled), bool(stored), bool(current))
 
 
 class _Shape(NamedTuple):
     """What varies between decisions' statements: which parts, and how many rows each."""
 
     new: bool
+    flow: bool  # only while the flow is still the one decided on
     versioned: bool
     settles: bool
     history: int
@@ -162,7 +173,12 @@ def _statement(shape: _Shape) -> str:
     parts: list[str] = []
     if shape.settles:
         parts.append(f"settled AS ({_delete(tasks, 'activity', 1)} RETURNING 1)")
-    if shape.new:
+    if shape.flow:
+        parts.append("flow AS (SELECT 1 FROM flows WHERE name = %s AND id = %s AND revision = %s)")
+    if shape.new and shape.flow:
+        insert = _insert(executions, 1, "EXISTS (SELECT 1 FROM flow)") + " ON CONFLICT DO NOTHING"
+        parts.append(f"stored AS ({insert} RETURNING 1)")
+    elif shape.new:
         names = ", ".join(map(_quote, EXECUTION_COLUMNS))
         marks = ", ".join(["%s"] * len(EXECUTION_COLUMNS))
         insert = f"INSERT INTO executions ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
@@ -187,6 +203,7 @@ def _statement(shape: _Shape) -> str:
     results = [
         "(SELECT count(*) FROM settled)" if shape.settles else "1",
         "(SELECT count(*) FROM stored)",
+        "(SELECT count(*) FROM flow)" if shape.flow else "1",
         *["(SELECT pg_notify(%s, %s) FROM stored)"] * shape.notices,
     ]
     return numbered("WITH " + ", ".join(parts) + " SELECT " + ", ".join(results))
@@ -198,14 +215,16 @@ def _delete(table: Table, key: str, count: int) -> str:
     return f"DELETE FROM {_quote(table.name)} WHERE execution_id = %s AND {_quote(key)} IN ({marks})"
 
 
-def _insert(table: Table, count: int) -> str:
-    """Insert ``count`` rows (every column, in the table's order) once the execution's row is
-    stored. Each value is cast to its column's type: in a ``VALUES`` list under ``SELECT``
-    PostgreSQL would take an untyped parameter (a NULL, say) for text."""
+def _insert(table: Table, count: int, condition: str = _STORED) -> str:
+    """Insert ``count`` rows (every column, in the table's order) if ``condition`` holds (by
+    default: once the execution's row is stored). Each value is cast to its column's type: in a
+    ``VALUES`` list under ``SELECT`` PostgreSQL would take an untyped parameter (a NULL, say) for
+    text."""
     row = "(" + ", ".join(f"CAST(%s AS {_type(column)})" for column in table.c) + ")"
     rows = ", ".join([row] * count)
     columns = ", ".join(_quote(column.name) for column in table.c)
-    return f"INSERT INTO {_quote(table.name)} ({columns}) SELECT * FROM (VALUES {rows}) AS v WHERE {_STORED}"
+    values = f"SELECT * FROM (VALUES {rows}) AS v WHERE {condition}"
+    return f"INSERT INTO {_quote(table.name)} ({columns}) {values}"
 
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]

@@ -14,6 +14,13 @@ from fnflow.store.records import FlowRecord, FlowVersionRecord, Page
 from fnflow.store.schema import definitions, execution_pins, executions, flow_versions, flows, history
 
 # Every execution start reads its flow: keep that off SQLAlchemy's per-call path.
+_FLOW_IS = Prepared(
+    select(flows.c.revision).where(
+        flows.c.name == bindparam("name"),
+        flows.c.id == bindparam("id"),
+        flows.c.revision == bindparam("revision"),
+    )
+)
 _GET_FLOW = Prepared(
     select(
         flows.c.name,
@@ -133,6 +140,11 @@ class FlowQueries(Queries):
             role_arn,
             version,
         )
+
+    def flow_is(self, name: str, id: str, revision: int) -> bool:
+        """Whether the flow ``name`` is still the one read at ``revision`` with ``id``: not updated
+        since, nor deleted (and maybe made again: a new flow has a new id)."""
+        return _FLOW_IS.one(self.conn, {"name": name, "id": id, "revision": revision}) is not None
 
     def get_flow_version(self, name: str, version: int) -> FlowVersionRecord | None:
         """One version of a flow, with its definition text."""
