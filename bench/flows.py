@@ -177,12 +177,28 @@ def on_postgres(count: int, sequential: int, *, delay_ms: float | None = None) -
         return None
 
 
+def medians(results: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+
 def run(size: str) -> common.Result:
     count = common.pick(size, 30, 1000, 2000)
     peer_count = common.pick(size, 10, 200, 500)
     sequential = common.pick(size, 5, 100)
-    ours = on(None, count, sequential)
-    pg = on_postgres(count, sequential)
+    # SQLite and PostgreSQL in turn, a few rounds: one pair moved their ratio by a fifth from run
+    # to run on a shared machine; the median of the rounds' ratios is the steadier figure.
+    rounds = common.pick(size, 1, 3)
+    on_sqlite: list[dict[str, float]] = []
+    on_pg: list[dict[str, float]] = []
+    for _ in range(rounds):
+        on_sqlite.append(on(None, count, sequential))
+        if (measured := on_postgres(count, sequential)) is not None:
+            on_pg.append(measured)
+    ours, pg = medians(on_sqlite), medians(on_pg) if on_pg else None
+    pg_shares = [
+        common.ratio(p["executions_per_s"], s["executions_per_s"])
+        for p, s in zip(on_pg, on_sqlite, strict=False)
+    ]
     pg_far = on_postgres(count // 2, sequential, delay_ms=NETWORK_MS) if pg is not None else None
     peer = common.run_peer("dbos_flows.py", str(peer_count))
     best = max(peer.values())
@@ -193,6 +209,7 @@ def run(size: str) -> common.Result:
     notes = [f"DBOS ran {peer_count} workflows per mode; target ≥ 3x the best DBOS mode"]
     metrics = {
         "executions": count,
+        "rounds": rounds,
         "fnflow_executions_per_s": round(ours["executions_per_s"], 1),
         "fnflow_latency_p50_ms": round(ours["latency_p50_ms"], 2),
         "fnflow_per_step_ms": round(ours["per_step_ms"], 2),
@@ -203,7 +220,7 @@ def run(size: str) -> common.Result:
     if pg is None:
         notes.append("PostgreSQL was not reachable: no PostgreSQL row")
     else:
-        pg_share = common.ratio(pg["executions_per_s"], ours["executions_per_s"])
+        pg_share = statistics.median(pg_shares)
         rows.append(
             [
                 "fnflow on PostgreSQL (one process), same load",
@@ -212,11 +229,16 @@ def run(size: str) -> common.Result:
                 common.ratio(pg["executions_per_s"], best),
             ]
         )
-        notes.append(f"PostgreSQL / SQLite: {pg_share} (target ≥ 0.7)")
+        by_round = " / ".join(f"{r:.2f}" for r in pg_shares)
+        notes.append(
+            f"PostgreSQL / SQLite: {pg_share:.2f}, the median of {rounds} rounds' ratios ({by_round}),"
+            " each round SQLite then PostgreSQL; rates are the rounds' medians (target ≥ 0.7)"
+        )
         metrics |= {
             "postgres_executions_per_s": round(pg["executions_per_s"], 1),
             "postgres_latency_p50_ms": round(pg["latency_p50_ms"], 2),
             "postgres_vs_sqlite": pg_share,
+            "postgres_vs_sqlite_rounds": pg_shares,
         }
     if pg_far is not None:
         rows.append(
