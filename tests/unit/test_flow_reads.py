@@ -13,6 +13,7 @@ import pytest
 
 from fnflow.app import Fnflow
 from fnflow.errors import FlowNotFound, WrongExecutionMode
+from fnflow.runtime.programs import Recent
 from fnflow.store.queries.flows import FlowQueries
 from tests.unit import fnflow_harness
 
@@ -109,3 +110,14 @@ def test_a_start_goes_by_the_mode_the_flow_has_now(tmp_path: Path) -> None:
         assert created.name == "standard-again"
 
     run(tmp_path, test)
+
+
+def test_the_flows_kept_are_the_ones_used_last() -> None:
+    kept: Recent[str] = Recent(2)
+    kept.put("a", "A")
+    kept.put("b", "B")
+    assert kept.get("a") == "A"  # a is now the one used last
+    kept.put("c", "C")
+    assert (kept.get("a"), kept.get("b"), kept.get("c")) == ("A", None, "C")
+    kept.drop("a")
+    assert kept.get("a") is None

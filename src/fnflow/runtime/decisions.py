@@ -134,10 +134,11 @@ class Decider:
     take_tasks: Callable[[], bool] = lambda: True
     #: where new execution ids come from
     ids: Ids = RANDOM_IDS
-    #: the flows' records as starts last read them: a start decided on one writes only while the
-    #: flow is still that one, and reads it again if not (that read was one of the nine round
-    #: trips of a 3-step execution on PostgreSQL: bench/README.md, eighteenth round)
-    flows: Recent[FlowRecord] = field(default_factory=lambda: Recent(1024), init=False)
+    #: the flows' records as starts last read them, definitions included (so as many as compiled
+    #: programs are kept): a start decided on one writes only while the flow is still that one,
+    #: and reads it again if not (that read was one of the nine round trips of a 3-step execution
+    #: on PostgreSQL: bench/README.md, eighteenth round)
+    flows: Recent[FlowRecord] = field(default_factory=lambda: Recent(256), init=False)
 
     def _env(self, now: datetime, flow_name: str, execution_id: str) -> Env:
         return Env(
