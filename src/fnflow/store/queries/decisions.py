@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql
 
 from fnflow.store.prepared import numbered, raw_cursor
 from fnflow.store.queries.base import to_ts
-from fnflow.store.queries.executions import EXECUTION_COLUMNS, ExecutionQueries, insert_params
+from fnflow.store.queries.executions import ExecutionQueries, insert_params
 from fnflow.store.queries.flows import FlowQueries
 from fnflow.store.queries.notify import NotifyQueries
 from fnflow.store.queries.work import WorkQueries
@@ -175,14 +175,9 @@ def _statement(shape: _Shape) -> str:
         parts.append(f"settled AS ({_delete(tasks, 'activity', 1)} RETURNING 1)")
     if shape.flow:
         parts.append("flow AS (SELECT 1 FROM flows WHERE name = %s AND id = %s AND revision = %s)")
-    if shape.new and shape.flow:
-        insert = _insert(executions, 1, "EXISTS (SELECT 1 FROM flow)") + " ON CONFLICT DO NOTHING"
-        parts.append(f"stored AS ({insert} RETURNING 1)")
-    elif shape.new:
-        names = ", ".join(map(_quote, EXECUTION_COLUMNS))
-        marks = ", ".join(["%s"] * len(EXECUTION_COLUMNS))
-        insert = f"INSERT INTO executions ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
-        parts.append(f"stored AS ({insert} RETURNING 1)")
+    if shape.new:
+        insert = _insert(executions, 1, "EXISTS (SELECT 1 FROM flow)" if shape.flow else "TRUE")
+        parts.append(f"stored AS ({insert} ON CONFLICT DO NOTHING RETURNING 1)")
     else:
         where = "id = %s" + (" AND version = %s" if shape.versioned else "")
         if shape.settles:

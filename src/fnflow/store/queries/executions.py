@@ -22,11 +22,11 @@ from fnflow.store.queries.base import (
 from fnflow.store.records import ExecutionRecord, HistoryRecord, Page
 from fnflow.store.schema import EXECUTION_STATUSES, execution_pins, executions, history, tasks, timers
 
-EXECUTION_COLUMNS = tuple(c.name for c in executions.c)
+_COLUMNS = tuple(c.name for c in executions.c)
 _INSERT = Prepared(
     lambda dialect: (
         dialect_insert(dialect, executions)
-        .values({name: bindparam(name) for name in EXECUTION_COLUMNS})
+        .values({name: bindparam(name) for name in _COLUMNS})
         .on_conflict_do_nothing()
     )
 )
@@ -72,7 +72,7 @@ _HISTORY = ManyRows(
 
 
 def _execution(row: Row[Any] | tuple[Any, ...]) -> ExecutionRecord:
-    m = dict(zip(EXECUTION_COLUMNS, row, strict=True))
+    m = dict(zip(_COLUMNS, row, strict=True))
     return ExecutionRecord(
         id=m["id"],
         flow_name=m["flow_name"],
@@ -97,7 +97,7 @@ def _execution(row: Row[Any] | tuple[Any, ...]) -> ExecutionRecord:
 
 def insert_params(record: ExecutionRecord) -> dict[str, Any]:
     """An execution's row as an insert binds it, column by column in the table's order."""
-    values = {name: getattr(record, name) for name in EXECUTION_COLUMNS}
+    values = {name: getattr(record, name) for name in _COLUMNS}
     values["started_at"] = to_ts(record.started_at)
     values["stopped_at"] = to_ts(record.stopped_at) if record.stopped_at else None
     return values

@@ -13,7 +13,8 @@ from fnflow.store.queries.base import Queries, decode_token, dialect_insert, enc
 from fnflow.store.records import FlowRecord, FlowVersionRecord, Page
 from fnflow.store.schema import definitions, execution_pins, executions, flow_versions, flows, history
 
-# Every execution start reads its flow: keep that off SQLAlchemy's per-call path.
+# A start reads its flow, or checks that the flow it keeps is still current: keep both off
+# SQLAlchemy's per-call path.
 _FLOW_IS = Prepared(
     select(flows.c.revision).where(
         flows.c.name == bindparam("name"),
