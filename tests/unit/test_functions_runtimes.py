@@ -381,7 +381,7 @@ async def test_closing_the_pool_kills_running_commands(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
     pool = FunctionPool()
     call = asyncio.create_task(invoke(pool, command(f"{TOOL} hang {pid_file}", timeout=30), b""))
-    await wait_until(lambda: pid_file.exists() and pid_file.read_text() != "")
+    await wait_until(pid_file.exists)
     await pool.close()
     result = await call
     assert (result.status, result.body.splitlines()[0]) == (500, b"signal: killed")

@@ -25,8 +25,9 @@ elif mode == "stderr":
     print("to stderr", file=sys.stderr)
 elif mode == "hang":
     child = subprocess.Popen(["sleep", "60"])
-    with open(sys.argv[2], "w") as f:
+    with open(sys.argv[2] + ".tmp", "w") as f:
         f.write(str(child.pid))
+    os.replace(sys.argv[2] + ".tmp", sys.argv[2])  # whole once it exists: the tests wait for it
     time.sleep(60)
 elif mode == "record":
     started = time.time()
