@@ -25,9 +25,11 @@ import pytest
 from fnflow.functions.codepkg import pack_directory
 from fnflow.testing import ServerProcess, free_port
 from tests.e2e.fnf import create_key
+from tests.long import sized
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FINAL = ("Succeeded", "Failed", "Stopped", "Expired")
+KILL_CALLS = sized(300, 600)  # calls sent around the kill -9 (tests/long.py)
 
 
 def deploy(url: str, name: str, code: str, **settings: Any) -> None:
@@ -65,10 +67,12 @@ def fronts_of(server: ServerProcess) -> list[int]:
     return found
 
 
-def interrupted(port: int, function: str, prefix: str, interrupt: Callable[[], object]) -> set[str]:
-    """Send 600 calls (ids ``{prefix}-{n}``, bodies ``job {n}``) to the accept port, 32 at a time,
-    and call ``interrupt`` (in a thread) once 100 are answered; the ids answered 202. A call that
-    got no answer the client cannot know about; one refused while the server stops gets 503."""
+def interrupted(
+    port: int, function: str, prefix: str, interrupt: Callable[[], object], calls: int = 600
+) -> set[str]:
+    """Send ``calls`` calls (ids ``{prefix}-{n}``, bodies ``job {n}``) to the accept port, 32 at a
+    time, and call ``interrupt`` (in a thread) once 100 are answered; the ids answered 202. A call
+    that got no answer the client cannot know about; one refused while the server stops gets 503."""
     accepted: set[str] = set()
 
     async def one(client: httpx.AsyncClient, gate: asyncio.Semaphore, n: int) -> None:
@@ -91,7 +95,7 @@ def interrupted(port: int, function: str, prefix: str, interrupt: Callable[[], o
     async def load() -> None:
         gate = asyncio.Semaphore(32)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            await asyncio.gather(interrupting(), *(one(client, gate, n) for n in range(600)))
+            await asyncio.gather(interrupting(), *(one(client, gate, n) for n in range(calls)))
 
     asyncio.run(load())
     return accepted
@@ -247,6 +251,9 @@ def test_keys_are_checked_on_the_accept_port(tmp_path: Path) -> None:
 
 
 def test_kill_9_takes_the_fronts_along_and_loses_no_accepted_call(tmp_path: Path) -> None:
+    """The server is killed once 100 calls are answered (some 110 are by the time it dies), with
+    32 in flight, whether 300 calls are sent or 600 (``--long``): fewer only means fewer to send
+    again and run after the restart (each holds one of four instances for 50-150 ms)."""
     port = free_port()
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -260,13 +267,13 @@ def test_kill_9_takes_the_fronts_along_and_loses_no_accepted_call(tmp_path: Path
             environment={"LOG_DIR": str(logs)},
             maxInstances=4,
         )
-        accepted = interrupted(port, "worker", "job", server.kill)
-        assert 100 <= len(accepted) < 600, len(accepted)
+        accepted = interrupted(port, "worker", "job", server.kill, KILL_CALLS)
+        assert 100 <= len(accepted) < KILL_CALLS, len(accepted)
         assert server.orphans() == 0, "the fronts (and function workers) exit when their server dies"
 
         server.start()
         # What the client did not see answered it sends again: the same id is the same call.
-        for n in range(600):
+        for n in range(KILL_CALLS):
             if f"job-{n}" not in accepted:
                 again = httpx.post(
                     f"http://127.0.0.1:{port}/async-function/worker",
@@ -275,11 +282,11 @@ def test_kill_9_takes_the_fronts_along_and_loses_no_accepted_call(tmp_path: Path
                     timeout=30,
                 )
                 assert again.status_code == 202, again.text
-        for n in range(600):
+        for n in range(KILL_CALLS):
             call = wait_final(server.url, f"job-{n}", timeout=120)
             assert call["status"] == "Succeeded", call
         ran = Counter((logs / "ran.log").read_text().split())
-        assert set(ran) == {f"job-{n}" for n in range(600)}
+        assert set(ran) == {f"job-{n}" for n in range(KILL_CALLS)}
     finally:
         server.stop()
 
