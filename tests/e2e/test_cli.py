@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from fnflow import Client
 from fnflow.testing import ServerProcess, free_port
 from tests.e2e.cli import fields, fnflow
 from tests.e2e.definitions import APPROVE, REJECT
+from tests.long import long_tests
 
 pytestmark = pytest.mark.e2e
 
@@ -46,10 +48,24 @@ def code(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def polling_example(tmp_path: Path) -> Path:
+    """The polling example; but for ``--long``, a copy whose wait is 2 s instead of 10 (the tour's
+    job, 1 s long, is still done at the first check)."""
+    if long_tests():
+        return EXAMPLES / "polling"
+    copy = tmp_path / "polling"
+    shutil.copytree(EXAMPLES / "polling", copy, ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
+    flow = (copy / "flow.yaml").read_text()
+    assert flow.count("duration: 10\n") == 1, "the example's wait changed: change this test with it"
+    (copy / "flow.yaml").write_text(flow.replace("duration: 10\n", "duration: 2\n"))
+    return copy
+
+
 @pytest.mark.slow
-def test_readme_tour(url: str) -> None:
-    """Deploy the polling example and run it to the end (its flow waits 10 s per status check)."""
-    applied = fnflow("apply", "-f", str(EXAMPLES / "polling"), url=url)
+def test_readme_tour(url: str, tmp_path: Path) -> None:
+    """Deploy the polling example and run it to the end (its flow waits 10 s per status check, 2 s
+    in the copy this test deploys but for ``--long``: the commands and what they say are the same)."""
+    applied = fnflow("apply", "-f", str(polling_example(tmp_path)), url=url)
     assert applied.returncode == 0, applied.stderr
     progress = applied.stdout.splitlines()
     assert progress[0].startswith("function fnf-demo/StartJob deployed (code ")
