@@ -42,7 +42,9 @@ def status(server: ServerProcess, key_id: str, secret: str) -> int:
 
 
 def after_the_promised_time() -> None:
-    time.sleep(CACHE_SECONDS + 1.0)
+    """Sleep out the cache time, and a little more, from when the change was made. A slow machine
+    cannot fail the check that follows: a cache entry is at least as old as the sleep."""
+    time.sleep(CACHE_SECONDS + 0.25)
 
 
 def rotate_then_delete(servers: list[ServerProcess], db: str, key_file: Path | None = None) -> None:
