@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
+import pytest
 
 from fnflow.functions.codepkg import pack_directory
 from fnflow.testing import NoPostgres, ServerProcess, throwaway_database
@@ -27,6 +28,7 @@ def finished(client: httpx.Client, call_id: str) -> bool:
     return client.get(f"/api/v1/calls/{call_id}").json()["status"] == "Succeeded"
 
 
+@pytest.mark.slow  # 15-30 s under the suite's load: started early, so as not to end the run
 def test_a_slow_backlog_does_not_hold_up_another_functions_calls(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()

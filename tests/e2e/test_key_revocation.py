@@ -71,6 +71,7 @@ def test_rotated_and_deleted_keys_stop_working_within_the_cache_time(tmp_path: P
         server.stop()
 
 
+@pytest.mark.slow
 def test_on_postgresql_every_process_stops_accepting_them(tmp_path: Path) -> None:
     key_file = tmp_path / "secret.key"
     subprocess.run([sys.executable, "-m", "fnflow", "secret", "keygen", str(key_file)], check=True)

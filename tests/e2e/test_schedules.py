@@ -152,6 +152,7 @@ def test_after_a_crash_only_the_latest_missed_tick_fires(tmp_path: Path) -> None
         server.stop()
 
 
+@pytest.mark.slow
 def test_missed_ticks_fire_once_or_are_skipped_as_each_schedule_says(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path).start()
     try:
