@@ -84,7 +84,7 @@ class Settings:
     accept_port: int | None = None
     accept_processes: int = 1
     # Function code (workers, commands) under Linux's SCHED_BATCH: woken, it does not preempt the
-    # server (fnflow.functions._scheduling); "normal" leaves it the server's policy.
+    # server (fnflow.scheduling); "normal" leaves it the server's policy.
     function_scheduling: str = "batch"
 
     @classmethod

@@ -162,7 +162,7 @@ def test_function_code_runs_under_the_servers_scheduling_policy(
     tmp_path: Path, setting: str | None, policy: int
 ) -> None:
     """SCHED_BATCH unless ``FNFLOW_FUNCTION_SCHEDULING=normal``: a worker, a command and what each
-    starts (``fnflow.functions._scheduling``); the server keeps its own."""
+    starts (``fnflow.scheduling``); the server keeps its own."""
     env = {"FNFLOW_FUNCTION_SCHEDULING": setting} if setting else {}
     server = ServerProcess(tmp_path, env=env).start()
     try:

@@ -1,4 +1,4 @@
-"""Function code runs under SCHED_BATCH (``fnflow.functions._scheduling``), so that a worker woken
+"""Function code runs under SCHED_BATCH (``fnflow.scheduling``), so that a worker woken
 by its next call does not preempt the server; ``FNFLOW_FUNCTION_SCHEDULING=normal`` leaves it the
 server's policy. Real workers and commands report their own policy and their child's; the
 server's setting through a real ``fnflow server``: tests/e2e/test_runtimes.py."""

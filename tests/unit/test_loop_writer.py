@@ -4,6 +4,7 @@ against a real SQLite file and, for its write lock, a second real connection."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import time
@@ -71,6 +72,17 @@ def test_a_job_that_runs_off_the_loop_commits_with_its_batch_after_the_others(st
     assert order == ["on", "off"]
     assert store.write_stats["batches"] - before["batches"] == 1
     assert (setting(store, "on"), setting(store, "off")) == ("A", "A")
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
+def test_the_commit_thread_runs_under_sched_batch_and_the_loop_keeps_its_policy(store: Store) -> None:
+    """The loop wakes the commit thread once a batch: woken, it must not preempt the loop."""
+
+    async def main() -> tuple[int, int]:
+        off = await store.write(lambda tx: os.sched_getscheduler(0), off_loop=True)
+        return off, os.sched_getscheduler(0)
+
+    assert asyncio.run(main()) == (os.SCHED_BATCH, os.SCHED_OTHER)
 
 
 def test_a_batch_whose_every_job_may_commit_on_the_loop_commits_there(store: Store) -> None:

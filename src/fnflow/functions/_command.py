@@ -20,7 +20,8 @@ import time
 from collections.abc import Mapping
 from typing import Protocol
 
-from fnflow.functions import _cgi, _responses, _scheduling
+from fnflow import scheduling
+from fnflow.functions import _cgi, _responses
 from fnflow.functions.spec import FunctionSpec, Headers, HttpRequest, InvocationResult
 
 CHUNK = 64 * 1024
@@ -40,7 +41,7 @@ class CommandRunner:
     """Starts one process per call; ``close()`` kills those still running."""
 
     def __init__(self, environment: Mapping[str, str], *, batch: bool = True) -> None:
-        """``batch``: each process runs under SCHED_BATCH (``_scheduling``)."""
+        """``batch``: each process runs under SCHED_BATCH (``fnflow.scheduling``)."""
         self._environment = dict(environment)
         self._batch = batch
         self._running: set[asyncio.subprocess.Process] = set()
@@ -85,7 +86,7 @@ class CommandRunner:
                 500, (("Content-Type", _responses.TEXT),), body, started_at=started_at, duration=0.0
             )
         if self._batch:
-            _scheduling.run_as_batch(proc.pid)  # as it starts: what it forks at once may not inherit it
+            scheduling.run_as_batch(proc.pid)  # as it starts: what it forks at once may not inherit it
         self._running.add(proc)
         instance = str(proc.pid)
         lines.note(request_id, instance, "Forking fprocess.")

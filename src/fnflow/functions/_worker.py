@@ -39,7 +39,8 @@ import uuid
 from collections.abc import Mapping
 from types import SimpleNamespace
 
-from fnflow.functions import _cgi, _protocol, _scheduling
+from fnflow import scheduling
+from fnflow.functions import _cgi, _protocol
 
 TYPE_CHECKING = False  # typing costs ~20 ms of every worker start; mypy still reads this block
 if TYPE_CHECKING:
@@ -553,7 +554,7 @@ def _as_with_site() -> None:
 def main(fd: int, config: dict[str, Any], provided: str = "") -> None:
     channel = _Channel(fd)
     if config.get("batch"):
-        _scheduling.run_as_batch()  # before user code: what the handler starts inherits it
+        scheduling.run_as_batch()  # before user code: what the handler starts inherits it
     if CREDENTIALS in os.environ:
         _instance.update(json.loads(os.environ.pop(CREDENTIALS)))
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # FC users log with logging.getLogger()

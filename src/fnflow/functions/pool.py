@@ -199,7 +199,7 @@ class FunctionPool:
         (``fnflow.functions.provided``; default: under the temporary directory).
         ``instance_environment``: variables of one worker of the function, made as it starts (its
         credentials), valid for ``max_age`` and the function's timeout at least. ``batch``: workers
-        and commands run under SCHED_BATCH (``_scheduling``)."""
+        and commands run under SCHED_BATCH (``fnflow.scheduling``)."""
         self._python = python
         default = Path(tempfile.gettempdir()) / f"fnflow-{os.getuid()}-provided"
         self._provided_root = (provided_root or default).resolve()  # workers run in their code folder

@@ -25,6 +25,9 @@ but saves the two hand-overs to the thread and back, which such a batch's frames
 the accept port took 1.36x the calls per second (bench/README.md, sixteenth round). A batch with
 any other job, which may have other work for the loop, commits in the thread as above.
 
+The loop wakes the commit thread once a batch; it runs under SCHED_BATCH (``fnflow.scheduling``),
+so that it does not preempt the loop that woke it in the middle of its turn, GIL held.
+
 Another process may hold SQLite's write lock (``fnflow keys create`` on a live server's
 database): the loop's connection does not wait for it (``busy_timeout`` 0), and when BEGIN finds
 it taken, the thread waits for it instead of the loop.
@@ -45,6 +48,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import RootTransaction
 from sqlalchemy.exc import OperationalError
 
+from fnflow.scheduling import run_as_batch
 from fnflow.store.writer import JobFailed, Outcomes, run_jobs, settle
 
 T = TypeVar("T")
@@ -66,7 +70,7 @@ class LoopWriter:
         self._drains: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
         self._using = threading.Lock()  # the connection: a batch (until its commit ends) or a thread's job
         self._conn: Connection | None = None
-        self._committer = ThreadPoolExecutor(1, thread_name_prefix="fnflow-commit")
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="fnflow-commit", initializer=run_as_batch)
         self._closed = False
         self.batches = 0
         self.jobs = 0
