@@ -485,3 +485,14 @@ async def test_a_call_cancelled_while_its_worker_starts_leaves_no_half_started_w
             await asyncio.gather(call, return_exceptions=True)
             result = await pool.invoke(cold, b"second", ctx())
             assert (result.ok, result.body) == (True, b"second"), result
+
+
+@async_test
+async def test_a_worker_imports_only_the_fnflow_modules_it_runs_on() -> None:
+    """Not the client (nor httpx) that ``fnflow``'s lazy attributes would bring: importing them
+    tripled the CPU a worker's start cost."""
+    async with running_pool() as pool:
+        result = await pool.invoke(spec("index.fnflow_modules"), b"", ctx())
+    imported = json.loads(result.body)
+    assert "fnflow.scheduling" in imported
+    assert [m for m in imported if m.startswith(("fnflow.client", "httpx", "httpcore"))] == []

@@ -91,6 +91,11 @@ def policy(event, context):
     return {"worker": os.sched_getscheduler(0), "child": int(child)}
 
 
+def fnflow_modules(event, context):
+    """The fnflow modules and HTTP libraries the worker imported before calling its handler."""
+    return sorted(m for m in sys.modules if m.split(".")[0] in ("fnflow", "httpx", "httpcore"))
+
+
 def spawn_and_hang(event, context):
     """Starts a grandchild, says its pid in the file named by the event, then never returns."""
     child = subprocess.Popen(["sleep", "600"])
