@@ -11,7 +11,7 @@ finishes its turn first. Under it run:
   server's involuntary context switches 0.6 → 0.05 a call (bench/README.md, fifteenth round);
 - SQLite's COMMIT thread (``store/loop_writer.py``), which the loop wakes once a batch: the
   loop's involuntary context switches 0.4-0.6 → 0.05-0.08 a drained call, the server's CPU a
-  call 0.8-0.9x, the drain 1.0-1.16x (nineteenth round).
+  call 0.94x, the drain 1.05x on a quiet machine (nineteenth round).
 
 Not the event loop itself, nor PostgreSQL's writer threads: neither paid (bench/README.md).
 Stdlib only: a worker imports this before user code.
