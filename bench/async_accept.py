@@ -101,7 +101,7 @@ def run(size: str) -> common.Result:
         # The accept path alone: calls of a function that takes a second, one at a time, so that
         # running them costs next to nothing while they are accepted.
         alone = common.wrk(f"{server.url}/async-function/slow", seconds, connections)
-    empty, front = median_run(empties), median_run(fronts)
+    empty, front = common.medians(empties), common.medians(fronts)
     front_shares = [
         common.ratio(f["requests_per_s"], e["requests_per_s"]) for f, e in zip(fronts, empties, strict=True)
     ]
@@ -179,16 +179,10 @@ def run(size: str) -> common.Result:
             + " / ".join(f"{x:.2f}" for x in front_shares)
             + "), its p99 the median of the rounds' ("
             + " / ".join(f"{f['p99_ms']:.1f}" for f in fronts)
-            + " ms); the other rows against the empty app's median run",
+            + " ms); the other rows against the empty app's medians",
             "target ≥ 0.5x the empty app, p99 < 20 ms, zero non-2xx",
         ],
     )
-
-
-def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
-    """Of several wrk runs, the one of the median rate, its p99 the median of theirs."""
-    ranked = sorted(runs, key=lambda r: r["requests_per_s"])
-    return {**ranked[len(ranked) // 2], "p99_ms": statistics.median(r["p99_ms"] for r in runs)}
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,6 +93,11 @@ def ms(values: Sequence[float]) -> dict[str, float]:
         "p50_ms": round(percentile(values, 50) * 1000, 2),
         "p99_ms": round(percentile(values, 99) * 1000, 2),
     }
+
+
+def medians(results: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Of several runs' results, each key's median: what rounds of the same measure report."""
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}
 
 
 def ratio(ours: float, theirs: float) -> float:

@@ -177,10 +177,6 @@ def on_postgres(count: int, sequential: int, *, delay_ms: float | None = None) -
         return None
 
 
-def medians(results: list[dict[str, float]]) -> dict[str, float]:
-    return {key: statistics.median(r[key] for r in results) for key in results[0]}
-
-
 def run(size: str) -> common.Result:
     count = common.pick(size, 30, 1000, 2000)
     peer_count = common.pick(size, 10, 200, 500)
@@ -194,7 +190,7 @@ def run(size: str) -> common.Result:
         on_sqlite.append(on(None, count, sequential))
         if (measured := on_postgres(count, sequential)) is not None:
             on_pg.append(measured)
-    ours, pg = medians(on_sqlite), medians(on_pg) if on_pg else None
+    ours, pg = common.medians(on_sqlite), common.medians(on_pg) if on_pg else None
     pg_shares = [
         common.ratio(p["executions_per_s"], s["executions_per_s"])
         for p, s in zip(on_pg, on_sqlite, strict=False)
