@@ -211,6 +211,7 @@ class Decider:
         """``start`` on ``flow``, ``read`` in this transaction or earlier (then ``_FlowChanged``
         if it has changed since, and nothing written)."""
         flow_name = flow.name
+        earlier = None if read else (flow_name, flow.id, flow.revision)  # checked as it is written
         if mode is not None and flow.execution_mode != mode:
             raise WrongExecutionMode(
                 f"flow {flow_name!r} runs in {flow.execution_mode} mode, not {mode}"
@@ -220,7 +221,7 @@ class Decider:
         if name is not None:
             existing = tx.get_execution(flow_name, name)
             if existing is not None:
-                if not read and not tx.flow_is(flow.name, flow.id, flow.revision):
+                if earlier is not None and not tx.flow_is(*earlier):
                     raise _FlowChanged  # (deleted, say) before it answers with what that name has
                 theirs = (existing.parent_id, existing.parent_activity)
                 if parent is not None and theirs != (parent.execution_id, parent.activity):
@@ -274,8 +275,7 @@ class Decider:
             depth=depth,
             callback_token=callback_token,
         )
-        flow_read = None if read else (flow.name, flow.id, flow.revision)
-        return self._store(tx, record, decision, now, new=True, flow=flow_read)
+        return self._store(tx, record, decision, now, new=True, flow=earlier)
 
     def apply(
         self,
