@@ -203,3 +203,58 @@ def test_notices_go_out_only_with_the_row(store: Store, open_again: Callable[[],
 
     got = asyncio.run(main())
     assert got == ([(channel, "stored"), (channel, "twice")] if store.shared else [])
+
+
+def test_decisions_sent_together_come_out_as_each_written_alone(store: Store) -> None:
+    """``Tx.send_decisions`` (one round trip on PostgreSQL, nothing on SQLite) then
+    ``write_decision`` of each: every outcome, and every row, as if each were written alone."""
+    seeded(store)
+    stored = DecisionWrite(decided(execution("e1")), version=1, settles=1, history=[event(1)])
+    stale = DecisionWrite(decided(execution("e2")), version=1, settles=7, history=[event(1)])
+    moved_on = DecisionWrite(decided(execution("e2")), version=5, settles=1, tasks=[task("id-f-e2", 2)])
+    new = DecisionWrite(execution("e3"), new=True, history=[event(1)], tasks=[task("id-f-e3", 1)])
+    writes = [stored, stale, moved_on, new]
+
+    def job(tx: Tx) -> list[Written]:
+        tx.send_decisions(writes)
+        return [tx.write_decision(w) for w in writes]
+
+    assert store.write_sync(job) == [
+        Written(settled=True, stored=True),
+        Written(settled=False, stored=False),
+        Written(settled=True, stored=False),
+        Written(settled=True, stored=True),
+    ]
+    assert snapshot(store)[:3] == (decided(execution("e1"), version=2), [event(1)], [None, None, None])
+    assert snapshot(store, "id-f-e2")[:3] == (execution("e2"), [], [None, None, None])
+    assert snapshot(store, "id-f-e3")[:3] == (execution("e3"), [event(1)], [task("id-f-e3", 1), None, None])
+
+
+def test_decisions_sent_together_of_which_one_is_refused_write_nothing(store: Store) -> None:
+    """What one write's statement refuses (a value too long for its column, where the backend
+    refuses it) fails the whole transaction, sent together or not."""
+    seeded(store)
+    long_step = replace(event(1), step="s" * 300)
+    ok = DecisionWrite(decided(execution("e2")), version=1, history=[event(1)])
+    long = DecisionWrite(decided(execution("e1")), version=1, history=[long_step])
+
+    def job(tx: Tx) -> list[Written]:
+        tx.send_decisions([ok, long])
+        return [tx.write_decision(w) for w in (ok, long)]
+
+    class Refused(Exception):
+        """The backend kept the long value (rolled back here)."""
+
+    def alone(tx: Tx) -> None:
+        tx.append_history("id-f-e2", [long_step])
+        raise Refused
+
+    before = snapshot(store), snapshot(store, "id-f-e2")
+    try:
+        store.write_sync(alone)
+    except Refused:  # SQLite keeps long text: both are written
+        assert store.write_sync(job) == [Written(True, True), Written(True, True)]
+    except Exception:
+        with pytest.raises(Exception):  # noqa: B017 - the backend's own error
+            store.write_sync(job)
+        assert (snapshot(store), snapshot(store, "id-f-e2")) == before

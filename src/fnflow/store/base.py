@@ -69,7 +69,9 @@ class Store:
     def _make_writer(
         self, engine: Engine, writers: int, retryable: Callable[[BaseException], bool]
     ) -> BatchWriter | LoopWriter:
-        return BatchWriter(engine, self.tx, writers=writers, retryable=retryable)
+        return BatchWriter(
+            engine, self.tx, writers=writers, retryable=retryable, send_ahead=Tx.send_decisions
+        )
 
     def tx(self, conn: Connection) -> Tx:
         return Tx(conn, for_update=self.shared)

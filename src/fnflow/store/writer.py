@@ -25,7 +25,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -42,6 +43,19 @@ def never(_: BaseException) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Ahead(Generic[T]):
+    """A job whose first write is known before it runs (``write``, for the store's ``send_ahead``):
+    a writer sends the first writes of a batch's jobs together, then runs the jobs, which find
+    their results there. Anywhere else it is just ``fn``."""
+
+    fn: Callable[[Any], T]
+    write: Any
+
+    def __call__(self, tx: Any) -> T:
+        return self.fn(tx)
+
+
 class BatchWriter:
     on_loop = False  # a job runs in a writer thread
 
@@ -54,9 +68,11 @@ class BatchWriter:
         retryable: Callable[[BaseException], bool] = never,
         attempts: int = 5,
         max_batch: int = 512,
+        send_ahead: Callable[[Any, list[Any]], None] | None = None,
     ) -> None:
         self._engine = engine
         self._make_tx = make_tx
+        self._send_ahead = send_ahead
         self._retryable = retryable
         self._attempts = attempts
         self._max_batch = max_batch
@@ -185,9 +201,25 @@ class BatchWriter:
 
     def _commit(self, conn: Connection, batch: Batch, committing: list[bool], *, isolate: bool) -> Outcomes:
         with conn.begin():
-            outcomes = run_jobs(conn, self._make_tx(conn), batch, isolate=isolate, retryable=self._retryable)
+            tx = self._make_tx(conn)
+            if not isolate:
+                self._send(conn, tx, batch)
+            outcomes = run_jobs(conn, tx, batch, isolate=isolate, retryable=self._retryable)
             committing.append(True)  # leaving the block commits
         return outcomes
+
+    def _send(self, conn: Connection, tx: Any, batch: Batch) -> None:
+        """Send the first writes of the batch's ``Ahead`` jobs together (``send_ahead``). One that
+        fails fails the pass like a job (``JobFailed``): each job then runs in a savepoint alone."""
+        writes = [fn.write for fn, _ in batch if isinstance(fn, Ahead)]
+        if self._send_ahead is None or len(writes) < 2:
+            return
+        try:
+            self._send_ahead(tx, writes)
+        except Exception as e:
+            if self._retryable(e) or conn.invalidated:
+                raise
+            raise JobFailed(e) from e
 
     def _fail_all(self, batch: Batch, error: Exception) -> None:
         if len(batch) > 1:

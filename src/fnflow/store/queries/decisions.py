@@ -68,12 +68,34 @@ ONE_STATEMENT_ROWS = 64
 
 
 class DecisionQueries(FlowQueries, ExecutionQueries, NotifyQueries, WorkQueries):
+    #: the first rows of the statements ``send_decisions`` ran, by the ``id`` of their write
+    _sent: dict[int, Any] | None = None
+
     def write_decision(self, w: DecisionWrite) -> Written:
+        if self._sent and (row := self._sent.pop(id(w), None)) is not None:
+            return _written(row)
+        if self._in_one_statement(w):
+            cursor = raw_cursor(self.conn)
+            cursor.execute(*_one_statement(w))
+            return _written(cursor.fetchone())
+        return self._write_statement_by_statement(w)
+
+    def send_decisions(self, writes: Sequence[DecisionWrite]) -> None:
+        """Run the statements of ``writes`` together, in one round trip with the BEGIN
+        (``pipeline.first_rows``), where each took one; ``write_decision`` of each then takes its
+        result. A write too big for one statement, and any write on SQLite, is left to
+        ``write_decision``. If one statement fails, this raises and the transaction is aborted."""
+        writes = [w for w in writes if self._in_one_statement(w)]
+        if len(writes) > 1:
+            from fnflow.store.pipeline import first_rows  # PostgreSQL's driver is optional
+
+            rows = first_rows(self.conn, [_one_statement(w) for w in writes])
+            self._sent = {id(w): row for w, row in zip(writes, rows, strict=True)}
+
+    def _in_one_statement(self, w: DecisionWrite) -> bool:
         rows = len(w.history) + len(w.tasks) + len(w.timers)
         rows += len(w.cancelled_tasks) + len(w.cancelled_timers)
-        if self.conn.dialect.name == "postgresql" and rows <= ONE_STATEMENT_ROWS:
-            return self._write_in_one_statement(w)
-        return self._write_statement_by_statement(w)
+        return self.conn.dialect.name == "postgresql" and rows <= ONE_STATEMENT_ROWS
 
     def _write_statement_by_statement(self, w: DecisionWrite) -> Written:
         record = w.execution
@@ -99,53 +121,58 @@ class DecisionQueries(FlowQueries, ExecutionQueries, NotifyQueries, WorkQueries)
             self.notify(channel, payload)
         return Written(True, True)
 
-    def _write_in_one_statement(self, w: DecisionWrite) -> Written:
-        record = w.execution
-        shape = _Shape(
-            w.new,
-            w.flow is not None,
-            w.version is not None,
-            w.settles is not None,
-            len(w.history),
-            len(w.tasks),
-            len(w.timers),
-            len(w.cancelled_tasks),
-            len(w.cancelled_timers),
-            len(w.notices),
-        )
-        args: list[Any] = []
-        if w.settles is not None:
-            args += (record.id, w.settles)
-        if w.flow is not None:
-            args += w.flow
-        if w.new:
-            args += insert_params(record).values()
-        else:
-            stopped_at = to_ts(record.stopped_at) if record.stopped_at else None
-            args += (record.status, record.state, record.output, record.error, record.cause, stopped_at)
-            args.append(record.id)
-            if w.version is not None:
-                args.append(w.version)
-        for e in w.history:
-            args += (record.id, e.event_id, e.type, e.step, to_ts(e.time), e.detail, e.schedule_event_id)
-        for t in w.tasks:
-            lease_until = to_ts(t.lease_until) if t.lease_until else None
-            args += (t.execution_id, t.activity, t.kind, t.payload, to_ts(t.created_at))
-            args += (t.lease_owner, lease_until, t.attempts)
-        if w.cancelled_tasks:
-            args.append(record.id)
-            args += w.cancelled_tasks
-        for timer in w.timers:
-            args += (timer.execution_id, timer.timer, to_ts(timer.fire_at))
-        if w.cancelled_timers:
-            args.append(record.id)
-            args += w.cancelled_timers
-        for channel, payload in w.notices:
-            args += (channel, payload)
-        cursor = raw_cursor(self.conn)
-        cursor.execute(_statement(shape), args)
-        settled, stored, current, *_ = cursor.fetchone()
-        return Written(bool(settled), bool(stored), bool(current))
+
+def _one_statement(w: DecisionWrite) -> tuple[str, list[Any]]:
+    """The statement that writes ``w`` at once, and its parameters (PostgreSQL)."""
+    record = w.execution
+    shape = _Shape(
+        w.new,
+        w.flow is not None,
+        w.version is not None,
+        w.settles is not None,
+        len(w.history),
+        len(w.tasks),
+        len(w.timers),
+        len(w.cancelled_tasks),
+        len(w.cancelled_timers),
+        len(w.notices),
+    )
+    args: list[Any] = []
+    if w.settles is not None:
+        args += (record.id, w.settles)
+    if w.flow is not None:
+        args += w.flow
+    if w.new:
+        args += insert_params(record).values()
+    else:
+        stopped_at = to_ts(record.stopped_at) if record.stopped_at else None
+        args += (record.status, record.state, record.output, record.error, record.cause, stopped_at)
+        args.append(record.id)
+        if w.version is not None:
+            args.append(w.version)
+    for e in w.history:
+        args += (record.id, e.event_id, e.type, e.step, to_ts(e.time), e.detail, e.schedule_event_id)
+    for t in w.tasks:
+        lease_until = to_ts(t.lease_until) if t.lease_until else None
+        args += (t.execution_id, t.activity, t.kind, t.payload, to_ts(t.created_at))
+        args += (t.lease_owner, lease_until, t.attempts)
+    if w.cancelled_tasks:
+        args.append(record.id)
+        args += w.cancelled_tasks
+    for timer in w.timers:
+        args += (timer.execution_id, timer.timer, to_ts(timer.fire_at))
+    if w.cancelled_timers:
+        args.append(record.id)
+        args += w.cancelled_timers
+    for channel, payload in w.notices:
+        args += (channel, payload)
+    return _statement(shape), args
+
+
+def _written(row: Sequence[Any]) -> Written:
+    """What a decision's statement returned (numbers, or their text from ``first_rows``)."""
+    settled, stored, current, *_ = row
+    return Written(int(settled) > 0, int(stored) > 0, int(current) > 0)
 
 
 class _Shape(NamedTuple):
