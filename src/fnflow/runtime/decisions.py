@@ -96,6 +96,18 @@ class Outcome:
         return self.applied and self.status != "Running"
 
 
+@dataclass(frozen=True)
+class Decided:
+    """A decision made and turned into what it writes, not written yet (``Decider.decide_ahead``)."""
+
+    record: ExecutionRecord  # the execution as the decision was made on it
+    decision: Decision
+    write: DecisionWrite
+    outcome: Outcome  # filled in when it is written
+    cancelled_tasks: list[engine.CancelTask]
+    now: datetime
+
+
 class _MovedOn(Exception):
     """The row of an execution decided on without reading it has moved on (nothing was written)."""
 
@@ -161,14 +173,21 @@ class Decider:
         parent: Parent | None = None,
         callback_token: str | None = None,
         version: int | None = None,
+        ahead: Decided | None = None,
     ) -> Outcome:
         """Create an execution and run it to its first wait.
 
         A name the flow has an execution of goes by ``rule`` (``applied`` is False when that
         execution is returned). With ``mode``, the flow must have that execution mode. A child
         names its ``parent`` task attempt; ``callback_token`` is a task to settle when it ends.
-        ``version``: the flow version to run (None: the flow's current one).
+        ``version``: the flow version to run (None: the flow's current one). ``ahead``: the
+        decision of a start with none of these, made already (``start_ahead``).
         """
+        if ahead is not None:
+            try:
+                return self._write(tx, ahead)
+            except _FlowChanged:
+                self.flows.drop(flow_name)
         start = functools.partial(
             self._start,
             tx,
@@ -257,14 +276,10 @@ class Decider:
             if chosen is None:
                 raise NotFound(f"flow {flow_name!r} has no version {version}")
             digest, text = chosen.definition_hash, chosen.definition
-        execution_id = self.ids.uuid()
-        program = self.programs.get(digest, lambda: text)
-        env = self._env(now, flow_name, execution_id)
-        decision = engine.start(program, flow_name, name or execution_id, input, env, started_by)
         record = ExecutionRecord(
-            id=execution_id,
+            id=self.ids.uuid(),
             flow_name=flow_name,
-            name=name or execution_id,
+            name=name or "",
             status="Running",
             definition_hash=digest,
             flow_version=flow.version if version is None else version,
@@ -275,7 +290,45 @@ class Decider:
             depth=depth,
             callback_token=callback_token,
         )
-        return self._store(tx, record, decision, now, new=True, flow=earlier)
+        return self._write(tx, self._begin(record, text, input, now, started_by, flow=earlier))
+
+    def start_ahead(self, flow_name: str, input: dict[str, Any], now: datetime) -> Decided | None:
+        """``start``'s decision on a new execution named by its id, made before its transaction on
+        the flow as a start here last read it (see ``decide_ahead``; ``start`` writes it only while
+        the flow is still that one). None if no start here has read the flow yet."""
+        flow = self.flows.get(flow_name)
+        if flow is None:
+            return None
+        record = ExecutionRecord(
+            id=self.ids.uuid(),
+            flow_name=flow_name,
+            name="",
+            status="Running",
+            definition_hash=flow.definition_hash,
+            flow_version=flow.version,
+            input=dumps(input),
+            started_at=now,
+        )
+        earlier = (flow_name, flow.id, flow.revision)
+        return self._begin(record, flow.definition, input, now, None, flow=earlier)
+
+    def _begin(
+        self,
+        record: ExecutionRecord,
+        definition: str,
+        input: dict[str, Any],
+        now: datetime,
+        started_by: dict[str, Any] | None,
+        *,
+        flow: tuple[str, str, int] | None,
+    ) -> Decided:
+        """The first decision of the new execution ``record`` (named by its id if its name is
+        empty) of ``definition``, ready to be written."""
+        record = replace(record, name=record.name or record.id)
+        program = self.programs.get(record.definition_hash, lambda: definition)
+        env = self._env(now, record.flow_name, record.id)
+        decision = engine.start(program, record.flow_name, record.name, input, env, started_by)
+        return self._prepare(record, decision, now, new=True, flow=flow)
 
     def apply(
         self,
@@ -286,21 +339,24 @@ class Decider:
         *,
         completes: int | None = None,
         known: ExecutionRecord | None = None,
+        ahead: Decided | None = None,
     ) -> Outcome:
         """Apply one event; ``completes`` names the task row this result settles (stale if it is gone).
 
         ``known``: the execution as this process's last decision on it left it (``Outcome.running``).
         The decision is then made on it without reading the row, and stored only if the row still
         has its version (every write of an execution moves it on); if another decision came
-        first, the row is read, locked, and the event decided again on it."""
-        if known is not None and known.state is not None:
-            try:
+        first, the row is read, locked, and the event decided again on it. ``ahead``: that
+        decision, made already (``decide_ahead``)."""
+        try:
+            if ahead is not None:
+                return self._write(tx, ahead)
+            if known is not None and known.state is not None:
                 outcome = self._decide(tx, known, event, now, unread=True, settles=completes)
-            except _MovedOn:
-                completes = None  # the write that found the row moved on settled the task
-            else:
                 if outcome is not None:
                     return outcome
+        except _MovedOn:
+            completes = None  # the write that found the row moved on settled the task
         if completes is not None and not tx.delete_task(execution_id, completes):
             return Outcome(execution_id, "", applied=False)
         record = tx.get_execution_by_id(execution_id, lock=True)
@@ -309,6 +365,21 @@ class Decider:
         outcome = self._decide(tx, record, event, now, unread=False)
         assert outcome is not None, "a locked row cannot have moved on"
         return outcome
+
+    def decide_ahead(
+        self, known: ExecutionRecord | None, event: Event, now: datetime, *, completes: int | None = None
+    ) -> Decided | None:
+        """``apply``'s decision on ``known``, made before its transaction, outside the writer (on
+        PostgreSQL the writer thread waits for the GIL where the event loop has it to spare, and a
+        batch of such decisions goes out in one round trip: bench/README.md, twentieth round).
+        None if it cannot be made there: nothing is known of the execution, its program is not
+        compiled yet, or the event does not apply to it."""
+        if known is None or known.state is None:
+            return None
+        program = self.programs.peek(known.definition_hash)
+        if program is None:
+            return None
+        return self._decided(known, program, event, now, unread=True, settles=completes)
 
     def _decide(
         self,
@@ -323,12 +394,27 @@ class Decider:
         """Decide ``event`` on ``record`` and store it (settling task ``settles`` with it). On a
         record not read in this transaction (``unread``): None, and nothing written, if the event
         does not apply to it; ``_MovedOn`` if the row has moved on since."""
+        decided = self._decided(record, self._program(tx, record), event, now, unread=unread, settles=settles)
+        if decided is None:
+            return None if unread else Outcome(record.id, record.status, applied=False)
+        return self._write(tx, decided)
+
+    def _decided(
+        self,
+        record: ExecutionRecord,
+        program: Program,
+        event: Event,
+        now: datetime,
+        *,
+        unread: bool,
+        settles: int | None,
+    ) -> Decided | None:
+        """``event`` decided on ``record``, ready to be written; None if it does not apply."""
         state = ExecState.model_validate_json(record.state or "")
-        program = self._program(tx, record)
         decision = engine.decide(program, state, event, self._env(now, record.flow_name, record.id))
         if not decision.applied:
-            return None if unread else Outcome(record.id, record.status, applied=False)
-        return self._store(tx, record, decision, now, unread=unread, settles=settles)
+            return None
+        return self._prepare(record, decision, now, unread=unread, settles=settles)
 
     def redrive(self, tx: Tx, execution_id: str, now: datetime) -> Outcome:
         """Continue a Failed or TimedOut execution from where it ended (``engine.redrive``): its state
@@ -499,6 +585,21 @@ class Decider:
         was stale (not applied). A new execution decided on a ``flow`` (name, id, revision) read
         before this transaction is written only if the flow is still that one: ``_FlowChanged``
         if not."""
+        prepared = self._prepare(record, decision, now, new=new, unread=unread, settles=settles, flow=flow)
+        return self._write(tx, prepared)
+
+    def _prepare(
+        self,
+        record: ExecutionRecord,
+        decision: Decision,
+        now: datetime,
+        *,
+        new: bool = False,
+        unread: bool = False,
+        settles: int | None = None,
+        flow: tuple[str, str, int] | None = None,
+    ) -> Decided:
+        """What ``_store`` writes, made without the transaction (see ``decide_ahead``)."""
         state = decision.state
         finished = state.status.finished
         decided = replace(
@@ -555,6 +656,16 @@ class Decider:
             write.notices.append((FINISHED, record.id))
         if outcome.tasks and owner is None:
             write.notices.append((TASKS, ""))
+        return Decided(record, decision, write, outcome, cancelled_tasks, now)
+
+    def _write(self, tx: Tx, prepared: Decided) -> Outcome:
+        """Write what ``_prepare`` made; the outcome, once written (see ``_store``)."""
+        record, decision, write, now = prepared.record, prepared.decision, prepared.write, prepared.now
+        decided, new, unread = write.execution, write.new, write.version is not None
+        state = decision.state
+        finished = state.status.finished
+        # a fresh outcome each time: a batch that lost a race is written again
+        outcome = replace(prepared.outcome, after=[], nested=[])
         written = tx.write_decision(write)
         if not written.settled:
             return Outcome(record.id, "", applied=False)
@@ -575,8 +686,8 @@ class Decider:
                 self._ended(tx, decided, outcome, now)
         else:
             outcome.running = written_row
-        outcome.cancelled_timers = [(record.id, timer) for timer in cancelled_timers]
-        for command in cancelled_tasks:
+        outcome.cancelled_timers = [(record.id, timer) for timer in write.cancelled_timers]
+        for command in prepared.cancelled_tasks:
             integration = self.integrations.of(command.resource_arn)
             if (after := integration.cancel(tx, record.id, command.activity, now)) is not None:
                 outcome.after.append(after)

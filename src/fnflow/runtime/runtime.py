@@ -37,6 +37,7 @@ from fnflow.runtime.timers import TimerWheel
 from fnflow.runtime.tokens import TaskTokens
 from fnflow.store import ExecutionRecord, Store, TaskRecord, TimerRecord, Tx
 from fnflow.store.leases import TASKS as TASK_LEASES
+from fnflow.store.writer import Ahead
 
 log = logging.getLogger(__name__)
 RUNNING_KEPT = 1000  # running executions whose last row this process keeps (``Runtime._running``)
@@ -219,8 +220,11 @@ class Runtime:
         ``version`` the flow version to run (None: the current one)."""
         decider = self._decider()
         now = self._now()
-        outcome = await self._commit(
-            lambda tx: decider.start(
+        plain = (name, mode, parent, callback_token, version) == (None,) * 5
+        ahead = decider.start_ahead(flow_name, input, now) if plain else None
+
+        def job(tx: Tx) -> Outcome:
+            return decider.start(
                 tx,
                 flow_name,
                 name,
@@ -231,8 +235,10 @@ class Runtime:
                 parent=parent,
                 callback_token=callback_token,
                 version=version,
+                ahead=ahead,
             )
-        )
+
+        outcome = await self._commit(job if ahead is None else Ahead(job, ahead.write))
         assert outcome.execution is not None
         return outcome.execution, outcome.applied
 
@@ -241,13 +247,14 @@ class Runtime:
         return await self._commit(lambda tx: decider.apply(tx, execution_id, event, self._now()))
 
     async def _complete_task(self, execution_id: str, event: Event, activity: int) -> None:
-        decider, known = self._decider(), self._running.get(execution_id)
+        decider, known, now = self._decider(), self._running.get(execution_id), self._now()
+        ahead = decider.decide_ahead(known, event, now, completes=activity)
 
         def job(tx: Tx) -> Outcome:
-            return decider.apply(tx, execution_id, event, self._now(), completes=activity, known=known)
+            return decider.apply(tx, execution_id, event, now, completes=activity, known=known, ahead=ahead)
 
         with self.ends.completing(execution_id):
-            await self._commit(job)
+            await self._commit(job if ahead is None else Ahead(job, ahead.write))
 
     async def redrive(self, execution_id: str) -> Outcome:
         """Continue a Failed or TimedOut execution from where it ended (see ``Decider.redrive``)."""
