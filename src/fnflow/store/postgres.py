@@ -19,16 +19,14 @@ What differs from SQLite, and why:
 - **Notifications.** ``Tx.notify`` is ``pg_notify`` (sent at commit); ``listen`` holds a
   connection of its own (``listener.py``).
 
-Pool sizing, per process: ``writers`` connections (default ``default_writers``: one more than the
-CPUs this process may use, four at most) held by the writer threads, a read
+Pool sizing, per process: ``writers`` connections (default ``default_writers``: one on two CPUs
+or fewer, two above) held by the writer threads, a read
 pool of ``readers`` (default 4, plus up to 2 for bursts of synchronous readers), one connection
 per ``listen`` (three: runtime, queue, schedules, plus one for function slots), and one holding
 the advisory locks of function slots — about 16, so ``max_connections`` should exceed ~16 times
 the processes. More writers help when many jobs wait for row locks; more
-batching, not more connections, is what speeds up commits; and on few CPUs, writer threads beyond
-one per CPU wait for one another (3-step flows on 2 CPUs: 3 writers did 1.08-1.15x the executions
-of 4, 2 writers 1.02-1.09x). Behind PgBouncer use session pooling:
-``LISTEN`` needs a session.
+batching, not more connections, is what speeds up commits; and writer threads of one process
+wait for one another's GIL. Behind PgBouncer use session pooling: ``LISTEN`` needs a session.
 """
 
 from __future__ import annotations
@@ -88,10 +86,12 @@ def available_cpus() -> int:
 
 
 def default_writers(cpus: int) -> int:
-    """Writer threads for ``cpus`` CPUs: one more than the CPUs, so that one waiting for its
-    round trip leaves each CPU a writer with work, and four at most (bench/README.md, thirteenth
-    round)."""
-    return min(4, cpus + 1)
+    """Writer threads for ``cpus`` CPUs: one on two CPUs or fewer, two above. A writer sends a
+    batch's decisions in one round trip (``pipeline.py``), so a second one mostly waits for the
+    GIL: on 2 CPUs one writer ran 1.04-1.19x the flows of two and 1.1-1.4x those of three
+    (bench/README.md, twentieth round). Above that, a second keeps a batch waiting for a row
+    another process holds from stalling every write of this one."""
+    return 1 if cpus <= 2 else 2
 
 
 class PostgresStore(Store):
@@ -121,8 +121,8 @@ class PostgresStore(Store):
         # Writers keep their connections across batches, so a ping on checkout is rare and cheap;
         # a read checks one out each time, and a ping would be one more round trip each time (a
         # read on a connection gone stale is run again instead: ``Store._read``).
-        writes = _engine(
-            address, pool_size=writers, max_overflow=0, isolation_level="READ COMMITTED", pool_pre_ping=True
+        writes = _engine(  # and one more for a migration (``migrate``), while the writers hold theirs
+            address, pool_size=writers, max_overflow=1, isolation_level="READ COMMITTED", pool_pre_ping=True
         )
         if synchronous == "normal":
             event.listen(writes, "connect", _asynchronous_commit)
