@@ -471,7 +471,7 @@ class Decider:
             timers_at=rebuilt.timers_at,
             detail=detail,
         )
-        return self._store(tx, record, decision, now)
+        return self._write(tx, self._prepare(record, decision, now))
 
     def reset(
         self,
@@ -556,7 +556,7 @@ class Decider:
             event="ExecutionReset",
             fresh=True,
         )
-        outcome = self._store(tx, copied, decision, now)
+        outcome = self._write(tx, self._prepare(copied, decision, now))
         outcome.execution = tx.get_execution_by_id(new_id)
         return outcome
 
@@ -564,29 +564,6 @@ class Decider:
         """The compiled definition an execution runs (read from the store the first time)."""
         digest = record.definition_hash
         return self.programs.get(digest, lambda: tx.get_definition(digest) or "")
-
-    def _store(
-        self,
-        tx: Tx,
-        record: ExecutionRecord,
-        decision: Decision,
-        now: datetime,
-        *,
-        new: bool = False,
-        unread: bool = False,
-        settles: int | None = None,
-        flow: tuple[str, str, int] | None = None,
-    ) -> Outcome:
-        """Write a decision as one unit (``Tx.write_decision``): the execution's new state, its
-        events, its tasks and timers, the task it ``settles``. A ``new`` execution is inserted as
-        the decision leaves it. A decision on a record not read in this transaction (``unread``)
-        is written only if the row still has its version: ``_MovedOn``, and nothing written
-        (bar the settled task), if not. Settling a task that is gone writes nothing: the result
-        was stale (not applied). A new execution decided on a ``flow`` (name, id, revision) read
-        before this transaction is written only if the flow is still that one: ``_FlowChanged``
-        if not."""
-        prepared = self._prepare(record, decision, now, new=new, unread=unread, settles=settles, flow=flow)
-        return self._write(tx, prepared)
 
     def _prepare(
         self,
@@ -599,7 +576,13 @@ class Decider:
         settles: int | None = None,
         flow: tuple[str, str, int] | None = None,
     ) -> Decided:
-        """What ``_store`` writes, made without the transaction (see ``decide_ahead``)."""
+        """What a decision writes as one unit (``Tx.write_decision``), made without the
+        transaction (see ``decide_ahead``): the execution's new state, its events, its tasks and
+        timers, the task it ``settles``. A ``new`` execution is inserted as the decision leaves it.
+        A decision on a record not read in the transaction it is written in (``unread``) is
+        written only if the row still has its version. A new execution decided on a ``flow``
+        (name, id, revision) read before that transaction is written only while the flow is
+        still that one."""
         state = decision.state
         finished = state.status.finished
         decided = replace(
@@ -659,7 +642,9 @@ class Decider:
         return Decided(record, decision, write, outcome, cancelled_tasks, now)
 
     def _write(self, tx: Tx, prepared: Decided) -> Outcome:
-        """Write what ``_prepare`` made; the outcome, once written (see ``_store``)."""
+        """Write what ``_prepare`` made; the outcome. Settling a task that is gone writes nothing:
+        the result was stale (not applied). ``_MovedOn`` if an ``unread`` record's row has moved
+        on, ``_FlowChanged`` if the flow has (nothing written, bar the settled task)."""
         record, decision, write, now = prepared.record, prepared.decision, prepared.write, prepared.now
         decided, new, unread = write.execution, write.new, write.version is not None
         state = decision.state
