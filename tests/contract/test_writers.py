@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine
 
-from fnflow.store import DecisionWrite, Store, Tx, Written
+from fnflow.store import DecisionWrite, Store, Tx, Written, pipeline
 from fnflow.store.postgres import available_cpus, default_writers, engine_url, lost_race
 from fnflow.store.writer import Ahead, BatchWriter
 from tests.contract.factories import event, execution, insert
@@ -92,3 +92,29 @@ def test_a_first_write_that_fails_fails_its_own_job_alone(store: Store, database
         with pytest.raises(psycopg.errors.StringDataRightTruncation):
             futures[1].result(10)
     assert len(sent) == 1  # then each job ran in a savepoint of its own, the bad one alone failing
+
+
+def test_a_batch_whose_connection_is_lost_while_sent_runs_again_on_a_new_one(
+    store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lost while its statements were out (before any COMMIT), the connection is given up and the
+    whole batch runs again on a new one: every job succeeds once."""
+    insert(store, execution("e1"), execution("e2"))
+    results, lost = pipeline._results, []
+
+    def once_lost(pg: Any) -> Any:
+        if not lost:
+            lost.append(pg)
+            raise psycopg.OperationalError("consuming input failed: server closed the connection")
+        return results(pg)
+
+    monkeypatch.setattr(pipeline, "_results", once_lost)
+    sent: list[list[DecisionWrite]] = []
+    with one_writer(store, database_url, sent) as writer:
+        writes = [decision("e1"), decision("e2")]
+        futures = batch_of(writer, [ahead(w) for w in writes])
+        assert [f.result(10) for f in futures] == [Written(True, True), Written(True, True)]
+    assert len(lost) == 1 and sent == [writes, writes]
+    assert writer.retries == 1
+    rows = store.read_sync(lambda tx: [tx.get_execution_by_id(f"id-f-{n}") for n in ("e1", "e2")])
+    assert [row.version for row in rows if row is not None] == [2, 2]  # written once each
