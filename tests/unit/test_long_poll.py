@@ -165,12 +165,12 @@ def test_an_end_announced_while_a_task_result_commits_here_waits_for_that_commit
             last = commit == "ends the execution"
             announced: list[int] = []
 
-            async def announced_first(job: Callable[..., Any]) -> Any:
+            async def announced_first(job: Callable[..., Any], *ahead: Any) -> Any:
                 if record.id in runtime.ends._completing and (last or not announced):
                     if not last or len(announced) == 1:  # the second task's result ends it
                         runtime._heard(FINISHED, record.id)
                     announced.append(1)
-                return await commits(job)
+                return await commits(job, *ahead)
 
             monkeypatch.setattr(runtime, "_commit", announced_first)
             reads = counting_reads(fnflow, monkeypatch)

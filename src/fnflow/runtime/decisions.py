@@ -236,7 +236,6 @@ class Decider:
                 f"flow {flow_name!r} runs in {flow.execution_mode} mode, not {mode}"
                 + (": start it with StartSyncExecution" if flow.execution_mode == "Express" else "")
             )
-        input_text = dumps(input)
         if name is not None:
             existing = tx.get_execution(flow_name, name)
             if existing is not None:
@@ -276,21 +275,23 @@ class Decider:
             if chosen is None:
                 raise NotFound(f"flow {flow_name!r} has no version {version}")
             digest, text = chosen.definition_hash, chosen.definition
-        record = ExecutionRecord(
-            id=self.ids.uuid(),
-            flow_name=flow_name,
-            name=name or "",
-            status="Running",
-            definition_hash=digest,
-            flow_version=flow.version if version is None else version,
-            input=input_text,
-            started_at=now,
-            parent_id=parent.execution_id if parent else None,
-            parent_activity=parent.activity if parent else None,
-            depth=depth,
-            callback_token=callback_token,
+        return self._write(
+            tx,
+            self._begin(
+                flow_name,
+                name,
+                digest,
+                flow.version if version is None else version,
+                text,
+                input,
+                now,
+                flow=earlier,
+                parent=parent,
+                depth=depth,
+                started_by=started_by,
+                callback_token=callback_token,
+            ),
         )
-        return self._write(tx, self._begin(record, text, input, now, started_by, flow=earlier))
 
     def start_ahead(self, flow_name: str, input: dict[str, Any], now: datetime) -> Decided | None:
         """``start``'s decision on a new execution named by its id, made before its transaction on
@@ -299,35 +300,47 @@ class Decider:
         flow = self.flows.get(flow_name)
         if flow is None:
             return None
-        record = ExecutionRecord(
-            id=self.ids.uuid(),
-            flow_name=flow_name,
-            name="",
-            status="Running",
-            definition_hash=flow.definition_hash,
-            flow_version=flow.version,
-            input=dumps(input),
-            started_at=now,
-        )
         earlier = (flow_name, flow.id, flow.revision)
-        return self._begin(record, flow.definition, input, now, None, flow=earlier)
+        return self._begin(
+            flow_name, None, flow.definition_hash, flow.version, flow.definition, input, now, flow=earlier
+        )
 
     def _begin(
         self,
-        record: ExecutionRecord,
+        flow_name: str,
+        name: str | None,
+        digest: str,
+        flow_version: int,
         definition: str,
         input: dict[str, Any],
         now: datetime,
-        started_by: dict[str, Any] | None,
         *,
         flow: tuple[str, str, int] | None,
+        parent: Parent | None = None,
+        depth: int = 0,
+        started_by: dict[str, Any] | None = None,
+        callback_token: str | None = None,
     ) -> Decided:
-        """The first decision of the new execution ``record`` (named by its id if its name is
-        empty) of ``definition``, ready to be written."""
-        record = replace(record, name=record.name or record.id)
-        program = self.programs.get(record.definition_hash, lambda: definition)
-        env = self._env(now, record.flow_name, record.id)
-        decision = engine.start(program, record.flow_name, record.name, input, env, started_by)
+        """The first decision of a new execution (named by its id if ``name`` is None) of
+        ``definition``, ready to be written."""
+        execution_id = self.ids.uuid()
+        record = ExecutionRecord(
+            id=execution_id,
+            flow_name=flow_name,
+            name=name or execution_id,
+            status="Running",
+            definition_hash=digest,
+            flow_version=flow_version,
+            input=dumps(input),
+            started_at=now,
+            parent_id=parent.execution_id if parent else None,
+            parent_activity=parent.activity if parent else None,
+            depth=depth,
+            callback_token=callback_token,
+        )
+        program = self.programs.get(digest, lambda: definition)
+        env = self._env(now, flow_name, execution_id)
+        decision = engine.start(program, flow_name, record.name, input, env, started_by)
         return self._prepare(record, decision, now, new=True, flow=flow)
 
     def apply(

@@ -29,7 +29,7 @@ from fnflow.errors import ExecutionNotFound, TaskAlreadyCompleted
 from fnflow.integrations import After, Integrations, Parent
 from fnflow.leasing import Claimer, LeaseKeeper
 from fnflow.metrics import Metrics
-from fnflow.runtime.decisions import FINISHED, TASKS, Decider, NameRule, Outcome
+from fnflow.runtime.decisions import FINISHED, TASKS, Decided, Decider, NameRule, Outcome
 from fnflow.runtime.ends import Ends
 from fnflow.runtime.programs import ProgramCache
 from fnflow.runtime.tasks import TaskRunner
@@ -148,8 +148,10 @@ class Runtime:
 
     # --- the one way changes are made --------------------------------------------------------------
 
-    async def _commit(self, job: Callable[[Tx], Outcome]) -> Outcome:
-        return await self._applied(self.store.write(job))
+    async def _commit(self, job: Callable[[Tx], Outcome], ahead: Decided | None = None) -> Outcome:
+        """Commit ``job``; with ``ahead``, the decision it writes first, made already (the writer
+        may send it with others: ``writer.Ahead``)."""
+        return await self._applied(self.store.write(job if ahead is None else Ahead(job, ahead.write)))
 
     async def _applied(self, committing: Awaitable[Outcome]) -> Outcome:
         outcome = await committing
@@ -238,7 +240,7 @@ class Runtime:
                 ahead=ahead,
             )
 
-        outcome = await self._commit(job if ahead is None else Ahead(job, ahead.write))
+        outcome = await self._commit(job, ahead)
         assert outcome.execution is not None
         return outcome.execution, outcome.applied
 
@@ -254,7 +256,7 @@ class Runtime:
             return decider.apply(tx, execution_id, event, now, completes=activity, known=known, ahead=ahead)
 
         with self.ends.completing(execution_id):
-            await self._commit(job if ahead is None else Ahead(job, ahead.write))
+            await self._commit(job, ahead)
 
     async def redrive(self, execution_id: str) -> Outcome:
         """Continue a Failed or TimedOut execution from where it ended (see ``Decider.redrive``)."""

@@ -212,12 +212,12 @@ class BatchWriter:
         """Send the first writes of the batch's ``Ahead`` jobs together (``send_ahead``). One that
         fails fails the pass like a job (``JobFailed``): each job then runs in a savepoint alone."""
         writes = [fn.write for fn, _ in batch if isinstance(fn, Ahead)]
-        if self._send_ahead is None or len(writes) < 2:
+        if self._send_ahead is None or not writes:
             return
         try:
             self._send_ahead(tx, writes)
         except Exception as e:
-            if self._retryable(e) or conn.invalidated:
+            if batch_wide(conn, e, self._retryable):
                 raise
             raise JobFailed(e) from e
 
@@ -245,7 +245,7 @@ def run_jobs(
             try:
                 outcomes.append((future, fn(tx), None))
             except BaseException as e:  # whatever a job raises is its own: never the writer's end
-                if isinstance(e, Exception) and (retryable(e) or conn.invalidated):
+                if batch_wide(conn, e, retryable):
                     raise
                 raise JobFailed(e) from e
             continue
@@ -263,12 +263,18 @@ def isolated(
     try:
         result = fn(tx)
     except BaseException as e:
-        if isinstance(e, Exception) and (retryable(e) or conn.invalidated):
+        if batch_wide(conn, e, retryable):
             raise
         savepoint.rollback()
         return None, e
     savepoint.commit()
     return result, None
+
+
+def batch_wide(conn: Connection, error: BaseException, retryable: Callable[[BaseException], bool]) -> bool:
+    """Whether ``error`` is the whole batch's, not one job's: the transaction lost a race
+    (``retryable``), or its connection is gone."""
+    return isinstance(error, Exception) and (retryable(error) or conn.invalidated)
 
 
 def _running(waiter: Waiter) -> bool:
